@@ -1,0 +1,19 @@
+//! Wire types, the session event model and its reducer, and the RBAC policy table.
+//!
+//! Shared by cloud-api, artifact-worker, student-web and studio-desktop; compiles for native and
+//! `wasm32-unknown-unknown` and does no I/O.
+
+pub mod dto;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod policy;
+pub mod reducer;
+pub mod roles;
+pub mod state;
+
+pub use events::{EventEnvelope, SessionEvent};
+pub use ids::*;
+pub use reducer::{apply, fold, Rejection};
+pub use roles::{Role, RoleGrant, Scope};
+pub use state::SessionState;

@@ -1,0 +1,520 @@
+//! The one reducer: the server validates a command by applying it, clients fold the same events,
+//! replay folds a prefix. `apply` checks everything first and mutates only when the event is valid.
+
+use crate::events::{EventEnvelope, SessionEvent};
+use crate::roles::Role;
+use crate::state::*;
+use serde::Serialize;
+
+/// Limits that keep a single event from bloating the state.
+pub const MAX_TEXT: usize = 2_000;
+pub const MAX_POLL_OPTIONS: usize = 12;
+pub const MAX_STROKES_PER_BATCH: usize = 500;
+pub const MAX_POINTS_PER_STROKE: usize = 5_000;
+
+/// Why an event cannot be applied to the current state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rejection {
+    #[error("event sequence {got} does not follow head {head}")]
+    OutOfOrder { head: u64, got: u64 },
+    #[error("the session is not live")]
+    NotLive,
+    #[error("the session has already started")]
+    AlreadyStarted,
+    #[error("the session has ended")]
+    Ended,
+    #[error("the session was already scheduled")]
+    AlreadyScheduled,
+    #[error("only a teacher or assistant may do this")]
+    NotPresenter,
+    #[error("the actor is not a participant of this session")]
+    NotParticipant,
+    #[error("{0} not found")]
+    Unknown(&'static str),
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    #[error("the poll is closed")]
+    PollClosed,
+    #[error("this user has already voted in the poll")]
+    AlreadyVoted,
+    #[error("this user has already upvoted the question")]
+    AlreadyUpvoted,
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+impl Rejection {
+    /// Stable machine-readable code for the problem+json body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::OutOfOrder { .. } => "out_of_order",
+            Rejection::NotLive => "session_not_live",
+            Rejection::AlreadyStarted => "session_already_started",
+            Rejection::Ended => "session_ended",
+            Rejection::AlreadyScheduled => "session_already_scheduled",
+            Rejection::NotPresenter => "forbidden",
+            Rejection::NotParticipant => "not_participant",
+            Rejection::Unknown(_) => "not_found",
+            Rejection::Duplicate(_) => "duplicate",
+            Rejection::PollClosed => "poll_closed",
+            Rejection::AlreadyVoted => "already_voted",
+            Rejection::AlreadyUpvoted => "already_upvoted",
+            Rejection::Invalid(_) => "validation_failed",
+        }
+    }
+
+    /// The HTTP status a server answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::NotPresenter | Rejection::NotParticipant => 403,
+            Rejection::Unknown(_) => 404,
+            Rejection::Invalid(_) => 422,
+            _ => 409,
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Rejection {
+    Rejection::Invalid(msg.into())
+}
+
+fn text(field: &str, s: &str) -> Result<(), Rejection> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(invalid(format!("{field} must not be empty")));
+    }
+    if s.chars().count() > MAX_TEXT {
+        return Err(invalid(format!("{field} is longer than {MAX_TEXT} characters")));
+    }
+    Ok(())
+}
+
+fn live(s: &SessionState) -> Result<(), Rejection> {
+    match s.status {
+        SessionStatus::Live => Ok(()),
+        SessionStatus::Ended => Err(Rejection::Ended),
+        _ => Err(Rejection::NotLive),
+    }
+}
+
+fn presenter(e: &EventEnvelope) -> Result<(), Rejection> {
+    match e.actor_role {
+        Some(r) if r.presents() => Ok(()),
+        _ => Err(Rejection::NotPresenter),
+    }
+}
+
+/// Check `e` against `s` without changing anything.
+pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
+    use SessionEvent::*;
+    if e.sequence != s.head + 1 {
+        return Err(Rejection::OutOfOrder { head: s.head, got: e.sequence });
+    }
+    match &e.event {
+        SessionScheduled { scheduled_start, scheduled_end } => {
+            if s.status != SessionStatus::New {
+                return Err(Rejection::AlreadyScheduled);
+            }
+            if scheduled_end <= scheduled_start {
+                return Err(invalid("scheduledEnd must be after scheduledStart"));
+            }
+        }
+        SessionStarted { .. } => match s.status {
+            SessionStatus::Scheduled => {
+                if e.actor_role != Some(Role::Teacher) {
+                    return Err(Rejection::NotPresenter);
+                }
+            }
+            SessionStatus::New => return Err(Rejection::Unknown("session")),
+            SessionStatus::Live => return Err(Rejection::AlreadyStarted),
+            SessionStatus::Ended => return Err(Rejection::Ended),
+        },
+        SessionEnded {} => live(s)?,
+        ParticipantJoined { .. } => live(s)?,
+        ParticipantLeft { user_id } => {
+            live(s)?;
+            if !s.participants.get(user_id).is_some_and(|p| p.present) {
+                return Err(Rejection::NotParticipant);
+            }
+        }
+        HandRaised {} => {
+            live(s)?;
+            let me = e.actor_id.and_then(|u| s.participants.get(&u));
+            if !me.is_some_and(|p| p.present) {
+                return Err(Rejection::NotParticipant);
+            }
+        }
+        HandLowered { user_id } => {
+            live(s)?;
+            match user_id {
+                Some(u) if Some(*u) != e.actor_id => {
+                    presenter(e)?;
+                    if !s.participants.contains_key(u) {
+                        return Err(Rejection::Unknown("participant"));
+                    }
+                }
+                _ => {
+                    if !e.actor_id.is_some_and(|u| s.participants.contains_key(&u)) {
+                        return Err(Rejection::NotParticipant);
+                    }
+                }
+            }
+        }
+        SceneCreated { scene_id, name, .. } => {
+            live(s)?;
+            presenter(e)?;
+            text("name", name)?;
+            if s.scenes.contains_key(scene_id) {
+                return Err(Rejection::Duplicate("scene"));
+            }
+        }
+        SceneUpdated { scene_id, name, .. } => {
+            live(s)?;
+            presenter(e)?;
+            if let Some(n) = name {
+                text("name", n)?;
+            }
+            if !s.scenes.contains_key(scene_id) {
+                return Err(Rejection::Unknown("scene"));
+            }
+        }
+        SceneChanged { scene_id } => {
+            live(s)?;
+            presenter(e)?;
+            if !s.scenes.contains_key(scene_id) {
+                return Err(Rejection::Unknown("scene"));
+            }
+        }
+        SlideDeckAdded { asset_id, page_count, .. } => {
+            live(s)?;
+            presenter(e)?;
+            if *page_count == 0 {
+                return Err(invalid("pageCount must be at least 1"));
+            }
+            if s.decks.contains_key(asset_id) {
+                return Err(Rejection::Duplicate("deck"));
+            }
+        }
+        SlideShown { asset_id, page } => {
+            live(s)?;
+            presenter(e)?;
+            let deck = s.decks.get(asset_id).ok_or(Rejection::Unknown("deck"))?;
+            if *page == 0 || *page > deck.page_count {
+                return Err(invalid(format!("page must be between 1 and {}", deck.page_count)));
+            }
+        }
+        WhiteboardStrokeAdded { board_id, strokes } => {
+            live(s)?;
+            presenter(e)?;
+            text("boardId", board_id)?;
+            if strokes.is_empty() || strokes.len() > MAX_STROKES_PER_BATCH {
+                return Err(invalid(format!("a batch holds 1 to {MAX_STROKES_PER_BATCH} strokes")));
+            }
+            let board = s.boards.get(board_id);
+            let mut seen = std::collections::BTreeSet::new();
+            for st in strokes {
+                text("stroke id", &st.id)?;
+                if st.points.is_empty() || st.points.len() > MAX_POINTS_PER_STROKE {
+                    return Err(invalid(format!("a stroke holds 1 to {MAX_POINTS_PER_STROKE} points")));
+                }
+                if st.points.iter().flatten().any(|c| !c.is_finite()) {
+                    return Err(invalid("stroke points must be finite numbers"));
+                }
+                if !(st.width.is_finite() && st.width > 0.0) {
+                    return Err(invalid("stroke width must be positive"));
+                }
+                if !seen.insert(st.id.as_str()) || board.is_some_and(|b| b.stroke_ids().any(|i| i == st.id)) {
+                    return Err(Rejection::Duplicate("stroke"));
+                }
+            }
+        }
+        WhiteboardStrokeErased { board_id, stroke_ids } => {
+            live(s)?;
+            presenter(e)?;
+            let board = s.boards.get(board_id).ok_or(Rejection::Unknown("board"))?;
+            if stroke_ids.is_empty() {
+                return Err(invalid("strokeIds must not be empty"));
+            }
+            if let Some(missing) = stroke_ids.iter().find(|id| !board.stroke_ids().any(|b| b == id.as_str())) {
+                return Err(invalid(format!("stroke {missing} is not on the board")));
+            }
+        }
+        WhiteboardCleared { board_id } | WhiteboardUndone { board_id } => {
+            live(s)?;
+            presenter(e)?;
+            if !s.boards.contains_key(board_id) {
+                return Err(Rejection::Unknown("board"));
+            }
+        }
+        ChatPosted { message_id, content } => {
+            live(s)?;
+            text("content", content)?;
+            if s.chat.iter().any(|m| m.id == *message_id) {
+                return Err(Rejection::Duplicate("message"));
+            }
+        }
+        ChatHidden { message_id } => {
+            live(s)?;
+            presenter(e)?;
+            if !s.chat.iter().any(|m| m.id == *message_id) {
+                return Err(Rejection::Unknown("message"));
+            }
+        }
+        QuestionAsked { question_id, content } => {
+            live(s)?;
+            text("content", content)?;
+            if s.questions.iter().any(|q| q.id == *question_id) {
+                return Err(Rejection::Duplicate("question"));
+            }
+        }
+        QuestionUpvoted { question_id } => {
+            live(s)?;
+            let q = s.questions.iter().find(|q| q.id == *question_id).ok_or(Rejection::Unknown("question"))?;
+            let voter = e.actor_id.ok_or(Rejection::NotParticipant)?;
+            if q.upvoters.contains(&voter) {
+                return Err(Rejection::AlreadyUpvoted);
+            }
+        }
+        QuestionAnswered { question_id } | QuestionDismissed { question_id } => {
+            live(s)?;
+            presenter(e)?;
+            if !s.questions.iter().any(|q| q.id == *question_id) {
+                return Err(Rejection::Unknown("question"));
+            }
+        }
+        PollOpened { poll_id, prompt, options } => {
+            live(s)?;
+            presenter(e)?;
+            text("prompt", prompt)?;
+            if options.len() < 2 || options.len() > MAX_POLL_OPTIONS {
+                return Err(invalid(format!("a poll has 2 to {MAX_POLL_OPTIONS} options")));
+            }
+            for o in options {
+                text("option", o)?;
+            }
+            if s.polls.contains_key(poll_id) {
+                return Err(Rejection::Duplicate("poll"));
+            }
+        }
+        PollVoted { poll_id, option } => {
+            live(s)?;
+            let p = s.polls.get(poll_id).ok_or(Rejection::Unknown("poll"))?;
+            if p.closed {
+                return Err(Rejection::PollClosed);
+            }
+            if *option as usize >= p.options.len() {
+                return Err(invalid(format!("option must be between 0 and {}", p.options.len() - 1)));
+            }
+            let voter = e.actor_id.ok_or(Rejection::NotParticipant)?;
+            if p.votes.contains_key(&voter) {
+                return Err(Rejection::AlreadyVoted);
+            }
+        }
+        PollClosed { poll_id } => {
+            live(s)?;
+            presenter(e)?;
+            let p = s.polls.get(poll_id).ok_or(Rejection::Unknown("poll"))?;
+            if p.closed {
+                return Err(Rejection::PollClosed);
+            }
+        }
+        HighlightMarked { label } => {
+            live(s)?;
+            presenter(e)?;
+            text("label", label)?;
+        }
+        RecordingStarted { .. } | RecordingStopped { .. } | StreamStarted { .. } | StreamStopped {} => {
+            live(s)?;
+            presenter(e)?;
+        }
+        ArtifactReady { artifact_type, .. } => {
+            if s.status == SessionStatus::New {
+                return Err(Rejection::Unknown("session"));
+            }
+            text("artifactType", artifact_type)?;
+        }
+    }
+    Ok(())
+}
+
+/// Validate `e` against `s`, then fold it in. On `Err` the state is untouched.
+pub fn apply(s: &mut SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
+    validate(s, e)?;
+    mutate(s, e);
+    Ok(())
+}
+
+/// Fold a whole event sequence from the empty state.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a EventEnvelope>) -> Result<SessionState, Rejection> {
+    let mut s = SessionState::default();
+    for e in events {
+        apply(&mut s, e)?;
+    }
+    Ok(s)
+}
+
+fn mutate(s: &mut SessionState, e: &EventEnvelope) {
+    use SessionEvent::*;
+    s.head = e.sequence;
+    let at = e.occurred_at;
+    match &e.event {
+        SessionScheduled { scheduled_start, scheduled_end } => {
+            s.status = SessionStatus::Scheduled;
+            s.scheduled_start = Some(*scheduled_start);
+            s.scheduled_end = Some(*scheduled_end);
+        }
+        SessionStarted { room } => {
+            s.status = SessionStatus::Live;
+            s.started_at = Some(at);
+            s.room = room.clone();
+        }
+        SessionEnded {} => {
+            s.status = SessionStatus::Ended;
+            s.ended_at = Some(at);
+            s.recording = false;
+            s.streaming = false;
+            for p in s.participants.values_mut() {
+                p.present = false;
+                p.hand_raised = false;
+            }
+        }
+        ParticipantJoined { user_id, role } => {
+            let p = s.participants.entry(*user_id).or_insert(Participant {
+                role: *role,
+                present: true,
+                hand_raised: false,
+                joined_at: at,
+            });
+            p.role = *role;
+            p.present = true;
+        }
+        ParticipantLeft { user_id } => {
+            if let Some(p) = s.participants.get_mut(user_id) {
+                p.present = false;
+                p.hand_raised = false;
+            }
+        }
+        HandRaised {} => set_hand(s, e.actor_id, true),
+        HandLowered { user_id } => set_hand(s, user_id.or(e.actor_id), false),
+        SceneCreated { scene_id, name, layout, metadata } => {
+            s.scenes.insert(
+                *scene_id,
+                Scene { name: name.clone(), layout: layout.clone(), assets: Vec::new(), metadata: metadata.clone() },
+            );
+        }
+        SceneUpdated { scene_id, name, layout, assets } => {
+            if let Some(sc) = s.scenes.get_mut(scene_id) {
+                if let Some(n) = name {
+                    sc.name = n.clone();
+                }
+                if let Some(l) = layout {
+                    sc.layout = l.clone();
+                }
+                if let Some(a) = assets {
+                    sc.assets = a.clone();
+                }
+            }
+        }
+        SceneChanged { scene_id } => s.active_scene = Some(*scene_id),
+        SlideDeckAdded { asset_id, page_count, title } => {
+            s.decks.insert(*asset_id, Deck { page_count: *page_count, title: title.clone() });
+        }
+        SlideShown { asset_id, page } => {
+            s.current_slide = Some(SlidePosition { asset_id: *asset_id, page: *page });
+        }
+        WhiteboardStrokeAdded { board_id, strokes } => {
+            s.boards.entry(board_id.clone()).or_default().batches.push(strokes.clone());
+        }
+        WhiteboardStrokeErased { board_id, stroke_ids } => {
+            if let Some(b) = s.boards.get_mut(board_id) {
+                for batch in &mut b.batches {
+                    batch.retain(|st| !stroke_ids.contains(&st.id));
+                }
+                b.batches.retain(|batch| !batch.is_empty());
+            }
+        }
+        WhiteboardCleared { board_id } => {
+            if let Some(b) = s.boards.get_mut(board_id) {
+                b.batches.clear();
+            }
+        }
+        WhiteboardUndone { board_id } => {
+            if let Some(b) = s.boards.get_mut(board_id) {
+                b.batches.pop();
+            }
+        }
+        ChatPosted { message_id, content } => s.chat.push(ChatMessage {
+            id: *message_id,
+            author: e.actor_id,
+            content: content.clone(),
+            hidden: false,
+            sequence: e.sequence,
+            at,
+        }),
+        ChatHidden { message_id } => {
+            if let Some(m) = s.chat.iter_mut().find(|m| m.id == *message_id) {
+                m.hidden = true;
+            }
+        }
+        QuestionAsked { question_id, content } => s.questions.push(Question {
+            id: *question_id,
+            author: e.actor_id,
+            content: content.clone(),
+            upvoters: Default::default(),
+            answered: false,
+            dismissed: false,
+            sequence: e.sequence,
+        }),
+        QuestionUpvoted { question_id } => {
+            if let (Some(q), Some(u)) = (s.questions.iter_mut().find(|q| q.id == *question_id), e.actor_id) {
+                q.upvoters.insert(u);
+            }
+        }
+        QuestionAnswered { question_id } => {
+            if let Some(q) = s.questions.iter_mut().find(|q| q.id == *question_id) {
+                q.answered = true;
+            }
+        }
+        QuestionDismissed { question_id } => {
+            if let Some(q) = s.questions.iter_mut().find(|q| q.id == *question_id) {
+                q.dismissed = true;
+            }
+        }
+        PollOpened { poll_id, prompt, options } => {
+            s.polls.insert(
+                *poll_id,
+                Poll { prompt: prompt.clone(), options: options.clone(), votes: Default::default(), closed: false },
+            );
+        }
+        PollVoted { poll_id, option } => {
+            if let (Some(p), Some(u)) = (s.polls.get_mut(poll_id), e.actor_id) {
+                p.votes.insert(u, *option);
+            }
+        }
+        PollClosed { poll_id } => {
+            if let Some(p) = s.polls.get_mut(poll_id) {
+                p.closed = true;
+            }
+        }
+        HighlightMarked { label } => s.highlights.push(Highlight {
+            label: label.clone(),
+            by: e.actor_id,
+            sequence: e.sequence,
+            at,
+        }),
+        RecordingStarted { .. } => s.recording = true,
+        RecordingStopped { .. } => s.recording = false,
+        StreamStarted { .. } => s.streaming = true,
+        StreamStopped {} => s.streaming = false,
+        ArtifactReady { artifact_type, .. } => {
+            s.artifacts.insert(artifact_type.clone());
+        }
+    }
+}
+
+fn set_hand(s: &mut SessionState, user: Option<crate::ids::UserId>, raised: bool) {
+    if let Some(p) = user.and_then(|u| s.participants.get_mut(&u)) {
+        p.hand_raised = raised;
+    }
+}
