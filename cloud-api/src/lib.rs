@@ -1,1 +1,9 @@
+//! cloud-api: the HTTP/WebSocket API, auth, idempotency, the event log store and its fan-out.
 
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod store;

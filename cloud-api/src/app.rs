@@ -1,0 +1,104 @@
+//! Application state, the assembled router, and serving.
+
+use crate::auth::{self, LoginLimiter};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{self, idempotency, routes::ApiRouter};
+use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::{Json, Router};
+use shared_types::{Role, RoleGrant, Scope};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, config: Config) -> Self {
+        let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
+        Self { store, config: Arc::new(config), limiter }
+    }
+}
+
+/// The full router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let api: ApiRouter = http::api();
+    let docs = api.docs.clone();
+    let openapi = ApiRouter::openapi(&docs);
+    let mut router = api.router.route("/api/openapi.json", get(move || async move { Json(openapi) }));
+    if let Some(dir) = state.config.student_web_dir.clone().filter(|d| d.join("index.html").exists()) {
+        router = router.nest_service("/app", tower_http::services::ServeDir::new(dir));
+    }
+    router
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(405, "method_not_allowed", "this route does not take that method") })
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
+        .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Connect the store, create the bootstrap admin when the platform has no user yet.
+pub async fn prepare(config: &Config) -> anyhow::Result<Arc<Store>> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let store = Arc::new(Store::connect(&config.database_url).await?);
+    if let Some((email, password)) = &config.bootstrap_admin {
+        if store.count_users().await? == 0 {
+            create_platform_admin(&store, email, password).await?;
+            tracing::info!(%email, "created the bootstrap platform admin");
+        }
+    }
+    Ok(store)
+}
+
+pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -> anyhow::Result<()> {
+    let tenant = match store.tenant_by_name("Platform").await? {
+        Some(t) => t,
+        None => store.create_tenant("Platform").await?,
+    };
+    let hash = auth::hash_password(password)?;
+    let user = store.create_user(tenant.id, email, Some("Platform admin"), &hash, true).await?;
+    store.grant(tenant.id, user.id, RoleGrant { role: Role::Admin, scope: Scope::Tenant, scope_id: Some(tenant.id.0) }).await?;
+    Ok(())
+}
+
+/// Serve on an already-bound listener until the future completes (ctrl-c for the binary).
+pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    spawn_purge(state.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+/// Hourly: forget idempotency keys past their retention.
+fn spawn_purge(state: AppState) {
+    tokio::spawn(async move {
+        let keep = chrono::Duration::hours(state.config.idempotency_keep_hours);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match state.store.idem_purge(keep).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,55 @@
+//! Runtime configuration from the environment (API.md "Running").
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub bootstrap_admin: Option<(String, String)>,
+    /// Per-IP login attempts per minute (a school behind one NAT logs in at once).
+    pub login_ip_limit_per_min: u32,
+    /// Failed logins per account per 15 minutes before 429.
+    pub login_account_limit: u32,
+    pub token_ttl_hours: i64,
+    /// How long stored idempotent responses are kept (at least 24 h).
+    pub idempotency_keep_hours: i64,
+    /// Where the built student web app lives, if it was built.
+    pub student_web_dir: Option<PathBuf>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("{name}={v} is not valid")),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("studio.db").display()));
+        let bootstrap_admin = match (var("BOOTSTRAP_ADMIN_EMAIL"), var("BOOTSTRAP_ADMIN_PASSWORD")) {
+            (Some(e), Some(p)) => Some((e, p)),
+            _ => None,
+        };
+        Ok(Config {
+            bind_addr: parsed("BIND_ADDR", "127.0.0.1:8080".parse()?)?,
+            database_url,
+            data_dir,
+            bootstrap_admin,
+            login_ip_limit_per_min: parsed("LOGIN_IP_LIMIT_PER_MIN", 300)?,
+            login_account_limit: parsed("LOGIN_ACCOUNT_LIMIT", 10)?,
+            token_ttl_hours: parsed("TOKEN_TTL_HOURS", 12)?,
+            idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
+            student_web_dir: var("STUDENT_WEB_DIR").map(PathBuf::from),
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Tenants, users and role grants (admins; tenants need a platform admin).
+
+use crate::app::AppState;
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::http::ensure;
+use crate::http::extract::ApiJson;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use shared_types::dto::{CreateTenant, CreateUser, GrantRole, TenantDto, UserDto};
+use shared_types::policy::{Action, Target};
+use shared_types::{CourseId, RoleGrant, Scope, SessionId};
+
+pub async fn create_tenant(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<TenantDto>)> {
+    ensure(&caller, Action::CreateTenant, &Target::tenant(caller.user.tenant_id))?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::validation("name", "must be 1 to 200 characters"));
+    }
+    Ok((StatusCode::CREATED, Json(app.store.create_tenant(name).await?)))
+}
+
+/// The tenant an admin request is about: the caller's own unless a platform admin names another.
+async fn tenant_for(app: &AppState, caller: &Caller, asked: Option<shared_types::TenantId>) -> ApiResult<shared_types::TenantId> {
+    match asked {
+        None => Ok(caller.user.tenant_id),
+        Some(t) if t == caller.user.tenant_id => Ok(t),
+        Some(t) if caller.actor.platform_admin && app.store.tenant_exists(t).await? => Ok(t),
+        Some(_) => Err(ApiError::not_found("tenant")),
+    }
+}
+
+pub fn validate_credentials(email: &str, password: &str) -> ApiResult<()> {
+    let email = email.trim();
+    let at = email.find('@');
+    if email.len() > 254 || at.is_none_or(|i| i == 0 || i == email.len() - 1) || email.contains(char::is_whitespace) {
+        return Err(ApiError::validation("email", "must be an email address"));
+    }
+    if password.chars().count() < 8 || password.len() > 1024 {
+        return Err(ApiError::validation("password", "must be 8 to 1024 characters"));
+    }
+    Ok(())
+}
+
+pub async fn create_user(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    let tenant = tenant_for(&app, &caller, req.tenant_id).await?;
+    ensure(&caller, Action::ManageUsers, &Target::tenant(tenant))?;
+    validate_credentials(&req.email, &req.password)?;
+    let password = req.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|_| ApiError::internal())?;
+    let user = app.store.create_user(tenant, &req.email, req.display_name.as_deref(), &hash, false).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Check the grant's target exists in the user's tenant and fill in the tenant scope id.
+async fn resolve_grant(app: &AppState, caller: &Caller, req: &GrantRole) -> ApiResult<(shared_types::TenantId, RoleGrant)> {
+    let user_tenant = if caller.actor.platform_admin {
+        app.store.user_tenant(req.user_id).await?
+    } else {
+        app.store.user_in_tenant(caller.user.tenant_id, req.user_id).await?.map(|u| u.tenant_id)
+    };
+    let tenant = user_tenant.ok_or_else(|| ApiError::not_found("user"))?;
+    ensure(caller, Action::GrantRoles, &Target::tenant(tenant))?;
+    let scope_id = match req.scope {
+        Scope::Tenant => match req.scope_id {
+            None => tenant.0,
+            Some(id) if id == tenant.0 => id,
+            Some(_) => return Err(ApiError::validation("scopeId", "a tenant grant's scopeId is the user's tenant")),
+        },
+        Scope::Course => {
+            let id = req.scope_id.ok_or_else(|| ApiError::validation("scopeId", "required for course scope"))?;
+            app.store.course(tenant, CourseId(id)).await?.ok_or_else(|| ApiError::not_found("course"))?;
+            id
+        }
+        Scope::Session => {
+            let id = req.scope_id.ok_or_else(|| ApiError::validation("scopeId", "required for session scope"))?;
+            app.store.session(tenant, SessionId(id)).await?.ok_or_else(|| ApiError::not_found("session"))?;
+            id
+        }
+    };
+    Ok((tenant, RoleGrant { role: req.role, scope: req.scope, scope_id: Some(scope_id) }))
+}
+
+pub async fn grant_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<GrantRole>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
+    app.store.grant(tenant, req.user_id, grant).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "userId": req.user_id, "role": grant.role, "scope": grant.scope, "scopeId": grant.scope_id }))))
+}
+
+pub async fn revoke_role(State(app): State<AppState>, caller: Caller, ApiJson(req): ApiJson<GrantRole>) -> ApiResult<StatusCode> {
+    let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
+    app.store.revoke(tenant, req.user_id, grant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,62 @@
+//! Extractors whose rejections are problem+json instead of axum's plain text.
+
+use crate::error::ApiError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// JSON body: syntax errors → 400, shape/type errors → 422 `validation_failed`, too big → 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                let reason = e.body_text();
+                Err(ApiError::new(422, "validation_failed", "the request body does not match the expected shape")
+                    .details(json!({ "fields": { "body": reason } })))
+            }
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::bad_request("the request body is not valid JSON")),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::new(415, "unsupported_media_type", "send the body as application/json"))
+            }
+            Err(JsonRejection::BytesRejection(_)) => {
+                Err(ApiError::new(413, "payload_too_large", "the request body is too large"))
+            }
+            Err(_) => Err(ApiError::bad_request("the request body could not be read")),
+        }
+    }
+}
+
+/// Path parameters: a malformed id → 400.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e: PathRejection| ApiError::bad_request(format!("invalid path parameter: {}", e.body_text())))
+    }
+}
+
+/// Query string: malformed → 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+    }
+}

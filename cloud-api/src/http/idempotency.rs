@@ -1,0 +1,110 @@
+//! `Idempotency-Key` for every POST/PATCH/DELETE: missing → 400, same request → stored response
+//! replayed with `Idempotent-Replayed: true`, different request → 422, still running → 409.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::store::{IdemBegin, StoredResponse};
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+/// The key the request was made under, for handlers that derive event keys from it.
+#[derive(Clone, Debug)]
+pub struct IdemKey(pub String);
+
+/// Routes that authenticate differently and dedupe by their own means.
+const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/webhooks/"];
+
+pub const MAX_BODY: usize = 1024 * 1024;
+
+fn valid_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let writes = matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE | Method::PUT);
+    let path = req.uri().path().to_string();
+    if !writes || EXEMPT.iter().any(|p| path.starts_with(p)) {
+        return Ok(next.run(req).await);
+    }
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+        return Ok(next.run(req).await); // the handler answers 401
+    };
+    let (mut parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(413, "payload_too_large", "the request body is too large"))?;
+    let header_key = match parts.headers.get("idempotency-key") {
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?.to_string()),
+        None => None,
+    };
+    let key = match header_key {
+        Some(k) => k,
+        None => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("idempotencyKey").and_then(|k| k.as_str()).map(str::to_string))
+            .ok_or_else(|| {
+                ApiError::new(400, "idempotency_key_missing", "send an Idempotency-Key header (or idempotencyKey in the body)")
+            })?,
+    };
+    if !valid_key(&key) {
+        return Err(ApiError::bad_request("Idempotency-Key must be 1–255 printable ASCII characters"));
+    }
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str());
+    h.update(b"\n");
+    h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(""));
+    h.update(b"\n");
+    h.update(&bytes);
+    let fingerprint = hex::encode(h.finalize());
+
+    let user = caller.user.id;
+    match app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await? {
+        IdemBegin::Replay(stored) => return Ok(replayed(stored)),
+        IdemBegin::Mismatch => {
+            return Err(ApiError::new(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request"))
+        }
+        IdemBegin::InFlight => {
+            return Err(ApiError::new(409, "idempotency_key_in_flight", "a request with this Idempotency-Key is still running"))
+        }
+        IdemBegin::Proceed => {}
+    }
+    parts.extensions.insert(IdemKey(key.clone()));
+    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (rparts, rbody) = resp.into_parts();
+    let body = match to_bytes(rbody, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "could not buffer a response");
+            app.store.idem_abandon(user, &key).await?;
+            return Err(ApiError::internal());
+        }
+    };
+    if rparts.status.is_server_error() {
+        // Our failure is not the client's answer: let a retry with the same key run again.
+        app.store.idem_abandon(user, &key).await?;
+    } else {
+        let stored = StoredResponse {
+            status: rparts.status.as_u16(),
+            content_type: rparts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
+            body: body.to_vec(),
+        };
+        app.store.idem_finish(user, &key, &stored).await?;
+    }
+    Ok(Response::from_parts(rparts, Body::from(body)))
+}
+
+fn replayed(stored: StoredResponse) -> Response {
+    let status = axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
+    let mut resp = (status, stored.body).into_response();
+    let h = resp.headers_mut();
+    if let Some(ct) = stored.content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
+    h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}

@@ -1,0 +1,25 @@
+//! Health, readiness, and the landing page.
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use axum::extract::State;
+use axum::response::Html;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
+    app.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "store not reachable");
+        ApiError::new(503, "not_ready", "the store is not reachable")
+    })?;
+    Ok(Json(json!({ "status": "ready", "store": format!("{:?}", app.store.backend).to_lowercase() })))
+}
+
+/// Until the student web app is built (see student-web/README.md) the root explains where to go.
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}

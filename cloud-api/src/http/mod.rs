@@ -1,0 +1,63 @@
+//! HTTP surface: routes, extractors, middleware and handlers.
+
+pub mod admin;
+pub mod catalog;
+pub mod events;
+pub mod extract;
+pub mod idempotency;
+pub mod login;
+pub mod meta;
+pub mod routes;
+pub mod sessions;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use routes::ApiRouter;
+use shared_types::dto::SessionDto;
+use shared_types::policy::{Action, Target};
+
+/// Every route of the API, in one table.
+pub fn api() -> ApiRouter {
+    ApiRouter::default()
+        .get("/healthz", "Process is up", meta::healthz)
+        .get("/readyz", "Store is reachable", meta::readyz)
+        .get("/", "Landing page", meta::index)
+        .post("/api/auth/login", "Log in with email and password", login::login)
+        .post("/api/auth/logout", "Revoke the current token", login::logout)
+        .get("/api/auth/me", "The caller and their roles", login::me)
+        .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
+        .post("/api/admin/users", "Create a user", admin::create_user)
+        .post("/api/admin/roles", "Grant a role", admin::grant_role)
+        .delete("/api/admin/roles", "Revoke a role", admin::revoke_role)
+        .post("/api/courses", "Create a course", catalog::create_course)
+        .get("/api/courses", "Courses the caller may see", catalog::list_courses)
+        .post("/api/courses/{course_id}/lessons", "Add a lesson", catalog::create_lesson)
+        .get("/api/courses/{course_id}/lessons", "Lessons of a course", catalog::list_lessons)
+        .get("/api/lessons/{lesson_id}/sessions", "Sessions of a lesson", sessions::lesson_sessions)
+        .post("/api/sessions", "Schedule a session", sessions::create)
+        .get("/api/sessions/{id}", "One session", sessions::get)
+        .post("/api/sessions/start", "Start a session (teacher)", sessions::start)
+        .post("/api/sessions/join", "Join a live session", sessions::join)
+        .post("/api/sessions/leave", "Leave a session", sessions::leave)
+        .post("/api/sessions/end", "End a session", sessions::end)
+        .get("/api/sessions/{id}/events", "Events after a sequence", events::list)
+        .post("/api/sessions/{id}/events:batch", "Append a journal batch (studio sync)", events::batch)
+        .get("/api/sessions/{id}/state", "Folded session state at head or ?at=SEQ", events::state)
+}
+
+/// Allow `action` on `target`, or answer 403.
+pub fn ensure(caller: &Caller, action: Action, target: &Target) -> ApiResult<()> {
+    if caller.actor.may(action, target) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// The session (in the caller's tenant, else 404) and its RBAC target.
+pub async fn session_target(app: &AppState, caller: &Caller, id: shared_types::SessionId) -> ApiResult<(SessionDto, Target)> {
+    let s = app.store.session(caller.user.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("session"))?;
+    let target = Target::session(s.tenant_id, s.course_id, s.id);
+    Ok((s, target))
+}

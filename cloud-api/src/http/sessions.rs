@@ -1,0 +1,153 @@
+//! Session lifecycle (spec §4.2): schedule, start, join, leave, end — each one event.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::idempotency::IdemKey;
+use crate::http::{ensure, session_target};
+use crate::store::{AppendOutcome, NewEvent};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use shared_types::dto::*;
+use shared_types::policy::{Action, Target};
+use shared_types::{EventEnvelope, LessonId, SessionEvent, SessionId};
+
+/// Turn one append outcome into the envelope or the error the client sees.
+pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
+    match o {
+        AppendOutcome::Appended(e) | AppendOutcome::Replayed(e) => Ok(e),
+        AppendOutcome::Rejected(r) => Err(r.into()),
+        AppendOutcome::KeyReused => Err(ApiError::new(
+            422,
+            "idempotency_key_reused",
+            "this key was already used in this session by another participant",
+        )),
+    }
+}
+
+/// Append one event by the caller, with the caller's role in the session.
+pub async fn write_event(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    event: SessionEvent,
+) -> ApiResult<EventEnvelope> {
+    let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
+    let ne = NewEvent {
+        idempotency_key: key.to_string(),
+        actor_id: Some(caller.user.id),
+        actor_role: caller.actor.session_role(target),
+        occurred_at: None,
+        event,
+    };
+    let (mut outcomes, _) = app.store.append(target.tenant, session, vec![ne]).await?;
+    outcome(outcomes.remove(0))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<SessionDto>)> {
+    let tenant = caller.user.tenant_id;
+    let lesson = app.store.lesson(tenant, req.lesson_id).await?.ok_or_else(|| ApiError::not_found("lesson"))?;
+    let target = Target::course(tenant, lesson.course_id);
+    ensure(&caller, Action::ScheduleSession, &target)?;
+    if req.scheduled_end <= req.scheduled_start {
+        return Err(ApiError::validation("scheduledEnd", "must be after scheduledStart"));
+    }
+    let ne = NewEvent {
+        idempotency_key: key,
+        actor_id: Some(caller.user.id),
+        actor_role: caller.actor.session_role(&target),
+        occurred_at: None,
+        event: SessionEvent::SessionScheduled { scheduled_start: req.scheduled_start, scheduled_end: req.scheduled_end },
+    };
+    match app.store.create_session(tenant, &lesson, req.scheduled_start, req.scheduled_end, ne).await? {
+        Ok((session, _)) => Ok((StatusCode::CREATED, Json(session))),
+        Err(refused) => Err(outcome(refused).err().unwrap_or_else(ApiError::internal)),
+    }
+}
+
+pub async fn get(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<SessionId>) -> ApiResult<Json<SessionDto>> {
+    let (s, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::ViewSession, &target)?;
+    Ok(Json(s))
+}
+
+pub async fn lesson_sessions(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(lesson_id): ApiPath<LessonId>,
+) -> ApiResult<Json<Vec<SessionDto>>> {
+    let tenant = caller.user.tenant_id;
+    let lesson = app.store.lesson(tenant, lesson_id).await?.ok_or_else(|| ApiError::not_found("lesson"))?;
+    ensure(&caller, Action::ViewCourse, &Target::course(tenant, lesson.course_id))?;
+    Ok(Json(app.store.sessions_of_lesson(tenant, lesson_id).await?))
+}
+
+pub async fn start(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<SessionAction>,
+) -> ApiResult<Json<StartResponse>> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::StartSession, &target)?;
+    let room = format!("session-{}", req.session_id);
+    let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room) }).await?;
+    let (session, _) = session_target(&app, &caller, req.session_id).await?;
+    // LiveKit is wired in by the LiveKit issue; until then media is reported as unavailable.
+    Ok(Json(StartResponse { session, event, livekit: None }))
+}
+
+pub async fn join(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<SessionAction>,
+) -> ApiResult<Json<JoinResponse>> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::JoinSession, &target)?;
+    let role = caller.actor.session_role(&target).ok_or_else(ApiError::forbidden)?;
+    let joined = SessionEvent::ParticipantJoined { user_id: caller.user.id, role };
+    let event = write_event(&app, &caller, &target, &key, joined).await?;
+    let permissions = serde_json::json!({
+        "canPublish": role.presents(), "canPresent": role.presents(), "canChat": true,
+    });
+    Ok(Json(JoinResponse {
+        participant: ParticipantDto { user_id: caller.user.id, role, permissions },
+        event,
+        livekit: None,
+    }))
+}
+
+pub async fn leave(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<SessionAction>,
+) -> ApiResult<Json<SessionEventResponse>> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::LeaveSession, &target)?;
+    let event = write_event(&app, &caller, &target, &key, SessionEvent::ParticipantLeft { user_id: caller.user.id }).await?;
+    let (session, _) = session_target(&app, &caller, req.session_id).await?;
+    Ok(Json(SessionEventResponse { session, event }))
+}
+
+pub async fn end(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<SessionAction>,
+) -> ApiResult<Json<SessionEventResponse>> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::EndSession, &target)?;
+    let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionEnded {}).await?;
+    let (session, _) = session_target(&app, &caller, req.session_id).await?;
+    Ok(Json(SessionEventResponse { session, event }))
+}

@@ -1,0 +1,137 @@
+//! Courses, lessons and session rows (the session's facts live in the event log).
+
+use super::*;
+use shared_types::dto::{CourseDto, LessonDto, SessionDto};
+use shared_types::{CourseId, LessonId, TenantId};
+
+fn course_from(r: &AnyRow) -> StoreResult<CourseDto> {
+    Ok(CourseDto { id: col_uuid(r, "id")?, tenant_id: col_uuid(r, "tenant_id")?, title: r.try_get("title")? })
+}
+
+fn lesson_from(r: &AnyRow) -> StoreResult<LessonDto> {
+    Ok(LessonDto {
+        id: col_uuid(r, "id")?,
+        course_id: col_uuid(r, "course_id")?,
+        title: r.try_get("title")?,
+        order: r.try_get::<i64, _>("lesson_order")? as i32,
+    })
+}
+
+pub(crate) const SESSION_COLS: &str =
+    "id, lesson_id, course_id, tenant_id, scheduled_start, scheduled_end, status, head";
+
+pub(crate) fn session_from(r: &AnyRow) -> StoreResult<SessionDto> {
+    Ok(SessionDto {
+        id: col_uuid(r, "id")?,
+        lesson_id: col_uuid(r, "lesson_id")?,
+        course_id: col_uuid(r, "course_id")?,
+        tenant_id: col_uuid(r, "tenant_id")?,
+        scheduled_start: col_ts(r, "scheduled_start")?,
+        scheduled_end: col_ts(r, "scheduled_end")?,
+        status: r.try_get("status")?,
+        head: r.try_get::<i64, _>("head")? as u64,
+    })
+}
+
+impl Store {
+    pub async fn create_course(&self, tenant: TenantId, title: &str) -> StoreResult<CourseDto> {
+        let id = CourseId::new();
+        let mut w = self.write().await?;
+        sqlx::query("insert into courses (id, tenant_id, title, created_at) values ($1, $2, $3, $4)")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .bind(title)
+            .bind(ts(Utc::now()))
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(CourseDto { id, tenant_id: tenant, title: title.to_string() })
+    }
+
+    /// A course of `tenant`; another tenant's course is `None`, like a missing one.
+    pub async fn course(&self, tenant: TenantId, id: CourseId) -> StoreResult<Option<CourseDto>> {
+        let r = sqlx::query("select id, tenant_id, title from courses where id = $1 and tenant_id = $2")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(course_from).transpose()
+    }
+
+    pub async fn courses(&self, tenant: TenantId) -> StoreResult<Vec<CourseDto>> {
+        let rows = sqlx::query("select id, tenant_id, title from courses where tenant_id = $1 order by created_at, id")
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(course_from).collect()
+    }
+
+    pub async fn course_by_title(&self, tenant: TenantId, title: &str) -> StoreResult<Option<CourseDto>> {
+        let r = sqlx::query("select id, tenant_id, title from courses where tenant_id = $1 and title = $2 limit 1")
+            .bind(tenant.to_string())
+            .bind(title)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(course_from).transpose()
+    }
+
+    pub async fn create_lesson(&self, tenant: TenantId, course: CourseId, title: &str, order: i32) -> StoreResult<LessonDto> {
+        let id = LessonId::new();
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into lessons (id, tenant_id, course_id, title, lesson_order, created_at) values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(course.to_string())
+        .bind(title)
+        .bind(order as i64)
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(on_constraint)?;
+        w.commit().await?;
+        Ok(LessonDto { id, course_id: course, title: title.to_string(), order })
+    }
+
+    pub async fn lesson(&self, tenant: TenantId, id: LessonId) -> StoreResult<Option<LessonDto>> {
+        let r = sqlx::query("select id, course_id, title, lesson_order from lessons where id = $1 and tenant_id = $2")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(lesson_from).transpose()
+    }
+
+    pub async fn lessons(&self, tenant: TenantId, course: CourseId) -> StoreResult<Vec<LessonDto>> {
+        let rows = sqlx::query(
+            "select id, course_id, title, lesson_order from lessons where tenant_id = $1 and course_id = $2 \
+             order by lesson_order, created_at",
+        )
+        .bind(tenant.to_string())
+        .bind(course.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(lesson_from).collect()
+    }
+
+    pub async fn session(&self, tenant: TenantId, id: SessionId) -> StoreResult<Option<SessionDto>> {
+        let r = sqlx::query(&format!("select {SESSION_COLS} from sessions where id = $1 and tenant_id = $2"))
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(session_from).transpose()
+    }
+
+    pub async fn sessions_of_lesson(&self, tenant: TenantId, lesson: LessonId) -> StoreResult<Vec<SessionDto>> {
+        let rows = sqlx::query(&format!(
+            "select {SESSION_COLS} from sessions where tenant_id = $1 and lesson_id = $2 order by scheduled_start, id"
+        ))
+        .bind(tenant.to_string())
+        .bind(lesson.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from).collect()
+    }
+}

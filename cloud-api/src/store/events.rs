@@ -1,0 +1,324 @@
+//! The per-session event log: gap-free append in one transaction, reads, and folded state.
+
+use super::*;
+use chrono::SubsecRound;
+use shared_types::dto::{LessonDto, SessionDto};
+use shared_types::events::CURRENT_VERSION;
+use shared_types::state::SessionStatus;
+use shared_types::{apply, EventEnvelope, Rejection, Role, SessionEvent, TenantId, UserId};
+
+/// A command to append: the server assigns sequence and recorded time.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub idempotency_key: String,
+    pub actor_id: Option<UserId>,
+    pub actor_role: Option<Role>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub event: SessionEvent,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppendOutcome {
+    Appended(EventEnvelope),
+    /// The key was used before in this session by the same actor: the original event.
+    Replayed(EventEnvelope),
+    Rejected(Rejection),
+    /// The key was used before in this session by someone else.
+    KeyReused,
+}
+
+const EVENT_COLS: &str = "session_id, sequence, idempotency_key, event_type, version, actor_id, actor_role, \
+                          event_payload, occurred_at, created_at";
+
+fn envelope_from(r: &AnyRow) -> StoreResult<EventEnvelope> {
+    let ty: String = r.try_get("event_type")?;
+    let version = r.try_get::<i64, _>("version")? as u32;
+    let payload: String = r.try_get("event_payload")?;
+    let payload = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let event = SessionEvent::from_parts(&ty, version, payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let actor_id: Option<String> = r.try_get("actor_id")?;
+    let actor_role: Option<String> = r.try_get("actor_role")?;
+    Ok(EventEnvelope {
+        session_id: col_uuid(r, "session_id")?,
+        sequence: r.try_get::<i64, _>("sequence")? as u64,
+        idempotency_key: r.try_get("idempotency_key")?,
+        version: CURRENT_VERSION,
+        actor_id: actor_id.map(|a| a.parse().map_err(|_| StoreError::Corrupt("actor_id".into()))).transpose()?,
+        actor_role: actor_role.as_deref().and_then(Role::parse),
+        occurred_at: col_ts(r, "occurred_at")?,
+        recorded_at: col_ts(r, "created_at")?,
+        event,
+    })
+}
+
+fn status_str(s: SessionStatus) -> &'static str {
+    match s {
+        SessionStatus::New | SessionStatus::Scheduled => "scheduled",
+        SessionStatus::Live => "live",
+        SessionStatus::Ended => "ended",
+    }
+}
+
+impl Store {
+    /// Schedule a session: its row and its first event (`session.scheduled`) in one transaction.
+    pub async fn create_session(
+        &self,
+        tenant: TenantId,
+        lesson: &LessonDto,
+        scheduled_start: DateTime<Utc>,
+        scheduled_end: DateTime<Utc>,
+        creator: NewEvent,
+    ) -> StoreResult<Result<(SessionDto, EventEnvelope), AppendOutcome>> {
+        let id = SessionId::new();
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into sessions (id, tenant_id, course_id, lesson_id, scheduled_start, scheduled_end, status, head, \
+             created_by, created_at) values ($1, $2, $3, $4, $5, $6, 'scheduled', 0, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(lesson.course_id.to_string())
+        .bind(lesson.id.to_string())
+        .bind(ts(scheduled_start))
+        .bind(ts(scheduled_end))
+        .bind(creator.actor_id.map(|a| a.to_string()))
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(on_constraint)?;
+        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, id, vec![creator]).await?;
+        let event = match outcomes.remove(0) {
+            AppendOutcome::Appended(event) => event,
+            refused => {
+                // Nothing is written when the first event is refused.
+                w.tx.rollback().await?;
+                return Ok(Err(refused));
+            }
+        };
+        w.commit().await?;
+        self.put_state(id, state);
+        let session = self.session(tenant, id).await?.ok_or(StoreError::NotFound)?;
+        Ok(Ok((session, event)))
+    }
+
+    /// Append events to a session in order, in one transaction. Each gets its own outcome; a
+    /// rejected one is skipped and the rest still apply. Returns the outcomes and the new head.
+    pub async fn append(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<(Vec<AppendOutcome>, u64)> {
+        let mut w = self.write().await?;
+        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events).await?;
+        let head = state.head;
+        if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
+            w.commit().await?;
+        } else {
+            w.tx.rollback().await?;
+        }
+        self.put_state(session, state);
+        Ok((outcomes, head))
+    }
+
+    async fn append_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: TenantId,
+        session: SessionId,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
+        // The row lock on the session serialises appenders across every node.
+        let row = sqlx::query(&format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update()))
+            .bind(session.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let head = row.try_get::<i64, _>(0)? as u64;
+        let mut state = self.take_state(session).filter(|s| s.head <= head).unwrap_or_default();
+        if state.head < head {
+            for e in load_after(&mut **tx, session, state.head, None).await? {
+                apply(&mut state, &e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
+            }
+        }
+        let start_head = state.head;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for ne in events {
+            let existing = sqlx::query(&format!(
+                "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key = $2"
+            ))
+            .bind(session.to_string())
+            .bind(&ne.idempotency_key)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(r) = existing {
+                let env = envelope_from(&r)?;
+                outcomes.push(if env.actor_id == ne.actor_id {
+                    AppendOutcome::Replayed(env)
+                } else {
+                    AppendOutcome::KeyReused
+                });
+                continue;
+            }
+            let now = Utc::now().trunc_subsecs(6);
+            let env = EventEnvelope {
+                session_id: session,
+                sequence: state.head + 1,
+                idempotency_key: ne.idempotency_key,
+                version: CURRENT_VERSION,
+                actor_id: ne.actor_id,
+                actor_role: ne.actor_role,
+                occurred_at: ne.occurred_at.map(|t| t.trunc_subsecs(6)).unwrap_or(now),
+                recorded_at: now,
+                event: ne.event,
+            };
+            if let Err(r) = apply(&mut state, &env) {
+                outcomes.push(AppendOutcome::Rejected(r));
+                continue;
+            }
+            sqlx::query(
+                "insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, event_type, \
+                 version, actor_id, actor_role, event_payload, occurred_at, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(tenant.to_string())
+            .bind(session.to_string())
+            .bind(env.sequence as i64)
+            .bind(&env.idempotency_key)
+            .bind(env.event.event_type())
+            .bind(env.version as i64)
+            .bind(env.actor_id.map(|a| a.to_string()))
+            .bind(env.actor_role.map(|r| r.as_str()))
+            .bind(env.event.payload().to_string())
+            .bind(ts(env.occurred_at))
+            .bind(ts(env.recorded_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(on_constraint)?;
+            project(tx, tenant, &env).await?;
+            outcomes.push(AppendOutcome::Appended(env));
+        }
+        if state.head != start_head {
+            sqlx::query(
+                "update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1",
+            )
+            .bind(session.to_string())
+            .bind(state.head as i64)
+            .bind(status_str(state.status))
+            .bind(state.started_at.map(ts))
+            .bind(state.ended_at.map(ts))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok((outcomes, state))
+    }
+
+    /// Events after `after`, ascending, at most `limit`, and the session's head.
+    pub async fn events_after(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        after: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<EventEnvelope>, u64)> {
+        let head = self.head(tenant, session).await?;
+        let mut conn = self.pool.acquire().await?;
+        let events = load_after(&mut conn, session, after, Some(limit)).await?;
+        Ok((events, head))
+    }
+
+    async fn head(&self, tenant: TenantId, session: SessionId) -> StoreResult<u64> {
+        let row = sqlx::query("select head from sessions where id = $1 and tenant_id = $2")
+            .bind(session.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(row.try_get::<i64, _>(0)? as u64)
+    }
+
+    /// The folded state at head, or after the first `at` events.
+    pub async fn state(&self, tenant: TenantId, session: SessionId, at: Option<u64>) -> StoreResult<SessionState> {
+        let head = self.head(tenant, session).await?;
+        let upto = at.unwrap_or(head).min(head);
+        if upto == head {
+            if let Some(s) = self.states.lock().expect("state cache").get(&session).filter(|s| s.head == head) {
+                return Ok(s.clone());
+            }
+        }
+        let mut conn = self.pool.acquire().await?;
+        let events = load_after(&mut conn, session, 0, Some(upto)).await?;
+        shared_types::fold(&events).map_err(|r| StoreError::Corrupt(r.to_string()))
+    }
+
+    fn take_state(&self, session: SessionId) -> Option<SessionState> {
+        self.states.lock().expect("state cache").remove(&session)
+    }
+
+    fn put_state(&self, session: SessionId, state: SessionState) {
+        let mut map = self.states.lock().expect("state cache");
+        if map.len() >= 4_096 {
+            map.clear();
+        }
+        map.insert(session, state);
+    }
+}
+
+async fn load_after(
+    conn: &mut sqlx::AnyConnection,
+    session: SessionId,
+    after: u64,
+    limit: Option<u64>,
+) -> StoreResult<Vec<EventEnvelope>> {
+    let rows = sqlx::query(&format!(
+        "select {EVENT_COLS} from session_state_events where session_id = $1 and sequence > $2 \
+         order by sequence limit $3"
+    ))
+    .bind(session.to_string())
+    .bind(after as i64)
+    .bind(limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(envelope_from).collect()
+}
+
+/// Keep the relational projections in step with the log, inside the append transaction.
+async fn project(tx: &mut Transaction<'static, Any>, tenant: TenantId, e: &EventEnvelope) -> StoreResult<()> {
+    match &e.event {
+        SessionEvent::ParticipantJoined { user_id, role } => {
+            let perms = serde_json::json!({ "canPublish": role.presents(), "canPresent": role.presents() });
+            sqlx::query(
+                "insert into session_participants (session_id, tenant_id, user_id, role, join_time, leave_time, permissions) \
+                 values ($1, $2, $3, $4, $5, null, $6) \
+                 on conflict (session_id, user_id) do update set role = $4, leave_time = null, permissions = $6",
+            )
+            .bind(e.session_id.to_string())
+            .bind(tenant.to_string())
+            .bind(user_id.to_string())
+            .bind(role.as_str())
+            .bind(ts(e.occurred_at))
+            .bind(perms.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        SessionEvent::ParticipantLeft { user_id } => {
+            sqlx::query("update session_participants set leave_time = $3 where session_id = $1 and user_id = $2")
+                .bind(e.session_id.to_string())
+                .bind(user_id.to_string())
+                .bind(ts(e.occurred_at))
+                .execute(&mut **tx)
+                .await?;
+        }
+        SessionEvent::SessionEnded {} => {
+            sqlx::query("update session_participants set leave_time = $2 where session_id = $1 and leave_time is null")
+                .bind(e.session_id.to_string())
+                .bind(ts(e.occurred_at))
+                .execute(&mut **tx)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! A small migration runner: numbered SQL files embedded at build time, applied once each, in order.
+
+use super::{Backend, Store};
+use sqlx::{Executor, Row};
+
+const SQLITE: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/sqlite/0001_core.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/postgres/0001_core.sql"))];
+
+pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
+    let list = match store.backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let mut w = store.write().await?;
+    if store.backend == Backend::Postgres {
+        // Several nodes may start at once: one migrates, the others wait here.
+        w.tx.execute("select pg_advisory_xact_lock(727274)").await?;
+    }
+    w.tx.execute("create table if not exists schema_migrations (version bigint primary key, name text not null, applied_at text not null)")
+        .await?;
+    let done: Vec<i64> = sqlx::query("select version from schema_migrations")
+        .fetch_all(&mut *w.tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    for (version, name, sql) in list {
+        if done.contains(version) {
+            continue;
+        }
+        tracing::info!(version, name, "applying migration");
+        w.tx.execute(*sql).await?;
+        sqlx::query("insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)")
+            .bind(*version)
+            .bind(*name)
+            .bind(super::ts(chrono::Utc::now()))
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}

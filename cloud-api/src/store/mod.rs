@@ -1,0 +1,157 @@
+//! The store: one SQL code path over sqlx's `Any` driver, serving SQLite (embedded default) and
+//! PostgreSQL (production, many nodes). The few dialect differences live in [`Backend`].
+
+mod catalog;
+mod events;
+mod idempotency;
+mod migrate;
+mod users;
+
+pub use events::*;
+pub use idempotency::*;
+pub use users::*;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use shared_types::{SessionId, SessionState};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("constraint {0} violated")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Maps a unique/foreign-key violation to `Conflict(constraint name)`; other errors pass through.
+pub(crate) fn on_constraint(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() || db.is_foreign_key_violation() {
+            let name = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
+            return StoreError::Conflict(name);
+        }
+    }
+    StoreError::Db(e)
+}
+
+/// A write transaction. On SQLite it also holds the process-wide writer lock, so writers queue
+/// instead of failing with SQLITE_BUSY when a read transaction upgrades.
+pub struct WriteTx {
+    pub tx: Transaction<'static, Any>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub backend: Backend,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Folded state per session at a known head; validated against the stored head on every use.
+    pub(crate) states: Mutex<HashMap<SessionId, SessionState>>,
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://…` or `postgres://…`) and apply migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "pragma journal_mode = wal; pragma synchronous = normal; \
+                                 pragma foreign_keys = on; pragma busy_timeout = 10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(10)).connect(url).await?
+            }
+        };
+        let store = Store { pool, backend, writer: Arc::new(tokio::sync::Mutex::new(())), states: Mutex::default() };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Begin a write transaction (see [`WriteTx`]).
+    pub async fn write(&self) -> StoreResult<WriteTx> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// `for update` where the database has row locks; SQLite serialises writers instead.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " for update",
+            Backend::Sqlite => "",
+        }
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Times are stored as fixed-width RFC 3339 UTC text, so text order is time order.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn col_uuid<T: std::str::FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(|_| StoreError::Corrupt(format!("{col} is not a uuid")))
+}
+
+pub(crate) fn col_ts(row: &AnyRow, col: &str) -> StoreResult<DateTime<Utc>> {
+    let s: String = row.try_get(col)?;
+    parse_ts(&s)
+}

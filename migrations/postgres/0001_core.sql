@@ -1,0 +1,182 @@
+-- Core schema (spec §3.1, §3.2). Ids are UUID text; times are RFC 3339 UTC text (sortable);
+-- integers are 64-bit. The Postgres schema mirrors this one column for column.
+create table tenants (
+    id text primary key,
+    name text not null,
+    created_at text not null
+);
+
+create table users (
+    id text primary key,
+    tenant_id text not null references tenants (id),
+    email text not null,
+    display_name text,
+    hashed_password text not null,
+    platform_admin bigint not null default 0,
+    created_at text not null,
+    constraint users_email_key unique (email),
+    constraint users_tenant_id_key unique (tenant_id, id)
+);
+
+create table roles (
+    id text primary key,
+    tenant_id text not null references tenants (id),
+    name text not null check (name in ('teacher', 'student', 'assistant', 'admin')),
+    constraint roles_tenant_name_key unique (tenant_id, name),
+    constraint roles_tenant_id_key unique (tenant_id, id)
+);
+
+create table user_roles (
+    tenant_id text not null,
+    user_id text not null,
+    role_id text not null,
+    scope text not null check (scope in ('tenant', 'course', 'session')),
+    scope_id text not null,
+    created_at text not null,
+    constraint user_roles_key primary key (user_id, role_id, scope, scope_id),
+    foreign key (tenant_id, user_id) references users (tenant_id, id),
+    foreign key (tenant_id, role_id) references roles (tenant_id, id)
+);
+
+create table auth_tokens (
+    token_hash text primary key,
+    tenant_id text not null,
+    user_id text not null,
+    created_at text not null,
+    expires_at text not null,
+    revoked_at text,
+    foreign key (tenant_id, user_id) references users (tenant_id, id)
+);
+create index auth_tokens_user_idx on auth_tokens (user_id);
+
+create table courses (
+    id text primary key,
+    tenant_id text not null references tenants (id),
+    title text not null,
+    created_at text not null,
+    constraint courses_tenant_id_key unique (tenant_id, id)
+);
+
+create table lessons (
+    id text primary key,
+    tenant_id text not null,
+    course_id text not null,
+    title text not null,
+    lesson_order bigint not null,
+    created_at text not null,
+    constraint lessons_tenant_id_key unique (tenant_id, id),
+    foreign key (tenant_id, course_id) references courses (tenant_id, id)
+);
+create index lessons_course_idx on lessons (course_id, lesson_order);
+
+create table sessions (
+    id text primary key,
+    tenant_id text not null,
+    course_id text not null,
+    lesson_id text not null,
+    scheduled_start text not null,
+    scheduled_end text not null,
+    status text not null check (status in ('scheduled', 'live', 'ended')),
+    head bigint not null default 0,
+    created_by text,
+    created_at text not null,
+    started_at text,
+    ended_at text,
+    constraint sessions_tenant_id_key unique (tenant_id, id),
+    foreign key (tenant_id, lesson_id) references lessons (tenant_id, id),
+    foreign key (tenant_id, course_id) references courses (tenant_id, id)
+);
+create index sessions_lesson_idx on sessions (lesson_id, scheduled_start);
+
+create table session_state_events (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    sequence bigint not null,
+    idempotency_key text not null,
+    event_type text not null,
+    version bigint not null,
+    actor_id text,
+    actor_role text,
+    event_payload text not null,
+    occurred_at text not null,
+    created_at text not null,
+    constraint session_state_events_session_seq_key unique (session_id, sequence),
+    constraint session_state_events_session_idem_key unique (session_id, idempotency_key),
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table session_participants (
+    session_id text not null,
+    tenant_id text not null,
+    user_id text not null,
+    role text not null,
+    join_time text not null,
+    leave_time text,
+    permissions text not null,
+    constraint session_participants_key primary key (session_id, user_id),
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table idempotency_keys (
+    tenant_id text not null,
+    user_id text not null,
+    idem_key text not null,
+    fingerprint text not null,
+    state text not null check (state in ('in_flight', 'done')),
+    response_status bigint,
+    response_content_type text,
+    response_body bytea,
+    created_at text not null,
+    constraint idempotency_keys_key primary key (user_id, idem_key)
+);
+create index idempotency_keys_created_idx on idempotency_keys (created_at);
+
+-- Studio, interaction and artifact entities (spec §3.1). The event log is the source of truth;
+-- these are projections and blob references filled by the live-classroom and pipeline work.
+create table studio_scenes (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    name text not null,
+    layout text not null,
+    metadata text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table studio_assets (
+    id text primary key,
+    tenant_id text not null,
+    scene_id text,
+    session_id text not null,
+    type text not null check (type in ('slide', 'whiteboard', 'image')),
+    content_url text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table recordings (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    file_url text not null,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table artifacts (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    type text not null,
+    data_url text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table replays (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    metadata_json text not null,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
