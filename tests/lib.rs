@@ -1,1 +1,262 @@
-fn main() {}
+//! Test harness: a real cloud-api router on 127.0.0.1:0 over a fresh SQLite file or a fresh
+//! PostgreSQL database, plus helpers to make users and call the API like a client does.
+
+use cloud_api::app::{router, AppState};
+use cloud_api::config::Config;
+use cloud_api::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared_types::{CourseId, Role, RoleGrant, Scope, TenantId, UserId};
+use sqlx::Executor;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub const BOTH: [Db; 2] = [Db::Sqlite, Db::Postgres];
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_db(db: Db) -> String {
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}?mode=rwc", dir.join("t.db").display())
+        }
+        Db::Postgres => {
+            let admin = std::env::var("TEST_DATABASE_URL").expect(
+                "TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
+            );
+            sqlx::any::install_default_drivers();
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to postgres");
+            conn.execute(format!("create database {name}").as_str()).await.expect("create database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).expect("url with a database");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub async fn fresh_store(db: Db) -> Store {
+    Store::connect(&fresh_db(db).await).await.expect("store")
+}
+
+pub fn test_config(database_url: String) -> Config {
+    Config {
+        bind_addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url,
+        data_dir: PathBuf::from(std::env::temp_dir()),
+        bootstrap_admin: None,
+        login_ip_limit_per_min: 10_000,
+        login_account_limit: 10,
+        token_ttl_hours: 1,
+        idempotency_keep_hours: 24,
+        student_web_dir: None,
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub store: Arc<Store>,
+    pub http: reqwest::Client,
+    pub db: Db,
+}
+
+pub struct TestUser {
+    pub id: UserId,
+    pub email: String,
+    pub token: String,
+}
+
+/// A caller's answer, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Answer {
+    /// The problem+json `code`, asserting the content type.
+    pub fn code(&self) -> &str {
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "error answers are problem+json: {:?}", self.body);
+        assert_eq!(self.body["status"].as_u64(), Some(self.status.as_u16() as u64));
+        for f in ["type", "title", "message"] {
+            assert!(self.body[f].is_string(), "problem field {f} missing in {:?}", self.body);
+        }
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(fresh_db(db).await);
+        tweak(&mut config);
+        let store = Arc::new(Store::connect(&config.database_url).await.expect("store"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = router(AppState::new(store.clone(), config)).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum_serve(listener, app).await });
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db };
+        // Ready when /readyz says so (no sleeping).
+        for _ in 0..200 {
+            if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("app did not become ready");
+    }
+
+    /// Send a request; writes get a fresh Idempotency-Key unless `key` is given.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Answer {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if method != Method::GET {
+            let k = key.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Answer { status, headers, body, raw }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body), None).await
+    }
+
+    pub async fn post_key(&self, path: &str, token: &str, body: Value, key: &str) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body), Some(key)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.call(Method::POST, "/api/auth/login", None, Some(json!({ "email": email, "password": password })), None).await
+    }
+
+    /// A user made directly in the store, with grants, logged in over HTTP.
+    pub async fn user(&self, tenant: TenantId, email: &str, grants: &[(Role, Scope, uuid::Uuid)]) -> TestUser {
+        let hash = cloud_api::auth::hash_password(PASSWORD).expect("hash");
+        let u = self.store.create_user(tenant, email, None, &hash, false).await.expect("user");
+        for (role, scope, id) in grants {
+            self.store.grant(tenant, u.id, RoleGrant { role: *role, scope: *scope, scope_id: Some(*id) }).await.expect("grant");
+        }
+        let a = self.login(email, PASSWORD).await;
+        assert_eq!(a.status, 200, "login failed: {:?}", a.body);
+        TestUser { id: u.id, email: email.to_string(), token: a.body["token"].as_str().expect("token").to_string() }
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum_mk::IntoMakeServiceWithConnectInfo) {
+    let _ = axum_mk::serve(listener, app).await;
+}
+
+/// Thin re-exports so the harness does not need its own axum dependency.
+mod axum_mk {
+    pub use cloud_api::app::{serve_plain as serve, MakeService as IntoMakeServiceWithConnectInfo};
+}
+
+/// A school: tenant, course, lesson, a scheduled session, and one user per role.
+pub struct School {
+    pub tenant: TenantId,
+    pub course: CourseId,
+    pub lesson: String,
+    pub session: String,
+    pub admin: TestUser,
+    pub teacher: TestUser,
+    pub assistant: TestUser,
+    pub student: TestUser,
+    /// A student of the same tenant with no grant on this course.
+    pub outsider: TestUser,
+}
+
+impl TestApp {
+    pub async fn school(&self, name: &str) -> School {
+        let tenant = self.store.create_tenant(name).await.expect("tenant").id;
+        let course = self.store.create_course(tenant, "Course").await.expect("course").id;
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let admin = self.user(tenant, &format!("admin-{tag}@x.test"), &[(Role::Admin, Scope::Tenant, tenant.0)]).await;
+        let teacher = self.user(tenant, &format!("teacher-{tag}@x.test"), &[(Role::Teacher, Scope::Course, course.0)]).await;
+        let assistant =
+            self.user(tenant, &format!("assistant-{tag}@x.test"), &[(Role::Assistant, Scope::Course, course.0)]).await;
+        let student = self.user(tenant, &format!("student-{tag}@x.test"), &[(Role::Student, Scope::Course, course.0)]).await;
+        let other_course = self.store.create_course(tenant, "Other").await.expect("course").id;
+        let outsider =
+            self.user(tenant, &format!("outsider-{tag}@x.test"), &[(Role::Student, Scope::Course, other_course.0)]).await;
+        let lesson = self.post(&format!("/api/courses/{course}/lessons"), &teacher.token, json!({"title": "L1", "order": 1})).await;
+        assert_eq!(lesson.status, 201, "{:?}", lesson.body);
+        let lesson = lesson.body["id"].as_str().expect("lesson id").to_string();
+        let session = self.schedule(&teacher.token, &lesson).await;
+        School { tenant, course, lesson, session, admin, teacher, assistant, student, outsider }
+    }
+
+    pub async fn schedule(&self, token: &str, lesson: &str) -> String {
+        let start = chrono::Utc::now();
+        let s = self
+            .post(
+                "/api/sessions",
+                token,
+                json!({"lessonId": lesson, "scheduledStart": start, "scheduledEnd": start + chrono::Duration::hours(1)}),
+            )
+            .await;
+        assert_eq!(s.status, 201, "{:?}", s.body);
+        s.body["id"].as_str().expect("session id").to_string()
+    }
+
+    /// Start (teacher) and join (student) in one go.
+    pub async fn live(&self, school: &School) {
+        let a = self.post("/api/sessions/start", &school.teacher.token, json!({"sessionId": school.session})).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        let a = self.post("/api/sessions/join", &school.student.token, json!({"sessionId": school.session})).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+    }
+
+    /// All events of a session, read page by page.
+    pub async fn all_events(&self, token: &str, session: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let a = self.get(&format!("/api/sessions/{session}/events?after={after}&limit=1000"), token).await;
+            assert_eq!(a.status, 200, "{:?}", a.body);
+            let page = a.body["events"].as_array().expect("events").clone();
+            if page.is_empty() {
+                return out;
+            }
+            after = page.last().expect("last")["sequence"].as_u64().expect("seq");
+            out.extend(page);
+        }
+    }
+}
+
+/// Assert `events` carry sequences exactly 1..=n.
+pub fn assert_gap_free(events: &[Value]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["sequence"].as_u64(), Some(i as u64 + 1), "gap or duplicate at index {i}");
+    }
+}

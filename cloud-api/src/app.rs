@@ -102,3 +102,11 @@ fn spawn_purge(state: AppState) {
         }
     });
 }
+
+/// The service type [`router`] becomes when it records peer addresses (login limits need them).
+pub type MakeService = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>;
+
+/// Serve without signal handling or background tasks (tests, benchmarks).
+pub async fn serve_plain(listener: TcpListener, app: MakeService) -> std::io::Result<()> {
+    axum::serve(listener, app).await
+}

@@ -1,0 +1,189 @@
+//! One conformance suite for the `Store`, run against SQLite and against PostgreSQL.
+
+use chrono::{Duration, Utc};
+use cloud_api::store::{AppendOutcome, IdemBegin, NewEvent, Store, StoredResponse};
+use shared_types::{Rejection, Role, RoleGrant, Scope, SessionEvent, SessionId, TenantId, UserId};
+use std::sync::Arc;
+use studio_tests::{fresh_store, Db};
+
+fn ev(key: &str, actor: UserId, role: Role, event: SessionEvent) -> NewEvent {
+    NewEvent { idempotency_key: key.into(), actor_id: Some(actor), actor_role: Some(role), occurred_at: None, event }
+}
+
+async fn scheduled(store: &Store, tenant: TenantId, teacher: UserId) -> SessionId {
+    let course = store.create_course(tenant, "C").await.unwrap();
+    let lesson = store.create_lesson(tenant, course.id, "L", 1).await.unwrap();
+    let start = Utc::now();
+    let first = ev(
+        "sched",
+        teacher,
+        Role::Teacher,
+        SessionEvent::SessionScheduled { scheduled_start: start, scheduled_end: start + Duration::hours(1) },
+    );
+    let (s, e) = store.create_session(tenant, &lesson, start, start + Duration::hours(1), first).await.unwrap().unwrap();
+    assert_eq!(e.sequence, 1);
+    assert_eq!(s.status, "scheduled");
+    s.id
+}
+
+async fn suite(db: Db) {
+    let store = Arc::new(fresh_store(db).await);
+    let tenant = store.create_tenant("T").await.unwrap().id;
+    let other = store.create_tenant("U").await.unwrap().id;
+
+    // Users: unique email (case-insensitive), tenant-scoped look-ups.
+    let teacher = store.create_user(tenant, "Teacher@X.test", None, "h", false).await.unwrap();
+    assert_eq!(teacher.email, "teacher@x.test");
+    assert!(matches!(
+        store.create_user(other, "teacher@x.test", None, "h", false).await,
+        Err(cloud_api::store::StoreError::Conflict(c)) if c.contains("email") || c.contains("users")
+    ));
+    assert!(store.user_in_tenant(tenant, teacher.id).await.unwrap().is_some());
+    assert!(store.user_in_tenant(other, teacher.id).await.unwrap().is_none());
+
+    // Grants are idempotent and revocable.
+    let g = RoleGrant { role: Role::Teacher, scope: Scope::Tenant, scope_id: Some(tenant.0) };
+    store.grant(tenant, teacher.id, g).await.unwrap();
+    store.grant(tenant, teacher.id, g).await.unwrap();
+    assert_eq!(store.grants_of(teacher.id).await.unwrap(), vec![g]);
+    assert!(store.revoke(tenant, teacher.id, g).await.unwrap());
+    assert!(!store.revoke(tenant, teacher.id, g).await.unwrap());
+    store.grant(tenant, teacher.id, g).await.unwrap();
+
+    // Tokens: found until revoked or expired.
+    store.insert_token("h1", &teacher, Utc::now() + Duration::hours(1)).await.unwrap();
+    store.insert_token("h2", &teacher, Utc::now() - Duration::seconds(1)).await.unwrap();
+    assert_eq!(store.token_owner("h1").await.unwrap().unwrap().grants, vec![g]);
+    assert!(store.token_owner("h2").await.unwrap().is_none());
+    store.revoke_token("h1").await.unwrap();
+    assert!(store.token_owner("h1").await.unwrap().is_none());
+
+    // The log: gap-free, deduped by key, rejections write nothing.
+    let sid = scheduled(&store, tenant, teacher.id).await;
+    assert!(store.session(other, sid).await.unwrap().is_none(), "another tenant cannot see the session");
+    let cross = store.append(other, sid, vec![ev("x", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await;
+    assert!(matches!(cross, Err(cloud_api::store::StoreError::NotFound)), "append through another tenant must fail");
+
+    let (o, head) = store.append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 2));
+    assert_eq!(head, 2);
+    let (o, head) = store.append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 2), "{o:?}");
+    assert_eq!(head, 2);
+    let stranger = UserId::new();
+    let (o, _) = store.append(tenant, sid, vec![ev("start", stranger, Role::Student, SessionEvent::HandRaised {})]).await.unwrap();
+    assert_eq!(o[0], AppendOutcome::KeyReused);
+    let (o, head) = store.append(tenant, sid, vec![ev("again", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    assert_eq!(o[0], AppendOutcome::Rejected(Rejection::AlreadyStarted));
+    assert_eq!(head, 2);
+
+    // A batch: the rejected middle entry is skipped, the others land in order.
+    let batch = vec![
+        ev("h1", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "a".into() }),
+        ev("bad", teacher.id, Role::Teacher, SessionEvent::PollClosed { poll_id: shared_types::PollId::new() }),
+        ev("h2", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "b".into() }),
+    ];
+    let (o, head) = store.append(tenant, sid, batch).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 3));
+    assert_eq!(o[1], AppendOutcome::Rejected(Rejection::Unknown("poll")));
+    assert!(matches!(&o[2], AppendOutcome::Appended(e) if e.sequence == 4));
+    assert_eq!(head, 4);
+
+    // Reads: pages, head, state at any prefix.
+    let (page, head) = store.events_after(tenant, sid, 1, 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(head, 4);
+    let (all, _) = store.events_after(tenant, sid, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].event.event_type(), "session.scheduled");
+    let at3 = store.state(tenant, sid, Some(3)).await.unwrap();
+    assert_eq!(at3.head, 3);
+    assert_eq!(at3.highlights.len(), 1);
+    assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
+    assert_eq!(store.session(tenant, sid).await.unwrap().unwrap().status, "live");
+
+    // 50 concurrent writers on one session: sequences 5..=54, no gap, no duplicate.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        let actor = teacher.id;
+        tasks.push(tokio::spawn(async move {
+            store.append(tenant, sid, vec![ev(&format!("c{i}"), actor, Role::Teacher, SessionEvent::HighlightMarked { label: format!("{i}") })]).await.unwrap()
+        }));
+    }
+    let mut seqs: Vec<u64> = Vec::new();
+    for t in tasks {
+        let (o, _) = t.await.unwrap();
+        match &o[0] {
+            AppendOutcome::Appended(e) => seqs.push(e.sequence),
+            other => panic!("{other:?}"),
+        }
+    }
+    seqs.sort();
+    assert_eq!(seqs, (5..=54).collect::<Vec<_>>());
+    let (all, head) = store.events_after(tenant, sid, 0, 1000).await.unwrap();
+    assert_eq!(head, 54);
+    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=54).collect::<Vec<_>>());
+
+    // Idempotency records.
+    let u = teacher.id;
+    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::Proceed));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::InFlight));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap(), IdemBegin::Mismatch));
+    let resp = StoredResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"a\":1}".to_vec() };
+    store.idem_finish(u, "k", &resp).await.unwrap();
+    match store.idem_begin(tenant, u, "k", "fp").await.unwrap() {
+        IdemBegin::Replay(r) => {
+            assert_eq!(r.status, 201);
+            assert_eq!(r.body, resp.body);
+            assert_eq!(r.content_type, resp.content_type);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Keys are per user: another user's same key is independent.
+    assert!(matches!(store.idem_begin(tenant, stranger, "k", "zz").await.unwrap(), IdemBegin::Proceed));
+    assert!(matches!(store.idem_begin(tenant, u, "gone", "fp").await.unwrap(), IdemBegin::Proceed));
+    store.idem_abandon(u, "gone").await.unwrap();
+    assert!(matches!(store.idem_begin(tenant, u, "gone", "fp2").await.unwrap(), IdemBegin::Proceed));
+    assert_eq!(store.idem_purge(Duration::hours(24)).await.unwrap(), 0, "young keys are kept");
+    assert!(store.idem_purge(Duration::seconds(-1)).await.unwrap() >= 3, "old keys are purged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_conforms() {
+    suite(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_conforms() {
+    suite(Db::Postgres).await;
+}
+
+/// Two stores on one database act like two nodes: each sees the other's appends.
+async fn two_nodes(db: Db) {
+    let url = studio_tests::fresh_db(db).await;
+    let a = Store::connect(&url).await.unwrap();
+    let b = Store::connect(&url).await.unwrap();
+    let tenant = a.create_tenant("T").await.unwrap().id;
+    let t = a.create_user(tenant, "t@x.test", None, "h", false).await.unwrap().id;
+    let sid = scheduled(&a, tenant, t).await;
+    a.append(tenant, sid, vec![ev("s", t, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (o, head) = node.append(tenant, sid, vec![ev(&format!("k{i}"), t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() })]).await.unwrap();
+        assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 3 + i), "{o:?}");
+        assert_eq!(head, 3 + i);
+    }
+    assert_eq!(a.state(tenant, sid, None).await.unwrap(), b.state(tenant, sid, None).await.unwrap());
+    assert_eq!(a.state(tenant, sid, None).await.unwrap().highlights.len(), 10);
+}
+
+#[tokio::test]
+async fn sqlite_two_nodes_share_one_log() {
+    two_nodes(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_two_nodes_share_one_log() {
+    two_nodes(Db::Postgres).await;
+}
