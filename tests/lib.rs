@@ -260,3 +260,18 @@ pub fn assert_gap_free(events: &[Value]) {
         assert_eq!(e["sequence"].as_u64(), Some(i as u64 + 1), "gap or duplicate at index {i}");
     }
 }
+
+/// Run each listed `async fn name(db: Db)` of the calling file once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Db::Postgres).await } )*
+        }
+    };
+}

@@ -55,7 +55,10 @@ impl Store {
         .await?;
         let fp: String = row.try_get(0)?;
         let state: String = row.try_get(1)?;
-        let outcome = if fp != fingerprint {
+        let stale = (now - col_ts(&row, "created_at")?).num_seconds() > STALE_IN_FLIGHT_SECS;
+        let outcome = if state != "done" && !stale {
+            IdemBegin::InFlight
+        } else if fp != fingerprint {
             IdemBegin::Mismatch
         } else if state == "done" {
             IdemBegin::Replay(StoredResponse {
@@ -63,7 +66,8 @@ impl Store {
                 content_type: row.try_get(3)?,
                 body: row.try_get::<Option<Vec<u8>>, _>(4)?.unwrap_or_default(),
             })
-        } else if (now - col_ts(&row, "created_at")?).num_seconds() > STALE_IN_FLIGHT_SECS {
+        } else {
+            // A stale claim: its request died without finishing; this one takes it over.
             sqlx::query("update idempotency_keys set created_at = $3 where user_id = $1 and idem_key = $2")
                 .bind(user.to_string())
                 .bind(key)
@@ -71,8 +75,6 @@ impl Store {
                 .execute(&mut *w.tx)
                 .await?;
             IdemBegin::Proceed
-        } else {
-            IdemBegin::InFlight
         };
         w.commit().await?;
         Ok(outcome)
