@@ -27,6 +27,12 @@ pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
     }
 }
 
+/// The session-log key for an event written by an HTTP request. HTTP keys belong to one user, while
+/// log keys are unique per session, so the user id namespaces them.
+pub fn event_key(caller: &Caller, http_key: &str) -> String {
+    format!("{}/{http_key}", caller.user.id)
+}
+
 /// Append one event by the caller, with the caller's role in the session.
 pub async fn write_event(
     app: &AppState,
@@ -37,7 +43,7 @@ pub async fn write_event(
 ) -> ApiResult<EventEnvelope> {
     let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
     let ne = NewEvent {
-        idempotency_key: key.to_string(),
+        idempotency_key: event_key(caller, key),
         actor_id: Some(caller.user.id),
         actor_role: caller.actor.session_role(target),
         occurred_at: None,
@@ -61,7 +67,7 @@ pub async fn create(
         return Err(ApiError::validation("scheduledEnd", "must be after scheduledStart"));
     }
     let ne = NewEvent {
-        idempotency_key: key,
+        idempotency_key: event_key(&caller, &key),
         actor_id: Some(caller.user.id),
         actor_role: caller.actor.session_role(&target),
         occurred_at: None,
