@@ -1,0 +1,96 @@
+//! Bad input gets a clear problem+json 4xx and changes nothing.
+
+use reqwest::Method;
+use serde_json::json;
+use studio_tests::*;
+
+async fn raw_post(app: &TestApp, path: &str, token: &str, ct: &str, body: Vec<u8>) -> Answer {
+    // A client of its own: the server may close a connection whose body it refused unread.
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let raw = resp.bytes().await.unwrap().to_vec();
+    Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or_default(), raw }
+}
+
+async fn rejected_cleanly(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Bad").await;
+    app.live(&s).await;
+    let t = &s.teacher.token;
+    let events_before = app.all_events(t, &s.session).await.len();
+
+    let a = raw_post(&app, "/api/sessions/start", t, "application/json", b"{not json".to_vec()).await;
+    assert_eq!((a.status.as_u16(), a.code()), (400, "bad_request"));
+    let a = raw_post(&app, "/api/sessions/start", t, "text/plain", b"{}".to_vec()).await;
+    assert_eq!((a.status.as_u16(), a.code()), (415, "unsupported_media_type"));
+    let a = app.post("/api/sessions/start", t, json!({"sessionId": 42})).await;
+    assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
+    assert!(a.body["details"]["fields"].is_object());
+    let a = app.post("/api/sessions/start", t, json!({"sessionId": "not-a-uuid"})).await;
+    assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
+    let a = app.post("/api/admin/roles", &s.admin.token, json!({"userId": s.student.id, "role": "king", "scope": "tenant"})).await;
+    assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"), "unknown enum value");
+    let a = app.get("/api/sessions/not-a-uuid", t).await;
+    assert_eq!((a.status.as_u16(), a.code()), (400, "bad_request"));
+    let a = app.get(&format!("/api/sessions/{}/events?after=-1", s.session), t).await;
+    assert_eq!((a.status.as_u16(), a.code()), (400, "bad_request"));
+    let a = app.get(&format!("/api/sessions/{}", uuid::Uuid::new_v4()), t).await;
+    assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"));
+    let a = app.get("/api/no/such/route", t).await;
+    assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"));
+    let a = app.call(Method::PATCH, "/api/sessions/start", Some(t), Some(json!({})), None).await;
+    assert_eq!((a.status.as_u16(), a.code()), (405, "method_not_allowed"));
+
+    // Oversized body: 2 MiB of JSON.
+    let big = format!("{{\"sessionId\":\"{}\",\"pad\":\"{}\"}}", s.session, "x".repeat(2 * 1024 * 1024));
+    let a = raw_post(&app, "/api/sessions/start", t, "application/json", big.into_bytes()).await;
+    assert_eq!((a.status.as_u16(), a.code()), (413, "payload_too_large"));
+
+    // Reducer rules: a bad event in the body is a 4xx.
+    let a = app.post("/api/sessions", t, json!({"lessonId": s.lesson, "scheduledStart": "2026-01-01T10:00:00Z", "scheduledEnd": "2026-01-01T09:00:00Z"})).await;
+    assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
+    let a = app.post("/api/sessions", t, json!({"lessonId": s.lesson, "scheduledStart": "yesterday", "scheduledEnd": "today"})).await;
+    assert_eq!(a.status, 422);
+    let a = app.post("/api/admin/users", &s.admin.token, json!({"email": "no-at-sign", "password": "long enough"})).await;
+    assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
+    assert!(a.body["details"]["fields"]["email"].is_string());
+    let a = app.post("/api/admin/users", &s.admin.token, json!({"email": "a@b.test", "password": "short"})).await;
+    assert_eq!(a.status, 422);
+    let a = app.post("/api/courses", &s.admin.token, json!({"title": "   "})).await;
+    assert_eq!(a.status, 422);
+
+    assert_eq!(app.all_events(t, &s.session).await.len(), events_before, "nothing was written");
+    assert!(app.login("a@b.test", "short").await.status == 401, "no user was created");
+    // Internal errors never leak: the error bodies above carry only problem fields.
+    let a = app.get("/api/sessions/not-a-uuid", t).await;
+    let keys: Vec<_> = a.body.as_object().unwrap().keys().cloned().collect();
+    assert!(keys.iter().all(|k| ["type", "title", "status", "code", "message", "details"].contains(&k.as_str())));
+}
+
+async fn meta_endpoints(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let h = app.call(Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(h.body["status"], "ok");
+    let r = app.call(Method::GET, "/readyz", None, None, None).await;
+    assert_eq!(r.body["status"], "ready");
+    let o = app.call(Method::GET, "/api/openapi.json", None, None, None).await;
+    assert_eq!(o.body["openapi"], "3.1.0");
+    let paths = o.body["paths"].as_object().unwrap();
+    for p in ["/api/auth/login", "/api/sessions/start", "/api/sessions/{id}/events:batch", "/api/admin/roles"] {
+        assert!(paths.contains_key(p), "{p} missing from openapi");
+    }
+    assert!(o.body["paths"]["/api/admin/roles"]["delete"].is_object());
+    let idem = &o.body["paths"]["/api/sessions/start"]["post"]["parameters"];
+    assert!(idem.as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key"));
+}
+
+on_both!(rejected_cleanly, meta_endpoints);
