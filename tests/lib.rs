@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use shared_types::{CourseId, Role, RoleGrant, Scope, TenantId, UserId};
 use sqlx::Executor;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -36,7 +35,8 @@ pub async fn fresh_db(db: Db) -> String {
             );
             sqlx::any::install_default_drivers();
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to postgres");
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to postgres");
             conn.execute(format!("create database {name}").as_str()).await.expect("create database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).expect("url with a database");
             format!("{base}/{name}")
@@ -52,7 +52,7 @@ pub fn test_config(database_url: String) -> Config {
     Config {
         bind_addr: "127.0.0.1:0".parse().expect("addr"),
         database_url,
-        data_dir: PathBuf::from(std::env::temp_dir()),
+        data_dir: std::env::temp_dir(),
         bootstrap_admin: None,
         login_ip_limit_per_min: 10_000,
         login_account_limit: 10,
@@ -124,7 +124,14 @@ impl TestApp {
     }
 
     /// Send a request; writes get a fresh Idempotency-Key unless `key` is given.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Answer {
         let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -157,7 +164,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Answer {
-        self.call(Method::POST, "/api/auth/login", None, Some(json!({ "email": email, "password": password })), None).await
+        self.call(Method::POST, "/api/auth/login", None, Some(json!({ "email": email, "password": password })), None)
+            .await
     }
 
     /// A user made directly in the store, with grants, logged in over HTTP.
@@ -165,7 +173,10 @@ impl TestApp {
         let hash = cloud_api::auth::hash_password(PASSWORD).expect("hash");
         let u = self.store.create_user(tenant, email, None, &hash, false).await.expect("user");
         for (role, scope, id) in grants {
-            self.store.grant(tenant, u.id, RoleGrant { role: *role, scope: *scope, scope_id: Some(*id) }).await.expect("grant");
+            self.store
+                .grant(tenant, u.id, RoleGrant { role: *role, scope: *scope, scope_id: Some(*id) })
+                .await
+                .expect("grant");
         }
         let a = self.login(email, PASSWORD).await;
         assert_eq!(a.status, 200, "login failed: {:?}", a.body);
@@ -202,14 +213,19 @@ impl TestApp {
         let course = self.store.create_course(tenant, "Course").await.expect("course").id;
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let admin = self.user(tenant, &format!("admin-{tag}@x.test"), &[(Role::Admin, Scope::Tenant, tenant.0)]).await;
-        let teacher = self.user(tenant, &format!("teacher-{tag}@x.test"), &[(Role::Teacher, Scope::Course, course.0)]).await;
+        let teacher =
+            self.user(tenant, &format!("teacher-{tag}@x.test"), &[(Role::Teacher, Scope::Course, course.0)]).await;
         let assistant =
             self.user(tenant, &format!("assistant-{tag}@x.test"), &[(Role::Assistant, Scope::Course, course.0)]).await;
-        let student = self.user(tenant, &format!("student-{tag}@x.test"), &[(Role::Student, Scope::Course, course.0)]).await;
+        let student =
+            self.user(tenant, &format!("student-{tag}@x.test"), &[(Role::Student, Scope::Course, course.0)]).await;
         let other_course = self.store.create_course(tenant, "Other").await.expect("course").id;
-        let outsider =
-            self.user(tenant, &format!("outsider-{tag}@x.test"), &[(Role::Student, Scope::Course, other_course.0)]).await;
-        let lesson = self.post(&format!("/api/courses/{course}/lessons"), &teacher.token, json!({"title": "L1", "order": 1})).await;
+        let outsider = self
+            .user(tenant, &format!("outsider-{tag}@x.test"), &[(Role::Student, Scope::Course, other_course.0)])
+            .await;
+        let lesson = self
+            .post(&format!("/api/courses/{course}/lessons"), &teacher.token, json!({"title": "L1", "order": 1}))
+            .await;
         assert_eq!(lesson.status, 201, "{:?}", lesson.body);
         let lesson = lesson.body["id"].as_str().expect("lesson id").to_string();
         let session = self.schedule(&teacher.token, &lesson).await;

@@ -40,7 +40,9 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(405, "method_not_allowed", "this route does not take that method") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(405, "method_not_allowed", "this route does not take that method")
+        })
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
@@ -70,7 +72,9 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
     };
     let hash = auth::hash_password(password)?;
     let user = store.create_user(tenant.id, email, Some("Platform admin"), &hash, true).await?;
-    store.grant(tenant.id, user.id, RoleGrant { role: Role::Admin, scope: Scope::Tenant, scope_id: Some(tenant.id.0) }).await?;
+    store
+        .grant(tenant.id, user.id, RoleGrant { role: Role::Admin, scope: Scope::Tenant, scope_id: Some(tenant.id.0) })
+        .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use shared_types::Rejection;
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub problem: Problem,
+    pub problem: Box<Problem>,
     pub retry_after: Option<u64>,
 }
 
@@ -17,7 +17,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self { problem: Problem::new(status, code, message), retry_after: None }
+        Self { problem: Box::new(Problem::new(status, code, message)), retry_after: None }
     }
 
     pub fn details(mut self, details: Value) -> Self {
@@ -32,7 +32,8 @@ impl ApiError {
     /// 422 with `details.fields`: `{field: reason}`.
     pub fn validation(field: &str, reason: impl Into<String>) -> Self {
         let reason = reason.into();
-        Self::new(422, "validation_failed", format!("{field}: {reason}")).details(json!({ "fields": { field: reason } }))
+        Self::new(422, "validation_failed", format!("{field}: {reason}"))
+            .details(json!({ "fields": { field: reason } }))
     }
 
     pub fn unauthenticated() -> Self {
@@ -52,7 +53,10 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
-        Self { retry_after: Some(retry_after.max(1)), ..Self::new(429, "rate_limited", "too many attempts; try again later") }
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(429, "rate_limited", "too many attempts; try again later")
+        }
     }
 
     pub fn internal() -> Self {

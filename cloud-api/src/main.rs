@@ -24,7 +24,8 @@ async fn main() -> anyhow::Result<()> {
         "serve" => {}
         other => anyhow::bail!("unknown command `{other}` (use: serve | demo | migrate)"),
     }
-    let listener = TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+    let listener =
+        TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?store.backend, "cloud-api listening");
     if cmd == "demo" {

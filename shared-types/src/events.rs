@@ -179,10 +179,7 @@ mod tests {
             SessionEvent::from_parts("poll.voted", 1, serde_json::json!({"pollId": "x", "option": 1})),
             Err(DecodeError::Payload { .. })
         ));
-        assert_eq!(
-            SessionEvent::from_parts("session.ended", 1, Value::Null),
-            Ok(SessionEvent::SessionEnded {})
-        );
+        assert_eq!(SessionEvent::from_parts("session.ended", 1, Value::Null), Ok(SessionEvent::SessionEnded {}));
         assert_eq!(SessionEvent::from_parts("session.ended", 9, Value::Null), Err(DecodeError::FutureVersion(9)));
     }
 }

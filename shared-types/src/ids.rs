@@ -41,6 +41,17 @@ macro_rules! id_type {
 }
 
 id_type!(
-    TenantId, UserId, CourseId, LessonId, SessionId, SceneId, AssetId, MessageId, QuestionId,
-    PollId, RecordingId, ArtifactId, JobId,
+    TenantId,
+    UserId,
+    CourseId,
+    LessonId,
+    SessionId,
+    SceneId,
+    AssetId,
+    MessageId,
+    QuestionId,
+    PollId,
+    RecordingId,
+    ArtifactId,
+    JobId,
 );

@@ -1,7 +1,7 @@
 //! The RBAC policy table: the only place that answers "may actor X do Y on Z".
 
-use crate::roles::{Role, RoleGrant, Scope};
 use crate::ids::{CourseId, SessionId, TenantId, UserId};
+use crate::roles::{Role, RoleGrant, Scope};
 use serde::{Deserialize, Serialize};
 
 /// Everything an actor may ask to do.
@@ -151,10 +151,31 @@ mod tests {
     #[test]
     fn every_action_has_a_row() {
         let all = [
-            CreateTenant, ManageUsers, GrantRoles, CreateCourse, ViewCourse, ManageLessons,
-            ScheduleSession, ViewSession, StartSession, EndSession, JoinSession, LeaveSession,
-            ReadEvents, SyncJournal, Present, Moderate, Chat, AskQuestion, Vote, RaiseHand,
-            MarkHighlight, UploadRecording, ProcessArtifacts, ViewReplay, ManageJobs,
+            CreateTenant,
+            ManageUsers,
+            GrantRoles,
+            CreateCourse,
+            ViewCourse,
+            ManageLessons,
+            ScheduleSession,
+            ViewSession,
+            StartSession,
+            EndSession,
+            JoinSession,
+            LeaveSession,
+            ReadEvents,
+            SyncJournal,
+            Present,
+            Moderate,
+            Chat,
+            AskQuestion,
+            Vote,
+            RaiseHand,
+            MarkHighlight,
+            UploadRecording,
+            ProcessArtifacts,
+            ViewReplay,
+            ManageJobs,
         ];
         for a in all {
             assert!(POLICY.iter().any(|(x, _)| *x == a), "{a:?} missing from POLICY");

@@ -497,12 +497,9 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
                 p.closed = true;
             }
         }
-        HighlightMarked { label } => s.highlights.push(Highlight {
-            label: label.clone(),
-            by: e.actor_id,
-            sequence: e.sequence,
-            at,
-        }),
+        HighlightMarked { label } => {
+            s.highlights.push(Highlight { label: label.clone(), by: e.actor_id, sequence: e.sequence, at })
+        }
         RecordingStarted { .. } => s.recording = true,
         RecordingStopped { .. } => s.recording = false,
         StreamStarted { .. } => s.streaming = true,

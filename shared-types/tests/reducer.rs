@@ -133,7 +133,8 @@ fn students_cannot_present() {
 
 #[test]
 fn one_vote_per_user_per_poll() {
-    let g = Given::live().had(TEACHER, open_poll()).had(STUDENT, SessionEvent::PollVoted { poll_id: poll(7), option: 1 });
+    let g =
+        Given::live().had(TEACHER, open_poll()).had(STUDENT, SessionEvent::PollVoted { poll_id: poll(7), option: 1 });
     assert_eq!(g.when(STUDENT, SessionEvent::PollVoted { poll_id: poll(7), option: 0 }), Err(Rejection::AlreadyVoted));
     let s = g.when(STUDENT2, SessionEvent::PollVoted { poll_id: poll(7), option: 1 }).unwrap();
     assert_eq!(s.polls[&poll(7)].tally(), vec![0, 2]);
@@ -142,7 +143,10 @@ fn one_vote_per_user_per_poll() {
         Err(Rejection::Invalid(_))
     ));
     let closed = g.had(TEACHER, SessionEvent::PollClosed { poll_id: poll(7) });
-    assert_eq!(closed.when(STUDENT2, SessionEvent::PollVoted { poll_id: poll(7), option: 1 }), Err(Rejection::PollClosed));
+    assert_eq!(
+        closed.when(STUDENT2, SessionEvent::PollVoted { poll_id: poll(7), option: 1 }),
+        Err(Rejection::PollClosed)
+    );
     assert_eq!(
         closed.when(STUDENT2, SessionEvent::PollVoted { poll_id: poll(8), option: 1 }),
         Err(Rejection::Unknown("poll"))
@@ -168,7 +172,10 @@ fn slides_must_exist_and_pages_be_in_range() {
     let g = Given::live();
     assert_eq!(g.when(TEACHER, SessionEvent::SlideShown { asset_id: deck, page: 1 }), Err(Rejection::Unknown("deck")));
     let g = g.had(TEACHER, SessionEvent::SlideDeckAdded { asset_id: deck, page_count: 3, title: None });
-    assert!(matches!(g.when(TEACHER, SessionEvent::SlideShown { asset_id: deck, page: 4 }), Err(Rejection::Invalid(_))));
+    assert!(matches!(
+        g.when(TEACHER, SessionEvent::SlideShown { asset_id: deck, page: 4 }),
+        Err(Rejection::Invalid(_))
+    ));
     let s = g.when(TEACHER, SessionEvent::SlideShown { asset_id: deck, page: 3 }).unwrap();
     assert_eq!(s.current_slide.unwrap().page, 3);
 }
@@ -185,18 +192,26 @@ fn whiteboard_undo_erase_clear() {
     );
     let undone = g.when(TEACHER, SessionEvent::WhiteboardUndone { board_id: "b".into() }).unwrap();
     assert_eq!(undone.boards["b"].stroke_ids().collect::<Vec<_>>(), vec!["a", "b"]);
-    let erased = g.when(TEACHER, SessionEvent::WhiteboardStrokeErased { board_id: "b".into(), stroke_ids: vec!["b".into()] }).unwrap();
+    let erased = g
+        .when(TEACHER, SessionEvent::WhiteboardStrokeErased { board_id: "b".into(), stroke_ids: vec!["b".into()] })
+        .unwrap();
     assert_eq!(erased.boards["b"].stroke_ids().collect::<Vec<_>>(), vec!["a", "c"]);
     let cleared = g.when(TEACHER, SessionEvent::WhiteboardCleared { board_id: "b".into() }).unwrap();
     assert_eq!(cleared.boards["b"].stroke_ids().count(), 0);
-    assert_eq!(g.when(TEACHER, SessionEvent::WhiteboardCleared { board_id: "zz".into() }), Err(Rejection::Unknown("board")));
+    assert_eq!(
+        g.when(TEACHER, SessionEvent::WhiteboardCleared { board_id: "zz".into() }),
+        Err(Rejection::Unknown("board"))
+    );
 }
 
 #[test]
 fn chat_needs_text_and_hiding_needs_a_moderator() {
     let m = MessageId(uuid::Uuid::from_u128(3));
     let g = Given::live();
-    assert!(matches!(g.when(STUDENT, SessionEvent::ChatPosted { message_id: m, content: "  ".into() }), Err(Rejection::Invalid(_))));
+    assert!(matches!(
+        g.when(STUDENT, SessionEvent::ChatPosted { message_id: m, content: "  ".into() }),
+        Err(Rejection::Invalid(_))
+    ));
     let g = g.had(STUDENT, SessionEvent::ChatPosted { message_id: m, content: "hi".into() });
     assert_eq!(g.when(STUDENT, SessionEvent::ChatHidden { message_id: m }), Err(Rejection::NotPresenter));
     assert!(g.when(TEACHER, SessionEvent::ChatHidden { message_id: m }).unwrap().chat[0].hidden);
@@ -208,7 +223,10 @@ fn hands_and_leaving_need_presence() {
     assert!(g.when(STUDENT, SessionEvent::HandRaised {}).unwrap().participants[&uid(STUDENT)].hand_raised);
     assert_eq!(g.when(TEACHER, SessionEvent::HandRaised {}), Err(Rejection::NotParticipant));
     let left = g.had(STUDENT, SessionEvent::ParticipantLeft { user_id: uid(STUDENT) });
-    assert_eq!(left.when(STUDENT, SessionEvent::ParticipantLeft { user_id: uid(STUDENT) }), Err(Rejection::NotParticipant));
+    assert_eq!(
+        left.when(STUDENT, SessionEvent::ParticipantLeft { user_id: uid(STUDENT) }),
+        Err(Rejection::NotParticipant)
+    );
     assert_eq!(left.when(STUDENT, SessionEvent::HandRaised {}), Err(Rejection::NotParticipant));
 }
 
@@ -240,7 +258,12 @@ fn to_event(kind: u8, n: u8) -> SessionEvent {
         7 => SessionEvent::ChatPosted { message_id: MessageId::new(), content: format!("m{n}") },
         8 => SessionEvent::WhiteboardStrokeAdded {
             board_id: format!("b{}", n % 2),
-            strokes: vec![Stroke { id: uuid::Uuid::new_v4().to_string(), points: vec![[0.5, 0.5]], color: "#111".into(), width: 1.0 }],
+            strokes: vec![Stroke {
+                id: uuid::Uuid::new_v4().to_string(),
+                points: vec![[0.5, 0.5]],
+                color: "#111".into(),
+                width: 1.0,
+            }],
         },
         9 => SessionEvent::WhiteboardUndone { board_id: format!("b{}", n % 2) },
         10 => SessionEvent::HandRaised {},

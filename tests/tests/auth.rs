@@ -113,32 +113,60 @@ async fn admin_endpoints(db: Db) {
     let tid = t.body["id"].as_str().unwrap().to_string();
 
     // A platform admin may create a user in that tenant; a tenant admin in its own.
-    let u = app.post("/api/admin/users", &root, json!({"email": "Head@New.test", "password": "long enough", "tenantId": tid})).await;
+    let u = app
+        .post("/api/admin/users", &root, json!({"email": "Head@New.test", "password": "long enough", "tenantId": tid}))
+        .await;
     assert_eq!(u.status, 201, "{:?}", u.body);
     assert_eq!(u.body["email"], "head@new.test");
     assert_eq!(u.body["tenantId"], tid);
     assert!(u.body.get("hashedPassword").is_none() && !String::from_utf8_lossy(&u.raw).contains("argon2"));
-    let dup = app.post("/api/admin/users", &s.admin.token, json!({"email": "head@new.test", "password": "long enough"})).await;
+    let dup = app
+        .post("/api/admin/users", &s.admin.token, json!({"email": "head@new.test", "password": "long enough"}))
+        .await;
     assert_eq!(dup.status, 409);
     assert_eq!(dup.code(), "conflict");
-    let mine = app.post("/api/admin/users", &s.admin.token, json!({"email": "new-teacher@x.test", "password": "long enough"})).await;
+    let mine = app
+        .post("/api/admin/users", &s.admin.token, json!({"email": "new-teacher@x.test", "password": "long enough"}))
+        .await;
     assert_eq!(mine.status, 201);
     let new_id = mine.body["id"].as_str().unwrap().to_string();
-    let by_teacher = app.post("/api/admin/users", &s.teacher.token, json!({"email": "z@x.test", "password": "long enough"})).await;
+    let by_teacher =
+        app.post("/api/admin/users", &s.teacher.token, json!({"email": "z@x.test", "password": "long enough"})).await;
     assert_eq!(by_teacher.status, 403);
 
     // Grant, use, revoke.
-    let g = app.post("/api/admin/roles", &s.admin.token, json!({"userId": new_id, "role": "teacher", "scope": "course", "scopeId": s.course})).await;
+    let g = app
+        .post(
+            "/api/admin/roles",
+            &s.admin.token,
+            json!({"userId": new_id, "role": "teacher", "scope": "course", "scopeId": s.course}),
+        )
+        .await;
     assert_eq!(g.status, 201, "{:?}", g.body);
     let tok = app.login("new-teacher@x.test", "long enough").await.body["token"].as_str().unwrap().to_string();
-    assert_eq!(app.post(&format!("/api/courses/{}/lessons", s.course), &tok, json!({"title": "L2", "order": 2})).await.status, 201);
+    assert_eq!(
+        app.post(&format!("/api/courses/{}/lessons", s.course), &tok, json!({"title": "L2", "order": 2})).await.status,
+        201
+    );
     let r = app
-        .call(Method::DELETE, "/api/admin/roles", Some(&s.admin.token), Some(json!({"userId": new_id, "role": "teacher", "scope": "course", "scopeId": s.course})), None)
+        .call(
+            Method::DELETE,
+            "/api/admin/roles",
+            Some(&s.admin.token),
+            Some(json!({"userId": new_id, "role": "teacher", "scope": "course", "scopeId": s.course})),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204);
-    assert_eq!(app.post(&format!("/api/courses/{}/lessons", s.course), &tok, json!({"title": "L3", "order": 3})).await.status, 403);
+    assert_eq!(
+        app.post(&format!("/api/courses/{}/lessons", s.course), &tok, json!({"title": "L3", "order": 3})).await.status,
+        403
+    );
     let lessons = app.get(&format!("/api/courses/{}/lessons", s.course), &s.teacher.token).await;
-    assert_eq!(lessons.body.as_array().unwrap().iter().map(|l| l["order"].as_i64().unwrap()).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        lessons.body.as_array().unwrap().iter().map(|l| l["order"].as_i64().unwrap()).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
 
     // Courses.
     let c = app.post("/api/courses", &s.admin.token, json!({"title": "Chemistry"})).await;

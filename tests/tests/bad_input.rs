@@ -37,7 +37,9 @@ async fn rejected_cleanly(db: Db) {
     assert!(a.body["details"]["fields"].is_object());
     let a = app.post("/api/sessions/start", t, json!({"sessionId": "not-a-uuid"})).await;
     assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
-    let a = app.post("/api/admin/roles", &s.admin.token, json!({"userId": s.student.id, "role": "king", "scope": "tenant"})).await;
+    let a = app
+        .post("/api/admin/roles", &s.admin.token, json!({"userId": s.student.id, "role": "king", "scope": "tenant"}))
+        .await;
     assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"), "unknown enum value");
     let a = app.get("/api/sessions/not-a-uuid", t).await;
     assert_eq!((a.status.as_u16(), a.code()), (400, "bad_request"));
@@ -58,9 +60,12 @@ async fn rejected_cleanly(db: Db) {
     // Reducer rules: a bad event in the body is a 4xx.
     let a = app.post("/api/sessions", t, json!({"lessonId": s.lesson, "scheduledStart": "2026-01-01T10:00:00Z", "scheduledEnd": "2026-01-01T09:00:00Z"})).await;
     assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
-    let a = app.post("/api/sessions", t, json!({"lessonId": s.lesson, "scheduledStart": "yesterday", "scheduledEnd": "today"})).await;
+    let a = app
+        .post("/api/sessions", t, json!({"lessonId": s.lesson, "scheduledStart": "yesterday", "scheduledEnd": "today"}))
+        .await;
     assert_eq!(a.status, 422);
-    let a = app.post("/api/admin/users", &s.admin.token, json!({"email": "no-at-sign", "password": "long enough"})).await;
+    let a =
+        app.post("/api/admin/users", &s.admin.token, json!({"email": "no-at-sign", "password": "long enough"})).await;
     assert_eq!((a.status.as_u16(), a.code()), (422, "validation_failed"));
     assert!(a.body["details"]["fields"]["email"].is_string());
     let a = app.post("/api/admin/users", &s.admin.token, json!({"email": "a@b.test", "password": "short"})).await;

@@ -60,7 +60,14 @@ async fn whole_lifecycle(db: Db) {
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["session.scheduled", "session.started", "participant.joined", "participant.joined", "participant.left", "session.ended"]
+        [
+            "session.scheduled",
+            "session.started",
+            "participant.joined",
+            "participant.joined",
+            "participant.left",
+            "session.ended"
+        ]
     );
     // The state at any sequence is the fold of that prefix.
     let at3 = app.get(&format!("/api/sessions/{sid}/state?at=3"), &s.student.token).await;
@@ -104,7 +111,13 @@ async fn journal_batch(db: Db) {
     assert_eq!(events.len(), 5);
     assert_eq!(events[4]["occurredAt"], "2026-01-01T10:00:00Z");
     // Students do not sync journals.
-    let st = app.post(&path, &s.student.token, json!({"events": [{"idempotencyKey": "z", "type": "hand.raised", "payload": {}}]})).await;
+    let st = app
+        .post(
+            &path,
+            &s.student.token,
+            json!({"events": [{"idempotencyKey": "z", "type": "hand.raised", "payload": {}}]}),
+        )
+        .await;
     assert_eq!(st.status, 403);
     // Size limits.
     let empty = app.post(&path, &s.teacher.token, json!({"events": []})).await;
@@ -118,14 +131,19 @@ async fn thousand_event_batch(db: Db) {
     let events: Vec<_> = (0..1000)
         .map(|i| json!({"idempotencyKey": format!("k{i}"), "type": "highlight.marked", "payload": {"label": format!("h{i}")}}))
         .collect();
-    let a = app.post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": events})).await;
+    let a = app
+        .post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": events}))
+        .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["head"], 1003);
     let all = app.all_events(&s.teacher.token, &s.session).await;
     assert_eq!(all.len(), 1003);
     assert_gap_free(&all);
-    let too_many: Vec<_> = (0..1001).map(|i| json!({"idempotencyKey": format!("x{i}"), "type": "hand.raised"})).collect();
-    let b = app.post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": too_many})).await;
+    let too_many: Vec<_> =
+        (0..1001).map(|i| json!({"idempotencyKey": format!("x{i}"), "type": "hand.raised"})).collect();
+    let b = app
+        .post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": too_many}))
+        .await;
     assert_eq!(b.status, 422);
 }
 

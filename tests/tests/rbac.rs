@@ -63,7 +63,17 @@ fn head(v: &Value) -> u64 {
 
 async fn matrix(db: Db) {
     let app = TestApp::spawn(db).await;
-    let acts = [Act::Schedule, Act::View, Act::Start, Act::Join, Act::Leave, Act::End, Act::ReadEvents, Act::ReadState, Act::Batch];
+    let acts = [
+        Act::Schedule,
+        Act::View,
+        Act::Start,
+        Act::Join,
+        Act::Leave,
+        Act::End,
+        Act::ReadEvents,
+        Act::ReadState,
+        Act::Batch,
+    ];
     let mut checked = 0;
     for act in acts {
         // A fresh school per action, with the session in the state the action needs.
@@ -72,8 +82,13 @@ async fn matrix(db: Db) {
             let a = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
             assert_eq!(a.status, 200);
         }
-        let who: [(&str, &TestUser); 5] =
-            [("admin", &s.admin), ("teacher", &s.teacher), ("assistant", &s.assistant), ("student", &s.student), ("outsider", &s.outsider)];
+        let who: [(&str, &TestUser); 5] = [
+            ("admin", &s.admin),
+            ("teacher", &s.teacher),
+            ("assistant", &s.assistant),
+            ("student", &s.student),
+            ("outsider", &s.outsider),
+        ];
         if matches!(act, Act::Leave) {
             for (_, u) in &who[1..4] {
                 assert_eq!(app.post("/api/sessions/join", &u.token, json!({"sessionId": s.session})).await.status, 200);
@@ -88,7 +103,10 @@ async fn matrix(db: Db) {
             if allowed(name, act) && matches!(act, Act::Start | Act::End) {
                 sid = app.schedule(&s.teacher.token, &s.lesson).await;
                 if matches!(act, Act::End) {
-                    assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": sid})).await.status, 200);
+                    assert_eq!(
+                        app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": sid})).await.status,
+                        200
+                    );
                 }
             }
             let before = head(&app.get(&format!("/api/sessions/{sid}"), &s.teacher.token).await.body);
@@ -112,7 +130,8 @@ async fn session_scope(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.school("Session scope").await;
     let other_session = app.schedule(&s.teacher.token, &s.lesson).await;
-    let guest = app.user(s.tenant, "guest@x.test", &[(Role::Student, Scope::Session, s.session.parse().unwrap())]).await;
+    let guest =
+        app.user(s.tenant, "guest@x.test", &[(Role::Student, Scope::Session, s.session.parse().unwrap())]).await;
     for sid in [&s.session, &other_session] {
         assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": sid})).await.status, 200);
     }

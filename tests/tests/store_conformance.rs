@@ -20,7 +20,8 @@ async fn scheduled(store: &Store, tenant: TenantId, teacher: UserId) -> SessionI
         Role::Teacher,
         SessionEvent::SessionScheduled { scheduled_start: start, scheduled_end: start + Duration::hours(1) },
     );
-    let (s, e) = store.create_session(tenant, &lesson, start, start + Duration::hours(1), first).await.unwrap().unwrap();
+    let (s, e) =
+        store.create_session(tenant, &lesson, start, start + Duration::hours(1), first).await.unwrap().unwrap();
     assert_eq!(e.sequence, 1);
     assert_eq!(s.status, "scheduled");
     s.id
@@ -61,19 +62,33 @@ async fn suite(db: Db) {
     // The log: gap-free, deduped by key, rejections write nothing.
     let sid = scheduled(&store, tenant, teacher.id).await;
     assert!(store.session(other, sid).await.unwrap().is_none(), "another tenant cannot see the session");
-    let cross = store.append(other, sid, vec![ev("x", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await;
+    let cross = store
+        .append(other, sid, vec![ev("x", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await;
     assert!(matches!(cross, Err(cloud_api::store::StoreError::NotFound)), "append through another tenant must fail");
 
-    let (o, head) = store.append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    let (o, head) = store
+        .append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await
+        .unwrap();
     assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 2));
     assert_eq!(head, 2);
-    let (o, head) = store.append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    let (o, head) = store
+        .append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await
+        .unwrap();
     assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 2), "{o:?}");
     assert_eq!(head, 2);
     let stranger = UserId::new();
-    let (o, _) = store.append(tenant, sid, vec![ev("start", stranger, Role::Student, SessionEvent::HandRaised {})]).await.unwrap();
+    let (o, _) = store
+        .append(tenant, sid, vec![ev("start", stranger, Role::Student, SessionEvent::HandRaised {})])
+        .await
+        .unwrap();
     assert_eq!(o[0], AppendOutcome::KeyReused);
-    let (o, head) = store.append(tenant, sid, vec![ev("again", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
+    let (o, head) = store
+        .append(tenant, sid, vec![ev("again", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await
+        .unwrap();
     assert_eq!(o[0], AppendOutcome::Rejected(Rejection::AlreadyStarted));
     assert_eq!(head, 2);
 
@@ -108,7 +123,19 @@ async fn suite(db: Db) {
         let store = store.clone();
         let actor = teacher.id;
         tasks.push(tokio::spawn(async move {
-            store.append(tenant, sid, vec![ev(&format!("c{i}"), actor, Role::Teacher, SessionEvent::HighlightMarked { label: format!("{i}") })]).await.unwrap()
+            store
+                .append(
+                    tenant,
+                    sid,
+                    vec![ev(
+                        &format!("c{i}"),
+                        actor,
+                        Role::Teacher,
+                        SessionEvent::HighlightMarked { label: format!("{i}") },
+                    )],
+                )
+                .await
+                .unwrap()
         }));
     }
     let mut seqs: Vec<u64> = Vec::new();
@@ -130,7 +157,8 @@ async fn suite(db: Db) {
     assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::Proceed));
     assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::InFlight));
     assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap(), IdemBegin::InFlight));
-    let resp = StoredResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"a\":1}".to_vec() };
+    let resp =
+        StoredResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"a\":1}".to_vec() };
     store.idem_finish(u, "k", &resp).await.unwrap();
     match store.idem_begin(tenant, u, "k", "fp").await.unwrap() {
         IdemBegin::Replay(r) => {
@@ -171,7 +199,14 @@ async fn two_nodes(db: Db) {
     a.append(tenant, sid, vec![ev("s", t, Role::Teacher, SessionEvent::SessionStarted { room: None })]).await.unwrap();
     for i in 0..10 {
         let node = if i % 2 == 0 { &a } else { &b };
-        let (o, head) = node.append(tenant, sid, vec![ev(&format!("k{i}"), t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() })]).await.unwrap();
+        let (o, head) = node
+            .append(
+                tenant,
+                sid,
+                vec![ev(&format!("k{i}"), t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() })],
+            )
+            .await
+            .unwrap();
         assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 3 + i), "{o:?}");
         assert_eq!(head, 3 + i);
     }

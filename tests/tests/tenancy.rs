@@ -10,7 +10,13 @@ async fn cross_tenant_is_not_found(db: Db) {
     let b = app.school("Tenant B").await;
     app.live(&a).await;
     // B's tenant-wide teacher and admin try A's objects.
-    let b_boss = app.user(b.tenant, "boss@b.test", &[(Role::Teacher, Scope::Tenant, b.tenant.0), (Role::Admin, Scope::Tenant, b.tenant.0)]).await;
+    let b_boss = app
+        .user(
+            b.tenant,
+            "boss@b.test",
+            &[(Role::Teacher, Scope::Tenant, b.tenant.0), (Role::Admin, Scope::Tenant, b.tenant.0)],
+        )
+        .await;
     let sid = &a.session;
     let reads = [
         format!("/api/sessions/{sid}"),
@@ -30,19 +36,46 @@ async fn cross_tenant_is_not_found(db: Db) {
         let r = app.post(path, &b_boss.token, body.clone()).await;
         assert_eq!(r.status, 404, "{path}: {:?}", r.body);
     }
-    let r = app.post(&format!("/api/sessions/{sid}/events:batch"), &b_boss.token, json!({"events": [{"idempotencyKey": "x", "type": "session.ended"}]})).await;
+    let r = app
+        .post(
+            &format!("/api/sessions/{sid}/events:batch"),
+            &b_boss.token,
+            json!({"events": [{"idempotencyKey": "x", "type": "session.ended"}]}),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = app.post(&format!("/api/courses/{}/lessons", a.course), &b_boss.token, json!({"title": "t", "order": 1})).await;
+    let r =
+        app.post(&format!("/api/courses/{}/lessons", a.course), &b_boss.token, json!({"title": "t", "order": 1})).await;
     assert_eq!(r.status, 404);
     let now = chrono::Utc::now();
-    let r = app.post("/api/sessions", &b_boss.token, json!({"lessonId": a.lesson, "scheduledStart": now, "scheduledEnd": now + chrono::Duration::hours(1)})).await;
+    let r = app
+        .post(
+            "/api/sessions",
+            &b_boss.token,
+            json!({"lessonId": a.lesson, "scheduledStart": now, "scheduledEnd": now + chrono::Duration::hours(1)}),
+        )
+        .await;
     assert_eq!(r.status, 404);
     // Role grants on another tenant's user or course.
-    let r = app.post("/api/admin/roles", &b_boss.token, json!({"userId": a.student.id, "role": "student", "scope": "tenant"})).await;
+    let r = app
+        .post("/api/admin/roles", &b_boss.token, json!({"userId": a.student.id, "role": "student", "scope": "tenant"}))
+        .await;
     assert_eq!(r.status, 404);
-    let r = app.post("/api/admin/roles", &b_boss.token, json!({"userId": b.student.id, "role": "student", "scope": "course", "scopeId": a.course})).await;
+    let r = app
+        .post(
+            "/api/admin/roles",
+            &b_boss.token,
+            json!({"userId": b.student.id, "role": "student", "scope": "course", "scopeId": a.course}),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = app.post("/api/admin/users", &b_boss.token, json!({"email": "x@y.test", "password": "long enough", "tenantId": a.tenant})).await;
+    let r = app
+        .post(
+            "/api/admin/users",
+            &b_boss.token,
+            json!({"email": "x@y.test", "password": "long enough", "tenantId": a.tenant}),
+        )
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(app.all_events(&a.teacher.token, sid).await.len(), before, "nothing was written");
     let courses = app.get("/api/courses", &b_boss.token).await;

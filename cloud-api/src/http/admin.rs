@@ -26,7 +26,11 @@ pub async fn create_tenant(
 }
 
 /// The tenant an admin request is about: the caller's own unless a platform admin names another.
-async fn tenant_for(app: &AppState, caller: &Caller, asked: Option<shared_types::TenantId>) -> ApiResult<shared_types::TenantId> {
+async fn tenant_for(
+    app: &AppState,
+    caller: &Caller,
+    asked: Option<shared_types::TenantId>,
+) -> ApiResult<shared_types::TenantId> {
     match asked {
         None => Ok(caller.user.tenant_id),
         Some(t) if t == caller.user.tenant_id => Ok(t),
@@ -65,7 +69,11 @@ pub async fn create_user(
 }
 
 /// Check the grant's target exists in the user's tenant and fill in the tenant scope id.
-async fn resolve_grant(app: &AppState, caller: &Caller, req: &GrantRole) -> ApiResult<(shared_types::TenantId, RoleGrant)> {
+async fn resolve_grant(
+    app: &AppState,
+    caller: &Caller,
+    req: &GrantRole,
+) -> ApiResult<(shared_types::TenantId, RoleGrant)> {
     let user_tenant = if caller.actor.platform_admin {
         app.store.user_tenant(req.user_id).await?
     } else {
@@ -100,10 +108,19 @@ pub async fn grant_role(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
     app.store.grant(tenant, req.user_id, grant).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "userId": req.user_id, "role": grant.role, "scope": grant.scope, "scopeId": grant.scope_id }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({ "userId": req.user_id, "role": grant.role, "scope": grant.scope, "scopeId": grant.scope_id }),
+        ),
+    ))
 }
 
-pub async fn revoke_role(State(app): State<AppState>, caller: Caller, ApiJson(req): ApiJson<GrantRole>) -> ApiResult<StatusCode> {
+pub async fn revoke_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<GrantRole>,
+) -> ApiResult<StatusCode> {
     let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
     app.store.revoke(tenant, req.user_id, grant).await?;
     Ok(StatusCode::NO_CONTENT)

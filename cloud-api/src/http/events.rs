@@ -74,7 +74,10 @@ pub async fn batch(
     for e in &req.events {
         let key_ok = !e.idempotency_key.is_empty() && e.idempotency_key.len() <= 255;
         decoded.push(if !key_ok {
-            Err(BatchError { code: "validation_failed".into(), message: "idempotencyKey must be 1–255 characters".into() })
+            Err(BatchError {
+                code: "validation_failed".into(),
+                message: "idempotencyKey must be 1–255 characters".into(),
+            })
         } else {
             SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
                 .map(|event| NewEvent {

@@ -39,7 +39,9 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         .await
         .map_err(|_| ApiError::new(413, "payload_too_large", "the request body is too large"))?;
     let header_key = match parts.headers.get("idempotency-key") {
-        Some(v) => Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?.to_string()),
+        Some(v) => {
+            Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?.to_string())
+        }
         None => None,
     };
     let key = match header_key {
@@ -48,7 +50,11 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
             .ok()
             .and_then(|v| v.get("idempotencyKey").and_then(|k| k.as_str()).map(str::to_string))
             .ok_or_else(|| {
-                ApiError::new(400, "idempotency_key_missing", "send an Idempotency-Key header (or idempotencyKey in the body)")
+                ApiError::new(
+                    400,
+                    "idempotency_key_missing",
+                    "send an Idempotency-Key header (or idempotencyKey in the body)",
+                )
             })?,
     };
     if !valid_key(&key) {
@@ -66,10 +72,18 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     match app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await? {
         IdemBegin::Replay(stored) => return Ok(replayed(stored)),
         IdemBegin::Mismatch => {
-            return Err(ApiError::new(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request"))
+            return Err(ApiError::new(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+            ))
         }
         IdemBegin::InFlight => {
-            return Err(ApiError::new(409, "idempotency_key_in_flight", "a request with this Idempotency-Key is still running"))
+            return Err(ApiError::new(
+                409,
+                "idempotency_key_in_flight",
+                "a request with this Idempotency-Key is still running",
+            ))
         }
         IdemBegin::Proceed => {}
     }

@@ -41,10 +41,8 @@ pub async fn login(
     let (token, hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(app.config.token_ttl_hours);
     app.store.insert_token(&hash, &record.user, expires_at).await?;
-    let cookie = format!(
-        "studio_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-        app.config.token_ttl_hours * 3600
-    );
+    let cookie =
+        format!("studio_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", app.config.token_ttl_hours * 3600);
     let mut resp = Json(LoginResponse { token, expires_at, user: record.user }).into_response();
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().insert(header::SET_COOKIE, v);

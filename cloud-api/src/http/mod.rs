@@ -56,7 +56,11 @@ pub fn ensure(caller: &Caller, action: Action, target: &Target) -> ApiResult<()>
 }
 
 /// The session (in the caller's tenant, else 404) and its RBAC target.
-pub async fn session_target(app: &AppState, caller: &Caller, id: shared_types::SessionId) -> ApiResult<(SessionDto, Target)> {
+pub async fn session_target(
+    app: &AppState,
+    caller: &Caller,
+    id: shared_types::SessionId,
+) -> ApiResult<(SessionDto, Target)> {
     let s = app.store.session(caller.user.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("session"))?;
     let target = Target::session(s.tenant_id, s.course_id, s.id);
     Ok((s, target))

@@ -71,7 +71,10 @@ pub async fn create(
         actor_id: Some(caller.user.id),
         actor_role: caller.actor.session_role(&target),
         occurred_at: None,
-        event: SessionEvent::SessionScheduled { scheduled_start: req.scheduled_start, scheduled_end: req.scheduled_end },
+        event: SessionEvent::SessionScheduled {
+            scheduled_start: req.scheduled_start,
+            scheduled_end: req.scheduled_end,
+        },
     };
     match app.store.create_session(tenant, &lesson, req.scheduled_start, req.scheduled_end, ne).await? {
         Ok((session, _)) => Ok((StatusCode::CREATED, Json(session))),
@@ -79,7 +82,11 @@ pub async fn create(
     }
 }
 
-pub async fn get(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<SessionId>) -> ApiResult<Json<SessionDto>> {
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<Json<SessionDto>> {
     let (s, target) = session_target(&app, &caller, id).await?;
     ensure(&caller, Action::ViewSession, &target)?;
     Ok(Json(s))
@@ -140,7 +147,8 @@ pub async fn leave(
 ) -> ApiResult<Json<SessionEventResponse>> {
     let (_, target) = session_target(&app, &caller, req.session_id).await?;
     ensure(&caller, Action::LeaveSession, &target)?;
-    let event = write_event(&app, &caller, &target, &key, SessionEvent::ParticipantLeft { user_id: caller.user.id }).await?;
+    let event =
+        write_event(&app, &caller, &target, &key, SessionEvent::ParticipantLeft { user_id: caller.user.id }).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(SessionEventResponse { session, event }))
 }

@@ -75,7 +75,13 @@ impl Store {
         r.as_ref().map(course_from).transpose()
     }
 
-    pub async fn create_lesson(&self, tenant: TenantId, course: CourseId, title: &str, order: i32) -> StoreResult<LessonDto> {
+    pub async fn create_lesson(
+        &self,
+        tenant: TenantId,
+        course: CourseId,
+        title: &str,
+        order: i32,
+    ) -> StoreResult<LessonDto> {
         let id = LessonId::new();
         let mut w = self.write().await?;
         sqlx::query(

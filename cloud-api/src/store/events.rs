@@ -129,16 +129,17 @@ impl Store {
         events: Vec<NewEvent>,
     ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
         // The row lock on the session serialises appenders across every node.
-        let row = sqlx::query(&format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update()))
-            .bind(session.to_string())
-            .bind(tenant.to_string())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update()))
+                .bind(session.to_string())
+                .bind(tenant.to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let head = row.try_get::<i64, _>(0)? as u64;
         let mut state = self.take_state(session).filter(|s| s.head <= head).unwrap_or_default();
         if state.head < head {
-            for e in load_after(&mut **tx, session, state.head, None).await? {
+            for e in load_after(tx, session, state.head, None).await? {
                 apply(&mut state, &e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
             }
         }
@@ -201,16 +202,14 @@ impl Store {
             outcomes.push(AppendOutcome::Appended(env));
         }
         if state.head != start_head {
-            sqlx::query(
-                "update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1",
-            )
-            .bind(session.to_string())
-            .bind(state.head as i64)
-            .bind(status_str(state.status))
-            .bind(state.started_at.map(ts))
-            .bind(state.ended_at.map(ts))
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1")
+                .bind(session.to_string())
+                .bind(state.head as i64)
+                .bind(status_str(state.status))
+                .bind(state.started_at.map(ts))
+                .bind(state.ended_at.map(ts))
+                .execute(&mut **tx)
+                .await?;
         }
         Ok((outcomes, state))
     }

@@ -25,7 +25,13 @@ pub enum IdemBegin {
 const STALE_IN_FLIGHT_SECS: i64 = 300;
 
 impl Store {
-    pub async fn idem_begin(&self, tenant: TenantId, user: UserId, key: &str, fingerprint: &str) -> StoreResult<IdemBegin> {
+    pub async fn idem_begin(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdemBegin> {
         let now = Utc::now();
         let mut w = self.write().await?;
         let inserted = sqlx::query(

@@ -66,7 +66,11 @@ impl Store {
     }
 
     pub async fn tenant_exists(&self, id: TenantId) -> StoreResult<bool> {
-        Ok(sqlx::query("select 1 from tenants where id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?.is_some())
+        Ok(sqlx::query("select 1 from tenants where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
     }
 
     pub async fn count_users(&self) -> StoreResult<i64> {
@@ -229,7 +233,10 @@ impl Store {
 impl Store {
     /// The tenant a user belongs to, whichever it is (platform-admin look-ups only).
     pub async fn user_tenant(&self, id: UserId) -> StoreResult<Option<TenantId>> {
-        let row = sqlx::query("select tenant_id from users where id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("select tenant_id from users where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| col_uuid(&r, "tenant_id")).transpose()
     }
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: lint, then every test of the workspace against SQLite and a throwaway PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+bash scripts/install-deps.sh
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== postgres (throwaway cluster)"
+export PG_TEST_DIR=${PG_TEST_DIR:-$(mktemp -d /tmp/studio-pg.XXXXXX)}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TEST_DATABASE_URL=$(bash scripts/pg-test-cluster.sh start "$port")
+export TEST_DATABASE_URL
+trap 'bash scripts/pg-test-cluster.sh stop' EXIT
+
+echo "== tests"
+cargo test --workspace --locked --no-fail-fast
