@@ -24,14 +24,16 @@ fn start_demo(data_dir: &std::path::Path) -> (Killed, String) {
         .spawn()
         .expect("spawn cloud-api");
     let stdout = child.stdout.take().expect("stdout");
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(i) = line.find("http://") {
-            url = Some(line[i..].trim_end_matches('/').to_string());
-            break;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keep draining stdout for the life of the process, so its later prints never hit a closed pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("http://") {
+                let _ = tx.send(line[i..].trim_end_matches('/').to_string());
+            }
         }
-    }
+    });
+    let url = rx.recv_timeout(std::time::Duration::from_secs(60)).ok();
     (Killed(child), url.expect("the demo prints its URL"))
 }
 
