@@ -104,12 +104,24 @@ async fn suite(db: Db) {
     assert!(matches!(&o[2], AppendOutcome::Appended(e) if e.sequence == 4));
     assert_eq!(head, 4);
 
+    // The same key twice in one batch: one event; the second answer is the first event.
+    let twice = vec![
+        ev("dup", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "d".into() }),
+        ev("dup", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "d".into() }),
+        ev("h1", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "a".into() }),
+    ];
+    let (o, head) = store.append(tenant, sid, twice).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 5));
+    assert!(matches!(&o[1], AppendOutcome::Replayed(e) if e.sequence == 5));
+    assert!(matches!(&o[2], AppendOutcome::Replayed(e) if e.sequence == 3), "a key from an earlier batch: {o:?}");
+    assert_eq!(head, 5);
+
     // Reads: pages, head, state at any prefix.
     let (page, head) = store.events_after(tenant, sid, 1, 2).await.unwrap();
     assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![2, 3]);
-    assert_eq!(head, 4);
+    assert_eq!(head, 5);
     let (all, _) = store.events_after(tenant, sid, 0, 100).await.unwrap();
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     assert_eq!(all[0].event.event_type(), "session.scheduled");
     let at3 = store.state(tenant, sid, Some(3)).await.unwrap();
     assert_eq!(at3.head, 3);
@@ -117,7 +129,7 @@ async fn suite(db: Db) {
     assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
     assert_eq!(store.session(tenant, sid).await.unwrap().unwrap().status, "live");
 
-    // 50 concurrent writers on one session: sequences 5..=54, no gap, no duplicate.
+    // 50 concurrent writers on one session: sequences 6..=55, no gap, no duplicate.
     let mut tasks = Vec::new();
     for i in 0..50 {
         let store = store.clone();
@@ -147,10 +159,10 @@ async fn suite(db: Db) {
         }
     }
     seqs.sort();
-    assert_eq!(seqs, (5..=54).collect::<Vec<_>>());
+    assert_eq!(seqs, (6..=55).collect::<Vec<_>>());
     let (all, head) = store.events_after(tenant, sid, 0, 1000).await.unwrap();
-    assert_eq!(head, 54);
-    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=54).collect::<Vec<_>>());
+    assert_eq!(head, 55);
+    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=55).collect::<Vec<_>>());
 
     // Idempotency records.
     let u = teacher.id;

@@ -1,1 +1,239 @@
-fn main() {}
+//! bench-append: event-log append throughput and latency on PostgreSQL (or SQLite), next to a raw
+//! single-row INSERT loop on the same database in the same run, and a 1,000-event journal batch
+//! through the real router.
+//!
+//! Usage: bench-append <admin-database-url> [sessions=50] [appends-per-session=100]
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{Duration, Utc};
+use cloud_api::app::{router, AppState};
+use cloud_api::config::Config;
+use cloud_api::store::{AppendOutcome, NewEvent, Store};
+use serde_json::json;
+use shared_types::{Role, RoleGrant, Scope, SessionEvent, SessionId, TenantId, UserId};
+use sqlx::{Connection, Executor};
+use std::sync::Arc;
+use std::time::Instant;
+use tower::ServiceExt;
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A fresh database next to the admin URL's (PostgreSQL), or a temp file (SQLite).
+async fn fresh(admin: &str) -> anyhow::Result<String> {
+    if admin.starts_with("sqlite:") {
+        let dir = std::env::temp_dir().join(format!("bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        return Ok(format!("sqlite://{}?mode=rwc", dir.join("b.db").display()));
+    }
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut c = sqlx::AnyConnection::connect(admin).await?;
+    c.execute(format!("create database {name}").as_str()).await?;
+    Ok(format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin)))
+}
+
+fn highlight(key: String, actor: UserId) -> NewEvent {
+    NewEvent {
+        idempotency_key: key,
+        actor_id: Some(actor),
+        actor_role: Some(Role::Teacher),
+        occurred_at: None,
+        event: SessionEvent::HighlightMarked { label: "bench".into() },
+    }
+}
+
+async fn live_session(
+    store: &Store,
+    tenant: TenantId,
+    teacher: UserId,
+    lesson: &shared_types::dto::LessonDto,
+) -> anyhow::Result<SessionId> {
+    let now = Utc::now();
+    let first = NewEvent {
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        actor_id: Some(teacher),
+        actor_role: Some(Role::Teacher),
+        occurred_at: None,
+        event: SessionEvent::SessionScheduled { scheduled_start: now, scheduled_end: now + Duration::hours(2) },
+    };
+    let (s, _) = store
+        .create_session(tenant, lesson, now, now + Duration::hours(2), first)
+        .await?
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    let start = NewEvent {
+        event: SessionEvent::SessionStarted { room: None },
+        ..highlight(uuid::Uuid::new_v4().to_string(), teacher)
+    };
+    store.append(tenant, s.id, vec![start]).await?;
+    Ok(s.id)
+}
+
+/// `sessions` writers, each `per` single-row autocommit INSERTs; rows/s.
+async fn raw_round(pool: &Arc<sqlx::AnyPool>, round: usize, sessions: usize, per: usize) -> anyhow::Result<f64> {
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for s in 0..sessions {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per {
+                sqlx::query("insert into bench_raw (session_id, seq, payload) values ($1, $2, $3)")
+                    .bind(format!("r{round}s{s}"))
+                    .bind(i as i64)
+                    .bind("{\"label\":\"bench\"}")
+                    .execute(&*pool)
+                    .await
+                    .expect("raw insert");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    Ok((sessions * per) as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// One writer per session, all at once, `per` appends each; appends/s and per-append latencies (ms).
+async fn append_round(
+    store: &Arc<Store>,
+    tenant: TenantId,
+    actor: UserId,
+    ids: &[SessionId],
+    per: usize,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for &sid in ids {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per);
+            for i in 0..per {
+                let t = Instant::now();
+                let (o, _) = store.append(tenant, sid, vec![highlight(format!("k{i}"), actor)]).await.expect("append");
+                assert!(matches!(o[0], AppendOutcome::Appended(_)));
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    let rate = lat.len() as f64 / t0.elapsed().as_secs_f64();
+    for sid in ids {
+        let (events, head) = store.events_after(tenant, *sid, 0, 100_000).await?;
+        anyhow::ensure!(head as usize == per + 2, "head {head}");
+        anyhow::ensure!(events.iter().enumerate().all(|(i, e)| e.sequence == i as u64 + 1), "gap in the log");
+    }
+    Ok((rate, lat))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let admin = args
+        .get(1)
+        .cloned()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .ok_or_else(|| anyhow::anyhow!("usage: bench-append <database-url> [sessions] [appends-per-session]"))?;
+    let sessions: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(50);
+    let per: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(100);
+    sqlx::any::install_default_drivers();
+    let url = fresh(&admin).await?;
+    let store = Arc::new(Store::connect(&url).await?);
+    println!("bench-append on {:?}: {sessions} concurrent sessions × {per} appends", store.backend);
+
+    // Setup: one tenant, one teacher, one lesson; the raw table for the baseline.
+    let pool = Arc::new(sqlx::any::AnyPoolOptions::new().max_connections(32).connect(&url).await?);
+    pool.execute("create table bench_raw (session_id text not null, seq bigint not null, payload text not null)")
+        .await?;
+    let tenant = store.create_tenant("Bench").await?.id;
+    let teacher =
+        store.create_user(tenant, &format!("t-{}@bench.test", uuid::Uuid::new_v4()), None, "x", false).await?;
+    store
+        .grant(tenant, teacher.id, RoleGrant { role: Role::Teacher, scope: Scope::Tenant, scope_id: Some(tenant.0) })
+        .await?;
+    let course = store.create_course(tenant, "Bench").await?;
+    let lesson = store.create_lesson(tenant, course.id, "Bench", 1).await?;
+
+    // Rounds alternate the baseline and the appends, so machine noise hits both alike.
+    let mut ratios = Vec::new();
+    let mut rates = Vec::new();
+    let mut lat = Vec::new();
+    for round in 0..3 {
+        let raw_rate = raw_round(&pool, round, sessions, per).await?;
+        let mut ids = Vec::new();
+        for _ in 0..sessions {
+            ids.push(live_session(&store, tenant, teacher.id, &lesson).await?);
+        }
+        let (rate, l) = append_round(&store, tenant, teacher.id, &ids, per).await?;
+        println!(
+            "round {round}: raw INSERT {raw_rate:>7.0} rows/s   append {rate:>7.0} appends/s   ({:.0} %)",
+            100.0 * rate / raw_rate
+        );
+        ratios.push(rate / raw_rate);
+        rates.push((raw_rate, rate));
+        lat.extend(l);
+    }
+    pool.close().await;
+    lat.sort_by(f64::total_cmp);
+    ratios.sort_by(f64::total_cmp);
+    let mut append_rates: Vec<f64> = rates.iter().map(|r| r.1).collect();
+    append_rates.sort_by(f64::total_cmp);
+    let mut raw_rates: Vec<f64> = rates.iter().map(|r| r.0).collect();
+    raw_rates.sort_by(f64::total_cmp);
+    let (raw_rate, append_rate, ratio) = (raw_rates[1], append_rates[1], ratios[1]);
+
+    // A 1,000-event events:batch through the router (auth, idempotency, JSON, store), 5 runs.
+    let state = AppState::new(store.clone(), Config::from_env()?);
+    let (token, hash) = cloud_api::auth::new_token();
+    store.insert_token(&hash, &teacher, Utc::now() + Duration::hours(1)).await?;
+    let mut batch_ms = Vec::new();
+    for run in 0..5 {
+        let sid = live_session(&store, tenant, teacher.id, &lesson).await?;
+        let events: Vec<_> = (0..1000)
+            .map(|i| json!({"idempotencyKey": format!("b{run}-{i}"), "type": "highlight.marked", "payload": {"label": "x"}}))
+            .collect();
+        let body = serde_json::to_vec(&json!({ "events": events }))?;
+        let req = Request::post(format!("/api/sessions/{sid}/events:batch"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .body(Body::from(body))?;
+        let t = Instant::now();
+        let resp = router(state.clone()).oneshot(req).await?;
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+        batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(status == 200, "batch answered {status}: {}", String::from_utf8_lossy(&bytes));
+        let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+        anyhow::ensure!(v["head"] == 1002, "batch head {}", v["head"]);
+    }
+    batch_ms.sort_by(f64::total_cmp);
+
+    println!("median of 3 rounds:");
+    println!("raw single-row INSERT      {raw_rate:>9.0} rows/s");
+    println!(
+        "event append               {append_rate:>9.0} appends/s  ({:.0} % of raw)  p50 {:.2} ms  p99 {:.2} ms",
+        100.0 * ratio,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99)
+    );
+    println!(
+        "1,000-event events:batch   median {:.1} ms  min {:.1} ms  max {:.1} ms  (5 runs)",
+        pct(&batch_ms, 0.5),
+        batch_ms[0],
+        batch_ms[batch_ms.len() - 1]
+    );
+    let goals = [
+        ("appends/s >= 2000", append_rate >= 2000.0),
+        (">= 30 % of raw INSERT rate", ratio >= 0.3),
+        ("batch <= 200 ms", pct(&batch_ms, 0.5) <= 200.0),
+    ];
+    for (goal, met) in goals {
+        println!("goal {goal:<28} {}", if met { "met" } else { "NOT met" });
+    }
+    Ok(())
+}

@@ -128,14 +128,21 @@ impl Store {
         session: SessionId,
         events: Vec<NewEvent>,
     ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
-        // The row lock on the session serialises appenders across every node.
-        let row =
-            sqlx::query(&format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update()))
-                .bind(session.to_string())
-                .bind(tenant.to_string())
-                .fetch_optional(&mut **tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+        // The row lock on the session serialises appenders across every node. A single event bumps
+        // the head in the same statement (undone by rollback if the event is refused); a batch
+        // locks first and sets the head once at the end.
+        let single = events.len() == 1;
+        let lock_sql = if single {
+            "update sessions set head = head + 1 where id = $1 and tenant_id = $2 returning head - 1".to_string()
+        } else {
+            format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update())
+        };
+        let row = sqlx::query(&lock_sql)
+            .bind(session.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let head = row.try_get::<i64, _>(0)? as u64;
         let mut state = self.take_state(session).filter(|s| s.head <= head).unwrap_or_default();
         if state.head < head {
@@ -143,23 +150,20 @@ impl Store {
                 apply(&mut state, &e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
             }
         }
-        let start_head = state.head;
+        let (start_head, start_status) = (state.head, state.status);
+        // One event: its key conflict shows up on insert (one round trip fewer). Several: look all
+        // keys up at once, so the inserts below cannot conflict.
+        let mut known = if single {
+            HashMap::new()
+        } else {
+            let keys: Vec<String> = events.iter().map(|e| e.idempotency_key.clone()).collect();
+            existing(tx, session, &keys).await?
+        };
         let mut outcomes = Vec::with_capacity(events.len());
+        let mut fresh: Vec<EventEnvelope> = Vec::new();
         for ne in events {
-            let existing = sqlx::query(&format!(
-                "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key = $2"
-            ))
-            .bind(session.to_string())
-            .bind(&ne.idempotency_key)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some(r) = existing {
-                let env = envelope_from(&r)?;
-                outcomes.push(if env.actor_id == ne.actor_id {
-                    AppendOutcome::Replayed(env)
-                } else {
-                    AppendOutcome::KeyReused
-                });
+            if let Some(env) = known.get(&ne.idempotency_key) {
+                outcomes.push(replay_or_reused(env, ne.actor_id));
                 continue;
             }
             let now = Utc::now().trunc_subsecs(6);
@@ -174,34 +178,42 @@ impl Store {
                 recorded_at: now,
                 event: ne.event,
             };
-            if let Err(r) = apply(&mut state, &env) {
-                outcomes.push(AppendOutcome::Rejected(r));
+            if let Err(r) = shared_types::reducer::validate(&state, &env) {
+                // A repeat of an accepted event may no longer be valid (start twice): the key decides.
+                let prior = if single {
+                    existing(tx, session, std::slice::from_ref(&env.idempotency_key)).await?
+                } else {
+                    HashMap::new()
+                };
+                outcomes.push(match prior.get(&env.idempotency_key) {
+                    Some(p) => replay_or_reused(p, env.actor_id),
+                    None => AppendOutcome::Rejected(r),
+                });
                 continue;
             }
-            sqlx::query(
-                "insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, event_type, \
-                 version, actor_id, actor_role, event_payload, occurred_at, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(tenant.to_string())
-            .bind(session.to_string())
-            .bind(env.sequence as i64)
-            .bind(&env.idempotency_key)
-            .bind(env.event.event_type())
-            .bind(env.version as i64)
-            .bind(env.actor_id.map(|a| a.to_string()))
-            .bind(env.actor_role.map(|r| r.as_str()))
-            .bind(env.event.payload().to_string())
-            .bind(ts(env.occurred_at))
-            .bind(ts(env.recorded_at))
-            .execute(&mut **tx)
-            .await
-            .map_err(on_constraint)?;
-            project(tx, tenant, &env).await?;
-            outcomes.push(AppendOutcome::Appended(env));
+            if single {
+                let inserted = insert_events(tx, tenant, std::slice::from_ref(&env)).await?;
+                if inserted == 0 {
+                    let prior = existing(tx, session, std::slice::from_ref(&env.idempotency_key)).await?;
+                    let prior = prior.get(&env.idempotency_key).ok_or(StoreError::Corrupt("lost key".into()))?;
+                    outcomes.push(replay_or_reused(prior, env.actor_id));
+                    continue;
+                }
+            }
+            apply(&mut state, &env).map_err(|r| StoreError::Corrupt(format!("validated event refused: {r}")))?;
+            known.insert(env.idempotency_key.clone(), env.clone());
+            outcomes.push(AppendOutcome::Appended(env.clone()));
+            fresh.push(env);
         }
-        if state.head != start_head {
+        if !single {
+            for chunk in fresh.chunks(INSERT_CHUNK) {
+                insert_events(tx, tenant, chunk).await?;
+            }
+        }
+        for env in &fresh {
+            project(tx, tenant, env).await?;
+        }
+        if state.head != start_head && (!single || state.status != start_status) {
             sqlx::query("update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1")
                 .bind(session.to_string())
                 .bind(state.head as i64)
@@ -263,6 +275,83 @@ impl Store {
         }
         map.insert(session, state);
     }
+}
+
+/// Rows per multi-row INSERT (12 parameters each; well under both databases' limits).
+const INSERT_CHUNK: usize = 80;
+
+fn replay_or_reused(prior: &EventEnvelope, actor: Option<UserId>) -> AppendOutcome {
+    if prior.actor_id == actor {
+        AppendOutcome::Replayed(prior.clone())
+    } else {
+        AppendOutcome::KeyReused
+    }
+}
+
+/// Events of `session` already stored under any of `keys`.
+async fn existing(
+    tx: &mut Transaction<'static, Any>,
+    session: SessionId,
+    keys: &[String],
+) -> StoreResult<HashMap<String, EventEnvelope>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key in ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(session.to_string());
+        for k in chunk {
+            q = q.bind(k.clone());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let env = envelope_from(&r)?;
+            out.insert(env.idempotency_key.clone(), env);
+        }
+    }
+    Ok(out)
+}
+
+/// Insert envelopes in one statement; a row whose key is already in the session is skipped.
+/// Returns how many rows went in.
+async fn insert_events(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    envs: &[EventEnvelope],
+) -> StoreResult<u64> {
+    if envs.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<String> = (0..envs.len())
+        .map(|r| {
+            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, event_type, \
+         version, actor_id, actor_role, event_payload, occurred_at, created_at) values {} \
+         on conflict (session_id, idempotency_key) do nothing",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for env in envs {
+        q = q
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(tenant.to_string())
+            .bind(env.session_id.to_string())
+            .bind(env.sequence as i64)
+            .bind(env.idempotency_key.clone())
+            .bind(env.event.event_type())
+            .bind(env.version as i64)
+            .bind(env.actor_id.map(|a| a.to_string()))
+            .bind(env.actor_role.map(|r| r.as_str()))
+            .bind(env.event.payload().to_string())
+            .bind(ts(env.occurred_at))
+            .bind(ts(env.recorded_at));
+    }
+    Ok(q.execute(&mut **tx).await.map_err(on_constraint)?.rows_affected())
 }
 
 async fn load_after(
