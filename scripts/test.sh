@@ -20,4 +20,12 @@ export TEST_DATABASE_URL
 trap 'bash scripts/pg-test-cluster.sh stop' EXIT
 
 echo "== tests"
-cargo test --workspace --locked --no-fail-fast
+log=$(mktemp)
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+rm -f "$log"
+exit "$status"
