@@ -133,7 +133,48 @@ create table idempotency_keys (
 create index idempotency_keys_created_idx on idempotency_keys (created_at);
 
 -- Studio, interaction and artifact entities (spec §3.1). The event log is the source of truth;
--- these are projections and blob references filled by the live-classroom and pipeline work.
+-- chat_messages, questions and polls are projections kept in step inside the append transaction;
+-- scenes, assets, recordings, artifacts and replays are filled by the live-classroom and pipeline work.
+create table chat_messages (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    user_id text,
+    content text not null,
+    hidden integer not null default 0,
+    sequence integer not null,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+create index chat_messages_session_idx on chat_messages (session_id, sequence);
+
+create table questions (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    user_id text,
+    content text not null,
+    upvotes integer not null default 0,
+    answered integer not null default 0,
+    dismissed integer not null default 0,
+    sequence integer not null,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+create index questions_session_idx on questions (session_id, sequence);
+
+create table polls (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    prompt text not null,
+    options text not null,
+    responses text not null,
+    closed integer not null default 0,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
 create table studio_scenes (
     id text primary key,
     tenant_id text not null,

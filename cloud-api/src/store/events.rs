@@ -211,7 +211,7 @@ impl Store {
             }
         }
         for env in &fresh {
-            project(tx, tenant, env).await?;
+            project(tx, tenant, env, &state).await?;
         }
         if state.head != start_head && (!single || state.status != start_status) {
             sqlx::query("update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1")
@@ -373,8 +373,93 @@ async fn load_after(
 }
 
 /// Keep the relational projections in step with the log, inside the append transaction.
-async fn project(tx: &mut Transaction<'static, Any>, tenant: TenantId, e: &EventEnvelope) -> StoreResult<()> {
+/// `state` is the state after the whole append, so counts written here are the newest.
+async fn project(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    e: &EventEnvelope,
+    state: &SessionState,
+) -> StoreResult<()> {
+    let sid = e.session_id.to_string();
     match &e.event {
+        SessionEvent::ChatPosted { message_id, content } => {
+            sqlx::query(
+                "insert into chat_messages (id, tenant_id, session_id, user_id, content, hidden, sequence, created_at) \
+                 values ($1, $2, $3, $4, $5, 0, $6, $7)",
+            )
+            .bind(message_id.to_string())
+            .bind(tenant.to_string())
+            .bind(&sid)
+            .bind(e.actor_id.map(|a| a.to_string()))
+            .bind(content)
+            .bind(e.sequence as i64)
+            .bind(ts(e.occurred_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(on_constraint)?;
+        }
+        SessionEvent::ChatHidden { message_id } => {
+            sqlx::query("update chat_messages set hidden = 1 where id = $1 and session_id = $2")
+                .bind(message_id.to_string())
+                .bind(&sid)
+                .execute(&mut **tx)
+                .await?;
+        }
+        SessionEvent::QuestionAsked { question_id, content } => {
+            sqlx::query(
+                "insert into questions (id, tenant_id, session_id, user_id, content, sequence, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(question_id.to_string())
+            .bind(tenant.to_string())
+            .bind(&sid)
+            .bind(e.actor_id.map(|a| a.to_string()))
+            .bind(content)
+            .bind(e.sequence as i64)
+            .bind(ts(e.occurred_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(on_constraint)?;
+        }
+        SessionEvent::QuestionUpvoted { question_id }
+        | SessionEvent::QuestionAnswered { question_id }
+        | SessionEvent::QuestionDismissed { question_id } => {
+            if let Some(q) = state.questions.iter().find(|q| q.id == *question_id) {
+                sqlx::query("update questions set upvotes = $2, answered = $3, dismissed = $4 where id = $1")
+                    .bind(question_id.to_string())
+                    .bind(q.upvoters.len() as i64)
+                    .bind(q.answered as i64)
+                    .bind(q.dismissed as i64)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        SessionEvent::PollOpened { poll_id, prompt, options } => {
+            sqlx::query(
+                "insert into polls (id, tenant_id, session_id, prompt, options, responses, closed, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, 0, $7)",
+            )
+            .bind(poll_id.to_string())
+            .bind(tenant.to_string())
+            .bind(&sid)
+            .bind(prompt)
+            .bind(serde_json::to_string(options).unwrap_or_default())
+            .bind(serde_json::to_string(&vec![0; options.len()]).unwrap_or_default())
+            .bind(ts(e.occurred_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(on_constraint)?;
+        }
+        SessionEvent::PollVoted { poll_id, .. } | SessionEvent::PollClosed { poll_id } => {
+            if let Some(p) = state.polls.get(poll_id) {
+                sqlx::query("update polls set responses = $2, closed = $3 where id = $1")
+                    .bind(poll_id.to_string())
+                    .bind(serde_json::to_string(&p.tally()).unwrap_or_default())
+                    .bind(p.closed as i64)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         SessionEvent::ParticipantJoined { user_id, role } => {
             let perms = serde_json::json!({ "canPublish": role.presents(), "canPresent": role.presents() });
             sqlx::query(
