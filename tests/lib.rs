@@ -68,6 +68,7 @@ pub struct TestApp {
     pub store: Arc<Store>,
     pub http: reqwest::Client,
     pub db: Db,
+    pub store_url: String,
 }
 
 pub struct TestUser {
@@ -104,15 +105,36 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let mut config = test_config(fresh_db(db).await);
+        let url = fresh_db(db).await;
+        Self::node(db, url, tweak, None).await
+    }
+
+    /// Another cloud-api node on this one's database (multi-node tests).
+    pub async fn second_node(&self) -> TestApp {
+        Self::node(self.db, self.store_url.clone(), |_| {}, None).await
+    }
+
+    /// A node whose live channels hold only `capacity` events, so sockets lag quickly.
+    pub async fn spawn_small_channels(db: Db, capacity: usize) -> TestApp {
+        let url = fresh_db(db).await;
+        Self::node(db, url, |_| {}, Some(capacity)).await
+    }
+
+    async fn node(db: Db, url: String, tweak: impl FnOnce(&mut Config), capacity: Option<usize>) -> TestApp {
+        let mut config = test_config(url.clone());
         tweak(&mut config);
-        let store = Arc::new(Store::connect(&config.database_url).await.expect("store"));
+        let mut store = Store::connect(&config.database_url).await.expect("store");
+        if let Some(c) = capacity {
+            store.fanout = Arc::new(cloud_api::fanout::Fanout::with_capacity(c));
+        }
+        let store = Arc::new(store);
+        store.spawn_listener();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = router(AppState::new(store.clone(), config)).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum_serve(listener, app).await });
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db };
+        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url };
         // Ready when /readyz says so (no sleeping).
         for _ in 0..200 {
             if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -290,4 +312,61 @@ macro_rules! on_both {
                async fn $name() { super::$name($crate::Db::Postgres).await } )*
         }
     };
+}
+
+/// A live-socket client, as a browser would hold one.
+pub struct Live {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl TestApp {
+    /// Open `/api/sessions/{session}/live?after=…`; Err is the HTTP status of a refused upgrade.
+    pub async fn live_socket(&self, token: &str, session: &str, after: u64) -> Result<Live, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/api/sessions/{session}/live?after={after}", self.addr);
+        let mut req = url.into_client_request().expect("ws request");
+        req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(Live { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("websocket: {e}"),
+        }
+    }
+}
+
+impl Live {
+    /// The next server message (skipping pings), or `None` after `secs` of silence.
+    pub async fn next_within(&mut self, secs: u64) -> Option<Value> {
+        use futures::StreamExt;
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(secs), self.ws.next()).await.ok()??.ok()?;
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).expect("json message");
+                if v["kind"] != "ping" {
+                    return Some(v);
+                }
+            }
+        }
+    }
+
+    /// Read events until `n` have arrived (skipping `ready`), failing after 10 s of silence.
+    pub async fn events(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let v = self.next_within(10).await.unwrap_or_else(|| panic!("only {} of {n} events arrived", out.len()));
+            if v["kind"] == "event" {
+                out.push(v["event"].clone());
+            }
+        }
+        out
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        use futures::SinkExt;
+        self.ws.send(tokio_tungstenite::tungstenite::Message::Text(v.to_string().into())).await.expect("send");
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
 }

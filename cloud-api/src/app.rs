@@ -20,12 +20,13 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, config: Config) -> Self {
         let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
-        Self { store, config: Arc::new(config), limiter }
+        Self { store, config: Arc::new(config), limiter, metrics: Arc::default() }
     }
 }
 
@@ -56,6 +57,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Arc<Store>> {
         std::fs::create_dir_all(&config.data_dir)?;
     }
     let store = Arc::new(Store::connect(&config.database_url).await?);
+    store.spawn_listener();
     if let Some((email, password)) = &config.bootstrap_admin {
         if store.count_users().await? == 0 {
             create_platform_admin(&store, email, password).await?;

@@ -5,5 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fanout;
 pub mod http;
+pub mod metrics;
 pub mod store;

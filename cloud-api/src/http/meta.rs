@@ -23,3 +23,7 @@ pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
 pub async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
+
+pub async fn metrics(State(app): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(app.store.fanout.sessions()))
+}

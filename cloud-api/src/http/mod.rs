@@ -2,13 +2,16 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod classroom;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod live;
 pub mod login;
 pub mod meta;
 pub mod routes;
 pub mod sessions;
+pub mod studio;
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -44,6 +47,30 @@ pub fn api() -> ApiRouter {
         .get("/api/sessions/{id}/events", "Events after a sequence", events::list)
         .post("/api/sessions/{id}/events:batch", "Append a journal batch (studio sync)", events::batch)
         .get("/api/sessions/{id}/state", "Folded session state at head or ?at=SEQ", events::state)
+        .get("/api/sessions/{id}/live", "WebSocket: events after ?after=SEQ, then live", live::socket)
+        .get("/metrics", "Prometheus metrics", meta::metrics)
+        .post("/api/studio/scenes", "Create a scene (presenters)", studio::create_scene)
+        .patch("/api/studio/scenes/{scene_id}", "Update or activate a scene", studio::update_scene)
+        .post("/api/studio/slides/show", "Show a slide page", studio::show_slide)
+        .post("/api/whiteboard/strokes", "Add a batch of strokes", studio::add_strokes)
+        .post("/api/whiteboard/erase", "Erase strokes", studio::erase)
+        .post("/api/whiteboard/clear", "Clear a board", studio::clear)
+        .post("/api/whiteboard/undo", "Undo the last stroke batch on a board", studio::undo)
+        .post("/api/chat", "Post a chat message", classroom::post_chat)
+        .post("/api/chat/{message_id}/hide", "Hide a chat message (moderators)", classroom::hide_chat)
+        .get("/api/sessions/{id}/chat", "Chat of a session", classroom::list_chat)
+        .post("/api/questions", "Ask a question", classroom::ask)
+        .post("/api/questions/{question_id}/upvote", "Upvote a question (once per user)", classroom::upvote)
+        .post("/api/questions/{question_id}/answer", "Mark a question answered", classroom::answer)
+        .post("/api/questions/{question_id}/dismiss", "Dismiss a question", classroom::dismiss)
+        .get("/api/sessions/{id}/questions", "Open questions, most upvoted first", classroom::list_questions)
+        .post("/api/polls", "Open a poll (presenters)", classroom::open_poll)
+        .post("/api/polls/{poll_id}/responses", "Vote (once per user)", classroom::vote)
+        .post("/api/polls/{poll_id}/close", "Close a poll", classroom::close_poll)
+        .get("/api/polls/{poll_id}", "A poll with its live tally", classroom::get_poll)
+        .post("/api/sessions/{id}/hand", "Raise or lower one's hand", classroom::hand)
+        .post("/api/sessions/{id}/hand/lower", "Lower a participant's hand (moderators)", classroom::lower_hand)
+        .post("/api/sessions/{id}/highlights", "Mark a highlight", classroom::highlight)
 }
 
 /// Allow `action` on `target`, or answer 403.

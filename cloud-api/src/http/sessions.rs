@@ -50,7 +50,9 @@ pub async fn write_event(
         event,
     };
     let (mut outcomes, _) = app.store.append(target.tenant, session, vec![ne]).await?;
-    outcome(outcomes.remove(0))
+    let result = outcome(outcomes.remove(0));
+    app.metrics.appended(result.is_ok() as u64, result.is_err() as u64);
+    result
 }
 
 pub async fn create(
@@ -128,7 +130,9 @@ pub async fn join(
     ensure(&caller, Action::JoinSession, &target)?;
     let role = caller.actor.session_role(&target).ok_or_else(ApiError::forbidden)?;
     let joined = SessionEvent::ParticipantJoined { user_id: caller.user.id, role };
-    let event = write_event(&app, &caller, &target, &key, joined).await?;
+    let event = write_event(&app, &caller, &target, &key, joined).await;
+    app.metrics.join(event.is_ok());
+    let event = event?;
     let permissions = serde_json::json!({
         "canPublish": role.presents(), "canPresent": role.presents(), "canChat": true,
     });

@@ -141,3 +141,37 @@ impl Store {
         rows.iter().map(session_from).collect()
     }
 }
+
+/// Session-owned objects addressed by their own id in the API.
+#[derive(Clone, Copy, Debug)]
+pub enum Owned {
+    Message,
+    Question,
+    Poll,
+    Scene,
+    Asset,
+}
+
+impl Owned {
+    fn table(self) -> &'static str {
+        match self {
+            Owned::Message => "chat_messages",
+            Owned::Question => "questions",
+            Owned::Poll => "polls",
+            Owned::Scene => "studio_scenes",
+            Owned::Asset => "studio_assets",
+        }
+    }
+}
+
+impl Store {
+    /// The session an object belongs to, within `tenant`.
+    pub async fn owner_session(&self, tenant: TenantId, kind: Owned, id: uuid::Uuid) -> StoreResult<Option<SessionId>> {
+        let r = sqlx::query(&format!("select session_id from {} where id = $1 and tenant_id = $2", kind.table()))
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| col_uuid(&r, "session_id")).transpose()
+    }
+}

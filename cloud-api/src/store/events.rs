@@ -114,6 +114,10 @@ impl Store {
         let head = state.head;
         if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
             w.commit().await?;
+            self.fanout.publish(outcomes.iter().filter_map(|o| match o {
+                AppendOutcome::Appended(e) => Some(e),
+                _ => None,
+            }));
         } else {
             w.tx.rollback().await?;
         }
@@ -224,6 +228,17 @@ impl Store {
                 .await?;
         }
         Ok((outcomes, state))
+    }
+
+    /// Events after `after` of a session, whatever its tenant (fan-out only; callers checked access).
+    pub(crate) async fn events_range(
+        &self,
+        session: SessionId,
+        after: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<EventEnvelope>> {
+        let mut conn = self.pool.acquire().await?;
+        load_after(&mut conn, session, after, Some(limit)).await
     }
 
     /// Events after `after`, ascending, at most `limit`, and the session's head.
@@ -397,6 +412,23 @@ async fn project(
             .execute(&mut **tx)
             .await
             .map_err(on_constraint)?;
+        }
+        SessionEvent::SceneCreated { scene_id, .. } | SessionEvent::SceneUpdated { scene_id, .. } => {
+            if let Some(sc) = state.scenes.get(scene_id) {
+                sqlx::query(
+                    "insert into studio_scenes (id, tenant_id, session_id, name, layout, metadata) values ($1, $2, $3, $4, $5, $6) \
+                     on conflict (id) do update set name = $4, layout = $5, metadata = $6",
+                )
+                .bind(scene_id.to_string())
+                .bind(tenant.to_string())
+                .bind(&sid)
+                .bind(&sc.name)
+                .bind(serde_json::to_string(&sc.layout).unwrap_or_default())
+                .bind(sc.metadata.to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(on_constraint)?;
+            }
         }
         SessionEvent::ChatHidden { message_id } => {
             sqlx::query("update chat_messages set hidden = 1 where id = $1 and session_id = $2")

@@ -4,13 +4,16 @@
 mod catalog;
 mod events;
 mod idempotency;
+mod listen;
 mod migrate;
 mod users;
 
+pub use catalog::Owned;
 pub use events::*;
 pub use idempotency::*;
 pub use users::*;
 
+use crate::fanout::Fanout;
 use chrono::{DateTime, SecondsFormat, Utc};
 use shared_types::{SessionId, SessionState};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -70,6 +73,9 @@ pub struct Store {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Folded state per session at a known head; validated against the stored head on every use.
     pub(crate) states: Mutex<HashMap<SessionId, SessionState>>,
+    /// Committed events go out here to this node's live sockets.
+    pub fanout: Arc<Fanout>,
+    url: String,
 }
 
 impl Store {
@@ -104,7 +110,14 @@ impl Store {
                 AnyPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(10)).connect(url).await?
             }
         };
-        let store = Store { pool, backend, writer: Arc::new(tokio::sync::Mutex::new(())), states: Mutex::default() };
+        let store = Store {
+            pool,
+            backend,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            states: Mutex::default(),
+            fanout: Arc::default(),
+            url: url.to_string(),
+        };
         migrate::run(&store).await?;
         Ok(store)
     }

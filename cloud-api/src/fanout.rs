@@ -1,0 +1,94 @@
+//! In-process fan-out of committed events to live sockets, per session, over bounded broadcast
+//! channels. A receiver that lags or sees a gap re-reads from the store, so nothing is skipped.
+//! Across nodes, PostgreSQL NOTIFY (see `store::listen`) feeds the same hub.
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::json;
+use shared_types::{EventEnvelope, SessionId};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+
+/// Bounded per session: a socket more than this far behind is re-fed from the store.
+pub const CHANNEL_CAPACITY: usize = 512;
+
+/// One committed event, serialised once as the socket message `{"kind":"event","event":…}`.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub sequence: u64,
+    pub text: Utf8Bytes,
+}
+
+impl Published {
+    pub fn new(env: &EventEnvelope) -> Self {
+        let text = json!({ "kind": "event", "event": env }).to_string();
+        Published { sequence: env.sequence, text: Utf8Bytes::from(text) }
+    }
+}
+
+struct Topic {
+    tx: broadcast::Sender<Published>,
+    /// Highest sequence published here, so the same event from two sources goes out once.
+    last: u64,
+}
+
+pub struct Fanout {
+    topics: Mutex<HashMap<SessionId, Topic>>,
+    capacity: usize,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Self::with_capacity(CHANNEL_CAPACITY)
+    }
+}
+
+impl Fanout {
+    /// A hub whose per-session channels hold `capacity` events (tests shrink it to force lag).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Fanout { topics: Mutex::default(), capacity: capacity.max(1) }
+    }
+
+    pub fn subscribe(&self, session: SessionId) -> broadcast::Receiver<Published> {
+        let mut t = self.topics.lock().expect("fanout");
+        let cap = self.capacity;
+        t.entry(session).or_insert_with(|| Topic { tx: broadcast::channel(cap).0, last: 0 }).tx.subscribe()
+    }
+
+    /// Drop the session's topic once no socket listens.
+    pub fn release(&self, session: SessionId) {
+        let mut t = self.topics.lock().expect("fanout");
+        if t.get(&session).is_some_and(|topic| topic.tx.receiver_count() == 0) {
+            t.remove(&session);
+        }
+    }
+
+    /// The highest sequence published for a session that has listeners; `None` when nobody listens.
+    pub fn listening(&self, session: SessionId) -> Option<u64> {
+        self.topics.lock().expect("fanout").get(&session).map(|t| t.last)
+    }
+
+    /// Sessions that have listeners, with their last published sequence.
+    pub fn listened(&self) -> Vec<(SessionId, u64)> {
+        self.topics.lock().expect("fanout").iter().map(|(s, t)| (*s, t.last)).collect()
+    }
+
+    /// Publish committed events (ascending); ones already published are skipped.
+    pub fn publish<'a>(&self, events: impl IntoIterator<Item = &'a EventEnvelope>) {
+        let mut t = self.topics.lock().expect("fanout");
+        for env in events {
+            let Some(topic) = t.get_mut(&env.session_id) else { continue };
+            if env.sequence <= topic.last {
+                continue;
+            }
+            topic.last = env.sequence;
+            // No receiver is fine: the socket that subscribes next catches up from the store.
+            let _ = topic.tx.send(Published::new(env));
+        }
+    }
+
+    /// Number of sessions with listeners (a metric).
+    pub fn sessions(&self) -> usize {
+        self.topics.lock().expect("fanout").len()
+    }
+}

@@ -1,0 +1,324 @@
+//! Interaction (spec §4.3): chat with moderation, questions with upvotes, polls, hands, highlights.
+//! Each write is one event; reads come from the folded state.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::idempotency::IdemKey;
+use crate::http::sessions::write_event;
+use crate::http::{ensure, session_target};
+use crate::store::Owned;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared_types::policy::{Action, Target};
+use shared_types::state::{Poll, Question, SessionState};
+use shared_types::{MessageId, PollId, QuestionId, SessionEvent, SessionId};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostText {
+    session_id: SessionId,
+    content: String,
+}
+
+/// The session that owns `id`, its RBAC target, after checking `action`.
+async fn owned(app: &AppState, caller: &Caller, kind: Owned, id: uuid::Uuid, action: Action) -> ApiResult<Target> {
+    let what = format!("{kind:?}").to_lowercase();
+    let session =
+        app.store.owner_session(caller.user.tenant_id, kind, id).await?.ok_or_else(|| ApiError::not_found(&what))?;
+    let (_, target) = session_target(app, caller, session).await?;
+    ensure(caller, action, &target)?;
+    Ok(target)
+}
+
+async fn current(app: &AppState, target: &Target) -> ApiResult<SessionState> {
+    Ok(app.store.state(target.tenant, target.session.expect("session target"), None).await?)
+}
+
+fn question_json(q: &Question, caller: &Caller) -> Value {
+    json!({
+        "id": q.id, "content": q.content, "authorId": q.author, "upvotes": q.upvoters.len(),
+        "upvotedByMe": q.upvoters.contains(&caller.user.id), "answered": q.answered,
+        "dismissed": q.dismissed, "sequence": q.sequence,
+    })
+}
+
+fn poll_json(id: PollId, p: &Poll, caller: &Caller) -> Value {
+    json!({
+        "id": id, "prompt": p.prompt, "options": p.options, "tally": p.tally(),
+        "closed": p.closed, "myVote": p.votes.get(&caller.user.id),
+    })
+}
+
+pub async fn post_chat(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<PostText>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::Chat, &target)?;
+    // The message id derives from the request key, so a retried post is the same message.
+    let id = MessageId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    let event =
+        write_event(&app, &caller, &target, &key, SessionEvent::ChatPosted { message_id: id, content: req.content })
+            .await?;
+    let message = match &event.event {
+        SessionEvent::ChatPosted { message_id, content } => {
+            json!({ "id": message_id, "content": content, "authorId": event.actor_id, "sequence": event.sequence, "at": event.occurred_at })
+        }
+        _ => Value::Null,
+    };
+    Ok((StatusCode::CREATED, Json(json!({ "message": message, "event": event }))))
+}
+
+/// The chat; hidden messages are shown (flagged) only to moderators.
+pub async fn list_chat(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::ReadEvents, &target)?;
+    let moderator = caller.actor.may(Action::Moderate, &target);
+    let state = current(&app, &target).await?;
+    let messages: Vec<Value> = state
+        .chat
+        .iter()
+        .filter(|m| moderator || !m.hidden)
+        .map(|m| json!({ "id": m.id, "content": m.content, "authorId": m.author, "hidden": m.hidden, "sequence": m.sequence, "at": m.at }))
+        .collect();
+    Ok(Json(json!({ "messages": messages })))
+}
+
+pub async fn hide_chat(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<MessageId>,
+) -> ApiResult<Json<Value>> {
+    let target = owned(&app, &caller, Owned::Message, id.0, Action::Moderate).await?;
+    let event = write_event(&app, &caller, &target, &key, SessionEvent::ChatHidden { message_id: id }).await?;
+    Ok(Json(json!({ "event": event })))
+}
+
+pub async fn ask(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<PostText>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::AskQuestion, &target)?;
+    let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    let event = write_event(
+        &app,
+        &caller,
+        &target,
+        &key,
+        SessionEvent::QuestionAsked { question_id: id, content: req.content },
+    )
+    .await?;
+    let state = current(&app, &target).await?;
+    let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
+    Ok((StatusCode::CREATED, Json(json!({ "question": q, "event": event }))))
+}
+
+/// Upvote, answer or dismiss: one event on an existing question.
+async fn on_question(
+    app: AppState,
+    caller: Caller,
+    key: String,
+    id: QuestionId,
+    action: Action,
+    event: SessionEvent,
+) -> ApiResult<Json<Value>> {
+    let target = owned(&app, &caller, Owned::Question, id.0, action).await?;
+    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let state = current(&app, &target).await?;
+    let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
+    Ok(Json(json!({ "question": q, "event": event })))
+}
+
+pub async fn upvote(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<QuestionId>,
+) -> ApiResult<Json<Value>> {
+    on_question(app, caller, key, id, Action::Vote, SessionEvent::QuestionUpvoted { question_id: id }).await
+}
+
+pub async fn answer(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<QuestionId>,
+) -> ApiResult<Json<Value>> {
+    on_question(app, caller, key, id, Action::Moderate, SessionEvent::QuestionAnswered { question_id: id }).await
+}
+
+pub async fn dismiss(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<QuestionId>,
+) -> ApiResult<Json<Value>> {
+    on_question(app, caller, key, id, Action::Moderate, SessionEvent::QuestionDismissed { question_id: id }).await
+}
+
+pub async fn list_questions(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::ReadEvents, &target)?;
+    let state = current(&app, &target).await?;
+    let mut qs: Vec<&Question> = state.questions.iter().filter(|q| !q.dismissed).collect();
+    // Most upvoted first, then oldest first: what a teacher wants to see.
+    qs.sort_by(|a, b| b.upvoters.len().cmp(&a.upvoters.len()).then(a.sequence.cmp(&b.sequence)));
+    Ok(Json(json!({ "questions": qs.iter().map(|q| question_json(q, &caller)).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenPoll {
+    session_id: SessionId,
+    prompt: String,
+    options: Vec<String>,
+}
+
+pub async fn open_poll(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<OpenPoll>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::Present, &target)?;
+    let id = PollId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    let event = write_event(
+        &app,
+        &caller,
+        &target,
+        &key,
+        SessionEvent::PollOpened { poll_id: id, prompt: req.prompt, options: req.options },
+    )
+    .await?;
+    let state = current(&app, &target).await?;
+    let poll = state.polls.get(&id).map(|p| poll_json(id, p, &caller));
+    Ok((StatusCode::CREATED, Json(json!({ "poll": poll, "event": event }))))
+}
+
+#[derive(Deserialize)]
+pub struct Vote {
+    option: u32,
+}
+
+async fn on_poll(
+    app: AppState,
+    caller: Caller,
+    key: String,
+    id: PollId,
+    action: Action,
+    event: SessionEvent,
+) -> ApiResult<Json<Value>> {
+    let target = owned(&app, &caller, Owned::Poll, id.0, action).await?;
+    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let state = current(&app, &target).await?;
+    let poll = state.polls.get(&id).map(|p| poll_json(id, p, &caller));
+    Ok(Json(json!({ "poll": poll, "event": event })))
+}
+
+pub async fn vote(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<PollId>,
+    ApiJson(req): ApiJson<Vote>,
+) -> ApiResult<Json<Value>> {
+    on_poll(app, caller, key, id, Action::Vote, SessionEvent::PollVoted { poll_id: id, option: req.option }).await
+}
+
+pub async fn close_poll(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<PollId>,
+) -> ApiResult<Json<Value>> {
+    on_poll(app, caller, key, id, Action::Present, SessionEvent::PollClosed { poll_id: id }).await
+}
+
+pub async fn get_poll(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PollId>,
+) -> ApiResult<Json<Value>> {
+    let target = owned(&app, &caller, Owned::Poll, id.0, Action::ReadEvents).await?;
+    let state = current(&app, &target).await?;
+    let p = state.polls.get(&id).ok_or_else(|| ApiError::not_found("poll"))?;
+    Ok(Json(poll_json(id, p, &caller)))
+}
+
+#[derive(Deserialize)]
+pub struct Hand {
+    raised: bool,
+}
+
+pub async fn hand(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<Hand>,
+) -> ApiResult<Json<Value>> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::RaiseHand, &target)?;
+    let event = if req.raised { SessionEvent::HandRaised {} } else { SessionEvent::HandLowered { user_id: None } };
+    let event = write_event(&app, &caller, &target, &key, event).await?;
+    Ok(Json(json!({ "event": event })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LowerHand {
+    user_id: shared_types::UserId,
+}
+
+/// A presenter lowers someone's hand.
+pub async fn lower_hand(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<LowerHand>,
+) -> ApiResult<Json<Value>> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::Moderate, &target)?;
+    let event =
+        write_event(&app, &caller, &target, &key, SessionEvent::HandLowered { user_id: Some(req.user_id) }).await?;
+    Ok(Json(json!({ "event": event })))
+}
+
+#[derive(Deserialize)]
+pub struct Mark {
+    label: String,
+}
+
+pub async fn highlight(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<Mark>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::MarkHighlight, &target)?;
+    let event = write_event(&app, &caller, &target, &key, SessionEvent::HighlightMarked { label: req.label }).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "event": event }))))
+}

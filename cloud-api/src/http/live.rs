@@ -1,0 +1,122 @@
+//! `GET /api/sessions/{id}/live?after=SEQ`: the events after SEQ from the store, then live ones, in
+//! order, with keep-alives. A gap, a lagging channel or a client's `resume` re-reads from the store.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::fanout::Published;
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::{ensure, session_target};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use shared_types::policy::Action;
+use shared_types::{SessionId, TenantId};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+pub const PING_EVERY: Duration = Duration::from_secs(15);
+const PAGE: u64 = 500;
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum ClientMessage {
+    Resume { after: u64 },
+    Pong,
+}
+
+pub async fn socket(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiQuery(q): ApiQuery<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::ReadEvents, &target)?;
+    Ok(ws.on_upgrade(move |socket| async move {
+        app.metrics.ws_open();
+        if let Err(e) = run(&app, socket, target.tenant, id, q.after).await {
+            tracing::debug!(error = %e, session = %id, "live socket closed");
+        }
+        app.metrics.ws_closed();
+        app.store.fanout.release(id);
+    }))
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Send every stored event after `*last` (page by page), advancing `*last`.
+async fn catch_up(
+    app: &AppState,
+    sink: &mut Sink,
+    tenant: TenantId,
+    session: SessionId,
+    last: &mut u64,
+) -> anyhow::Result<()> {
+    loop {
+        let (events, _) = app.store.events_after(tenant, session, *last, PAGE).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        for e in &events {
+            sink.send(Message::Text(Published::new(e).text)).await?;
+            *last = e.sequence;
+        }
+    }
+}
+
+async fn run(
+    app: &AppState,
+    socket: WebSocket,
+    tenant: TenantId,
+    session: SessionId,
+    after: u64,
+) -> anyhow::Result<()> {
+    // Subscribe before reading the store, so nothing committed in between is missed.
+    let mut rx = app.store.fanout.subscribe(session);
+    let (mut sink, mut stream) = socket.split();
+    let mut last = after;
+    catch_up(app, &mut sink, tenant, session, &mut last).await?;
+    sink.send(Message::Text(format!("{{\"kind\":\"ready\",\"head\":{last}}}").into())).await?;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Ok(p) if p.sequence <= last => {}
+                Ok(p) if p.sequence == last + 1 => {
+                    sink.send(Message::Text(p.text)).await?;
+                    last = p.sequence;
+                }
+                // A gap (another node's event not seen yet) or a lag: the store has it all.
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    app.metrics.ws_refed();
+                    catch_up(app, &mut sink, tenant, session, &mut last).await?;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            msg = stream.next() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok(ClientMessage::Resume { after }) = serde_json::from_str::<ClientMessage>(&t) {
+                        last = after;
+                        catch_up(app, &mut sink, tenant, session, &mut last).await?;
+                    }
+                }
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                sink.send(Message::Text("{\"kind\":\"ping\"}".into())).await?;
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Studio (spec §4.3): scenes, slides and the whiteboard. Presenters write; everyone reads the state.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::idempotency::IdemKey;
+use crate::http::sessions::write_event;
+use crate::http::{ensure, session_target};
+use crate::store::Owned;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared_types::events::{LayoutItem, Stroke};
+use shared_types::policy::{Action, Target};
+use shared_types::{AssetId, SceneId, SessionEvent, SessionId};
+
+async fn presenter_target(app: &AppState, caller: &Caller, session: SessionId) -> ApiResult<Target> {
+    let (_, target) = session_target(app, caller, session).await?;
+    ensure(caller, Action::Present, &target)?;
+    Ok(target)
+}
+
+async fn scene_json(app: &AppState, target: &Target, id: SceneId) -> ApiResult<Value> {
+    let state = app.store.state(target.tenant, target.session.expect("session"), None).await?;
+    let sc = state.scenes.get(&id).ok_or_else(|| ApiError::not_found("scene"))?;
+    Ok(json!({
+        "id": id, "name": sc.name, "layout": sc.layout, "assets": sc.assets, "metadata": sc.metadata,
+        "active": state.active_scene == Some(id),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateScene {
+    session_id: SessionId,
+    name: String,
+    #[serde(default)]
+    layout: Vec<LayoutItem>,
+    #[serde(default)]
+    metadata: Value,
+}
+
+pub async fn create_scene(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<CreateScene>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let id = SceneId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    let event = SessionEvent::SceneCreated { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
+    let event = write_event(&app, &caller, &target, &key, event).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "scene": scene_json(&app, &target, id).await?, "event": event }))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchScene {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    layout: Option<Vec<LayoutItem>>,
+    #[serde(default)]
+    assets: Option<Vec<AssetId>>,
+    /// `true` puts the scene on air.
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+pub async fn update_scene(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SceneId>,
+    ApiJson(req): ApiJson<PatchScene>,
+) -> ApiResult<Json<Value>> {
+    let _ = req.idempotency_key;
+    let session = app
+        .store
+        .owner_session(caller.user.tenant_id, Owned::Scene, id.0)
+        .await?
+        .ok_or_else(|| ApiError::not_found("scene"))?;
+    let target = presenter_target(&app, &caller, session).await?;
+    let mut events = Vec::new();
+    if req.name.is_some() || req.layout.is_some() || req.assets.is_some() {
+        let e = SessionEvent::SceneUpdated { scene_id: id, name: req.name, layout: req.layout, assets: req.assets };
+        events.push(write_event(&app, &caller, &target, &key, e).await?);
+    }
+    if req.active == Some(true) {
+        let e = SessionEvent::SceneChanged { scene_id: id };
+        events.push(write_event(&app, &caller, &target, &format!("{key}#active"), e).await?);
+    }
+    if events.is_empty() {
+        return Err(ApiError::validation("body", "give at least one of name, layout, assets, active: true"));
+    }
+    let last = events.last().cloned();
+    Ok(Json(json!({ "scene": scene_json(&app, &target, id).await?, "events": events, "event": last })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShowSlide {
+    session_id: SessionId,
+    asset_id: AssetId,
+    page: u32,
+}
+
+pub async fn show_slide(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<ShowSlide>,
+) -> ApiResult<Json<Value>> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let e = SessionEvent::SlideShown { asset_id: req.asset_id, page: req.page };
+    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Strokes {
+    session_id: SessionId,
+    board_id: String,
+    strokes: Vec<Stroke>,
+}
+
+/// A batch of strokes (senders batch points at ~30–60 Hz).
+pub async fn add_strokes(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<Strokes>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let e = SessionEvent::WhiteboardStrokeAdded { board_id: req.board_id, strokes: req.strokes };
+    Ok((StatusCode::CREATED, Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? }))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erase {
+    session_id: SessionId,
+    board_id: String,
+    stroke_ids: Vec<String>,
+}
+
+pub async fn erase(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<Erase>,
+) -> ApiResult<Json<Value>> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let e = SessionEvent::WhiteboardStrokeErased { board_id: req.board_id, stroke_ids: req.stroke_ids };
+    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardOnly {
+    session_id: SessionId,
+    board_id: String,
+}
+
+pub async fn clear(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<BoardOnly>,
+) -> ApiResult<Json<Value>> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let e = SessionEvent::WhiteboardCleared { board_id: req.board_id };
+    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+}
+
+pub async fn undo(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<BoardOnly>,
+) -> ApiResult<Json<Value>> {
+    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let e = SessionEvent::WhiteboardUndone { board_id: req.board_id };
+    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+}

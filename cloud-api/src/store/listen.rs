@@ -1,0 +1,60 @@
+//! Multi-node fan-out: every node LISTENs on PostgreSQL; a trigger NOTIFYs `session:sequence` at
+//! commit; the node reads the rows it has not published and hands them to its own sockets.
+
+use super::{Backend, Store};
+use shared_types::SessionId;
+use sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const CHANNEL: &str = "studio_events";
+
+impl Store {
+    /// Start the LISTEN loop (PostgreSQL only; SQLite is one node and publishes in-process).
+    pub fn spawn_listener(self: &Arc<Self>) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match store.listen_once().await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+    }
+
+    async fn listen_once(&self) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect(&self.url).await?;
+        listener.listen(CHANNEL).await?;
+        // Whatever was committed while we were not listening goes out now.
+        for (session, last) in self.fanout.listened() {
+            self.forward(session, last, u64::MAX).await?;
+        }
+        loop {
+            let n = listener.recv().await?;
+            let Some((session, seq)) = n.payload().split_once(':') else { continue };
+            let (Ok(session), Ok(seq)) = (session.parse::<SessionId>(), seq.parse::<u64>()) else { continue };
+            if let Some(last) = self.fanout.listening(session) {
+                if seq > last {
+                    self.forward(session, last, seq).await?;
+                }
+            }
+        }
+    }
+
+    /// Read events `after < sequence <= upto` and publish them.
+    async fn forward(&self, session: SessionId, after: u64, upto: u64) -> anyhow::Result<()> {
+        let limit = upto.saturating_sub(after).min(10_000);
+        let events = self.events_range(session, after, limit).await?;
+        self.fanout.publish(events.iter().filter(|e| e.sequence <= upto));
+        Ok(())
+    }
+}

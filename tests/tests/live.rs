@@ -1,0 +1,130 @@
+//! The live WebSocket: late joiners, resume after a gap, lagging sockets, two nodes, access.
+
+use serde_json::{json, Value};
+use studio_tests::*;
+
+/// `n` highlight events through the teacher's journal sync; returns the new head.
+async fn marks(app: &TestApp, s: &School, from: usize, n: usize) -> u64 {
+    let events: Vec<Value> = (from..from + n)
+        .map(|i| json!({"idempotencyKey": format!("m{i}"), "type": "highlight.marked", "payload": {"label": format!("mark {i}")}}))
+        .collect();
+    let a = app
+        .post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": events}))
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    a.body["head"].as_u64().unwrap()
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["sequence"].as_u64().unwrap()).collect()
+}
+
+async fn late_joiner_gets_everything_then_live(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Live").await;
+    app.live(&s).await;
+    let head = marks(&app, &s, 0, 30).await;
+    assert_eq!(head, 33);
+    let mut sock = app.live_socket(&s.student.token, &s.session, 0).await.expect("socket");
+    let caught = sock.events(33).await;
+    assert_eq!(seqs(&caught), (1..=33).collect::<Vec<_>>());
+    assert_eq!(caught[0]["type"], "session.scheduled");
+    let ready = sock.next_within(5).await.unwrap();
+    assert_eq!(ready, json!({"kind": "ready", "head": 33}));
+    // Live events arrive in order, through the interaction endpoints too.
+    marks(&app, &s, 30, 5).await;
+    let chat = app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hello"})).await;
+    assert_eq!(chat.status, 201);
+    let live = sock.events(6).await;
+    assert_eq!(seqs(&live), (34..=39).collect::<Vec<_>>());
+    assert_eq!(live[5]["type"], "chat.posted");
+    assert_eq!(live[5]["payload"]["content"], "hello");
+    assert!(sock.next_within(1).await.is_none(), "nothing more, nothing twice");
+    sock.close().await;
+}
+
+async fn resume_gets_exactly_the_missing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Resume").await;
+    app.live(&s).await;
+    let mut sock = app.live_socket(&s.student.token, &s.session, 0).await.unwrap();
+    let first = sock.events(3).await;
+    let last = first.last().unwrap()["sequence"].as_u64().unwrap();
+    sock.close().await;
+    // 100 events while the student is away.
+    marks(&app, &s, 0, 100).await;
+    let mut back = app.live_socket(&s.student.token, &s.session, last).await.unwrap();
+    let missed = back.events(100).await;
+    assert_eq!(seqs(&missed), (last + 1..=last + 100).collect::<Vec<_>>());
+    assert_eq!(back.next_within(5).await.unwrap()["kind"], "ready");
+    // `resume` on an open socket re-sends from that point.
+    back.send(json!({"kind": "resume", "after": last + 98})).await;
+    let again = back.events(2).await;
+    assert_eq!(seqs(&again), vec![last + 99, last + 100]);
+    assert!(back.next_within(1).await.is_none());
+}
+
+/// A socket whose channel overflows is re-fed from the store, in order, with nothing skipped.
+async fn lagging_socket_is_refed(db: Db) {
+    let app = TestApp::spawn_small_channels(db, 4).await;
+    let s = app.school("Lag").await;
+    app.live(&s).await;
+    let mut sock = app.live_socket(&s.student.token, &s.session, 0).await.unwrap();
+    let _ = sock.events(3).await;
+    for round in 0..5 {
+        marks(&app, &s, round * 200, 200).await;
+    }
+    let got = sock.events(1000).await;
+    assert_eq!(seqs(&got), (4..=1003).collect::<Vec<_>>());
+    assert!(sock.next_within(1).await.is_none());
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let refed: u64 =
+        metrics.lines().find_map(|l| l.strip_prefix("studio_ws_refed_total ")).and_then(|v| v.parse().ok()).unwrap();
+    assert!(refed > 0, "the socket lagged and was re-fed from the store");
+}
+
+async fn only_participants_listen(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Access").await;
+    let other = app.school("Other").await;
+    assert_eq!(app.live_socket("nope", &s.session, 0).await.err(), Some(401));
+    assert_eq!(app.live_socket(&s.outsider.token, &s.session, 0).await.err(), Some(403));
+    assert_eq!(app.live_socket(&other.teacher.token, &s.session, 0).await.err(), Some(404));
+    assert!(app.live_socket(&s.assistant.token, &s.session, 0).await.is_ok());
+}
+
+on_both!(
+    late_joiner_gets_everything_then_live,
+    resume_gets_exactly_the_missing,
+    lagging_socket_is_refed,
+    only_participants_listen
+);
+
+/// Two cloud-api nodes on one PostgreSQL: a write on node A reaches a socket on node B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_fan_out() {
+    let a = TestApp::spawn(Db::Postgres).await;
+    let b = a.second_node().await;
+    let s = a.school("Two nodes").await;
+    a.live(&s).await;
+    let mut on_b = b.live_socket(&s.student.token, &s.session, 0).await.unwrap();
+    let _ = on_b.events(3).await;
+    assert_eq!(on_b.next_within(5).await.unwrap()["kind"], "ready");
+    for i in 0..20 {
+        let r = a
+            .post(
+                &format!("/api/sessions/{}/highlights", s.session),
+                &s.teacher.token,
+                json!({"label": format!("h{i}")}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let got = on_b.events(20).await;
+    assert_eq!(seqs(&got), (4..=23).collect::<Vec<_>>());
+    // And the other way round, through a batch on B to a socket on A.
+    let mut on_a = a.live_socket(&s.teacher.token, &s.session, 23).await.unwrap();
+    assert_eq!(on_a.next_within(5).await.unwrap()["kind"], "ready");
+    marks(&b, &s, 0, 10).await;
+    assert_eq!(seqs(&on_a.events(10).await), (24..=33).collect::<Vec<_>>());
+}
