@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use shared_types::{CourseId, Role, RoleGrant, Scope, TenantId, UserId};
 use sqlx::Executor;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -59,6 +60,8 @@ pub fn test_config(database_url: String) -> Config {
         token_ttl_hours: 1,
         idempotency_keep_hours: 24,
         student_web_dir: None,
+        s3: None,
+        max_upload_bytes: 20 * 1024 * 1024,
     }
 }
 
@@ -131,7 +134,12 @@ impl TestApp {
         store.spawn_listener();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = router(AppState::new(store.clone(), config)).into_make_service_with_connect_info::<SocketAddr>();
+        if config.data_dir == std::env::temp_dir() {
+            config.data_dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
+        }
+        let blobs = cloud_api::app::open_blobs(&config).await.expect("blob store");
+        let app =
+            router(AppState::new(store.clone(), config, blobs)).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum_serve(listener, app).await });
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
         let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url };
@@ -368,5 +376,112 @@ impl Live {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// A small valid PDF with `pages` pages, each saying "Slide N" in Helvetica (for deck uploads).
+pub fn pdf(pages: usize) -> Vec<u8> {
+    let mut objs: Vec<String> = Vec::new();
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    objs.push("<< /Type /Catalog /Pages 2 0 R >>".into());
+    objs.push(format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")));
+    objs.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
+    for i in 0..pages {
+        objs.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let text = format!("BT /F1 36 Tf 60 140 Td (Slide {}) Tj ET", i + 1);
+        objs.push(format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()));
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objs.len() + 1).as_bytes());
+    out
+}
+
+/// A throwaway SeaweedFS S3 server of this test's own (`scripts/s3-test-server.sh`), stopped on drop.
+pub struct S3Server {
+    pub config: cloud_api::blob::S3Config,
+    dir: PathBuf,
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let dir = std::env::temp_dir().join(format!("studio-s3-{}", uuid::Uuid::new_v4().simple()));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3-test-server.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .env("S3_TEST_DIR", &dir)
+            .output()
+            .expect("run s3-test-server.sh");
+        assert!(out.status.success(), "S3 server did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing from s3-test-server output"));
+        S3Server {
+            config: cloud_api::blob::S3Config {
+                endpoint: get("S3_ENDPOINT"),
+                bucket: get("S3_BUCKET"),
+                access_key: get("S3_ACCESS_KEY"),
+                secret_key: get("S3_SECRET_KEY"),
+                region: "us-east-1".into(),
+            },
+            dir,
+        }
+    }
+
+    pub fn stop(&self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3-test-server.sh");
+        let _ = std::process::Command::new("bash").arg(&script).arg("stop").env("S3_TEST_DIR", &self.dir).status();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl TestApp {
+    /// Upload a file to `/api/studio/assets` as multipart.
+    pub async fn upload(&self, token: &str, fields: &[(&str, &str)], file: Vec<u8>, name: &str) -> Answer {
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(file).file_name(name.to_string()));
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/studio/assets", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+    }
+
+    /// GET an absolute URL or one relative to the API (signed blob URLs), without auth.
+    pub async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
+        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.base) };
+        let r = self.http.get(url).send().await.expect("fetch");
+        (r.status().as_u16(), r.bytes().await.expect("bytes").to_vec())
     }
 }

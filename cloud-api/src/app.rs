@@ -1,6 +1,7 @@
 //! Application state, the assembled router, and serving.
 
 use crate::auth::{self, LoginLimiter};
+use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, idempotency, routes::ApiRouter};
@@ -21,13 +22,22 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub blobs: Arc<BlobStore>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, config: Config) -> Self {
+    pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> Self {
         let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
-        Self { store, config: Arc::new(config), limiter, metrics: Arc::default() }
+        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), blobs: Arc::new(blobs) }
     }
+}
+
+/// The configured blob store: S3 when `S3_*` is set, else `DATA_DIR/blobs`.
+pub async fn open_blobs(config: &Config) -> anyhow::Result<BlobStore> {
+    Ok(match &config.s3 {
+        Some(s3) => BlobStore::S3(crate::blob::S3Blobs::connect(s3).await?),
+        None => BlobStore::Local(crate::blob::LocalBlobs::open(config.data_dir.join("blobs"))?),
+    })
 }
 
 /// The full router with its middleware.

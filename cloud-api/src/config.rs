@@ -18,6 +18,10 @@ pub struct Config {
     pub idempotency_keep_hours: i64,
     /// Where the built student web app lives, if it was built.
     pub student_web_dir: Option<PathBuf>,
+    /// S3 for blobs; `None` keeps them in `DATA_DIR/blobs`.
+    pub s3: Option<crate::blob::S3Config>,
+    /// Largest accepted upload (slides, images), bytes.
+    pub max_upload_bytes: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -50,6 +54,18 @@ impl Config {
             token_ttl_hours: parsed("TOKEN_TTL_HOURS", 12)?,
             idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
             student_web_dir: var("STUDENT_WEB_DIR").map(PathBuf::from),
+            s3: match (var("S3_ENDPOINT"), var("S3_BUCKET"), var("S3_ACCESS_KEY"), var("S3_SECRET_KEY")) {
+                (Some(endpoint), Some(bucket), Some(access_key), Some(secret_key)) => Some(crate::blob::S3Config {
+                    endpoint,
+                    bucket,
+                    access_key,
+                    secret_key,
+                    region: var("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                }),
+                (None, None, None, None) => None,
+                _ => anyhow::bail!("set all of S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, or none"),
+            },
+            max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
         })
     }
 }

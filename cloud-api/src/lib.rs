@@ -2,10 +2,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod blob;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod http;
 pub mod metrics;
+pub mod slides;
 pub mod store;

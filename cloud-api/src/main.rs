@@ -31,5 +31,6 @@ async fn main() -> anyhow::Result<()> {
     if cmd == "demo" {
         demo::print_logins(addr);
     }
-    app::serve(listener, app::AppState::new(store, config)).await
+    let blobs = app::open_blobs(&config).await.context("opening the blob store")?;
+    app::serve(listener, app::AppState::new(store, config, blobs)).await
 }

@@ -192,6 +192,11 @@ create table studio_assets (
     session_id text not null,
     type text not null check (type in ('slide', 'whiteboard', 'image')),
     content_url text not null,
+    content_type text not null,
+    title text,
+    page_count bigint,
+    created_by text,
+    created_at text not null,
     foreign key (tenant_id, session_id) references sessions (tenant_id, id)
 );
 

@@ -36,7 +36,13 @@ async fn students_cannot_present(db: Db) {
     assert_eq!(marks.status, 403);
     assert_eq!(count(&app, &s).await, before, "refusals write nothing");
     // The assistant presents.
-    let a = app.post("/api/whiteboard/strokes", &s.assistant.token, json!({"sessionId": sid, "boardId": "main", "strokes": stroke})).await;
+    let a = app
+        .post(
+            "/api/whiteboard/strokes",
+            &s.assistant.token,
+            json!({"sessionId": sid, "boardId": "main", "strokes": stroke}),
+        )
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     // Outsiders cannot even chat or read.
     assert_eq!(app.post("/api/chat", &s.outsider.token, json!({"sessionId": sid, "content": "hi"})).await.status, 403);
@@ -56,38 +62,71 @@ async fn scenes_slides_whiteboard(db: Db) {
     let scene = sc.body["scene"]["id"].as_str().unwrap().to_string();
     assert_eq!(sc.body["scene"]["active"], false);
     let patch = app
-        .call(reqwest::Method::PATCH, &format!("/api/studio/scenes/{scene}"), Some(t), Some(json!({"name": "Whiteboard", "active": true})), None)
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/studio/scenes/{scene}"),
+            Some(t),
+            Some(json!({"name": "Whiteboard", "active": true})),
+            None,
+        )
         .await;
     assert_eq!(patch.status, 200, "{:?}", patch.body);
     assert_eq!(patch.body["scene"]["name"], "Whiteboard");
     assert_eq!(patch.body["scene"]["active"], true);
     assert_eq!(patch.body["events"].as_array().unwrap().len(), 2);
     let by_student = app
-        .call(reqwest::Method::PATCH, &format!("/api/studio/scenes/{scene}"), Some(&s.student.token), Some(json!({"active": true})), None)
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/studio/scenes/{scene}"),
+            Some(&s.student.token),
+            Some(json!({"active": true})),
+            None,
+        )
         .await;
     assert_eq!(by_student.status, 403);
     let unknown = app
-        .call(reqwest::Method::PATCH, &format!("/api/studio/scenes/{}", uuid::Uuid::new_v4()), Some(t), Some(json!({"active": true})), None)
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/studio/scenes/{}", uuid::Uuid::new_v4()),
+            Some(t),
+            Some(json!({"active": true})),
+            None,
+        )
         .await;
     assert_eq!(unknown.status, 404);
 
     let stroke = |id: &str| json!({"id": id, "points": [[0.1, 0.1], [0.4, 0.5]], "color": "#123", "width": 2});
     for batch in [vec![stroke("a"), stroke("b")], vec![stroke("c")]] {
-        let r = app.post("/api/whiteboard/strokes", t, json!({"sessionId": sid, "boardId": "main", "strokes": batch})).await;
+        let r = app
+            .post("/api/whiteboard/strokes", t, json!({"sessionId": sid, "boardId": "main", "strokes": batch}))
+            .await;
         assert_eq!(r.status, 201);
     }
     assert_eq!(app.post("/api/whiteboard/undo", t, json!({"sessionId": sid, "boardId": "main"})).await.status, 200);
-    assert_eq!(app.post("/api/whiteboard/erase", t, json!({"sessionId": sid, "boardId": "main", "strokeIds": ["a"]})).await.status, 200);
+    assert_eq!(
+        app.post("/api/whiteboard/erase", t, json!({"sessionId": sid, "boardId": "main", "strokeIds": ["a"]}))
+            .await
+            .status,
+        200
+    );
     let bad = app.post("/api/whiteboard/strokes", t, json!({"sessionId": sid, "boardId": "main", "strokes": [{"id": "z", "points": [], "color": "#1", "width": 1}]})).await;
     assert_eq!(bad.status, 422);
     let state = app.get(&format!("/api/sessions/{sid}/state"), &s.student.token).await.body["state"].clone();
     assert_eq!(state["activeScene"], scene);
     assert_eq!(state["scenes"][&scene]["layout"][1]["refId"], "main");
-    let board: Vec<&str> = state["boards"]["main"]["batches"].as_array().unwrap().iter().flat_map(|b| b.as_array().unwrap()).map(|s| s["id"].as_str().unwrap()).collect();
+    let board: Vec<&str> = state["boards"]["main"]["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.as_array().unwrap())
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(board, vec!["b"]);
     assert_eq!(app.post("/api/whiteboard/clear", t, json!({"sessionId": sid, "boardId": "main"})).await.status, 200);
     // A slide of a deck that does not exist.
-    let r = app.post("/api/studio/slides/show", t, json!({"sessionId": sid, "assetId": uuid::Uuid::new_v4(), "page": 1})).await;
+    let r = app
+        .post("/api/studio/slides/show", t, json!({"sessionId": sid, "assetId": uuid::Uuid::new_v4(), "page": 1}))
+        .await;
     assert_eq!(r.status, 404);
 }
 
@@ -100,9 +139,13 @@ async fn chat_questions_polls_hands(db: Db) {
     let sid = s.session.as_str();
 
     // Chat, with a retry that must not duplicate, and moderation.
-    let first = app.post_key("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "Is this on the exam?"}), "c1").await;
+    let first = app
+        .post_key("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "Is this on the exam?"}), "c1")
+        .await;
     assert_eq!(first.status, 201);
-    let again = app.post_key("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "Is this on the exam?"}), "c1").await;
+    let again = app
+        .post_key("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "Is this on the exam?"}), "c1")
+        .await;
     assert_eq!(again.body["message"]["id"], first.body["message"]["id"]);
     let rude = app.post("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "rude"})).await;
     let rude_id = rude.body["message"]["id"].as_str().unwrap();
@@ -116,7 +159,9 @@ async fn chat_questions_polls_hands(db: Db) {
     assert_eq!(empty.status, 422);
 
     // Questions: one upvote per user; a second changes nothing.
-    let q = app.post("/api/questions", &s.student.token, json!({"sessionId": sid, "content": "Why is the sky blue?"})).await;
+    let q = app
+        .post("/api/questions", &s.student.token, json!({"sessionId": sid, "content": "Why is the sky blue?"}))
+        .await;
     assert_eq!(q.status, 201, "{:?}", q.body);
     let qid = q.body["question"]["id"].as_str().unwrap().to_string();
     let up = app.post(&format!("/api/questions/{qid}/upvote"), &s.assistant.token, json!({})).await;
@@ -129,10 +174,15 @@ async fn chat_questions_polls_hands(db: Db) {
     assert_eq!(app.post(&format!("/api/questions/{qid}/answer"), &s.student.token, json!({})).await.status, 403);
     let ans = app.post(&format!("/api/questions/{qid}/answer"), &s.teacher.token, json!({})).await;
     assert_eq!(ans.body["question"]["answered"], true);
-    assert_eq!(app.post(&format!("/api/questions/{}/upvote", uuid::Uuid::new_v4()), &s.student.token, json!({})).await.status, 404);
+    assert_eq!(
+        app.post(&format!("/api/questions/{}/upvote", uuid::Uuid::new_v4()), &s.student.token, json!({})).await.status,
+        404
+    );
 
     // Polls: open, vote once, live tally, close.
-    let p = app.post("/api/polls", &s.teacher.token, json!({"sessionId": sid, "prompt": "2+2?", "options": ["3", "4", "5"]})).await;
+    let p = app
+        .post("/api/polls", &s.teacher.token, json!({"sessionId": sid, "prompt": "2+2?", "options": ["3", "4", "5"]}))
+        .await;
     assert_eq!(p.status, 201, "{:?}", p.body);
     let pid = p.body["poll"]["id"].as_str().unwrap().to_string();
     let v = app.post(&format!("/api/polls/{pid}/responses"), &s.student.token, json!({"option": 1})).await;
@@ -158,8 +208,14 @@ async fn chat_questions_polls_hands(db: Db) {
     assert_eq!(h.status, 200, "{:?}", h.body);
     let st = app.get(&format!("/api/sessions/{sid}/state"), &s.teacher.token).await;
     assert_eq!(st.body["state"]["participants"][s.student.id.to_string()]["handRaised"], true);
-    assert_eq!(app.post(&format!("/api/sessions/{sid}/hand/lower"), &s.student.token, json!({"userId": s.assistant.id})).await.status, 403);
-    let low = app.post(&format!("/api/sessions/{sid}/hand/lower"), &s.teacher.token, json!({"userId": s.student.id})).await;
+    assert_eq!(
+        app.post(&format!("/api/sessions/{sid}/hand/lower"), &s.student.token, json!({"userId": s.assistant.id}))
+            .await
+            .status,
+        403
+    );
+    let low =
+        app.post(&format!("/api/sessions/{sid}/hand/lower"), &s.teacher.token, json!({"userId": s.student.id})).await;
     assert_eq!(low.status, 200, "{:?}", low.body);
     let st = app.get(&format!("/api/sessions/{sid}/state"), &s.teacher.token).await;
     assert_eq!(st.body["state"]["participants"][s.student.id.to_string()]["handRaised"], false);

@@ -187,7 +187,9 @@ async fn main() -> anyhow::Result<()> {
     let (raw_rate, append_rate, ratio) = (raw_rates[1], append_rates[1], ratios[1]);
 
     // A 1,000-event events:batch through the router (auth, idempotency, JSON, store), 5 runs.
-    let state = AppState::new(store.clone(), Config::from_env()?);
+    let config = Config::from_env()?;
+    let blobs = cloud_api::app::open_blobs(&config).await?;
+    let state = AppState::new(store.clone(), config, blobs);
     let (token, hash) = cloud_api::auth::new_token();
     store.insert_token(&hash, &teacher, Utc::now() + Duration::hours(1)).await?;
     let mut batch_ms = Vec::new();

@@ -21,6 +21,9 @@ const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/webhooks/
 
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Routes that take uploads up to `Config::max_upload_bytes` (registered with `post_upload`).
+pub const UPLOAD_PATHS: &[&str] = &["/api/studio/assets"];
+
 fn valid_key(k: &str) -> bool {
     !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -34,8 +37,9 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {
         return Ok(next.run(req).await); // the handler answers 401
     };
+    let limit = if UPLOAD_PATHS.contains(&path.as_str()) { app.config.max_upload_bytes } else { MAX_BODY };
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_BODY)
+    let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::new(413, "payload_too_large", "the request body is too large"))?;
     let header_key = match parts.headers.get("idempotency-key") {

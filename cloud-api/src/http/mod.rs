@@ -1,6 +1,7 @@
 //! HTTP surface: routes, extractors, middleware and handlers.
 
 pub mod admin;
+pub mod assets;
 pub mod catalog;
 pub mod classroom;
 pub mod events;
@@ -51,6 +52,9 @@ pub fn api() -> ApiRouter {
         .get("/metrics", "Prometheus metrics", meta::metrics)
         .post("/api/studio/scenes", "Create a scene (presenters)", studio::create_scene)
         .patch("/api/studio/scenes/{scene_id}", "Update or activate a scene", studio::update_scene)
+        .post_upload("/api/studio/assets", "Upload a slide deck (PDF) or image (multipart)", assets::upload)
+        .get("/api/studio/assets/{asset_id}", "An asset with fresh signed URLs", assets::get_asset)
+        .get("/api/blobs/{*key}", "Signed download from the local blob store", assets::download)
         .post("/api/studio/slides/show", "Show a slide page", studio::show_slide)
         .post("/api/whiteboard/strokes", "Add a batch of strokes", studio::add_strokes)
         .post("/api/whiteboard/erase", "Erase strokes", studio::erase)

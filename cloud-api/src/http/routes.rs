@@ -35,6 +35,18 @@ macro_rules! verb {
 }
 
 impl ApiRouter {
+    /// A POST route that takes a large body (uploads); the limit is set per request from the config.
+    pub fn post_upload<H, T>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, post(handler).layer(axum::extract::DefaultBodyLimit::disable()));
+        self.docs.push(RouteDoc { method: "post", path, summary });
+        debug_assert!(crate::http::idempotency::UPLOAD_PATHS.contains(&path), "list {path} in UPLOAD_PATHS");
+        self
+    }
+
     verb!(get, "get");
     verb!(post, "post");
     verb!(patch, "patch");

@@ -1,6 +1,7 @@
 //! The store: one SQL code path over sqlx's `Any` driver, serving SQLite (embedded default) and
 //! PostgreSQL (production, many nodes). The few dialect differences live in [`Backend`].
 
+mod assets;
 mod catalog;
 mod events;
 mod idempotency;
@@ -8,6 +9,7 @@ mod listen;
 mod migrate;
 mod users;
 
+pub use assets::AssetRecord;
 pub use catalog::Owned;
 pub use events::*;
 pub use idempotency::*;

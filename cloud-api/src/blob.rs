@@ -1,0 +1,220 @@
+//! Blob storage for slides, images and recordings: S3 (path-style, presigned GET URLs) or a local
+//! directory (the embedded default), whose files cloud-api serves behind HMAC-signed, expiring URLs.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("the blob store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("blob not found")]
+    NotFound,
+    #[error("invalid blob key")]
+    BadKey,
+}
+
+pub type BlobResult<T> = Result<T, BlobError>;
+
+/// S3 settings (API.md "Running": `S3_*`).
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+}
+
+pub enum BlobStore {
+    Local(LocalBlobs),
+    S3(S3Blobs),
+}
+
+/// Keys are relative paths of safe characters (no `..`, no leading `/`).
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+}
+
+impl BlobStore {
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> BlobResult<()> {
+        if !valid_key(key) {
+            return Err(BlobError::BadKey);
+        }
+        match self {
+            BlobStore::Local(l) => l.put(key, &bytes).await,
+            BlobStore::S3(s) => s.put(key, bytes, content_type).await,
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> BlobResult<Vec<u8>> {
+        if !valid_key(key) {
+            return Err(BlobError::BadKey);
+        }
+        match self {
+            BlobStore::Local(l) => l.get(key).await,
+            BlobStore::S3(s) => s.get(key).await,
+        }
+    }
+
+    /// A URL that lets anyone holding it GET the blob until it expires.
+    pub async fn signed_url(&self, key: &str, ttl: Duration) -> BlobResult<String> {
+        match self {
+            BlobStore::Local(l) => Ok(l.signed_path(key, ttl)),
+            BlobStore::S3(s) => s.presign(key, ttl).await,
+        }
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub struct LocalBlobs {
+    root: PathBuf,
+    key: Vec<u8>,
+}
+
+impl LocalBlobs {
+    /// Blobs under `root`; the signing key lives beside them so URLs survive restarts.
+    pub fn open(root: PathBuf) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&root)?;
+        let key_file = root.join(".signing-key");
+        let key = match std::fs::read(&key_file) {
+            Ok(k) if k.len() >= 32 => k,
+            _ => {
+                let mut k = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                std::fs::write(&key_file, &k)?;
+                k
+            }
+        };
+        Ok(LocalBlobs { root, key })
+    }
+
+    async fn put(&self, key: &str, bytes: &[u8]) -> BlobResult<()> {
+        let path = self.root.join(key);
+        let unavailable = |e: std::io::Error| BlobError::Unavailable(e.to_string());
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
+        }
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::write(&tmp, bytes).await.map_err(unavailable)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(unavailable)
+    }
+
+    async fn get(&self, key: &str) -> BlobResult<Vec<u8>> {
+        match tokio::fs::read(self.root.join(key)).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound),
+            Err(e) => Err(BlobError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn signature(&self, key: &str, expires: i64) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("hmac key");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// `/api/blobs/{key}?expires=…&signature=…`, relative to the API's origin.
+    pub fn signed_path(&self, key: &str, ttl: Duration) -> String {
+        let expires = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        format!("/api/blobs/{key}?expires={expires}&signature={}", self.signature(key, expires))
+    }
+
+    /// True when the signature is right and the URL has not expired.
+    pub fn verify(&self, key: &str, expires: i64, signature: &str) -> bool {
+        if chrono::Utc::now().timestamp() > expires {
+            return false;
+        }
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("hmac key");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        match hex::decode(signature) {
+            Ok(sig) => mac.verify_slice(&sig).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+pub struct S3Blobs {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    /// Connect and make sure the bucket exists.
+    pub async fn connect(cfg: &S3Config) -> anyhow::Result<Self> {
+        let creds = aws_sdk_s3::config::Credentials::new(&cfg.access_key, &cfg.secret_key, None, None, "studio");
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(cfg.region.clone()))
+            .endpoint_url(&cfg.endpoint)
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let s = S3Blobs { client, bucket: cfg.bucket.clone() };
+        if s.client.head_bucket().bucket(&s.bucket).send().await.is_err() {
+            s.client.create_bucket().bucket(&s.bucket).send().await.map_err(|e| {
+                anyhow::anyhow!("creating bucket {}: {}", s.bucket, aws_sdk_s3::error::DisplayErrorContext(e))
+            })?;
+        }
+        Ok(s)
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> BlobResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> BlobResult<Vec<u8>> {
+        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
+            if not_found {
+                BlobError::NotFound
+            } else {
+                BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+            }
+        })?;
+        let data = out.body.collect().await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        Ok(data.into_bytes().to_vec())
+    }
+
+    async fn presign(&self, key: &str, ttl: Duration) -> BlobResult<String> {
+        let conf = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(conf)
+            .await
+            .map_err(|e| BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        Ok(req.uri().to_string())
+    }
+}
