@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Append benchmark on a throwaway PostgreSQL (default settings but fsync off, as in the tests) and on SQLite.
+# Benchmarks (release build): event-log appends and live fan-out, on a throwaway PostgreSQL
+# (fsync off, as in the tests) and on SQLite. Figures go to stdout; see docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
@@ -7,6 +8,14 @@ export PG_TEST_DIR=$(mktemp -d /tmp/studio-pg-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=$(bash scripts/pg-test-cluster.sh start "$port")
 trap 'bash scripts/pg-test-cluster.sh stop' EXIT
-cargo build --release -p cloud-api --bin bench-append
-"$CARGO_TARGET_DIR/release/bench-append" "$url" "${@}"
-"$CARGO_TARGET_DIR/release/bench-append" "sqlite://bench" "${@}"
+cargo build --release -p cloud-api --bins
+bin=$CARGO_TARGET_DIR/release
+echo "== append"
+"$bin/bench-append" "$url"
+"$bin/bench-append" "sqlite://bench"
+echo "== fan-out"
+"$bin/bench-fanout"
+# A fresh database for the PostgreSQL fan-out run (the demo seed expects an empty one).
+fan_db="bench_fanout_$$"
+psql -q "$url" -c "create database $fan_db"
+"$bin/bench-fanout" "${url%/*}/$fan_db"

@@ -43,6 +43,9 @@ pub async fn socket(
 ) -> ApiResult<Response> {
     let (_, target) = session_target(&app, &caller, id).await?;
     ensure(&caller, Action::ReadEvents, &target)?;
+    // Clients send only small control messages; small buffers keep 1,000 idle sockets cheap.
+    let ws =
+        ws.read_buffer_size(4 * 1024).write_buffer_size(8 * 1024).max_message_size(64 * 1024).max_frame_size(64 * 1024);
     Ok(ws.on_upgrade(move |socket| async move {
         app.metrics.ws_open();
         if let Err(e) = run(&app, socket, target.tenant, id, q.after).await {

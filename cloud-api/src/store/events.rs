@@ -137,7 +137,10 @@ impl Store {
         // locks first and sets the head once at the end.
         let single = events.len() == 1;
         let lock_sql = if single {
-            "update sessions set head = head + 1 where id = $1 and tenant_id = $2 returning head - 1".to_string()
+            format!(
+                "update sessions set head = head + 1 where id = $1 and tenant_id = $2 returning head - 1{}",
+                self.notify_new_head()
+            )
         } else {
             format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update())
         };
@@ -218,13 +221,16 @@ impl Store {
             project(tx, tenant, env, &state).await?;
         }
         if state.head != start_head && (!single || state.status != start_status) {
-            sqlx::query("update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1")
+            let notify = if single { "" } else { self.notify_new_head() };
+            sqlx::query(&format!(
+                "update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1 returning head{notify}"
+            ))
                 .bind(session.to_string())
                 .bind(state.head as i64)
                 .bind(status_str(state.status))
                 .bind(state.started_at.map(ts))
                 .bind(state.ended_at.map(ts))
-                .execute(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await?;
         }
         Ok((outcomes, state))

@@ -1,5 +1,6 @@
-//! Multi-node fan-out: every node LISTENs on PostgreSQL; a trigger NOTIFYs `session:sequence` at
-//! commit; the node reads the rows it has not published and hands them to its own sockets.
+//! Multi-node fan-out: every node LISTENs on PostgreSQL; the append's head update NOTIFYs
+//! `session:head` (delivered at commit, dropped on rollback); a node reads the rows it has not
+//! published and hands them to its own sockets.
 
 use super::{Backend, Store};
 use shared_types::SessionId;
@@ -10,6 +11,15 @@ use std::time::Duration;
 pub const CHANNEL: &str = "studio_events";
 
 impl Store {
+    /// Appended to the statement that sets a session's head: on PostgreSQL it also sends the
+    /// notification, so fan-out costs no extra round trip.
+    pub(crate) fn notify_new_head(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => ", (select 1 from pg_notify('studio_events', id || ':' || head) as n) as notified",
+            Backend::Sqlite => "",
+        }
+    }
+
     /// Start the LISTEN loop (PostgreSQL only; SQLite is one node and publishes in-process).
     pub fn spawn_listener(self: &Arc<Self>) {
         if self.backend != Backend::Postgres {

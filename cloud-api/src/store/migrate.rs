@@ -3,14 +3,8 @@
 use super::{Backend, Store};
 use sqlx::{Executor, Row};
 
-const SQLITE: &[(i64, &str, &str)] = &[
-    (1, "core", include_str!("../../../migrations/sqlite/0001_core.sql")),
-    (2, "notify", include_str!("../../../migrations/sqlite/0002_notify.sql")),
-];
-const POSTGRES: &[(i64, &str, &str)] = &[
-    (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
-    (2, "notify", include_str!("../../../migrations/postgres/0002_notify.sql")),
-];
+const SQLITE: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/sqlite/0001_core.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/postgres/0001_core.sql"))];
 
 pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
     let list = match store.backend {

@@ -1,0 +1,286 @@
+//! bench-fanout: a teacher writes, N student sockets receive. Runs the real `cloud-api` binary
+//! (release, next to this one) as a separate process on a fresh SQLite data dir or the given
+//! PostgreSQL, prints p50/p95/p99 write→receive latency for each N, a raw WebSocket echo baseline
+//! measured in the same run, and the server's RSS with 1,000 idle sockets.
+//!
+//! Usage: bench-fanout [database-url] [events-per-run=200]
+
+use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(database_url: Option<&str>) -> anyhow::Result<Server> {
+    let exe = std::env::current_exe()?.with_file_name("cloud-api");
+    let dir = std::env::temp_dir().join(format!("bench-fanout-{}", uuid::Uuid::new_v4()));
+    let mut cmd = Command::new(exe);
+    cmd.arg("demo").env("DATA_DIR", &dir).env("BIND_ADDR", "127.0.0.1:0").env("RUST_LOG", "warn");
+    cmd.env("LOGIN_IP_LIMIT_PER_MIN", "100000");
+    match database_url {
+        Some(u) => cmd.env("DATABASE_URL", u),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("http://") {
+                let _ = tx.send(line[i..].trim_end_matches('/').to_string());
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(60))?;
+    Ok(Server { child, base })
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<Value> {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status();
+    let v: Value = r.json().await?;
+    anyhow::ensure!(status.is_success(), "{status}: {v}");
+    Ok(v)
+}
+
+async fn login(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let v: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": cloud_api::demo::PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(v["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?.to_string())
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_socket(base: &str, token: &str, session: &str, after: u64) -> anyhow::Result<Ws> {
+    let url = format!("{}/api/sessions/{session}/live?after={after}", base.replacen("http", "ws", 1));
+    let mut req = url.into_client_request()?;
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    // Wait until caught up.
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(t) = msg? {
+            if t.contains("\"kind\":\"ready\"") {
+                return Ok(ws);
+            }
+        }
+    }
+    anyhow::bail!("socket closed before ready")
+}
+
+/// N sockets listen while the teacher posts `events` highlights; latencies in ms.
+async fn fanout_run(
+    base: &str,
+    teacher: &str,
+    student: &str,
+    session: &str,
+    n: usize,
+    events: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let http = reqwest::Client::new();
+    let head =
+        http.get(format!("{base}/api/sessions/{session}")).bearer_auth(teacher).send().await?.json::<Value>().await?
+            ["head"]
+            .as_u64()
+            .unwrap_or(0);
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        sockets.push(open_socket(base, student, session, head).await?);
+    }
+    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let mut readers = Vec::new();
+    for mut ws in sockets {
+        readers.push(tokio::spawn(async move {
+            let mut got: Vec<(u64, Instant)> = Vec::with_capacity(events);
+            while got.len() < events {
+                match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
+                    Ok(Some(Ok(Message::Text(t)))) => {
+                        let at = Instant::now();
+                        if let Ok(v) = serde_json::from_str::<Value>(&t) {
+                            if v["kind"] == "event" {
+                                got.push((v["event"]["sequence"].as_u64().unwrap_or(0), at));
+                            }
+                        }
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    _ => break,
+                }
+            }
+            let _ = ws.close(None).await;
+            got
+        }));
+    }
+    for i in 0..events {
+        let t0 = Instant::now();
+        let v = post(
+            &http,
+            format!("{base}/api/sessions/{session}/highlights"),
+            teacher,
+            json!({"label": format!("b{i}")}),
+        )
+        .await?;
+        let seq = v["event"]["sequence"].as_u64().unwrap_or(0);
+        sent.lock().expect("sent").insert(seq, t0);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent = sent.lock().expect("sent").clone();
+    let mut lat = Vec::with_capacity(n * events);
+    let mut missing = 0;
+    for r in readers {
+        let got = r.await?;
+        missing += events - got.len();
+        for (seq, at) in got {
+            if let Some(t0) = sent.get(&seq) {
+                lat.push(at.duration_since(*t0).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    anyhow::ensure!(missing == 0, "{missing} deliveries missing");
+    lat.sort_by(f64::total_cmp);
+    Ok(lat)
+}
+
+/// Round-trip times (ms) of a bare axum WebSocket echo on loopback: the floor for any delivery.
+async fn echo_baseline(messages: usize) -> anyhow::Result<Vec<f64>> {
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::get(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut s| async move {
+                while let Some(Ok(m)) = s.recv().await {
+                    if let AxMessage::Text(t) = m {
+                        if s.send(AxMessage::Text(t)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            })
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo")).await?;
+    let payload =
+        json!({"kind": "event", "event": {"type": "highlight.marked", "payload": {"label": "x"}}}).to_string();
+    let mut rtt = Vec::with_capacity(messages);
+    for _ in 0..messages {
+        let t0 = Instant::now();
+        ws.send(Message::Text(payload.clone().into())).await?;
+        let _ = ws.next().await;
+        rtt.push(t0.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    rtt.sort_by(f64::total_cmp);
+    Ok(rtt)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let db = args.get(1).filter(|a| a.contains("://")).cloned();
+    let events: usize = args.iter().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200);
+    let server = start_server(db.as_deref())?;
+    let base = server.base.clone();
+    println!(
+        "bench-fanout against {base} ({}), {events} teacher writes per run",
+        if db.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let http = reqwest::Client::new();
+    let teacher = login(&http, &base, "teacher@demo.school").await?;
+    let student = login(&http, &base, "student@demo.school").await?;
+    let courses: Value = http.get(format!("{base}/api/courses")).bearer_auth(&teacher).send().await?.json().await?;
+    let course = courses[0]["id"].as_str().unwrap_or_default().to_string();
+    let lessons: Value =
+        http.get(format!("{base}/api/courses/{course}/lessons")).bearer_auth(&teacher).send().await?.json().await?;
+    let lesson = lessons[0]["id"].as_str().unwrap_or_default().to_string();
+    let sessions: Value =
+        http.get(format!("{base}/api/lessons/{lesson}/sessions")).bearer_auth(&teacher).send().await?.json().await?;
+    let session = sessions[0]["id"].as_str().unwrap_or_default().to_string();
+    post(&http, format!("{base}/api/sessions/start"), &teacher, json!({"sessionId": session})).await?;
+
+    // Idle sockets first, on the fresh process: its RSS before and with 1,000 of them open.
+    let pid = server.child.id();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_mb(pid);
+    let mut idle = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        idle.push(open_socket(&base, &student, &session, u64::MAX / 2).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with = rss_mb(pid);
+    println!("cloud-api RSS: {before:.1} MB fresh, {with:.1} MB with 1,000 idle sockets");
+    for mut ws in idle {
+        let _ = ws.close(None).await;
+    }
+
+    let echo = echo_baseline(events).await?;
+    println!(
+        "raw WebSocket echo RTT          p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
+        pct(&echo, 0.5),
+        pct(&echo, 0.95),
+        pct(&echo, 0.99)
+    );
+    let mut p99_500 = f64::NAN;
+    for n in [100, 500] {
+        let lat = fanout_run(&base, &teacher, &student, &session, n, events).await?;
+        println!(
+            "write → {n:>3} sockets ({:>6} deliveries) p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
+            lat.len(),
+            pct(&lat, 0.5),
+            pct(&lat, 0.95),
+            pct(&lat, 0.99)
+        );
+        if n == 500 {
+            p99_500 = pct(&lat, 0.99);
+        }
+    }
+
+    println!("goal p99 <= 50 ms at 500 sockets   {}", if p99_500 <= 50.0 { "met" } else { "NOT met" });
+    println!("goal RSS <= 150 MB at 1,000 idle    {}", if with <= 150.0 { "met" } else { "NOT met" });
+    Ok(())
+}
