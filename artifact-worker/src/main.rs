@@ -1,14 +1,33 @@
-//! artifact-worker: claims pipeline jobs and turns recordings into transcript, chapters,
-//! highlights and captions. The pipeline itself is the artifact issue's work; until it lands this
-//! binary says so instead of pretending to run.
+//! `artifact-worker` (run the job loop) · `artifact-worker once` (process what is queued, then exit)
+//! · `artifact-worker prepare-model` (build and cache the dev model; prints its path last).
 
-fn main() {
-    let cmd = std::env::args().nth(1).unwrap_or_default();
-    eprintln!(
-        "artifact-worker{}: the artifact pipeline is not built yet (see artifact-worker/README.md); \
-         supported event types it will consume: {}",
-        if cmd.is_empty() { String::new() } else { format!(" {cmd}") },
-        shared_types::SessionEvent::TYPES.len()
-    );
-    std::process::exit(2);
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cmd = std::env::args().nth(1).unwrap_or_else(|| "run".into());
+    match cmd.as_str() {
+        "prepare-model" => {
+            let path = tokio::task::spawn_blocking(artifact_worker::model::prepare).await??;
+            println!("{}", path.display());
+            Ok(())
+        }
+        "run" | "once" => {
+            let worker = artifact_worker::pipeline::Worker::from_env().await.context("starting the worker")?;
+            if cmd == "once" {
+                let n = worker.drain().await?;
+                tracing::info!(jobs = n, "queue drained");
+                Ok(())
+            } else {
+                worker.run().await
+            }
+        }
+        other => anyhow::bail!("unknown command `{other}` (use: run | once | prepare-model)"),
+    }
 }

@@ -1,0 +1,10 @@
+//! artifact-worker: claims pipeline jobs from the store and turns a class recording into a
+//! transcript, chapters, highlights, captions, a search index and question→answer links.
+
+pub mod decode;
+pub mod derive;
+pub mod ggml;
+pub mod model;
+pub mod pipeline;
+pub mod text;
+pub mod transcribe;

@@ -1,0 +1,38 @@
+//! Real speech through the real model: espeak-ng makes the audio, whisper-rs (tiny.en, converted by
+//! `prepare-model`) transcribes it, and the word error rate is computed here.
+
+use artifact_worker::{decode, model, text, transcribe::Transcriber};
+use std::process::Command;
+
+pub const SPEECH: &str = "Good morning class. Today we study motion. Velocity is the rate of change of position. \
+                          Acceleration is the rate of change of velocity.";
+
+fn espeak(text: &str, dir: &std::path::Path) -> Vec<u8> {
+    let raw = dir.join("raw.wav");
+    let ok = Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&raw).arg(text).status().expect("espeak-ng");
+    assert!(ok.success());
+    std::fs::read(raw).unwrap()
+}
+
+#[test]
+fn espeak_speech_is_transcribed_with_low_wer() {
+    let dir = std::env::temp_dir().join(format!("speech-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // espeak writes 22,050 Hz: this also exercises the resampler.
+    let wav = espeak(SPEECH, &dir);
+    let (pcm, duration) = decode::to_whisper(wav, Some("audio/wav")).unwrap();
+    assert!(duration > 5.0 && duration < 20.0, "duration {duration}");
+    let t = Transcriber::load(&model::prepare().unwrap(), 1).unwrap();
+    let segments = t.transcribe(&pcm).unwrap();
+    let hyp: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let hyp = hyp.join(" ");
+    let wer = text::wer(SPEECH, &hyp);
+    println!("WER {wer:.3}: {hyp}");
+    assert!(wer <= 0.25, "WER {wer:.3} too high: {hyp}");
+    // Words carry timings inside the audio.
+    let words: Vec<_> = segments.iter().flat_map(|s| s.words.iter()).collect();
+    assert!(words.len() >= 15);
+    assert!(words.iter().all(|w| w.start_s >= 0.0 && w.end_s <= duration + 1.0 && w.start_s <= w.end_s));
+    let vel = words.iter().find(|w| w.text.to_lowercase().contains("velocity")).expect("velocity is heard");
+    assert!(vel.start_s > 2.0, "velocity is said after the greeting: {}", vel.start_s);
+}
