@@ -72,6 +72,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Db,
     pub store_url: String,
+    /// The node's DATA_DIR (its local blobs live in `blobs/` under it).
+    pub data_dir: PathBuf,
 }
 
 pub struct TestUser {
@@ -112,9 +114,10 @@ impl TestApp {
         Self::node(db, url, tweak, None).await
     }
 
-    /// Another cloud-api node on this one's database (multi-node tests).
+    /// Another cloud-api node on this one's database and blobs (multi-node tests).
     pub async fn second_node(&self) -> TestApp {
-        Self::node(self.db, self.store_url.clone(), |_| {}, None).await
+        let dir = self.data_dir.clone();
+        Self::node(self.db, self.store_url.clone(), move |c| c.data_dir = dir, None).await
     }
 
     /// A node whose live channels hold only `capacity` events, so sockets lag quickly.
@@ -138,11 +141,12 @@ impl TestApp {
             config.data_dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
         }
         let blobs = cloud_api::app::open_blobs(&config).await.expect("blob store");
+        let data_dir = config.data_dir.clone();
         let app =
             router(AppState::new(store.clone(), config, blobs)).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum_serve(listener, app).await });
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url };
+        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir };
         // Ready when /readyz says so (no sleeping).
         for _ in 0..200 {
             if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {

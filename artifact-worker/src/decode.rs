@@ -26,12 +26,8 @@ pub fn decode(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Pcm> {
         .context("the recording's container is not recognised")?;
     let track = format.default_track(TrackType::Audio).context("the recording has no audio track")?;
     let track_id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|p| p.audio())
-        .context("the audio track has no codec parameters")?
-        .clone();
+    let params =
+        track.codec_params.as_ref().and_then(|p| p.audio()).context("the audio track has no codec parameters")?.clone();
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .context("the recording's audio codec is not supported")?;
@@ -95,7 +91,11 @@ fn low_pass(x: &[f32], cutoff: f64) -> Vec<f32> {
     let mut h: Vec<f64> = (0..TAPS)
         .map(|i| {
             let t = i as f64 - m;
-            let sinc = if t == 0.0 { 2.0 * cutoff } else { (2.0 * std::f64::consts::PI * cutoff * t).sin() / (std::f64::consts::PI * t) };
+            let sinc = if t == 0.0 {
+                2.0 * cutoff
+            } else {
+                (2.0 * std::f64::consts::PI * cutoff * t).sin() / (std::f64::consts::PI * t)
+            };
             let w = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (TAPS - 1) as f64).cos();
             sinc * w
         })

@@ -240,7 +240,11 @@ fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
         split(
             vars,
             &format!("{f}/self_attention/linear_0"),
-            &[(&format!("{t}.attn.query"), true), (&format!("{t}.attn.key"), false), (&format!("{t}.attn.value"), true)],
+            &[
+                (&format!("{t}.attn.query"), true),
+                (&format!("{t}.attn.key"), false),
+                (&format!("{t}.attn.value"), true),
+            ],
             ns,
             &mut out,
         )?;
@@ -260,7 +264,11 @@ fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
         split(
             vars,
             &format!("{f}/self_attention/linear_0"),
-            &[(&format!("{t}.attn.query"), true), (&format!("{t}.attn.key"), false), (&format!("{t}.attn.value"), true)],
+            &[
+                (&format!("{t}.attn.query"), true),
+                (&format!("{t}.attn.key"), false),
+                (&format!("{t}.attn.value"), true),
+            ],
             nt,
             &mut out,
         )?;

@@ -14,7 +14,7 @@ const ASSETS_PKG: &str = "openai-whisper==20250625";
 const MODEL_FILE: &str = "ggml-tiny.en.bin";
 /// sha256 of the converted model; the conversion is deterministic, so any other value means the
 /// inputs or the converter changed.
-pub const MODEL_SHA256: &str = "";
+pub const MODEL_SHA256: &str = "5625b1b6361bc0ba1f608a3fdba2f3ebee32ba4eb44ffb58f901d02f44deeb3f";
 
 pub fn cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("STUDIO_CACHE_DIR") {

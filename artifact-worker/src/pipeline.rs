@@ -1,7 +1,255 @@
-//! (in progress)
-pub struct Worker;
+//! The job loop and the `process_recording` pipeline: fetch → decode → transcribe → align →
+//! derive (each deriver on its own: one failing never loses the others) → store → `artifact.ready`.
+
+use crate::derive::{self, Tagged};
+use crate::transcribe::Transcriber;
+use crate::{decode, model};
+use anyhow::{anyhow, Context, Result};
+use cloud_api::blob::BlobStore;
+use cloud_api::store::{IndexedSegment, Job, NewEvent, Store};
+use serde_json::{json, Value};
+use shared_types::{RecordingId, SessionEvent};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub id: String,
+    /// `None`: the dev model from `prepare-model`.
+    pub model: Option<PathBuf>,
+    pub threads: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub backoff: Duration,
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Self {
+        WorkerConfig {
+            id: std::env::var("WORKER_ID")
+                .unwrap_or_else(|_| format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple())),
+            model: std::env::var("WHISPER_MODEL").ok().filter(|m| !m.is_empty()).map(PathBuf::from),
+            threads: env_num("WHISPER_THREADS", 1) as usize,
+            lease: Duration::from_secs(env_num("WORKER_LEASE_SECS", 60)),
+            poll: Duration::from_millis(env_num("WORKER_POLL_MS", 1000)),
+            backoff: Duration::from_secs(env_num("WORKER_BACKOFF_SECS", 30)),
+        }
+    }
+}
+
+pub struct Worker {
+    pub store: Arc<Store>,
+    pub blobs: Arc<BlobStore>,
+    pub cfg: WorkerConfig,
+    transcriber: OnceCell<Arc<Transcriber>>,
+}
+
+/// What happened to one claimed job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ran {
+    Done,
+    /// Failed this attempt; the job's new state (`queued` to retry, `failed` when out of attempts).
+    Failed(String),
+}
+
 impl Worker {
-    pub async fn from_env() -> anyhow::Result<Worker> { Ok(Worker) }
-    pub async fn drain(&self) -> anyhow::Result<usize> { Ok(0) }
-    pub async fn run(&self) -> anyhow::Result<()> { Ok(()) }
+    pub fn new(store: Arc<Store>, blobs: Arc<BlobStore>, cfg: WorkerConfig) -> Self {
+        Worker { store, blobs, cfg, transcriber: OnceCell::new() }
+    }
+
+    /// The worker as configured by the environment (the cloud-api variables plus `WHISPER_*`).
+    pub async fn from_env() -> Result<Self> {
+        let config = cloud_api::config::Config::from_env()?;
+        let store = Arc::new(Store::connect(&config.database_url).await?);
+        let blobs = Arc::new(cloud_api::app::open_blobs(&config).await?);
+        Ok(Worker::new(store, blobs, WorkerConfig::from_env()))
+    }
+
+    async fn transcriber(&self) -> Result<Arc<Transcriber>> {
+        let cfg = self.cfg.clone();
+        self.transcriber
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    let path = match cfg.model {
+                        Some(p) => p,
+                        None => model::prepare()?,
+                    };
+                    Transcriber::load(&path, cfg.threads).map(Arc::new)
+                })
+                .await?
+            })
+            .await
+            .cloned()
+    }
+
+    /// Claim and run one job; `None` when nothing is runnable.
+    pub async fn run_one(&self) -> Result<Option<(Job, Ran)>> {
+        let Some(job) = self.store.claim_job(&self.cfg.id, self.cfg.lease).await? else { return Ok(None) };
+        tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
+        // Heartbeats keep the lease while the work runs; a crash lets it expire for another worker.
+        let hb = {
+            let (store, id, worker, lease) = (self.store.clone(), job.id, self.cfg.id.clone(), self.cfg.lease);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match store.heartbeat_job(id, &worker, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(job = %id, "lease lost to another worker");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
+                    }
+                }
+            })
+        };
+        let result = match job.kind.as_str() {
+            "process_recording" => self.process_recording(&job).await,
+            other => Err(anyhow!("unknown job kind {other}")),
+        };
+        hb.abort();
+        let ran = match result {
+            Ok(()) => {
+                if !self.store.complete_job(job.id, &self.cfg.id).await? {
+                    tracing::warn!(job = %job.id, "finished, but the job had been taken over");
+                }
+                tracing::info!(job = %job.id, "job done");
+                Ran::Done
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                let state = self.store.fail_job(job.id, &self.cfg.id, &msg, self.cfg.backoff).await?;
+                tracing::warn!(job = %job.id, error = %msg, next = %state, "job failed");
+                Ran::Failed(state)
+            }
+        };
+        Ok(Some((job, ran)))
+    }
+
+    /// Run jobs until none is runnable; how many ran.
+    pub async fn drain(&self) -> Result<usize> {
+        let mut n = 0;
+        while self.run_one().await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The long-running loop.
+    pub async fn run(&self) -> Result<()> {
+        tracing::info!(worker = %self.cfg.id, "artifact-worker polling for jobs");
+        loop {
+            match self.run_one().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => tokio::time::sleep(self.cfg.poll).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "job loop error");
+                    tokio::time::sleep(self.cfg.poll * 5).await;
+                }
+            }
+        }
+    }
+
+    async fn process_recording(&self, job: &Job) -> Result<()> {
+        let tenant = job.tenant_id;
+        let rid: RecordingId =
+            job.payload["recordingId"].as_str().and_then(|s| s.parse().ok()).context("payload has no recordingId")?;
+        let rec = self.store.recording(tenant, rid).await?.context("the recording no longer exists")?;
+        let bytes = self.blobs.get(&rec.file_key).await.map_err(|e| anyhow!("fetching the recording: {e}"))?;
+        let transcriber = self.transcriber().await?;
+        let ct = rec.content_type.clone();
+        let (segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let (pcm, duration) = decode::to_whisper(bytes, Some(&ct)).context("decoding the recording")?;
+            Ok((transcriber.transcribe(&pcm)?, duration))
+        })
+        .await??;
+        self.store.set_recording_duration(rid, duration).await?;
+
+        let session = self.store.session(tenant, rec.session_id).await?.context("the session no longer exists")?;
+        let (mut events, _) = self.store.events_after(tenant, session.id, 0, u64::MAX / 2).await?;
+        // Derivation works in time order; a studio journal may sync events out of time order.
+        events.sort_by_key(|e| e.occurred_at);
+        let state = self.store.state(tenant, session.id, None).await?;
+        let start = derive::recording_start(rec.started_at, &events).unwrap_or(rec.created_at);
+        let timeline = derive::screen_timeline(&events, start);
+        let tagged = derive::tag(&segments, &timeline);
+        let decks: BTreeMap<String, String> =
+            state.decks.iter().filter_map(|(id, d)| d.title.clone().map(|t| (id.to_string(), t))).collect();
+
+        // Each deriver on its own: an error is recorded against its artifact and the rest go on.
+        let mut results: Vec<(&str, Result<Derived>)> = Vec::new();
+        results.push(("transcript", self.store_transcript(job, session.course_id, &tagged).await));
+        results.push(("chapters", to_json(derive::chapters(&tagged, &events, start, duration, &decks))));
+        results.push(("highlights", to_json(derive::highlights(&events, start, duration))));
+        results.push(("qa_links", to_json(derive::qa_links(&tagged, &events, start))));
+        let key = format!("sessions/{}/artifacts/{rid}/captions.vtt", session.id);
+        let vtt = derive::webvtt(&segments).into_bytes();
+        results.push((
+            "captions",
+            self.blobs
+                .put(&key, vtt, "text/vtt")
+                .await
+                .map(|_| (Some(key), None))
+                .map_err(|e| anyhow!("storing captions: {e}")),
+        ));
+        for (kind, r) in results {
+            match r {
+                Ok((data_key, data)) => {
+                    self.store
+                        .put_artifact(tenant, session.id, rid, kind, "ready", data_key.as_deref(), data.as_ref(), None)
+                        .await?;
+                    let ev = NewEvent {
+                        idempotency_key: format!("artifact/{rid}/{kind}"),
+                        actor_id: None,
+                        actor_role: None,
+                        occurred_at: None,
+                        event: SessionEvent::ArtifactReady { artifact_type: kind.into(), artifact_id: None },
+                    };
+                    self.store.append(tenant, session.id, vec![ev]).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(kind, error = %e, "deriver failed");
+                    self.store
+                        .put_artifact(tenant, session.id, rid, kind, "failed", None, None, Some(&format!("{e:#}")))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn store_transcript(
+        &self,
+        job: &Job,
+        course: shared_types::CourseId,
+        tagged: &[Tagged],
+    ) -> Result<(Option<String>, Option<Value>)> {
+        let rows: Vec<IndexedSegment> = tagged
+            .iter()
+            .map(|t| IndexedSegment {
+                start_s: t.start_s,
+                end_s: t.end_s,
+                text: t.text.clone(),
+                scene_id: t.screen.scene_id.clone(),
+                asset_id: t.screen.asset_id.clone(),
+                page: t.screen.page,
+            })
+            .collect();
+        self.store.replace_transcript(job.tenant_id, course, job.session_id, &rows).await?;
+        Ok((None, Some(json!({ "segments": rows.len() }))))
+    }
+}
+
+/// What a deriver produced: a blob key and/or inline JSON.
+type Derived = (Option<String>, Option<Value>);
+
+fn to_json<T: serde::Serialize>(v: T) -> Result<Derived> {
+    Ok((None, Some(serde_json::to_value(v)?)))
 }

@@ -205,6 +205,11 @@ create table recordings (
     tenant_id text not null,
     session_id text not null,
     file_url text not null,
+    content_type text not null,
+    size_bytes integer not null,
+    started_at text,
+    duration_s real,
+    created_by text,
     created_at text not null,
     foreign key (tenant_id, session_id) references sessions (tenant_id, id)
 );
@@ -213,10 +218,55 @@ create table artifacts (
     id text primary key,
     tenant_id text not null,
     session_id text not null,
+    recording_id text,
     type text not null,
-    data_url text not null,
+    status text not null check (status in ('ready', 'failed')),
+    data_url text,
+    data_json text,
+    error text,
+    updated_at text not null,
+    constraint artifacts_session_type_key unique (session_id, type),
     foreign key (tenant_id, session_id) references sessions (tenant_id, id)
 );
+
+-- The transcript, one row per segment, for replay and course-wide search.
+create table transcript_segments (
+    tenant_id text not null,
+    course_id text not null,
+    session_id text not null,
+    idx integer not null,
+    start_s real not null,
+    end_s real not null,
+    text text not null,
+    scene_id text,
+    asset_id text,
+    page integer,
+    constraint transcript_segments_key primary key (session_id, idx),
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+create index transcript_segments_course_idx on transcript_segments (course_id);
+
+-- Pipeline jobs: enqueued in the transaction of the event that causes them, claimed with leases.
+create table jobs (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    kind text not null,
+    payload text not null,
+    state text not null check (state in ('queued', 'running', 'done', 'failed')),
+    attempts integer not null default 0,
+    max_attempts integer not null,
+    run_after text not null,
+    lease_until text,
+    locked_by text,
+    last_error text,
+    dedupe_key text,
+    created_at text not null,
+    updated_at text not null,
+    constraint jobs_dedupe_key unique (dedupe_key),
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+create index jobs_claim_idx on jobs (state, run_after);
 
 create table replays (
     id text primary key,

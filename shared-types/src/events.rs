@@ -83,6 +83,9 @@ session_events! {
     HighlightMarked = "highlight.marked" { label: String },
     RecordingStarted = "recording.started" { #[serde(default)] recording_id: Option<RecordingId> },
     RecordingStopped = "recording.stopped" { #[serde(default)] recording_id: Option<RecordingId> },
+    /// A recording of the class was stored (egress, the studio's upload, or a manual upload);
+    /// `startedAt` is the event-log time of its first sample when known.
+    RecordingAdded = "recording.added" { recording_id: RecordingId, #[serde(default)] started_at: Option<DateTime<Utc>>, #[serde(default)] duration_s: Option<f64> },
     StreamStarted = "stream.started" { #[serde(default)] destination_ids: Vec<String> },
     StreamStopped = "stream.stopped" {},
     ArtifactReady = "artifact.ready" { artifact_type: String, #[serde(default)] artifact_id: Option<ArtifactId> },

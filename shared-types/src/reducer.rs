@@ -328,6 +328,15 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             live(s)?;
             presenter(e)?;
         }
+        RecordingAdded { recording_id, .. } => {
+            if matches!(s.status, SessionStatus::New | SessionStatus::Scheduled) {
+                return Err(Rejection::NotLive);
+            }
+            presenter(e)?;
+            if s.recordings.contains(recording_id) {
+                return Err(Rejection::Duplicate("recording"));
+            }
+        }
         ArtifactReady { artifact_type, .. } => {
             if s.status == SessionStatus::New {
                 return Err(Rejection::Unknown("session"));
@@ -504,6 +513,9 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         RecordingStopped { .. } => s.recording = false,
         StreamStarted { .. } => s.streaming = true,
         StreamStopped {} => s.streaming = false,
+        RecordingAdded { recording_id, .. } => {
+            s.recordings.insert(*recording_id);
+        }
         ArtifactReady { artifact_type, .. } => {
             s.artifacts.insert(artifact_type.clone());
         }

@@ -143,4 +143,5 @@ pub struct SessionState {
     pub recording: bool,
     pub streaming: bool,
     pub artifacts: BTreeSet<String>,
+    pub recordings: BTreeSet<RecordingId>,
 }

@@ -22,7 +22,9 @@ const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/webhooks/
 pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Routes that take uploads up to `Config::max_upload_bytes` (registered with `post_upload`).
-pub const UPLOAD_PATHS: &[&str] = &["/api/studio/assets"];
+pub fn is_upload(path: &str) -> bool {
+    path == "/api/studio/assets" || (path.starts_with("/api/sessions/") && path.ends_with("/recordings"))
+}
 
 fn valid_key(k: &str) -> bool {
     !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
@@ -37,7 +39,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {
         return Ok(next.run(req).await); // the handler answers 401
     };
-    let limit = if UPLOAD_PATHS.contains(&path.as_str()) { app.config.max_upload_bytes } else { MAX_BODY };
+    let limit = if is_upload(&path) { app.config.max_upload_bytes } else { MAX_BODY };
     let (mut parts, body) = req.into_parts();
     let bytes = to_bytes(body, limit)
         .await

@@ -25,5 +25,15 @@ pub async fn index() -> Html<&'static str> {
 }
 
 pub async fn metrics(State(app): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(app.store.fanout.sessions()))
+    let mut text = app.metrics.render(app.store.fanout.sessions());
+    match app.store.queue_depth().await {
+        Ok((depth, age)) => text.push_str(&format!(
+            "# HELP studio_job_queue_depth Queued and running pipeline jobs.\n\
+             # TYPE studio_job_queue_depth gauge\nstudio_job_queue_depth {depth}\n\
+             # HELP studio_job_oldest_age_seconds Age of the oldest unfinished job.\n\
+             # TYPE studio_job_oldest_age_seconds gauge\nstudio_job_oldest_age_seconds {age}\n"
+        )),
+        Err(e) => tracing::warn!(error = %e, "queue depth unavailable"),
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

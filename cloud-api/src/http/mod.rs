@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod live;
 pub mod login;
 pub mod meta;
+pub mod replay;
 pub mod routes;
 pub mod sessions;
 pub mod studio;
@@ -75,6 +76,16 @@ pub fn api() -> ApiRouter {
         .post("/api/sessions/{id}/hand", "Raise or lower one's hand", classroom::hand)
         .post("/api/sessions/{id}/hand/lower", "Lower a participant's hand (moderators)", classroom::lower_hand)
         .post("/api/sessions/{id}/highlights", "Mark a highlight", classroom::highlight)
+        .post_upload(
+            "/api/sessions/{id}/recordings",
+            "Upload a class recording (raw body or multipart)",
+            replay::upload_recording,
+        )
+        .post("/api/artifacts/process", "Process a recording again (admins)", replay::process)
+        .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
+        .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)
+        .get("/api/admin/jobs", "Pipeline jobs (?state=failed)", replay::jobs)
+        .post("/api/admin/jobs/{id}/retry", "Retry a failed job", replay::retry)
 }
 
 /// Allow `action` on `target`, or answer 403.

@@ -125,7 +125,7 @@ impl Store {
         Ok((outcomes, head))
     }
 
-    async fn append_in(
+    pub(crate) async fn append_in(
         &self,
         tx: &mut Transaction<'static, Any>,
         tenant: TenantId,
@@ -289,7 +289,7 @@ impl Store {
         self.states.lock().expect("state cache").remove(&session)
     }
 
-    fn put_state(&self, session: SessionId, state: SessionState) {
+    pub(crate) fn put_state(&self, session: SessionId, state: SessionState) {
         let mut map = self.states.lock().expect("state cache");
         if map.len() >= 4_096 {
             map.clear();
@@ -435,6 +435,19 @@ async fn project(
                 .await
                 .map_err(on_constraint)?;
             }
+        }
+        SessionEvent::RecordingAdded { recording_id, .. } => {
+            // Processing is enqueued with the fact that causes it; one job per recording.
+            let payload = serde_json::json!({ "recordingId": recording_id });
+            super::jobs::enqueue_in(
+                tx,
+                tenant,
+                e.session_id,
+                "process_recording",
+                &payload,
+                Some(&format!("recording:{recording_id}")),
+            )
+            .await?;
         }
         SessionEvent::ChatHidden { message_id } => {
             sqlx::query("update chat_messages set hidden = 1 where id = $1 and session_id = $2")

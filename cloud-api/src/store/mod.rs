@@ -5,7 +5,9 @@ mod assets;
 mod catalog;
 mod events;
 mod idempotency;
+mod jobs;
 mod listen;
+mod media;
 mod migrate;
 mod users;
 
@@ -13,6 +15,8 @@ pub use assets::AssetRecord;
 pub use catalog::Owned;
 pub use events::*;
 pub use idempotency::*;
+pub use jobs::{Job, DEFAULT_MAX_ATTEMPTS};
+pub use media::*;
 pub use users::*;
 
 use crate::fanout::Fanout;

@@ -1,0 +1,261 @@
+//! Recordings in, artifacts out (spec §4.4): recording uploads, manual processing, the replay,
+//! course-wide transcript search, and the admin's view of pipeline jobs.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency::IdemKey;
+use crate::http::sessions::outcome;
+use crate::http::{ensure, session_target};
+use crate::store::{NewEvent, Recording};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared_types::policy::{Action, Target};
+use shared_types::{CourseId, JobId, RecordingId, SessionEvent, SessionId};
+
+/// Sniff the container; the declared type is only a hint.
+fn recording_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE" {
+        Some(("audio/wav", "wav"))
+    } else if bytes.starts_with(b"OggS") {
+        Some(("audio/ogg", "ogg"))
+    } else if bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        Some(("video/webm", "webm"))
+    } else if bytes.len() >= 8 && &bytes[4..8] == b"ftyp" {
+        Some(("video/mp4", "mp4"))
+    } else if bytes.starts_with(b"ID3") || bytes.starts_with(&[0xff, 0xfb]) {
+        Some(("audio/mpeg", "mp3"))
+    } else {
+        None
+    }
+}
+
+/// `POST /api/sessions/{id}/recordings`: the raw media as the body (or multipart `file`), with an
+/// optional `X-Recording-Started-At` (the event-log time of the first sample).
+pub async fn upload_recording(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::UploadRecording, &target)?;
+    let started_at = match req.headers().get("x-recording-started-at") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| ApiError::validation("X-Recording-Started-At", "must be an RFC 3339 time"))?,
+        ),
+    };
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    let bytes: Vec<u8> = if is_multipart {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|_| ApiError::bad_request("the multipart body could not be read"))?;
+        let mut file = None;
+        while let Some(f) =
+            mp.next_field().await.map_err(|_| ApiError::bad_request("the multipart body could not be read"))?
+        {
+            if f.name() == Some("file") {
+                file = Some(
+                    f.bytes()
+                        .await
+                        .map_err(|_| ApiError::new(413, "payload_too_large", "the file is too large"))?
+                        .to_vec(),
+                );
+            }
+        }
+        file.ok_or_else(|| ApiError::validation("file", "a file field is required"))?
+    } else {
+        Bytes::from_request(req, &())
+            .await
+            .map_err(|_| ApiError::new(413, "payload_too_large", "the recording is too large"))?
+            .to_vec()
+    };
+    let (content_type, ext) =
+        recording_kind(&bytes).ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
+    let rid = RecordingId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    let file_key = format!("sessions/{id}/recordings/{rid}.{ext}");
+    let size = bytes.len() as i64;
+    app.blobs.put(&file_key, bytes, content_type).await?;
+    let rec = Recording {
+        id: rid,
+        session_id: id,
+        file_key,
+        content_type: content_type.into(),
+        size_bytes: size,
+        started_at,
+        duration_s: None,
+        created_at: Utc::now(),
+    };
+    let event = NewEvent {
+        idempotency_key: crate::http::sessions::event_key(&caller, &key),
+        actor_id: Some(caller.user.id),
+        actor_role: caller.actor.session_role(&target),
+        occurred_at: None,
+        event: SessionEvent::RecordingAdded { recording_id: rid, started_at, duration_s: None },
+    };
+    let event = match app.store.add_recording(target.tenant, &rec, caller.user.id, event).await? {
+        Ok(e) => e,
+        Err(refused) => return Err(outcome(refused).err().unwrap_or_else(ApiError::internal)),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": rid, "sessionId": id, "contentType": content_type, "sizeBytes": size, "startedAt": started_at,
+            "processing": "queued", "event": event,
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Process {
+    session_id: SessionId,
+    recording_id: RecordingId,
+}
+
+/// `POST /api/artifacts/process`: (re)process a recording now.
+pub async fn process(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiJson(req): ApiJson<Process>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, req.session_id).await?;
+    ensure(&caller, Action::ProcessArtifacts, &target)?;
+    let rec = app.store.recording(target.tenant, req.recording_id).await?.filter(|r| r.session_id == req.session_id);
+    rec.ok_or_else(|| ApiError::not_found("recording"))?;
+    let payload = json!({ "recordingId": req.recording_id });
+    let dedupe = format!("manual:{}:{}/{key}", req.recording_id, caller.user.id);
+    app.store.enqueue(target.tenant, req.session_id, "process_recording", &payload, Some(&dedupe)).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": true, "recordingId": req.recording_id }))))
+}
+
+/// `GET /api/replays/{sessionId}`.
+pub async fn replay(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let (session, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::ViewReplay, &target)?;
+    let tenant = target.tenant;
+    let (state, recordings, artifacts, transcript) = tokio::try_join!(
+        app.store.state(tenant, id, None),
+        app.store.recordings_of(tenant, id),
+        app.store.artifacts_of(tenant, id),
+        app.store.transcript(tenant, id),
+    )?;
+    let ttl = crate::http::assets::URL_TTL;
+    let expires_at = Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
+    let mut recs = Vec::new();
+    for r in &recordings {
+        recs.push(json!({
+            "id": r.id, "url": app.blobs.signed_url(&r.file_key, ttl).await?, "expiresAt": expires_at,
+            "durationS": r.duration_s, "contentType": r.content_type, "startedAt": r.started_at,
+        }));
+    }
+    let ready = |kind: &str| artifacts.iter().find(|a| a.kind == kind && a.status == "ready");
+    let data = |kind: &str| ready(kind).and_then(|a| a.data.clone()).unwrap_or_else(|| json!([]));
+    let transcript = ready("transcript").map(|_| {
+        let segments: Vec<Value> = transcript
+            .iter()
+            .map(|s| {
+                json!({
+                    "startS": s.start_s, "endS": s.end_s, "text": s.text, "sceneId": s.scene_id,
+                    "slide": s.asset_id.as_ref().map(|a| json!({ "assetId": a, "page": s.page })),
+                })
+            })
+            .collect();
+        json!({ "segments": segments })
+    });
+    let captions_url = match ready("captions").and_then(|a| a.data_key.clone()) {
+        Some(k) => Some(app.blobs.signed_url(&k, ttl).await?),
+        None => None,
+    };
+    let statuses: Vec<Value> = artifacts
+        .iter()
+        .map(|a| json!({ "type": a.kind, "status": a.status, "error": a.error, "updatedAt": a.updated_at }))
+        .collect();
+    Ok(Json(json!({
+        "session": session, "state": state, "recordings": recs, "transcript": transcript,
+        "chapters": data("chapters"), "highlights": data("highlights"), "qaLinks": data("qa_links"),
+        "captionsUrl": captions_url, "artifacts": statuses,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: String,
+}
+
+/// `GET /api/courses/{courseId}/search?q=…` — transcript hits across the course.
+pub async fn search(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(course): ApiPath<CourseId>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    let c = app.store.course(caller.user.tenant_id, course).await?.ok_or_else(|| ApiError::not_found("course"))?;
+    ensure(&caller, Action::ViewCourse, &Target::course(c.tenant_id, c.id))?;
+    let term = q.q.trim();
+    if term.chars().count() < 2 || term.chars().count() > 100 {
+        return Err(ApiError::validation("q", "must be 2 to 100 characters"));
+    }
+    let hits = app.store.search(c.tenant_id, course, term, 50).await?;
+    Ok(Json(json!({ "hits": hits })))
+}
+
+#[derive(Deserialize)]
+pub struct JobsQuery {
+    state: Option<String>,
+}
+
+fn job_scope(caller: &Caller) -> ApiResult<Option<shared_types::TenantId>> {
+    ensure(caller, Action::ManageJobs, &Target::tenant(caller.user.tenant_id))?;
+    Ok(if caller.actor.platform_admin { None } else { Some(caller.user.tenant_id) })
+}
+
+/// `GET /api/admin/jobs?state=failed`.
+pub async fn jobs(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<JobsQuery>,
+) -> ApiResult<Json<Value>> {
+    let scope = job_scope(&caller)?;
+    if let Some(s) = q.state.as_deref() {
+        if !["queued", "running", "done", "failed"].contains(&s) {
+            return Err(ApiError::validation("state", "must be queued, running, done or failed"));
+        }
+    }
+    let jobs = app.store.jobs(scope, q.state.as_deref(), 200).await?;
+    Ok(Json(json!({ "jobs": jobs })))
+}
+
+/// `POST /api/admin/jobs/{id}/retry` — back into the queue with a fresh attempt budget.
+pub async fn retry(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<JobId>) -> ApiResult<Json<Value>> {
+    let scope = job_scope(&caller)?;
+    if !app.store.retry_job(scope, id).await? {
+        let exists = app.store.job(id).await?.filter(|j| scope.is_none_or(|t| t == j.tenant_id));
+        return Err(match exists {
+            Some(j) => ApiError::conflict(format!("the job is {}; only failed or queued jobs are retried", j.state)),
+            None => ApiError::not_found("job"),
+        });
+    }
+    Ok(Json(json!({ "job": app.store.job(id).await? })))
+}

@@ -1,0 +1,307 @@
+//! Recordings, artifacts and the transcript index.
+
+use super::*;
+use serde_json::Value;
+use shared_types::{CourseId, EventEnvelope, RecordingId, TenantId, UserId};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recording {
+    pub id: RecordingId,
+    pub session_id: SessionId,
+    /// Blob key.
+    pub file_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration_s: Option<f64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub recording_id: Option<RecordingId>,
+    #[serde(skip)]
+    pub data_key: Option<String>,
+    #[serde(skip)]
+    pub data: Option<Value>,
+    pub error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One transcript segment as indexed (times relative to the recording).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexedSegment {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub scene_id: Option<String>,
+    pub asset_id: Option<String>,
+    pub page: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub session_id: SessionId,
+    pub at_s: f64,
+    pub text: String,
+}
+
+fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
+    let started: Option<String> = r.try_get("started_at")?;
+    Ok(Recording {
+        id: col_uuid(r, "id")?,
+        session_id: col_uuid(r, "session_id")?,
+        file_key: r.try_get("file_url")?,
+        content_type: r.try_get("content_type")?,
+        size_bytes: r.try_get("size_bytes")?,
+        started_at: started.as_deref().map(parse_ts).transpose()?,
+        duration_s: r.try_get("duration_s")?,
+        created_at: col_ts(r, "created_at")?,
+    })
+}
+
+const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, started_at, duration_s, created_at";
+
+impl Store {
+    /// Store a recording row and append its `recording.added` event (which enqueues processing) in
+    /// one transaction. `Err(outcome)` when the event is refused; nothing is written then.
+    pub async fn add_recording(
+        &self,
+        tenant: TenantId,
+        rec: &Recording,
+        by: UserId,
+        event: NewEvent,
+    ) -> StoreResult<Result<EventEnvelope, AppendOutcome>> {
+        let mut w = self.write().await?;
+        let existing = sqlx::query("select 1 from recordings where id = $1")
+            .bind(rec.id.to_string())
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        if existing.is_none() {
+            sqlx::query(
+                "insert into recordings (id, tenant_id, session_id, file_url, content_type, size_bytes, started_at, duration_s, \
+                 created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(rec.id.to_string())
+            .bind(tenant.to_string())
+            .bind(rec.session_id.to_string())
+            .bind(&rec.file_key)
+            .bind(&rec.content_type)
+            .bind(rec.size_bytes)
+            .bind(rec.started_at.map(ts))
+            .bind(rec.duration_s)
+            .bind(by.to_string())
+            .bind(ts(rec.created_at))
+            .execute(&mut *w.tx)
+            .await
+            .map_err(on_constraint)?;
+        }
+        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, rec.session_id, vec![event]).await?;
+        match outcomes.remove(0) {
+            AppendOutcome::Appended(e) => {
+                w.commit().await?;
+                self.fanout.publish([&e]);
+                self.put_state(rec.session_id, state);
+                Ok(Ok(e))
+            }
+            AppendOutcome::Replayed(e) => {
+                w.commit().await?;
+                Ok(Ok(e))
+            }
+            refused => {
+                w.tx.rollback().await?;
+                Ok(Err(refused))
+            }
+        }
+    }
+
+    pub async fn recording(&self, tenant: TenantId, id: RecordingId) -> StoreResult<Option<Recording>> {
+        let r = sqlx::query(&format!("select {REC_COLS} from recordings where id = $1 and tenant_id = $2"))
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(recording_from).transpose()
+    }
+
+    pub async fn recordings_of(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Recording>> {
+        let rows = sqlx::query(&format!(
+            "select {REC_COLS} from recordings where session_id = $1 and tenant_id = $2 order by created_at"
+        ))
+        .bind(session.to_string())
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(recording_from).collect()
+    }
+
+    pub async fn set_recording_duration(&self, id: RecordingId, duration_s: f64) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("update recordings set duration_s = $2 where id = $1")
+            .bind(id.to_string())
+            .bind(duration_s)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
+    /// Replace the session's artifact of this type (a re-run replaces, never duplicates).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_artifact(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        recording: RecordingId,
+        kind: &str,
+        status: &str,
+        data_key: Option<&str>,
+        data: Option<&Value>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into artifacts (id, tenant_id, session_id, recording_id, type, status, data_url, data_json, error, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             on conflict (session_id, type) do update set recording_id = $4, status = $6, data_url = $7, data_json = $8, \
+             error = $9, updated_at = $10",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(tenant.to_string())
+        .bind(session.to_string())
+        .bind(recording.to_string())
+        .bind(kind)
+        .bind(status)
+        .bind(data_key)
+        .bind(data.map(|d| d.to_string()))
+        .bind(error)
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(on_constraint)?;
+        w.commit().await
+    }
+
+    pub async fn artifacts_of(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Artifact>> {
+        let rows = sqlx::query(
+            "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
+             where session_id = $1 and tenant_id = $2 order by type",
+        )
+        .bind(session.to_string())
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let rec: Option<String> = r.try_get("recording_id")?;
+                let data: Option<String> = r.try_get("data_json")?;
+                Ok(Artifact {
+                    kind: r.try_get("type")?,
+                    status: r.try_get("status")?,
+                    recording_id: rec.and_then(|s| s.parse().ok()),
+                    data_key: r.try_get("data_url")?,
+                    data: data
+                        .map(|d| serde_json::from_str(&d))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    error: r.try_get("error")?,
+                    updated_at: col_ts(r, "updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replace the session's transcript index.
+    pub async fn replace_transcript(
+        &self,
+        tenant: TenantId,
+        course: CourseId,
+        session: SessionId,
+        segments: &[IndexedSegment],
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("delete from transcript_segments where session_id = $1")
+            .bind(session.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        for (chunk_no, chunk) in segments.chunks(100).enumerate() {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| format!("({})", (1..=10).map(|c| format!("${}", r * 10 + c)).collect::<Vec<_>>().join(", ")))
+                .collect();
+            let sql = format!(
+                "insert into transcript_segments (tenant_id, course_id, session_id, idx, start_s, end_s, text, scene_id, asset_id, page) values {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (i, s) in chunk.iter().enumerate() {
+                q = q
+                    .bind(tenant.to_string())
+                    .bind(course.to_string())
+                    .bind(session.to_string())
+                    .bind((chunk_no * 100 + i) as i64)
+                    .bind(s.start_s)
+                    .bind(s.end_s)
+                    .bind(s.text.clone())
+                    .bind(s.scene_id.clone())
+                    .bind(s.asset_id.clone())
+                    .bind(s.page.map(|p| p as i64));
+            }
+            q.execute(&mut *w.tx).await?;
+        }
+        w.commit().await
+    }
+
+    pub async fn transcript(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<IndexedSegment>> {
+        let rows = sqlx::query(
+            "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
+             where session_id = $1 and tenant_id = $2 order by idx",
+        )
+        .bind(session.to_string())
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IndexedSegment {
+                    start_s: r.try_get("start_s")?,
+                    end_s: r.try_get("end_s")?,
+                    text: r.try_get("text")?,
+                    scene_id: r.try_get("scene_id")?,
+                    asset_id: r.try_get("asset_id")?,
+                    page: r.try_get::<Option<i64>, _>("page")?.map(|p| p as u32),
+                })
+            })
+            .collect()
+    }
+
+    /// Transcript lines of a course containing `q` (case-insensitive), oldest session first.
+    pub async fn search(&self, tenant: TenantId, course: CourseId, q: &str, limit: i64) -> StoreResult<Vec<SearchHit>> {
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let rows = sqlx::query(
+            "select session_id, start_s, text from transcript_segments \
+             where tenant_id = $1 and course_id = $2 and lower(text) like $3 escape '\\' \
+             order by session_id, idx limit $4",
+        )
+        .bind(tenant.to_string())
+        .bind(course.to_string())
+        .bind(format!("%{escaped}%"))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SearchHit {
+                    session_id: col_uuid(r, "session_id")?,
+                    at_s: r.try_get("start_s")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
+    }
+}
