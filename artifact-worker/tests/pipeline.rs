@@ -92,8 +92,17 @@ async fn upload_recording(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lecture_to_replay() {
-    let app = TestApp::spawn(Db::Sqlite).await;
+async fn lecture_to_replay_sqlite() {
+    lecture_to_replay(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lecture_to_replay_postgres() {
+    lecture_to_replay(Db::Postgres).await;
+}
+
+async fn lecture_to_replay(db: Db) {
+    let app = TestApp::spawn(db).await;
     let s = app.school("Pipeline").await;
     app.live(&s).await;
     let dir = std::env::temp_dir().join(format!("lecture-{}", uuid::Uuid::new_v4()));
