@@ -8,7 +8,7 @@ export PG_TEST_DIR=$(mktemp -d /tmp/studio-pg-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=$(bash scripts/pg-test-cluster.sh start "$port")
 trap 'bash scripts/pg-test-cluster.sh stop' EXIT
-cargo build --release -p cloud-api --bins
+cargo build --release -p cloud-api -p artifact-worker --bins
 bin=$CARGO_TARGET_DIR/release
 echo "== append"
 "$bin/bench-append" "$url"
@@ -19,3 +19,5 @@ echo "== fan-out"
 fan_db="bench_fanout_$$"
 psql -q "$url" -c "create database $fan_db"
 "$bin/bench-fanout" "${url%/*}/$fan_db"
+echo "== pipeline"
+"$bin/bench-pipeline"

@@ -1,0 +1,186 @@
+//! bench-pipeline: transcription real-time factor (tiny.en, 1 and 2 threads), the whole pipeline
+//! for a 10-minute recording, and `GET /api/replays/{id}` latency for a 2-hour session with 20,000
+//! events and 1,500 transcript segments. Speech is made with espeak-ng.
+//!
+//! Usage: bench-pipeline [database-url]   (default: a fresh SQLite file)
+
+use artifact_worker::pipeline::{Worker, WorkerConfig};
+use artifact_worker::{decode, model, transcribe::Transcriber};
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{Duration as CDuration, Utc};
+use cloud_api::app::{router, AppState};
+use cloud_api::blob::{BlobStore, LocalBlobs};
+use cloud_api::store::{IndexedSegment, NewEvent, Recording, Store};
+use shared_types::{RecordingId, Role, RoleGrant, Scope, SessionEvent};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const LECTURE: &str = "Today we study motion. Velocity is the rate of change of position. Acceleration is the rate \
+    of change of velocity. A ball that falls speeds up by about ten meters per second every second. Energy is \
+    conserved when no friction acts. Momentum is mass times velocity, and it is conserved in collisions.";
+
+/// espeak-ng speech of about `secs` seconds, 16 kHz mono WAV bytes.
+fn speech(secs: f64, dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let one = dir.join("one.wav");
+    let one16 = dir.join("one16.wav");
+    anyhow::ensure!(Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&one).arg(LECTURE).status()?.success());
+    anyhow::ensure!(Command::new("sox").arg(&one).args(["-r", "16000", "-c", "1", "-b", "16"]).arg(&one16).status()?.success());
+    let len = (std::fs::metadata(&one16)?.len() - 44) as f64 / 32000.0;
+    let reps = (secs / len).ceil() as usize;
+    let out = dir.join(format!("speech-{secs}.wav"));
+    let mut sox = Command::new("sox");
+    for _ in 0..reps {
+        sox.arg(&one16);
+    }
+    anyhow::ensure!(sox.arg(&out).args(["trim", "0", &secs.to_string()]).status()?.success());
+    Ok(std::fs::read(out)?)
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("bench-pipeline-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let url = match std::env::args().nth(1) {
+        Some(u) => u,
+        None => format!("sqlite://{}?mode=rwc", dir.join("b.db").display()),
+    };
+    let model_path = model::prepare()?;
+
+    // 1. Real-time factor on one minute of speech.
+    let (pcm, secs) = decode::to_whisper(speech(60.0, &dir)?, Some("audio/wav"))?;
+    for threads in [1, 2] {
+        let t = Transcriber::load(&model_path, threads)?;
+        let t0 = Instant::now();
+        let segs = t.transcribe(&pcm)?;
+        let el = t0.elapsed().as_secs_f64();
+        println!("transcribe {secs:.0} s, tiny.en, {threads} thread(s): {el:.1} s, RTF {:.3} ({} segments)", el / secs, segs.len());
+    }
+
+    // 2. The whole pipeline for a 10-minute recording.
+    let store = Arc::new(Store::connect(&url).await?);
+    let blobs = Arc::new(BlobStore::Local(LocalBlobs::open(dir.join("blobs"))?));
+    let tenant = store.create_tenant("Bench").await?.id;
+    let teacher = store.create_user(tenant, &format!("t{}@bench.test", uuid::Uuid::new_v4().simple()), None, "x", false).await?;
+    store.grant(tenant, teacher.id, RoleGrant { role: Role::Teacher, scope: Scope::Tenant, scope_id: Some(tenant.0) }).await?;
+    let course = store.create_course(tenant, "Bench").await?;
+    let lesson = store.create_lesson(tenant, course.id, "Bench", 1).await?;
+    let ev = |key: &str, event: SessionEvent, at: Option<chrono::DateTime<Utc>>| NewEvent {
+        idempotency_key: key.into(),
+        actor_id: Some(teacher.id),
+        actor_role: Some(Role::Teacher),
+        occurred_at: at,
+        event,
+    };
+    let start = Utc::now() - CDuration::hours(3);
+    let new_session = |name: &'static str| {
+        let store = store.clone();
+        let lesson = lesson.clone();
+        async move {
+            let first = ev(name, SessionEvent::SessionScheduled { scheduled_start: start, scheduled_end: start + CDuration::hours(2) }, Some(start));
+            let (s, _) = store.create_session(tenant, &lesson, start, start + CDuration::hours(2), first).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
+            store.append(tenant, s.id, vec![ev(&format!("{name}-start"), SessionEvent::SessionStarted { room: None }, Some(start))]).await?;
+            anyhow::Ok(s.id)
+        }
+    };
+    let sid = new_session("ten-minutes").await?;
+    let wav = speech(600.0, &dir)?;
+    let rid = RecordingId::new();
+    let key = format!("sessions/{sid}/recordings/{rid}.wav");
+    blobs.put(&key, wav.clone(), "audio/wav").await?;
+    let rec = Recording {
+        id: rid,
+        session_id: sid,
+        file_key: key,
+        content_type: "audio/wav".into(),
+        size_bytes: wav.len() as i64,
+        started_at: Some(start),
+        duration_s: None,
+        created_at: Utc::now(),
+    };
+    let added = ev("rec", SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s: None }, None);
+    store.add_recording(tenant, &rec, teacher.id, added).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    let cfg = WorkerConfig {
+        id: "bench".into(),
+        model: Some(model_path.clone()),
+        threads: 1,
+        lease: Duration::from_secs(120),
+        poll: Duration::from_millis(100),
+        backoff: Duration::from_secs(1),
+    };
+    let worker = Worker::new(store.clone(), blobs.clone(), cfg);
+    let t0 = Instant::now();
+    let (_, ran) = worker.run_one().await?.ok_or_else(|| anyhow::anyhow!("no job"))?;
+    let el = t0.elapsed().as_secs_f64();
+    println!("pipeline, 600 s recording, 1 thread: {el:.1} s end to end ({ran:?}), {:.3} × real time", el / 600.0);
+
+    // 3. Replay latency for a 2-hour session: 20,000 events, 1,500 segments.
+    let big = new_session("two-hours").await?;
+    let mut n = 2u64;
+    let mut batch = Vec::new();
+    while n < 20_000 {
+        let at = start + CDuration::milliseconds((n as f64 * 7200.0 / 20_000.0 * 1000.0) as i64);
+        let event = match n % 4 {
+            0 => SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("message {n}") },
+            1 => SessionEvent::HighlightMarked { label: format!("mark {n}") },
+            2 => SessionEvent::WhiteboardStrokeAdded {
+                board_id: "main".into(),
+                strokes: vec![shared_types::events::Stroke { id: format!("s{n}"), points: vec![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], color: "#222".into(), width: 2.0 }],
+            },
+            _ => SessionEvent::QuestionAsked { question_id: shared_types::QuestionId::new(), content: format!("question {n}?") },
+        };
+        batch.push(ev(&format!("e{n}"), event, Some(at)));
+        n += 1;
+        if batch.len() == 1000 {
+            store.append(tenant, big, std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.append(tenant, big, batch).await?;
+    let segs: Vec<IndexedSegment> = (0..1500)
+        .map(|i| IndexedSegment {
+            start_s: i as f64 * 4.8,
+            end_s: i as f64 * 4.8 + 4.5,
+            text: format!("segment {i}: velocity is the rate of change of position"),
+            scene_id: None,
+            asset_id: None,
+            page: None,
+        })
+        .collect();
+    store.replace_transcript(tenant, course.id, big, &segs).await?;
+    for kind in ["transcript", "chapters", "highlights", "qa_links"] {
+        let data = serde_json::json!((0..40).map(|i| serde_json::json!({"startS": i * 180, "endS": i * 180 + 180, "title": format!("chapter {i}")})).collect::<Vec<_>>());
+        store.put_artifact(tenant, big, rid, kind, "ready", None, Some(&data), None).await?;
+    }
+    let config = cloud_api::config::Config::from_env()?;
+    let state = AppState::new(store.clone(), config, BlobStore::Local(LocalBlobs::open(dir.join("blobs"))?));
+    let (token, hash) = cloud_api::auth::new_token();
+    store.insert_token(&hash, &teacher, Utc::now() + CDuration::hours(1)).await?;
+    let app = router(state);
+    let mut lat = Vec::new();
+    let mut size = 0;
+    for i in 0..101 {
+        let req = Request::get(format!("/api/replays/{big}")).header("authorization", format!("Bearer {token}")).body(Body::empty())?;
+        let t0 = Instant::now();
+        let resp = app.clone().oneshot(req).await?;
+        anyhow::ensure!(resp.status() == 200, "replay answered {}", resp.status());
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        size = bytes.len();
+        if i == 0 {
+            println!("replay, 2-hour session (20,000 events, 1,500 segments): first (cold) {ms:.1} ms, {:.1} MB", size as f64 / 1e6);
+        } else {
+            lat.push(ms);
+        }
+    }
+    let (p50, p95) = (pct(&mut lat, 0.5), pct(&mut lat, 0.95));
+    println!("replay, warm, 100 requests: p50 {p50:.1} ms  p95 {p95:.1} ms  ({} bytes)", size);
+    println!("goal replay p95 <= 100 ms   {}", if p95 <= 100.0 { "met" } else { "NOT met" });
+    Ok(())
+}

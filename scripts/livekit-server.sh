@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A real LiveKit server for development and tests.
+#   build  — build livekit-server (pinned) from the Go module proxy into ~/.cache/studio/livekit (cached)
+#   start  — start it in --dev mode on 127.0.0.1 (keys devkey/secret), wait until it answers, print its URL
+#   stop   — stop it
+# `go install …/cmd/server@v` refuses modules whose go.mod has replace directives (livekit-server has
+# three), so the module is downloaded with `go mod download` and built as the main module in a copy.
+set -euo pipefail
+VERSION=${LIVEKIT_VERSION:-v1.13.11}
+cache=${STUDIO_CACHE_DIR:-$HOME/.cache/studio}/livekit
+bin="$cache/livekit-server-$VERSION"
+state=${LIVEKIT_TEST_DIR:-${TMPDIR:-/tmp}/studio-livekit}
+cmd=${1:-start}
+
+build() {
+  [ -x "$bin" ] && return 0
+  command -v go >/dev/null || { echo "Go is required to build livekit-server" >&2; exit 1; }
+  mkdir -p "$cache"
+  src=$(go mod download -json "github.com/livekit/livekit-server@$VERSION" | python3 -c 'import sys,json; print(json.load(sys.stdin)["Dir"])')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/"
+  chmod -R u+w "$work"
+  echo "building livekit-server $VERSION (a few minutes the first time) …" >&2
+  (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$bin.tmp" ./cmd/server)
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+}
+
+case "$cmd" in
+  build) build; echo "$bin" ;;
+  start)
+    build
+    mkdir -p "$state"
+    port=${LIVEKIT_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+    "$bin" --dev --bind 127.0.0.1 --port "$port" >"$state/server.log" 2>&1 &
+    echo $! >"$state/pid"
+    for _ in $(seq 1 100); do
+      if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "LIVEKIT_URL=ws://127.0.0.1:$port"
+        echo "LIVEKIT_API_KEY=devkey"
+        echo "LIVEKIT_API_SECRET=secret"
+        exit 0
+      fi
+      sleep 0.2
+    done
+    echo "livekit-server did not start; log follows" >&2; tail -30 "$state/server.log" >&2; exit 1
+    ;;
+  stop)
+    [ -f "$state/pid" ] && kill "$(cat "$state/pid")" 2>/dev/null || true
+    rm -rf "$state"
+    ;;
+  *) echo "usage: $0 build | start | stop" >&2; exit 2 ;;
+esac
