@@ -3,10 +3,12 @@
 #   build  — build livekit-server (pinned) from the Go module proxy into ~/.cache/studio/livekit (cached)
 #   start  — start it in --dev mode on 127.0.0.1 (keys devkey/secret), wait until it answers, print its URL
 #   stop   — stop it
-# `go install …/cmd/server@v` refuses modules whose go.mod has replace directives (livekit-server has
-# three), so the module is downloaded with `go mod download` and built as the main module in a copy.
+# v1.13.5 is the newest release whose go.mod has no replace directives: from v1.13.6 on it replaces pion
+# modules with LiveKit forks that the Go module proxy does not serve (403 "not available"), and
+# `go install …@version` refuses replace directives anyway. The module is fetched with
+# `go mod download` and built as the main module in a copy (the same result as `go install`).
 set -euo pipefail
-VERSION=${LIVEKIT_VERSION:-v1.13.11}
+VERSION=${LIVEKIT_VERSION:-v1.13.5}
 cache=${STUDIO_CACHE_DIR:-$HOME/.cache/studio}/livekit
 bin="$cache/livekit-server-$VERSION"
 state=${LIVEKIT_TEST_DIR:-${TMPDIR:-/tmp}/studio-livekit}

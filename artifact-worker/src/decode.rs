@@ -1,8 +1,11 @@
-//! Decode a recording (WAV, MP4/AAC, Ogg/WebM with Vorbis, MP3) to 16 kHz mono f32 with symphonia.
+//! Decode a recording (WAV, MP4/AAC, Ogg/WebM with Opus or Vorbis, MP3) to 16 kHz mono f32 with
+//! symphonia; Opus (what browsers' MediaRecorder writes) through libopus via symphonia-adapter-libopus.
 
 use anyhow::{bail, Context, Result};
+use std::sync::OnceLock;
 use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::MediaSourceStream;
@@ -12,6 +15,17 @@ use symphonia::core::meta::MetadataOptions;
 pub struct Pcm {
     pub rate: u32,
     pub samples: Vec<f32>,
+}
+
+/// symphonia's codecs plus Opus.
+fn codecs() -> &'static CodecRegistry {
+    static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut r = CodecRegistry::new();
+        r.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        symphonia::default::register_enabled_codecs(&mut r);
+        r
+    })
 }
 
 /// Decode any supported container/codec to mono at its own rate.
@@ -28,7 +42,7 @@ pub fn decode(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Pcm> {
     let track_id = track.id;
     let params =
         track.codec_params.as_ref().and_then(|p| p.audio()).context("the audio track has no codec parameters")?.clone();
-    let mut decoder = symphonia::default::get_codecs()
+    let mut decoder = codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .context("the recording's audio codec is not supported")?;
     let mut rate = params.sample_rate.unwrap_or(0);

@@ -36,3 +36,39 @@ fn espeak_speech_is_transcribed_with_low_wer() {
     let vel = words.iter().find(|w| w.text.to_lowercase().contains("velocity")).expect("velocity is heard");
     assert!(vel.start_s > 2.0, "velocity is said after the greeting: {}", vel.start_s);
 }
+
+/// The containers and codecs recordings arrive in (made by ffmpeg from the same speech): each decodes
+/// to about the same length; WebM/Opus, what browsers record, is also transcribed.
+#[test]
+fn compressed_recordings_decode() {
+    let dir = std::env::temp_dir().join(format!("codecs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("raw.wav");
+    std::fs::write(&wav, espeak(SPEECH, &dir)).unwrap();
+    let (_, reference) = decode::to_whisper(std::fs::read(&wav).unwrap(), Some("audio/wav")).unwrap();
+    let t = Transcriber::load(&model::prepare().unwrap(), 1).unwrap();
+    for (ext, codec, mime) in [
+        ("webm", "libopus", "video/webm"),
+        ("ogg", "libopus", "audio/ogg"),
+        ("m4a", "aac", "video/mp4"),
+        ("ogg", "libvorbis", "audio/ogg"),
+    ] {
+        let out = dir.join(format!("x-{codec}.{ext}"));
+        let ok = Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(&wav)
+            .args(["-c:a", codec, "-b:a", "48k"])
+            .arg(&out)
+            .status()
+            .expect("ffmpeg");
+        assert!(ok.success(), "ffmpeg {codec}");
+        let (pcm, secs) = decode::to_whisper(std::fs::read(&out).unwrap(), Some(mime))
+            .unwrap_or_else(|e| panic!("{codec}/{ext}: {e:#}"));
+        assert!((secs - reference).abs() < 0.3, "{codec}/{ext}: {secs:.2} s vs {reference:.2} s");
+        if ext == "webm" {
+            let hyp: Vec<String> = t.transcribe(&pcm).unwrap().into_iter().map(|s| s.text).collect();
+            let wer = text::wer(SPEECH, &hyp.join(" "));
+            assert!(wer <= 0.25, "webm/opus WER {wer:.3}");
+        }
+    }
+}

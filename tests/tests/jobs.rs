@@ -15,7 +15,16 @@ async fn queue_semantics(db: Db) {
     let sid: shared_types::SessionId = s.session.parse().unwrap();
     // Twelve distinct jobs, and one duplicate that must not make a thirteenth.
     for i in 0..12 {
-        store.enqueue(s.tenant, sid, "process_recording", &json!({"recordingId": uuid::Uuid::new_v4()}), Some(&format!("k{i}"))).await.unwrap();
+        store
+            .enqueue(
+                s.tenant,
+                sid,
+                "process_recording",
+                &json!({"recordingId": uuid::Uuid::new_v4()}),
+                Some(&format!("k{i}")),
+            )
+            .await
+            .unwrap();
     }
     store.enqueue(s.tenant, sid, "process_recording", &json!({}), Some("k3")).await.unwrap();
     assert_eq!(store.jobs(Some(s.tenant), Some("queued"), 100).await.unwrap().len(), 12);

@@ -27,7 +27,12 @@ fn speech(secs: f64, dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let one = dir.join("one.wav");
     let one16 = dir.join("one16.wav");
     anyhow::ensure!(Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&one).arg(LECTURE).status()?.success());
-    anyhow::ensure!(Command::new("sox").arg(&one).args(["-r", "16000", "-c", "1", "-b", "16"]).arg(&one16).status()?.success());
+    anyhow::ensure!(Command::new("sox")
+        .arg(&one)
+        .args(["-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&one16)
+        .status()?
+        .success());
     let len = (std::fs::metadata(&one16)?.len() - 44) as f64 / 32000.0;
     let reps = (secs / len).ceil() as usize;
     let out = dir.join(format!("speech-{secs}.wav"));
@@ -61,15 +66,22 @@ async fn main() -> anyhow::Result<()> {
         let t0 = Instant::now();
         let segs = t.transcribe(&pcm)?;
         let el = t0.elapsed().as_secs_f64();
-        println!("transcribe {secs:.0} s, tiny.en, {threads} thread(s): {el:.1} s, RTF {:.3} ({} segments)", el / secs, segs.len());
+        println!(
+            "transcribe {secs:.0} s, tiny.en, {threads} thread(s): {el:.1} s, RTF {:.3} ({} segments)",
+            el / secs,
+            segs.len()
+        );
     }
 
     // 2. The whole pipeline for a 10-minute recording.
     let store = Arc::new(Store::connect(&url).await?);
     let blobs = Arc::new(BlobStore::Local(LocalBlobs::open(dir.join("blobs"))?));
     let tenant = store.create_tenant("Bench").await?.id;
-    let teacher = store.create_user(tenant, &format!("t{}@bench.test", uuid::Uuid::new_v4().simple()), None, "x", false).await?;
-    store.grant(tenant, teacher.id, RoleGrant { role: Role::Teacher, scope: Scope::Tenant, scope_id: Some(tenant.0) }).await?;
+    let teacher =
+        store.create_user(tenant, &format!("t{}@bench.test", uuid::Uuid::new_v4().simple()), None, "x", false).await?;
+    store
+        .grant(tenant, teacher.id, RoleGrant { role: Role::Teacher, scope: Scope::Tenant, scope_id: Some(tenant.0) })
+        .await?;
     let course = store.create_course(tenant, "Bench").await?;
     let lesson = store.create_lesson(tenant, course.id, "Bench", 1).await?;
     let ev = |key: &str, event: SessionEvent, at: Option<chrono::DateTime<Utc>>| NewEvent {
@@ -84,9 +96,22 @@ async fn main() -> anyhow::Result<()> {
         let store = store.clone();
         let lesson = lesson.clone();
         async move {
-            let first = ev(name, SessionEvent::SessionScheduled { scheduled_start: start, scheduled_end: start + CDuration::hours(2) }, Some(start));
-            let (s, _) = store.create_session(tenant, &lesson, start, start + CDuration::hours(2), first).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
-            store.append(tenant, s.id, vec![ev(&format!("{name}-start"), SessionEvent::SessionStarted { room: None }, Some(start))]).await?;
+            let first = ev(
+                name,
+                SessionEvent::SessionScheduled { scheduled_start: start, scheduled_end: start + CDuration::hours(2) },
+                Some(start),
+            );
+            let (s, _) = store
+                .create_session(tenant, &lesson, start, start + CDuration::hours(2), first)
+                .await?
+                .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+            store
+                .append(
+                    tenant,
+                    s.id,
+                    vec![ev(&format!("{name}-start"), SessionEvent::SessionStarted { room: None }, Some(start))],
+                )
+                .await?;
             anyhow::Ok(s.id)
         }
     };
@@ -105,7 +130,8 @@ async fn main() -> anyhow::Result<()> {
         duration_s: None,
         created_at: Utc::now(),
     };
-    let added = ev("rec", SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s: None }, None);
+    let added =
+        ev("rec", SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s: None }, None);
     store.add_recording(tenant, &rec, teacher.id, added).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
     let cfg = WorkerConfig {
         id: "bench".into(),
@@ -128,13 +154,23 @@ async fn main() -> anyhow::Result<()> {
     while n < 20_000 {
         let at = start + CDuration::milliseconds((n as f64 * 7200.0 / 20_000.0 * 1000.0) as i64);
         let event = match n % 4 {
-            0 => SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("message {n}") },
+            0 => {
+                SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("message {n}") }
+            }
             1 => SessionEvent::HighlightMarked { label: format!("mark {n}") },
             2 => SessionEvent::WhiteboardStrokeAdded {
                 board_id: "main".into(),
-                strokes: vec![shared_types::events::Stroke { id: format!("s{n}"), points: vec![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], color: "#222".into(), width: 2.0 }],
+                strokes: vec![shared_types::events::Stroke {
+                    id: format!("s{n}"),
+                    points: vec![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+                    color: "#222".into(),
+                    width: 2.0,
+                }],
             },
-            _ => SessionEvent::QuestionAsked { question_id: shared_types::QuestionId::new(), content: format!("question {n}?") },
+            _ => SessionEvent::QuestionAsked {
+                question_id: shared_types::QuestionId::new(),
+                content: format!("question {n}?"),
+            },
         };
         batch.push(ev(&format!("e{n}"), event, Some(at)));
         n += 1;
@@ -155,7 +191,9 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     store.replace_transcript(tenant, course.id, big, &segs).await?;
     for kind in ["transcript", "chapters", "highlights", "qa_links"] {
-        let data = serde_json::json!((0..40).map(|i| serde_json::json!({"startS": i * 180, "endS": i * 180 + 180, "title": format!("chapter {i}")})).collect::<Vec<_>>());
+        let data = serde_json::json!((0..40)
+            .map(|i| serde_json::json!({"startS": i * 180, "endS": i * 180 + 180, "title": format!("chapter {i}")}))
+            .collect::<Vec<_>>());
         store.put_artifact(tenant, big, rid, kind, "ready", None, Some(&data), None).await?;
     }
     let config = cloud_api::config::Config::from_env()?;
@@ -166,7 +204,9 @@ async fn main() -> anyhow::Result<()> {
     let mut lat = Vec::new();
     let mut size = 0;
     for i in 0..101 {
-        let req = Request::get(format!("/api/replays/{big}")).header("authorization", format!("Bearer {token}")).body(Body::empty())?;
+        let req = Request::get(format!("/api/replays/{big}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())?;
         let t0 = Instant::now();
         let resp = app.clone().oneshot(req).await?;
         anyhow::ensure!(resp.status() == 200, "replay answered {}", resp.status());
@@ -174,7 +214,10 @@ async fn main() -> anyhow::Result<()> {
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         size = bytes.len();
         if i == 0 {
-            println!("replay, 2-hour session (20,000 events, 1,500 segments): first (cold) {ms:.1} ms, {:.1} MB", size as f64 / 1e6);
+            println!(
+                "replay, 2-hour session (20,000 events, 1,500 segments): first (cold) {ms:.1} ms, {:.1} MB",
+                size as f64 / 1e6
+            );
         } else {
             lat.push(ms);
         }
