@@ -214,6 +214,25 @@ create table recordings (
     foreign key (tenant_id, session_id) references sessions (tenant_id, id)
 );
 
+-- Resumable recording uploads: parts land in the blob store and are listed here until completed.
+create table recording_uploads (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    user_id text not null,
+    started_at text,
+    recording_id text,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table recording_upload_parts (
+    upload_id text not null references recording_uploads (id),
+    n bigint not null,
+    size_bytes bigint not null,
+    constraint recording_upload_parts_key primary key (upload_id, n)
+);
+
 create table artifacts (
     id text primary key,
     tenant_id text not null,

@@ -23,7 +23,9 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Routes that take uploads up to `Config::max_upload_bytes` (registered with `post_upload`).
 pub fn is_upload(path: &str) -> bool {
-    path == "/api/studio/assets" || (path.starts_with("/api/sessions/") && path.ends_with("/recordings"))
+    path == "/api/studio/assets"
+        || (path.starts_with("/api/sessions/")
+            && (path.ends_with("/recordings") || path.contains("/recordings/uploads/")))
 }
 
 fn valid_key(k: &str) -> bool {

@@ -81,6 +81,18 @@ pub fn api() -> ApiRouter {
             "Upload a class recording (raw body or multipart)",
             replay::upload_recording,
         )
+        .post("/api/sessions/{id}/recordings/uploads", "Start a resumable recording upload", replay::start_upload)
+        .get("/api/sessions/{id}/recordings/uploads/{upload_id}", "Parts received so far", replay::get_upload)
+        .put_upload(
+            "/api/sessions/{id}/recordings/uploads/{upload_id}/parts/{n}",
+            "Send one part (replaces it if sent again)",
+            replay::put_part,
+        )
+        .post(
+            "/api/sessions/{id}/recordings/uploads/{upload_id}/complete",
+            "Join the parts into the recording",
+            replay::complete_upload,
+        )
         .post("/api/artifacts/process", "Process a recording again (admins)", replay::process)
         .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
         .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)

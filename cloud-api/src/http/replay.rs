@@ -8,7 +8,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::outcome;
 use crate::http::{ensure, session_target};
-use crate::store::{NewEvent, Recording};
+use crate::store::{NewEvent, Recording, Upload};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
@@ -86,6 +86,20 @@ pub async fn upload_recording(
             .map_err(|_| ApiError::new(413, "payload_too_large", "the recording is too large"))?
             .to_vec()
     };
+    store_recording(&app, &caller, &target, &key, bytes, started_at).await
+}
+
+/// Sniff, store the blob, record the recording and its event (which enqueues processing).
+/// `key` decides the recording's id, so the same key is always the same recording.
+async fn store_recording(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    bytes: Vec<u8>,
+    started_at: Option<DateTime<Utc>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = target.session.ok_or_else(|| ApiError::not_found("session"))?;
     let (content_type, ext) =
         recording_kind(&bytes).ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
     let rid = RecordingId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
@@ -103,9 +117,9 @@ pub async fn upload_recording(
         created_at: Utc::now(),
     };
     let event = NewEvent {
-        idempotency_key: crate::http::sessions::event_key(&caller, &key),
+        idempotency_key: crate::http::sessions::event_key(caller, key),
         actor_id: Some(caller.user.id),
-        actor_role: caller.actor.session_role(&target),
+        actor_role: caller.actor.session_role(target),
         occurred_at: None,
         event: SessionEvent::RecordingAdded { recording_id: rid, started_at, duration_s: None },
     };
@@ -120,6 +134,109 @@ pub async fn upload_recording(
             "processing": "queued", "event": event,
         })),
     ))
+}
+
+/// Parts of a resumable upload are at most this large.
+pub const MAX_PART_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUpload {
+    #[serde(default)]
+    started_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/sessions/{id}/recordings/uploads` — start a resumable upload.
+pub async fn start_upload(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<NewUpload>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::UploadRecording, &target)?;
+    let upload = uuid::Uuid::new_v5(&caller.user.id.0, format!("upload/{key}").as_bytes());
+    app.store.create_upload(target.tenant, id, caller.user.id, upload, req.started_at).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "uploadId": upload, "maxPartBytes": MAX_PART_BYTES }))))
+}
+
+/// The upload, checked to be the caller's and this session's.
+async fn my_upload(app: &AppState, caller: &Caller, id: SessionId, upload: uuid::Uuid) -> ApiResult<(Target, Upload)> {
+    let (_, target) = session_target(app, caller, id).await?;
+    ensure(caller, Action::UploadRecording, &target)?;
+    let up = app
+        .store
+        .upload(target.tenant, upload)
+        .await?
+        .filter(|u| u.session_id == id && u.user_id == caller.user.id)
+        .ok_or_else(|| ApiError::not_found("upload"))?;
+    Ok((target, up))
+}
+
+fn part_key(session: SessionId, upload: uuid::Uuid, n: u32) -> String {
+    format!("sessions/{session}/uploads/{upload}/part-{n:05}")
+}
+
+/// `PUT /api/sessions/{id}/recordings/uploads/{uploadId}/parts/{n}` — a part (1, 2, …); sending a part
+/// again replaces it, so a client resumes by re-sending what the upload's listing lacks.
+pub async fn put_part(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((id, upload, n)): ApiPath<(SessionId, uuid::Uuid, u32)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let (_, up) = my_upload(&app, &caller, id, upload).await?;
+    if up.recording_id.is_some() {
+        return Err(ApiError::conflict("this upload is already complete"));
+    }
+    if n == 0 || n > 10_000 {
+        return Err(ApiError::validation("n", "parts are numbered 1 to 10000"));
+    }
+    if body.is_empty() || body.len() > MAX_PART_BYTES {
+        return Err(ApiError::validation("body", format!("a part holds 1 to {MAX_PART_BYTES} bytes")));
+    }
+    let size = body.len() as i64;
+    app.blobs.put(&part_key(id, upload, n), body.to_vec(), "application/octet-stream").await?;
+    app.store.put_upload_part(upload, n, size).await?;
+    Ok(Json(json!({ "uploadId": upload, "part": n, "sizeBytes": size })))
+}
+
+fn upload_json(up: &Upload) -> Value {
+    let parts: Vec<Value> = up.parts.iter().map(|(n, s)| json!({ "n": n, "sizeBytes": s })).collect();
+    json!({ "uploadId": up.id, "sessionId": up.session_id, "parts": parts, "recordingId": up.recording_id })
+}
+
+/// `GET /api/sessions/{id}/recordings/uploads/{uploadId}` — which parts arrived (for resuming).
+pub async fn get_upload(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
+) -> ApiResult<Json<Value>> {
+    let (_, up) = my_upload(&app, &caller, id, upload).await?;
+    Ok(Json(upload_json(&up)))
+}
+
+/// `POST /api/sessions/{id}/recordings/uploads/{uploadId}/complete` — join parts 1..N into the recording.
+pub async fn complete_upload(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (target, up) = my_upload(&app, &caller, id, upload).await?;
+    if up.parts.is_empty() || up.parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i + 1) {
+        return Err(ApiError::validation("parts", "parts 1..N must all be present").details(upload_json(&up)));
+    }
+    let total: i64 = up.parts.iter().map(|(_, s)| s).sum();
+    let mut bytes = Vec::with_capacity(total as usize);
+    for (n, _) in &up.parts {
+        bytes.extend(app.blobs.get(&part_key(id, upload, *n)).await?);
+    }
+    let resp = store_recording(&app, &caller, &target, &format!("upload/{upload}"), bytes, up.started_at).await?;
+    if let Some(rid) = resp.1 .0["id"].as_str().and_then(|s| s.parse().ok()) {
+        app.store.finish_upload(upload, rid).await?;
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]

@@ -47,6 +47,19 @@ impl ApiRouter {
         self
     }
 
+    /// A PUT route with a large body (upload parts).
+    pub fn put_upload<H, T>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router =
+            self.router.route(path, axum::routing::put(handler).layer(axum::extract::DefaultBodyLimit::disable()));
+        self.docs.push(RouteDoc { method: "put", path, summary });
+        debug_assert!(crate::http::idempotency::is_upload(path), "make is_upload({path}) true");
+        self
+    }
+
     verb!(get, "get");
     verb!(post, "post");
     verb!(patch, "patch");
@@ -63,7 +76,7 @@ impl ApiRouter {
                 .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split('}').next()))
                 .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
                 .collect();
-            let writes = matches!(d.method, "post" | "patch" | "delete");
+            let writes = matches!(d.method, "post" | "patch" | "delete" | "put");
             let mut op = json!({
                 "summary": d.summary,
                 "parameters": params,

@@ -305,3 +305,95 @@ impl Store {
             .collect()
     }
 }
+
+/// A resumable upload in progress.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    pub id: uuid::Uuid,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub started_at: Option<DateTime<Utc>>,
+    /// Set once completed.
+    pub recording_id: Option<RecordingId>,
+    /// (part number, size) in order.
+    pub parts: Vec<(u32, i64)>,
+}
+
+impl Store {
+    pub async fn create_upload(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        user: UserId,
+        id: uuid::Uuid,
+        started_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into recording_uploads (id, tenant_id, session_id, user_id, started_at, created_at) values ($1, $2, $3, $4, $5, $6) \
+             on conflict (id) do nothing",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(session.to_string())
+        .bind(user.to_string())
+        .bind(started_at.map(ts))
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(on_constraint)?;
+        w.commit().await
+    }
+
+    pub async fn upload(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<Option<Upload>> {
+        let r = sqlx::query("select session_id, user_id, started_at, recording_id from recording_uploads where id = $1 and tenant_id = $2")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        let parts = sqlx::query("select n, size_bytes from recording_upload_parts where upload_id = $1 order by n")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|p| Ok((p.try_get::<i64, _>(0)? as u32, p.try_get::<i64, _>(1)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let started: Option<String> = r.try_get("started_at")?;
+        let rec: Option<String> = r.try_get("recording_id")?;
+        Ok(Some(Upload {
+            id,
+            session_id: col_uuid(&r, "session_id")?,
+            user_id: col_uuid(&r, "user_id")?,
+            started_at: started.as_deref().map(parse_ts).transpose()?,
+            recording_id: rec.and_then(|s| s.parse().ok()),
+            parts,
+        }))
+    }
+
+    /// Record that part `n` is stored (again: sending a part twice replaces it).
+    pub async fn put_upload_part(&self, id: uuid::Uuid, n: u32, size: i64) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into recording_upload_parts (upload_id, n, size_bytes) values ($1, $2, $3) \
+             on conflict (upload_id, n) do update set size_bytes = $3",
+        )
+        .bind(id.to_string())
+        .bind(n as i64)
+        .bind(size)
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
+    pub async fn finish_upload(&self, id: uuid::Uuid, recording: RecordingId) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("update recording_uploads set recording_id = $2 where id = $1")
+            .bind(id.to_string())
+            .bind(recording.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+}

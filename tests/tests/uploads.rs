@@ -1,0 +1,144 @@
+//! Recordings: the single-request upload and the resumable one (parts, listing, resume, complete).
+
+use reqwest::Method;
+use serde_json::json;
+use studio_tests::*;
+
+/// A WAV file of `secs` seconds of a 440 Hz tone at 16 kHz.
+fn wav(secs: f64) -> Vec<u8> {
+    let n = (secs * 16000.0) as u32;
+    let mut out = Vec::new();
+    out.extend(b"RIFF");
+    out.extend((36 + n * 2).to_le_bytes());
+    out.extend(b"WAVEfmt ");
+    out.extend(16u32.to_le_bytes());
+    out.extend(1u16.to_le_bytes());
+    out.extend(1u16.to_le_bytes());
+    out.extend(16000u32.to_le_bytes());
+    out.extend(32000u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(16u16.to_le_bytes());
+    out.extend(b"data");
+    out.extend((n * 2).to_le_bytes());
+    for i in 0..n {
+        let v = ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / 16000.0).sin() * 8000.0) as i16;
+        out.extend(v.to_le_bytes());
+    }
+    out
+}
+
+async fn put_part(app: &TestApp, token: &str, session: &str, upload: &str, n: u32, bytes: Vec<u8>) -> u16 {
+    app.http
+        .put(format!("{}/api/sessions/{session}/recordings/uploads/{upload}/parts/{n}", app.base))
+        .bearer_auth(token)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn resumable_upload(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Uploads").await;
+    app.live(&s).await;
+    let sid = s.session.as_str();
+    let t = &s.teacher.token;
+    let assert_denied = app.post(&format!("/api/sessions/{sid}/recordings/uploads"), &s.student.token, json!({})).await;
+    assert_eq!(assert_denied.status, 403);
+    let started = "2026-11-25T09:00:00Z";
+    let up = app.post(&format!("/api/sessions/{sid}/recordings/uploads"), t, json!({"startedAt": started})).await;
+    assert_eq!(up.status, 201, "{:?}", up.body);
+    let id = up.body["uploadId"].as_str().unwrap().to_string();
+    let file = wav(3.0);
+    let chunks: Vec<Vec<u8>> = file.chunks(40_000).map(|c| c.to_vec()).collect();
+    assert_eq!(chunks.len(), 3);
+    // Parts 1 and 3 arrive; the connection drops before part 2.
+    assert_eq!(put_part(&app, t, sid, &id, 1, chunks[0].clone()).await, 200);
+    assert_eq!(put_part(&app, t, sid, &id, 3, b"garbage to be replaced".to_vec()).await, 200);
+    let early = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{id}/complete"), t, json!({})).await;
+    assert_eq!(early.status, 422);
+    // The client asks what arrived, and resumes.
+    let listing = app.get(&format!("/api/sessions/{sid}/recordings/uploads/{id}"), t).await;
+    let got: Vec<u64> = listing.body["parts"].as_array().unwrap().iter().map(|p| p["n"].as_u64().unwrap()).collect();
+    assert_eq!(got, vec![1, 3]);
+    assert_eq!(put_part(&app, t, sid, &id, 2, chunks[1].clone()).await, 200);
+    assert_eq!(put_part(&app, t, sid, &id, 3, chunks[2].clone()).await, 200);
+    assert_eq!(put_part(&app, &s.assistant.token, sid, &id, 4, b"x".to_vec()).await, 404, "only its owner adds parts");
+    assert_eq!(put_part(&app, t, sid, &id, 0, b"x".to_vec()).await, 422);
+    let done = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{id}/complete"), t, json!({})).await;
+    assert_eq!(done.status, 201, "{:?}", done.body);
+    assert_eq!(done.body["sizeBytes"], file.len());
+    assert_eq!(done.body["startedAt"], started);
+    assert_eq!(done.body["event"]["type"], "recording.added");
+    // Completing again is the same recording and appends nothing.
+    let again = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{id}/complete"), t, json!({})).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body["id"], done.body["id"]);
+    assert_eq!(again.body["event"]["sequence"], done.body["event"]["sequence"]);
+    assert_eq!(put_part(&app, t, sid, &id, 4, b"late".to_vec()).await, 409);
+    // The joined file is byte for byte the original, and one job waits for it.
+    let replay = app.get(&format!("/api/replays/{sid}"), t).await;
+    let rec = &replay.body["recordings"][0];
+    assert_eq!(rec["id"], done.body["id"]);
+    let (status, bytes) = app.fetch(rec["url"].as_str().unwrap()).await;
+    assert_eq!((status, bytes == file), (200, true));
+    assert_eq!(app.store.jobs(Some(s.tenant), Some("queued"), 10).await.unwrap().len(), 1);
+}
+
+async fn single_request_upload(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Upload once").await;
+    app.live(&s).await;
+    let path = format!("/api/sessions/{}/recordings", s.session);
+    let send = |token: String, body: Vec<u8>, ct: &'static str| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            app.http
+                .post(format!("{}{path}", app.base))
+                .bearer_auth(token)
+                .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(send(s.student.token.clone(), wav(1.0), "audio/wav").await.status(), 403);
+    assert_eq!(send(s.teacher.token.clone(), b"not media at all".to_vec(), "audio/wav").await.status(), 422);
+    let ok = send(s.teacher.token.clone(), wav(1.0), "audio/wav").await;
+    assert_eq!(ok.status(), 201);
+    // Multipart works too.
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(wav(1.0)).file_name("a.wav"));
+    let mp = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&s.teacher.token)
+        .header("idempotency-key", "mp-1")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mp.status(), 201);
+    let bad_time = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&s.teacher.token)
+        .header("idempotency-key", "bt")
+        .header("x-recording-started-at", "yesterday")
+        .body(wav(1.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_time.status(), 422);
+    assert_eq!(app.store.jobs(Some(s.tenant), None, 10).await.unwrap().len(), 2);
+    let r = app.call(Method::GET, &format!("/api/replays/{}", s.session), Some(&s.outsider.token), None, None).await;
+    assert_eq!(r.status, 403);
+}
+
+on_both!(resumable_upload, single_request_upload);
