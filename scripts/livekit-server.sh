@@ -33,8 +33,19 @@ case "$cmd" in
   start)
     build
     mkdir -p "$state"
-    port=${LIVEKIT_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
-    "$bin" --dev --bind 127.0.0.1 --port "$port" >"$state/server.log" 2>&1 &
+    free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+    port=${LIVEKIT_PORT:-$(free)}
+    # Own RTC ports and loopback as the node address, so several servers can run side by side.
+    cat >"$state/livekit.yaml" <<YAML
+port: $port
+bind_addresses: ["127.0.0.1"]
+rtc:
+  tcp_port: $(free)
+  udp_port: $(free)
+  node_ip: 127.0.0.1
+  use_external_ip: false
+YAML
+    "$bin" --dev --config "$state/livekit.yaml" >"$state/server.log" 2>&1 &
     echo $! >"$state/pid"
     for _ in $(seq 1 100); do
       if curl -s -o /dev/null "http://127.0.0.1:$port/"; then

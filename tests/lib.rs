@@ -62,6 +62,7 @@ pub fn test_config(database_url: String) -> Config {
         student_web_dir: None,
         s3: None,
         max_upload_bytes: 20 * 1024 * 1024,
+        livekit: None,
     }
 }
 
@@ -487,5 +488,49 @@ impl TestApp {
         let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.base) };
         let r = self.http.get(url).send().await.expect("fetch");
         (r.status().as_u16(), r.bytes().await.expect("bytes").to_vec())
+    }
+}
+
+/// A real livekit-server (`scripts/livekit-server.sh`, --dev keys) of this test's own, stopped on drop.
+pub struct LiveKitServer {
+    pub config: cloud_api::livekit::LiveKitConfig,
+    dir: PathBuf,
+}
+
+impl LiveKitServer {
+    pub fn start() -> LiveKitServer {
+        let dir = std::env::temp_dir().join(format!("studio-lk-{}", uuid::Uuid::new_v4().simple()));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/livekit-server.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .env("LIVEKIT_TEST_DIR", &dir)
+            .output()
+            .expect("run livekit-server.sh");
+        assert!(out.status.success(), "livekit-server did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing from livekit-server.sh output"));
+        LiveKitServer {
+            config: cloud_api::livekit::LiveKitConfig {
+                url: get("LIVEKIT_URL"),
+                api_key: get("LIVEKIT_API_KEY"),
+                api_secret: get("LIVEKIT_API_SECRET"),
+            },
+            dir,
+        }
+    }
+
+    pub fn stop(&self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/livekit-server.sh");
+        let _ = std::process::Command::new("bash").arg(&script).arg("stop").env("LIVEKIT_TEST_DIR", &self.dir).status();
+    }
+}
+
+impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

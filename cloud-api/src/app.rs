@@ -23,12 +23,14 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub blobs: Arc<BlobStore>,
+    pub livekit: Option<Arc<crate::livekit::LiveKit>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> Self {
         let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
-        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), blobs: Arc::new(blobs) }
+        let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c)));
+        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), blobs: Arc::new(blobs), livekit }
     }
 }
 

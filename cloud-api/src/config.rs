@@ -22,6 +22,8 @@ pub struct Config {
     pub s3: Option<crate::blob::S3Config>,
     /// Largest accepted upload (slides, images), bytes.
     pub max_upload_bytes: usize,
+    /// LiveKit for media; `None` runs every non-media feature and reports media as unavailable.
+    pub livekit: Option<crate::livekit::LiveKitConfig>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -66,6 +68,13 @@ impl Config {
                 _ => anyhow::bail!("set all of S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, or none"),
             },
             max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
+            livekit: match (var("LIVEKIT_URL"), var("LIVEKIT_API_KEY"), var("LIVEKIT_API_SECRET")) {
+                (Some(url), Some(api_key), Some(api_secret)) => {
+                    Some(crate::livekit::LiveKitConfig { url, api_key, api_secret })
+                }
+                (None, None, None) => None,
+                _ => anyhow::bail!("set all of LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, or none"),
+            },
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod http;
+pub mod livekit;
 pub mod metrics;
 pub mod slides;
 pub mod store;

@@ -233,6 +233,13 @@ create table recording_upload_parts (
     constraint recording_upload_parts_key primary key (upload_id, n)
 );
 
+-- LiveKit webhook ids already handled (LiveKit retries; each event is applied once).
+create table webhook_events (
+    id text primary key,
+    kind text not null,
+    received_at text not null
+);
+
 create table artifacts (
     id text primary key,
     tenant_id text not null,

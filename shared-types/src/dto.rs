@@ -164,6 +164,9 @@ pub struct StartResponse {
     pub session: SessionDto,
     pub event: EventEnvelope,
     pub livekit: Option<LiveKitGrant>,
+    /// Why `livekit` is null although LiveKit is configured (the class still started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livekit_error: Option<crate::error::Problem>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

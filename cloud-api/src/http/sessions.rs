@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use shared_types::dto::*;
 use shared_types::policy::{Action, Target};
-use shared_types::{EventEnvelope, LessonId, SessionEvent, SessionId};
+use shared_types::{EventEnvelope, LessonId, Role, SessionEvent, SessionId};
 
 /// Turn one append outcome into the envelope or the error the client sees.
 pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
@@ -113,11 +113,45 @@ pub async fn start(
 ) -> ApiResult<Json<StartResponse>> {
     let (_, target) = session_target(&app, &caller, req.session_id).await?;
     ensure(&caller, Action::StartSession, &target)?;
-    let room = format!("session-{}", req.session_id);
+    let room = crate::livekit::room_name(req.session_id);
+    // Media first: if LiveKit is down the class still starts, and the teacher is told why media is off.
+    let mut livekit = None;
+    let mut livekit_error = None;
+    if let Some(lk) = &app.livekit {
+        match lk.create_room(&room).await.and_then(|_| media_grant(lk, &room, &caller, Role::Teacher)) {
+            Ok(g) => livekit = Some(g),
+            Err(e) => {
+                tracing::warn!(error = %e, "starting a class without media");
+                livekit_error = Some(livekit_unavailable(&e).problem.as_ref().clone());
+            }
+        }
+    }
     let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room) }).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
-    // LiveKit is wired in by the LiveKit issue; until then media is reported as unavailable.
-    Ok(Json(StartResponse { session, event, livekit: None }))
+    Ok(Json(StartResponse { session, event, livekit, livekit_error }))
+}
+
+fn livekit_unavailable(e: &crate::livekit::Unavailable) -> ApiError {
+    ApiError::new(
+        503,
+        "livekit_unavailable",
+        "live audio and video are unavailable right now; chat, polls and slides still work",
+    )
+    .details(serde_json::json!({ "reason": e.0 }))
+}
+
+fn media_grant(
+    lk: &crate::livekit::LiveKit,
+    room: &str,
+    caller: &Caller,
+    role: Role,
+) -> Result<LiveKitGrant, crate::livekit::Unavailable> {
+    let name = caller.user.display_name.clone().unwrap_or_else(|| caller.user.email.clone());
+    Ok(LiveKitGrant {
+        url: lk.cfg.url.clone(),
+        token: lk.token(room, caller.user.id, &name, role)?,
+        room: room.to_string(),
+    })
 }
 
 pub async fn join(
@@ -129,6 +163,19 @@ pub async fn join(
     let (_, target) = session_target(&app, &caller, req.session_id).await?;
     ensure(&caller, Action::JoinSession, &target)?;
     let role = caller.actor.session_role(&target).ok_or_else(ApiError::forbidden)?;
+    // With LiveKit configured but unreachable, joining fails clearly (503) and writes nothing.
+    let mut livekit = None;
+    if let Some(lk) = &app.livekit {
+        let room = crate::livekit::room_name(req.session_id);
+        let rooms = lk.rooms(vec![room.clone()]).await.map_err(|e| {
+            app.metrics.join(false);
+            livekit_unavailable(&e)
+        })?;
+        if rooms.is_empty() {
+            lk.create_room(&room).await.map_err(|e| livekit_unavailable(&e))?;
+        }
+        livekit = Some(media_grant(lk, &room, &caller, role).map_err(|e| livekit_unavailable(&e))?);
+    }
     let joined = SessionEvent::ParticipantJoined { user_id: caller.user.id, role };
     let event = write_event(&app, &caller, &target, &key, joined).await;
     app.metrics.join(event.is_ok());
@@ -139,7 +186,7 @@ pub async fn join(
     Ok(Json(JoinResponse {
         participant: ParticipantDto { user_id: caller.user.id, role, permissions },
         event,
-        livekit: None,
+        livekit,
     }))
 }
 
@@ -166,6 +213,11 @@ pub async fn end(
     let (_, target) = session_target(&app, &caller, req.session_id).await?;
     ensure(&caller, Action::EndSession, &target)?;
     let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionEnded {}).await?;
+    if let Some(lk) = &app.livekit {
+        if let Err(e) = lk.delete_room(&crate::livekit::room_name(req.session_id)).await {
+            tracing::warn!(error = %e, "could not close the LiveKit room; it closes itself when empty");
+        }
+    }
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(SessionEventResponse { session, event }))
 }

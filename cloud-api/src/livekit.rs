@@ -1,0 +1,105 @@
+//! LiveKit: rooms per session, media tokens, webhook verification (livekit-api crate).
+//! Our API tokens and LiveKit's never validate for each other: different secrets, LiveKit's are JWTs.
+
+use livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants};
+use livekit_api::services::room::{CreateRoomOptions, RoomClient};
+use livekit_api::webhooks::WebhookReceiver;
+use shared_types::{Role, SessionId, UserId};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct LiveKitConfig {
+    /// What clients connect to (`ws://…` or `wss://…`).
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+/// Media tokens live at most this long (a class plus some).
+pub const TOKEN_TTL: Duration = Duration::from_secs(2 * 3600);
+/// An empty room closes after this long, so a teacher's brief disconnect does not end it.
+pub const EMPTY_TIMEOUT_S: u32 = 10 * 60;
+
+pub struct LiveKit {
+    pub cfg: LiveKitConfig,
+    rooms: RoomClient,
+    webhooks: WebhookReceiver,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("LiveKit is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// The server API's base URL for a client URL (`ws` → `http`, `wss` → `https`).
+pub fn http_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = url.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        url.to_string()
+    }
+}
+
+pub fn room_name(session: SessionId) -> String {
+    format!("session-{session}")
+}
+
+/// The session a room belongs to, if it is one of ours.
+pub fn session_of_room(room: &str) -> Option<SessionId> {
+    room.strip_prefix("session-")?.parse().ok()
+}
+
+impl LiveKit {
+    pub fn new(cfg: LiveKitConfig) -> Self {
+        let rooms = RoomClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
+            .with_request_timeout(Duration::from_secs(3));
+        let webhooks = WebhookReceiver::new(TokenVerifier::with_api_key(&cfg.api_key, &cfg.api_secret));
+        LiveKit { cfg, rooms, webhooks }
+    }
+
+    pub async fn create_room(&self, room: &str) -> Result<(), Unavailable> {
+        let opts = CreateRoomOptions { empty_timeout: EMPTY_TIMEOUT_S, departure_timeout: 120, ..Default::default() };
+        self.rooms.create_room(room, opts).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+    }
+
+    pub async fn delete_room(&self, room: &str) -> Result<(), Unavailable> {
+        self.rooms.delete_room(room).await.map_err(|e| Unavailable(e.to_string()))
+    }
+
+    /// Names of the rooms the server has now (also a reachability check).
+    pub async fn rooms(&self, names: Vec<String>) -> Result<Vec<String>, Unavailable> {
+        let list = self.rooms.list_rooms(names).await.map_err(|e| Unavailable(e.to_string()))?;
+        Ok(list.into_iter().map(|r| r.name).collect())
+    }
+
+    /// A join token: students subscribe only; teachers and assistants publish camera, mic and screen.
+    pub fn token(&self, room: &str, user: UserId, name: &str, role: Role) -> Result<String, Unavailable> {
+        let presents = role.presents();
+        let grants = VideoGrants {
+            room_join: true,
+            room: room.to_string(),
+            can_subscribe: Some(true),
+            can_publish: Some(presents),
+            can_publish_data: Some(presents),
+            can_publish_sources: if presents {
+                ["camera", "microphone", "screen_share", "screen_share_audio"].map(String::from).to_vec()
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        AccessToken::with_api_key(&self.cfg.api_key, &self.cfg.api_secret)
+            .with_identity(&user.to_string())
+            .with_name(name)
+            .with_ttl(TOKEN_TTL)
+            .with_grants(grants)
+            .to_jwt()
+            .map_err(|e| Unavailable(e.to_string()))
+    }
+
+    /// Verify a webhook over its raw body against the `Authorization` JWT (sha256 claim).
+    pub fn verify_webhook(&self, body: &str, auth: &str) -> Option<livekit_protocol::WebhookEvent> {
+        self.webhooks.receive(body, auth.trim_start_matches("Bearer ").trim()).ok()
+    }
+}
