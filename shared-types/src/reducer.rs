@@ -332,7 +332,10 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             if matches!(s.status, SessionStatus::New | SessionStatus::Scheduled) {
                 return Err(Rejection::NotLive);
             }
-            presenter(e)?;
+            // Recordings come from presenters or from the server itself (LiveKit egress).
+            if e.actor_id.is_some() {
+                presenter(e)?;
+            }
             if s.recordings.contains(recording_id) {
                 return Err(Rejection::Duplicate("recording"));
             }

@@ -112,3 +112,105 @@ async fn no_livekit_configured() {
     assert_eq!(join.status, 200);
     assert!(join.body["livekit"].is_null());
 }
+
+/// Sign and send a webhook with PyPI `livekit-api` (a client we did not write); (status, body).
+fn python_webhook(url: &str, key: &str, secret: &str, signed: &str, sent: &str) -> (u16, serde_json::Value) {
+    let script = r#"
+import sys, hashlib, base64, urllib.request, urllib.error
+from livekit import api
+url, key, secret, signed, sent = sys.argv[1:6]
+sha = base64.b64encode(hashlib.sha256(signed.encode()).digest()).decode()
+token = api.AccessToken(key, secret).with_sha256(sha).to_jwt()
+req = urllib.request.Request(url, data=sent.encode(), headers={"Authorization": token, "Content-Type": "application/webhook+json"})
+try:
+    r = urllib.request.urlopen(req); print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, url, key, secret, signed, sent])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (status, body) = text.split_once('\n').unwrap();
+    (status.trim().parse().unwrap(), serde_json::from_str(body.trim()).unwrap_or_default())
+}
+
+fn webhook(event: &str, id: &str, session: &str, identity: Option<&str>) -> String {
+    let mut v = json!({"event": event, "id": id, "room": {"sid": "RM_test", "name": format!("session-{session}")}});
+    if let Some(i) = identity {
+        v["participant"] = json!({"sid": "PA_test", "identity": i});
+    }
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_verified_deduped_and_applied() {
+    let lk = LiveKitServer::start();
+    let cfg = lk.config.clone();
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(cfg)).await;
+    let s = app.school("Hooks").await;
+    let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
+    assert_eq!(start.status, 200);
+    let url = format!("{}/api/webhooks/livekit", app.base);
+    let (key, secret) = (lk.config.api_key.as_str(), lk.config.api_secret.as_str());
+    let count = |t: &'static str| {
+        let app = &app;
+        let s = &s;
+        async move { app.all_events(&s.teacher.token, &s.session).await.iter().filter(|e| e["type"] == t).count() }
+    };
+
+    // A student whose browser joined the room before the API heard of it.
+    let joined = webhook("participant_joined", "EV_1", &s.session, Some(&s.student.id.to_string()));
+    let (status, body) = python_webhook(&url, key, secret, &joined, &joined);
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(body["handled"], "event appended");
+    assert_eq!(count("participant.joined").await, 1);
+    // LiveKit retries: the same id changes nothing.
+    let (status, body) = python_webhook(&url, key, secret, &joined, &joined);
+    assert_eq!((status, body["duplicate"].as_bool()), (200, Some(true)));
+    assert_eq!(count("participant.joined").await, 1);
+    // The API already let the teacher in: no second participant.joined.
+    assert_eq!(app.post("/api/sessions/join", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
+    let t = webhook("participant_joined", "EV_2", &s.session, Some(&s.teacher.id.to_string()));
+    let (_, body) = python_webhook(&url, key, secret, &t, &t);
+    assert_eq!(body["handled"], "already joined through the API");
+    assert_eq!(count("participant.joined").await, 2);
+
+    // Forged or altered webhooks are refused and record nothing.
+    let left = webhook("participant_left", "EV_3", &s.session, Some(&s.student.id.to_string()));
+    assert_eq!(python_webhook(&url, key, "not-the-livekit-secret-at-all!!", &left, &left).0, 401);
+    let other = webhook("participant_left", "EV_3", &s.session, Some(&s.teacher.id.to_string()));
+    assert_eq!(python_webhook(&url, key, secret, &left, &other).0, 401, "a body that does not match its signature");
+    let bare = app.http.post(&url).body(left.clone()).send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(count("participant.left").await, 0);
+    // The genuine one applies.
+    let (status, body) = python_webhook(&url, key, secret, &left, &left);
+    assert_eq!((status, body["handled"].as_str()), (200, Some("event appended")));
+    assert_eq!(count("participant.left").await, 1);
+
+    // room_finished twice (two ids) → one job; unknown events are fine.
+    for id in ["EV_4", "EV_5"] {
+        let rf = webhook("room_finished", id, &s.session, None);
+        assert_eq!(python_webhook(&url, key, secret, &rf, &rf).0, 200);
+    }
+    let jobs = app.store.jobs(Some(s.tenant), None, 10).await.unwrap();
+    assert_eq!(jobs.iter().filter(|j| j.kind == "finalize_session").count(), 1);
+    let odd = webhook("track_published", "EV_6", &s.session, None);
+    let (status, body) = python_webhook(&url, key, secret, &odd, &odd);
+    assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")));
+
+    // An egress file becomes a recording with its processing job.
+    let eg = json!({"event": "egress_ended", "id": "EV_7", "room": {"name": format!("session-{}", s.session)},
+        "egressInfo": {"egressId": "EG_1", "roomName": format!("session-{}", s.session),
+            "fileResults": [{"filename": format!("sessions/{}/egress/EG_1.mp4", s.session), "size": "1234", "duration": "60000000000"}]}}).to_string();
+    let (status, body) = python_webhook(&url, key, secret, &eg, &eg);
+    assert_eq!((status, body["handled"].as_str()), (200, Some("recording added")), "{body:?}");
+    assert_eq!(count("recording.added").await, 1);
+    let jobs = app.store.jobs(Some(s.tenant), None, 10).await.unwrap();
+    assert_eq!(jobs.iter().filter(|j| j.kind == "process_recording").count(), 1);
+    let (_, body) = python_webhook(&url, key, secret, &eg.replace("EV_7", "EV_8"), &eg.replace("EV_7", "EV_8"));
+    assert_eq!(count("recording.added").await, 1, "the same egress twice is one recording: {body:?}");
+}

@@ -14,6 +14,7 @@ pub mod replay;
 pub mod routes;
 pub mod sessions;
 pub mod studio;
+pub mod webhooks;
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -94,6 +95,7 @@ pub fn api() -> ApiRouter {
             replay::complete_upload,
         )
         .post("/api/artifacts/process", "Process a recording again (admins)", replay::process)
+        .post("/api/webhooks/livekit", "LiveKit webhooks (signed)", webhooks::livekit)
         .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
         .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)
         .get("/api/admin/jobs", "Pipeline jobs (?state=failed)", replay::jobs)

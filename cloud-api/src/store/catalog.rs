@@ -175,3 +175,35 @@ impl Store {
         r.map(|r| col_uuid(&r, "session_id")).transpose()
     }
 }
+
+impl Store {
+    /// A session by id alone (webhooks carry no tenant; the room name is the session).
+    pub async fn session_by_id(&self, id: SessionId) -> StoreResult<Option<SessionDto>> {
+        let r = sqlx::query(&format!("select {SESSION_COLS} from sessions where id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(session_from).transpose()
+    }
+
+    pub async fn webhook_seen(&self, id: &str) -> StoreResult<bool> {
+        Ok(sqlx::query("select 1 from webhook_events where id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    pub async fn mark_webhook(&self, id: &str, kind: &str) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into webhook_events (id, kind, received_at) values ($1, $2, $3) on conflict (id) do nothing",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+}

@@ -1,0 +1,127 @@
+//! `POST /api/webhooks/livekit`: verified over the raw body (JWT with the body's sha256, signed with
+//! the LiveKit secret), applied once per webhook id. Participants joining and leaving become events
+//! (never a second `participant.joined` for someone the API already let in); a finished room or
+//! egress becomes pipeline work.
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::livekit::session_of_room;
+use crate::store::{NewEvent, Recording};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+use shared_types::policy::{Actor, Target};
+use shared_types::{RecordingId, SessionEvent, UserId};
+
+pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Json<Value>> {
+    let lk = app.livekit.as_ref().ok_or_else(|| ApiError::not_found("LiveKit integration"))?;
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(ev) = lk.verify_webhook(&body, auth) else {
+        tracing::warn!("refused a LiveKit webhook with a bad signature");
+        return Err(ApiError::new(401, "unauthenticated", "the webhook signature is invalid"));
+    };
+    if ev.id.is_empty() {
+        return Err(ApiError::bad_request("the webhook has no id"));
+    }
+    if app.store.webhook_seen(&ev.id).await? {
+        return Ok(Json(json!({ "received": true, "duplicate": true })));
+    }
+    let handled = handle(&app, &ev).await?;
+    app.store.mark_webhook(&ev.id, &ev.event).await?;
+    Ok(Json(json!({ "received": true, "handled": handled })))
+}
+
+/// Apply one verified event; every write is keyed by the webhook id, so a concurrent duplicate
+/// delivery changes nothing either.
+async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResult<&'static str> {
+    let Some(session_id) = ev.room.as_ref().and_then(|r| session_of_room(&r.name)) else {
+        return Ok("ignored: not one of our rooms");
+    };
+    let Some(session) = app.store.session_by_id(session_id).await? else { return Ok("ignored: unknown session") };
+    let tenant = session.tenant_id;
+    let key = format!("livekit/{}", ev.id);
+    match ev.event.as_str() {
+        "participant_joined" | "participant_left" => {
+            let Some(user) = ev.participant.as_ref().and_then(|p| p.identity.parse::<UserId>().ok()) else {
+                return Ok("ignored: not one of our users");
+            };
+            let state = app.store.state(tenant, session_id, None).await?;
+            let present = state.participants.get(&user).is_some_and(|p| p.present);
+            let event = if ev.event == "participant_joined" {
+                if present {
+                    return Ok("already joined through the API");
+                }
+                let role = match state.participants.get(&user) {
+                    Some(p) => Some(p.role),
+                    None => {
+                        let actor =
+                            Actor { user, tenant, platform_admin: false, grants: app.store.grants_of(user).await? };
+                        actor.session_role(&Target::session(tenant, session.course_id, session_id))
+                    }
+                };
+                let Some(role) = role else { return Ok("ignored: not enrolled") };
+                SessionEvent::ParticipantJoined { user_id: user, role }
+            } else {
+                if !present {
+                    return Ok("already left");
+                }
+                SessionEvent::ParticipantLeft { user_id: user }
+            };
+            let ne = NewEvent { idempotency_key: key, actor_id: None, actor_role: None, occurred_at: None, event };
+            app.store.append(tenant, session_id, vec![ne]).await?;
+            Ok("event appended")
+        }
+        "room_finished" => {
+            // The worker processes every recording of the session that has no job yet.
+            let payload = json!({ "sessionId": session_id });
+            app.store
+                .enqueue(tenant, session_id, "finalize_session", &payload, Some(&format!("room_finished/{session_id}")))
+                .await?;
+            Ok("job enqueued")
+        }
+        "egress_ended" => {
+            let Some(info) = ev.egress_info.as_ref() else { return Ok("ignored: no egress info") };
+            let Some(file) = info.file_results.first() else { return Ok("ignored: no file") };
+            if file.filename.is_empty() {
+                return Ok("ignored: no file name");
+            }
+            let started_at = (file.started_at > 0).then(|| Utc.timestamp_nanos(file.started_at));
+            let rid = RecordingId(uuid::Uuid::new_v5(&session_id.0, info.egress_id.as_bytes()));
+            let content_type = if file.filename.ends_with(".ogg") {
+                "audio/ogg"
+            } else if file.filename.ends_with(".webm") {
+                "video/webm"
+            } else {
+                "video/mp4"
+            };
+            let rec = Recording {
+                id: rid,
+                session_id,
+                file_key: file.filename.trim_start_matches('/').to_string(),
+                content_type: content_type.into(),
+                size_bytes: file.size,
+                started_at,
+                duration_s: (file.duration > 0).then(|| file.duration as f64 / 1e9),
+                created_at: Utc::now(),
+            };
+            let ne = NewEvent {
+                idempotency_key: key,
+                actor_id: None,
+                actor_role: None,
+                occurred_at: None,
+                event: SessionEvent::RecordingAdded { recording_id: rid, started_at, duration_s: rec.duration_s },
+            };
+            let system = UserId(uuid::Uuid::nil());
+            match app.store.add_recording(tenant, &rec, system, ne).await? {
+                Ok(_) => Ok("recording added"),
+                Err(refused) => {
+                    tracing::warn!(?refused, "egress recording refused");
+                    Ok("ignored: refused")
+                }
+            }
+        }
+        _ => Ok("ignored"),
+    }
+}
