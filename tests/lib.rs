@@ -63,6 +63,8 @@ pub fn test_config(database_url: String) -> Config {
         s3: None,
         max_upload_bytes: 20 * 1024 * 1024,
         livekit: None,
+        livekit_record: false,
+        secrets_key: None,
     }
 }
 

@@ -24,13 +24,24 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub blobs: Arc<BlobStore>,
     pub livekit: Option<Arc<crate::livekit::LiveKit>>,
+    pub sealer: Arc<crate::secrets::Sealer>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> Self {
         let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
         let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c)));
-        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), blobs: Arc::new(blobs), livekit }
+        let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)
+            .expect("the secrets key (SECRETS_KEY or DATA_DIR/secrets.key) is unusable");
+        Self {
+            store,
+            config: Arc::new(config),
+            limiter,
+            metrics: Arc::default(),
+            blobs: Arc::new(blobs),
+            livekit,
+            sealer: Arc::new(sealer),
+        }
     }
 }
 

@@ -24,6 +24,10 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// LiveKit for media; `None` runs every non-media feature and reports media as unavailable.
     pub livekit: Option<crate::livekit::LiveKitConfig>,
+    /// Record each class with a LiveKit room-composite egress into the S3 bucket (`LIVEKIT_RECORD=1`).
+    pub livekit_record: bool,
+    /// Base64 32-byte key sealing stream keys; default: a key file in `DATA_DIR`.
+    pub secrets_key: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +79,8 @@ impl Config {
                 (None, None, None) => None,
                 _ => anyhow::bail!("set all of LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, or none"),
             },
+            livekit_record: matches!(var("LIVEKIT_RECORD").as_deref(), Some("1" | "true" | "yes")),
+            secrets_key: var("SECRETS_KEY"),
         })
     }
 }

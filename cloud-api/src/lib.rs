@@ -10,5 +10,6 @@ pub mod fanout;
 pub mod http;
 pub mod livekit;
 pub mod metrics;
+pub mod secrets;
 pub mod slides;
 pub mod store;

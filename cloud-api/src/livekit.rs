@@ -2,6 +2,7 @@
 //! Our API tokens and LiveKit's never validate for each other: different secrets, LiveKit's are JWTs.
 
 use livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants};
+use livekit_api::services::egress::{EgressClient, EgressOutput, RoomCompositeOptions};
 use livekit_api::services::room::{CreateRoomOptions, RoomClient};
 use livekit_api::webhooks::WebhookReceiver;
 use shared_types::{Role, SessionId, UserId};
@@ -23,6 +24,7 @@ pub const EMPTY_TIMEOUT_S: u32 = 10 * 60;
 pub struct LiveKit {
     pub cfg: LiveKitConfig,
     rooms: RoomClient,
+    egress: EgressClient,
     webhooks: WebhookReceiver,
 }
 
@@ -54,8 +56,10 @@ impl LiveKit {
     pub fn new(cfg: LiveKitConfig) -> Self {
         let rooms = RoomClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
             .with_request_timeout(Duration::from_secs(3));
+        let egress = EgressClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
+            .with_request_timeout(Duration::from_secs(10));
         let webhooks = WebhookReceiver::new(TokenVerifier::with_api_key(&cfg.api_key, &cfg.api_secret));
-        LiveKit { cfg, rooms, webhooks }
+        LiveKit { cfg, rooms, egress, webhooks }
     }
 
     pub async fn create_room(&self, room: &str) -> Result<(), Unavailable> {
@@ -96,6 +100,63 @@ impl LiveKit {
             .with_grants(grants)
             .to_jwt()
             .map_err(|e| Unavailable(e.to_string()))
+    }
+
+    /// Start a room-composite stream egress to RTMP `urls`; the egress id.
+    pub async fn start_stream(&self, room: &str, urls: Vec<String>) -> Result<String, Unavailable> {
+        let out = EgressOutput::Stream(livekit_protocol::StreamOutput {
+            protocol: livekit_protocol::StreamProtocol::Rtmp as i32,
+            urls,
+        });
+        let info = self
+            .egress
+            .start_room_composite_egress(
+                room,
+                vec![out],
+                RoomCompositeOptions { layout: "speaker".into(), ..Default::default() },
+            )
+            .await
+            .map_err(|e| Unavailable(e.to_string()))?;
+        Ok(info.egress_id)
+    }
+
+    /// Add and remove RTMP outputs of a running stream egress.
+    pub async fn update_stream(&self, egress: &str, add: Vec<String>, remove: Vec<String>) -> Result<(), Unavailable> {
+        self.egress.update_stream(egress, add, remove).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+    }
+
+    pub async fn stop_egress(&self, egress: &str) -> Result<(), Unavailable> {
+        self.egress.stop_egress(egress).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+    }
+
+    /// Record the room (composite MP4) straight into the S3 bucket; the egress id.
+    pub async fn start_recording(
+        &self,
+        room: &str,
+        s3: &crate::blob::S3Config,
+        filepath: &str,
+    ) -> Result<String, Unavailable> {
+        let upload = livekit_protocol::S3Upload {
+            access_key: s3.access_key.clone(),
+            secret: s3.secret_key.clone(),
+            region: s3.region.clone(),
+            endpoint: s3.endpoint.clone(),
+            bucket: s3.bucket.clone(),
+            force_path_style: true,
+            ..Default::default()
+        };
+        let file = livekit_protocol::EncodedFileOutput {
+            file_type: livekit_protocol::EncodedFileType::Mp4 as i32,
+            filepath: filepath.to_string(),
+            output: Some(livekit_protocol::encoded_file_output::Output::S3(upload)),
+            ..Default::default()
+        };
+        let info = self
+            .egress
+            .start_room_composite_egress(room, vec![EgressOutput::File(file)], RoomCompositeOptions::default())
+            .await
+            .map_err(|e| Unavailable(e.to_string()))?;
+        Ok(info.egress_id)
     }
 
     /// Verify a webhook over its raw body against the `Authorization` JWT (sha256 claim).

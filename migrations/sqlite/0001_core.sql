@@ -240,6 +240,28 @@ create table webhook_events (
     received_at text not null
 );
 
+-- Multistream: RTMP destinations per session (stream keys encrypted at rest) and the live egress.
+create table stream_destinations (
+    id text primary key,
+    tenant_id text not null,
+    session_id text not null,
+    name text not null,
+    rtmp_url text not null,
+    stream_key_enc text not null,
+    key_hint text not null,
+    created_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
+create table session_streams (
+    session_id text primary key,
+    tenant_id text not null,
+    egress_id text not null,
+    destination_ids text not null,
+    started_at text not null,
+    foreign key (tenant_id, session_id) references sessions (tenant_id, id)
+);
+
 create table artifacts (
     id text primary key,
     tenant_id text not null,

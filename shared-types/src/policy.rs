@@ -33,6 +33,7 @@ pub enum Action {
     ProcessArtifacts,
     ViewReplay,
     ManageJobs,
+    ManageStreams,
 }
 
 use Action::*;
@@ -66,6 +67,7 @@ pub const POLICY: &[(Action, &[Role])] = &[
     (ProcessArtifacts, &[Admin]),
     (ViewReplay, &[Admin, Teacher, Assistant, Student]),
     (ManageJobs, &[Admin]),
+    (ManageStreams, &[Teacher]),
 ];
 
 /// Roles that may do `action`, from the table.
@@ -176,6 +178,7 @@ mod tests {
             ProcessArtifacts,
             ViewReplay,
             ManageJobs,
+            ManageStreams,
         ];
         for a in all {
             assert!(POLICY.iter().any(|(x, _)| *x == a), "{a:?} missing from POLICY");

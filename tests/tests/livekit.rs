@@ -214,3 +214,89 @@ async fn webhooks_verified_deduped_and_applied() {
     let (_, body) = python_webhook(&url, key, secret, &eg.replace("EV_7", "EV_8"), &eg.replace("EV_7", "EV_8"));
     assert_eq!(count("recording.added").await, 1, "the same egress twice is one recording: {body:?}");
 }
+
+/// Destinations keep stream keys sealed; starting or updating a stream asks the real LiveKit, which
+/// has no egress worker here, so the API answers 503 `egress_unavailable` with LiveKit's reason and
+/// writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multistream_destinations_and_egress() {
+    let lk = LiveKitServer::start();
+    let cfg = lk.config.clone();
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(cfg)).await;
+    let s = app.school("Stream").await;
+    app.live(&s).await;
+    let sid = s.session.as_str();
+    let path = format!("/api/sessions/{sid}/destinations");
+    let bad =
+        app.post(&path, &s.teacher.token, json!({"name": "YT", "rtmpUrl": "http://nope", "streamKey": "k"})).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        app.post(
+            &path,
+            &s.assistant.token,
+            json!({"name": "YT", "rtmpUrl": "rtmp://a.example/live", "streamKey": "k"})
+        )
+        .await
+        .status,
+        403
+    );
+    let yt = app
+        .post(
+            &path,
+            &s.teacher.token,
+            json!({"name": "YouTube", "rtmpUrl": "rtmp://a.rtmp.youtube.com/live2", "streamKey": "abcd-efgh-1234"}),
+        )
+        .await;
+    assert_eq!(yt.status, 201, "{:?}", yt.body);
+    assert_eq!(yt.body["streamKeyHint"], "••••1234");
+    assert!(!String::from_utf8_lossy(&yt.raw).contains("abcd-efgh"), "the key is never returned");
+    let tw = app
+        .post(
+            &path,
+            &s.teacher.token,
+            json!({"name": "Twitch", "rtmpUrl": "rtmp://live.twitch.tv/app", "streamKey": "live_999"}),
+        )
+        .await;
+    let list = app.get(&path, &s.teacher.token).await;
+    assert_eq!(list.body["destinations"].as_array().unwrap().len(), 2);
+    assert!(!String::from_utf8_lossy(&list.raw).contains("live_999"));
+    // Sealed at rest: the row holds ciphertext that only the server key opens.
+    let sessid: shared_types::SessionId = sid.parse().unwrap();
+    let rows = app.store.destinations(s.tenant, sessid).await.unwrap();
+    assert!(rows.iter().all(|d| !d.key_sealed.contains("abcd") && !d.key_sealed.contains("live_999")));
+    let sealer = cloud_api::secrets::Sealer::open(None, &app.data_dir).unwrap();
+    assert_eq!(sealer.open_sealed(&rows[0].key_sealed).as_deref(), Some("abcd-efgh-1234"));
+
+    // Starting a stream: the real server answers; without an egress worker it refuses.
+    let ids = json!({"destinationIds": [yt.body["id"], tw.body["id"]]});
+    assert_eq!(app.post(&format!("/api/sessions/{sid}/stream"), &s.student.token, ids.clone()).await.status, 403);
+    let before = app.all_events(&s.teacher.token, sid).await.len();
+    let start = app.post(&format!("/api/sessions/{sid}/stream"), &s.teacher.token, ids.clone()).await;
+    println!("LiveKit answered StartRoomCompositeEgress: {:?}", start.body);
+    assert_eq!(start.status, 503, "{:?}", start.body);
+    assert_eq!(start.code(), "egress_unavailable");
+    assert!(start.body["details"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(app.all_events(&s.teacher.token, sid).await.len(), before, "no stream.started without a stream");
+    // A running stream's destinations change through UpdateStream (here for an egress LiveKit does not know).
+    app.store
+        .set_stream(s.tenant, sessid, "EG_unknown", &[yt.body["id"].as_str().unwrap().parse().unwrap()])
+        .await
+        .unwrap();
+    let update = app.post(&format!("/api/sessions/{sid}/stream"), &s.teacher.token, ids).await;
+    println!("LiveKit answered UpdateStream: {:?}", update.body);
+    assert_eq!(update.status, 503);
+    assert_eq!(update.code(), "egress_unavailable");
+    app.store.clear_stream(sessid).await.unwrap();
+    // Removing a destination that is not live just forgets it.
+    let del = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{path}/{}", tw.body["id"].as_str().unwrap()),
+            Some(&s.teacher.token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(app.get(&path, &s.teacher.token).await.body["destinations"].as_array().unwrap().len(), 1);
+}

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod replay;
 pub mod routes;
 pub mod sessions;
+pub mod streams;
 pub mod studio;
 pub mod webhooks;
 
@@ -96,6 +97,15 @@ pub fn api() -> ApiRouter {
         )
         .post("/api/artifacts/process", "Process a recording again (admins)", replay::process)
         .post("/api/webhooks/livekit", "LiveKit webhooks (signed)", webhooks::livekit)
+        .post("/api/sessions/{id}/destinations", "Add an RTMP destination (key sealed, never returned)", streams::add)
+        .get("/api/sessions/{id}/destinations", "Destinations of a session", streams::list)
+        .delete(
+            "/api/sessions/{id}/destinations/{dest_id}",
+            "Remove a destination (live: UpdateStream)",
+            streams::remove,
+        )
+        .post("/api/sessions/{id}/stream", "Start or update the stream egress", streams::start)
+        .delete("/api/sessions/{id}/stream", "Stop the stream", streams::stop)
         .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
         .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)
         .get("/api/admin/jobs", "Pipeline jobs (?state=failed)", replay::jobs)

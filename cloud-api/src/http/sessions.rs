@@ -126,12 +126,23 @@ pub async fn start(
             }
         }
     }
+    let mut recording = None;
+    if let (Some(lk), Some(s3), true, Some(_)) = (&app.livekit, &app.config.s3, app.config.livekit_record, &livekit) {
+        let path = format!("sessions/{}/egress/{}.mp4", req.session_id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+        recording = Some(match lk.start_recording(&room, s3, &path).await {
+            Ok(egress) => serde_json::json!({ "status": "recording", "egressId": egress }),
+            Err(e) => {
+                tracing::warn!(error = %e, "class recording could not start");
+                serde_json::json!({ "status": "unavailable", "reason": e.0 })
+            }
+        });
+    }
     let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room) }).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
-    Ok(Json(StartResponse { session, event, livekit, livekit_error }))
+    Ok(Json(StartResponse { session, event, livekit, livekit_error, recording }))
 }
 
-fn livekit_unavailable(e: &crate::livekit::Unavailable) -> ApiError {
+pub fn livekit_unavailable(e: &crate::livekit::Unavailable) -> ApiError {
     ApiError::new(
         503,
         "livekit_unavailable",

@@ -9,6 +9,7 @@ mod jobs;
 mod listen;
 mod media;
 mod migrate;
+mod streams;
 mod users;
 
 pub use assets::AssetRecord;
@@ -17,6 +18,7 @@ pub use events::*;
 pub use idempotency::*;
 pub use jobs::{Job, DEFAULT_MAX_ATTEMPTS};
 pub use media::*;
+pub use streams::Destination;
 pub use users::*;
 
 use crate::fanout::Fanout;

@@ -1,0 +1,196 @@
+//! Multistream (beyond the spec): RTMP destinations per session — stream keys sealed at rest and
+//! never returned — and one LiveKit stream egress per session, updated live as destinations change.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::idempotency::IdemKey;
+use crate::http::sessions::write_event;
+use crate::http::{ensure, session_target};
+use crate::store::Destination;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared_types::policy::{Action, Target};
+use shared_types::{SessionEvent, SessionId};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDestination {
+    name: String,
+    rtmp_url: String,
+    stream_key: String,
+}
+
+fn public(d: &Destination) -> Value {
+    json!({ "id": d.id, "name": d.name, "rtmpUrl": d.rtmp_url, "streamKeyHint": d.key_hint, "createdAt": d.created_at })
+}
+
+async fn teacher_target(app: &AppState, caller: &Caller, id: SessionId) -> ApiResult<Target> {
+    let (_, target) = session_target(app, caller, id).await?;
+    ensure(caller, Action::ManageStreams, &target)?;
+    Ok(target)
+}
+
+pub async fn add(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<NewDestination>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = teacher_target(&app, &caller, id).await?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    let url = req.rtmp_url.trim();
+    if !(url.starts_with("rtmp://") || url.starts_with("rtmps://"))
+        || url.len() > 500
+        || url.contains(char::is_whitespace)
+    {
+        return Err(ApiError::validation("rtmpUrl", "must be an rtmp:// or rtmps:// URL"));
+    }
+    let stream_key = req.stream_key.trim();
+    if stream_key.is_empty() || stream_key.len() > 500 {
+        return Err(ApiError::validation("streamKey", "must be 1 to 500 characters"));
+    }
+    let tail: String = stream_key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let d = Destination {
+        id: uuid::Uuid::new_v5(&caller.user.id.0, format!("destination/{key}").as_bytes()),
+        name: name.to_string(),
+        rtmp_url: url.to_string(),
+        key_sealed: app.sealer.seal(stream_key),
+        key_hint: format!("••••{tail}"),
+        created_at: chrono::Utc::now(),
+    };
+    app.store.add_destination(target.tenant, id, &d).await?;
+    Ok((StatusCode::CREATED, Json(public(&d))))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let target = teacher_target(&app, &caller, id).await?;
+    let all = app.store.destinations(target.tenant, id).await?;
+    let live = app.store.stream(id).await?.map(|(_, ids)| ids).unwrap_or_default();
+    let items: Vec<Value> = all
+        .iter()
+        .map(|d| {
+            let mut v = public(d);
+            v["live"] = json!(live.contains(&d.id));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "destinations": items })))
+}
+
+/// The full RTMP URL LiveKit pushes to: the destination's URL and its (unsealed) key.
+fn push_url(app: &AppState, d: &Destination) -> ApiResult<String> {
+    let key = app.sealer.open_sealed(&d.key_sealed).ok_or_else(|| {
+        tracing::error!(destination = %d.id, "a stream key could not be unsealed");
+        ApiError::internal()
+    })?;
+    Ok(format!("{}/{key}", d.rtmp_url.trim_end_matches('/')))
+}
+
+fn egress_unavailable(e: crate::livekit::Unavailable) -> ApiError {
+    ApiError::new(503, "egress_unavailable", "streaming is unavailable right now; the class goes on")
+        .details(json!({ "reason": e.0 }))
+}
+
+pub async fn remove(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((id, dest)): ApiPath<(SessionId, uuid::Uuid)>,
+) -> ApiResult<StatusCode> {
+    let target = teacher_target(&app, &caller, id).await?;
+    let all = app.store.destinations(target.tenant, id).await?;
+    let d = all.iter().find(|d| d.id == dest).ok_or_else(|| ApiError::not_found("destination"))?;
+    // Live: stop sending there first (UpdateStream), then forget it.
+    if let (Some((egress, ids)), Some(lk)) = (app.store.stream(id).await?, &app.livekit) {
+        if ids.contains(&dest) {
+            lk.update_stream(&egress, vec![], vec![push_url(&app, d)?]).await.map_err(egress_unavailable)?;
+            let rest: Vec<uuid::Uuid> = ids.into_iter().filter(|i| *i != dest).collect();
+            app.store.set_stream(target.tenant, id, &egress, &rest).await?;
+        }
+    }
+    app.store.delete_destination(target.tenant, id, dest).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamTo {
+    destination_ids: Vec<uuid::Uuid>,
+}
+
+/// `POST /api/sessions/{id}/stream` — start the stream, or change where a running one goes.
+pub async fn start(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<StreamTo>,
+) -> ApiResult<Json<Value>> {
+    let target = teacher_target(&app, &caller, id).await?;
+    let lk = app
+        .livekit
+        .clone()
+        .ok_or_else(|| egress_unavailable(crate::livekit::Unavailable("LiveKit is not configured".into())))?;
+    if req.destination_ids.is_empty() {
+        return Err(ApiError::validation("destinationIds", "choose at least one destination"));
+    }
+    let all = app.store.destinations(target.tenant, id).await?;
+    let mut chosen = Vec::new();
+    for d in &req.destination_ids {
+        chosen.push(all.iter().find(|x| x.id == *d).ok_or_else(|| ApiError::not_found("destination"))?);
+    }
+    let state = app.store.state(target.tenant, id, None).await?;
+    if state.status != shared_types::state::SessionStatus::Live {
+        return Err(shared_types::Rejection::NotLive.into());
+    }
+    let urls = |ds: &[&Destination]| ds.iter().map(|d| push_url(&app, d)).collect::<ApiResult<Vec<_>>>();
+    let (egress, changed) = match app.store.stream(id).await? {
+        Some((egress, current)) => {
+            let add: Vec<&Destination> = chosen.iter().copied().filter(|d| !current.contains(&d.id)).collect();
+            let remove: Vec<&Destination> =
+                all.iter().filter(|d| current.contains(&d.id) && !req.destination_ids.contains(&d.id)).collect();
+            lk.update_stream(&egress, urls(&add)?, urls(&remove)?).await.map_err(egress_unavailable)?;
+            (egress, false)
+        }
+        None => {
+            (lk.start_stream(&crate::livekit::room_name(id), urls(&chosen)?).await.map_err(egress_unavailable)?, true)
+        }
+    };
+    app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
+    let event = if changed {
+        let ids = req.destination_ids.iter().map(|d| d.to_string()).collect();
+        Some(write_event(&app, &caller, &target, &key, SessionEvent::StreamStarted { destination_ids: ids }).await?)
+    } else {
+        None
+    };
+    Ok(Json(json!({ "egressId": egress, "destinationIds": req.destination_ids, "event": event })))
+}
+
+/// `DELETE /api/sessions/{id}/stream`.
+pub async fn stop(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+) -> ApiResult<StatusCode> {
+    let target = teacher_target(&app, &caller, id).await?;
+    let Some((egress, _)) = app.store.stream(id).await? else { return Err(ApiError::not_found("stream")) };
+    if let Some(lk) = &app.livekit {
+        lk.stop_egress(&egress).await.map_err(egress_unavailable)?;
+    }
+    app.store.clear_stream(id).await?;
+    write_event(&app, &caller, &target, &key, SessionEvent::StreamStopped {}).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
