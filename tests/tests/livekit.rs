@@ -300,3 +300,50 @@ async fn multistream_destinations_and_egress() {
     assert_eq!(del.status, 204);
     assert_eq!(app.get(&path, &s.teacher.token).await.body["destinations"].as_array().unwrap().len(), 1);
 }
+
+/// Publish with the official Python SDK (PyPI `livekit`) using the tokens the API minted: the real
+/// server lets the teacher publish a microphone and refuses the student.
+fn try_publish(url: &str, token: &str) -> serde_json::Value {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/lk_publish.py");
+    let out = std::process::Command::new("python3").arg(script).arg(url).arg(token).output().expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("no result: {text} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_enforces_publish_grants() {
+    let lk = LiveKitServer::start();
+    let cfg = lk.config.clone();
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(cfg)).await;
+    let s = app.school("Grants").await;
+    let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
+    let join = app.post("/api/sessions/join", &s.student.token, json!({"sessionId": s.session})).await;
+    let url = lk.config.url.clone();
+    let (t_tok, s_tok) = (
+        start.body["livekit"]["token"].as_str().unwrap().to_string(),
+        join.body["livekit"]["token"].as_str().unwrap().to_string(),
+    );
+    let (u1, u2) = (url.clone(), url);
+    let teacher = tokio::task::spawn_blocking(move || try_publish(&u1, &t_tok)).await.unwrap();
+    assert_eq!(teacher["connected"], true, "{teacher:?}");
+    assert_eq!(teacher["published"], true, "{teacher:?}");
+    let student = tokio::task::spawn_blocking(move || try_publish(&u2, &s_tok)).await.unwrap();
+    println!("student publish attempt: {student:?}");
+    assert_eq!(student["connected"], true, "the student may join and listen: {student:?}");
+    assert_eq!(student["published"], false, "the server refuses a student's track: {student:?}");
+    // A token signed with another secret does not even connect.
+    let forged =
+        livekit_api::access_token::AccessToken::with_api_key(&lk.config.api_key, "some-other-secret-of-32-characters")
+            .with_identity("intruder")
+            .with_grants(livekit_api::access_token::VideoGrants {
+                room_join: true,
+                room: format!("session-{}", s.session),
+                ..Default::default()
+            })
+            .to_jwt()
+            .unwrap();
+    let u3 = lk.config.url.clone();
+    let intruder = tokio::task::spawn_blocking(move || try_publish(&u3, &forged)).await.unwrap();
+    assert_eq!(intruder["connected"], false, "{intruder:?}");
+}
