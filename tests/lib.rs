@@ -65,6 +65,7 @@ pub fn test_config(database_url: String) -> Config {
         livekit: None,
         livekit_record: false,
         secrets_key: None,
+        media_dir: None,
     }
 }
 

@@ -62,6 +62,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(dir) = state.config.student_web_dir.clone().filter(|d| d.join("index.html").exists()) {
         router = router.nest_service("/app", tower_http::services::ServeDir::new(dir));
     }
+    if let Some(dir) = state.config.media_dir.clone() {
+        router = router.nest_service("/media", tower_http::services::ServeDir::new(dir));
+    }
     router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

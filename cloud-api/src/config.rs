@@ -28,6 +28,8 @@ pub struct Config {
     pub livekit_record: bool,
     /// Base64 32-byte key sealing stream keys; default: a key file in `DATA_DIR`.
     pub secrets_key: Option<String>,
+    /// The built browser media pages (`student-web/media/dist`), served at `/media`.
+    pub media_dir: Option<PathBuf>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -81,6 +83,9 @@ impl Config {
             },
             livekit_record: matches!(var("LIVEKIT_RECORD").as_deref(), Some("1" | "true" | "yes")),
             secrets_key: var("SECRETS_KEY"),
+            media_dir: var("MEDIA_DIR")
+                .map(PathBuf::from)
+                .or_else(|| Some(PathBuf::from("student-web/media/dist")).filter(|d| d.join("media.js").exists())),
         })
     }
 }

@@ -1,0 +1,63 @@
+//! Headless Chromium against a real livekit-server: the teacher's broadcast page publishes a
+//! microphone fed from espeak-ng speech, a student's watch page subscribes and receives audio bytes
+//! (WebRTC stats), and ending the class uploads the browser's own MediaRecorder recording.
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use studio_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teacher_broadcasts_student_hears() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let media = root.join("student-web/media");
+    assert!(
+        media.join("dist/media.js").exists(),
+        "build the media bundle first: (cd student-web/media && npm ci && npm run build)"
+    );
+    let lk = LiveKitServer::start();
+    let cfg = lk.config.clone();
+    let dist = media.join("dist");
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.livekit = Some(cfg);
+        c.media_dir = Some(dist);
+    })
+    .await;
+    let s = app.school("Browser").await;
+    assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
+
+    let shots = std::env::temp_dir().join(format!("media-shots-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&shots).unwrap();
+    let wav = shots.join("voice.wav");
+    let said = "Good morning class. This is the teacher speaking through the browser.";
+    assert!(std::process::Command::new("espeak-ng").arg("-w").arg(&wav).arg(said).status().unwrap().success());
+    let out = tokio::process::Command::new("node")
+        .arg(media.join("test/media.mjs"))
+        .current_dir(&media)
+        .env("BASE", &app.base)
+        .env("SESSION", &s.session)
+        .env("TEACHER_EMAIL", &s.teacher.email)
+        .env("STUDENT_EMAIL", &s.student.email)
+        .env("PASSWORD", PASSWORD)
+        .env("WAV", &wav)
+        .env("SHOTS", &shots)
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    println!("browser result: {result}\nscreenshots in {}", shots.display());
+    assert!(result["error"].is_null(), "{result}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(result["audioBytes"].as_u64().unwrap() > 2000, "the student received audio: {result}");
+    assert!(result["audioElements"].as_u64().unwrap() >= 1);
+    for shot in ["teacher-broadcast.png", "student-watch.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
+    }
+    // The browser's own recording reached the API and waits for the pipeline.
+    assert_eq!(result["recording"]["contentType"], "video/webm");
+    let replay = app.get(&format!("/api/replays/{}", s.session), &s.teacher.token).await;
+    assert_eq!(replay.body["recordings"].as_array().unwrap().len(), 1);
+    assert_eq!(replay.body["session"]["status"], "ended");
+    let jobs = app.store.jobs(Some(s.tenant), Some("queued"), 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+}
