@@ -25,8 +25,8 @@ python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --
 python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
-# The browser media bundle (livekit-client via esbuild) and playwright-core for the Chromium test.
-(cd "$(dirname "$0")/../student-web/media" && { [ -d node_modules/livekit-client ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >/dev/null)
+# The browser pieces: livekit-client bundle, pages, and the yew app (wasm) — also playwright-core.
+bash "$(dirname "$0")/build-web.sh" >/dev/null
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 echo "dependencies ready"

@@ -11,6 +11,7 @@ echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p student-web --target wasm32-unknown-unknown --locked -- -D warnings
 
 echo "== postgres (throwaway cluster)"
 export PG_TEST_DIR=${PG_TEST_DIR:-$(mktemp -d /tmp/studio-pg.XXXXXX)}

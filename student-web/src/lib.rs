@@ -1,5 +1,11 @@
-//! student-web: the students' browser client (yew, wasm). A skeleton until the live-classroom issue
-//! builds it; the live room will fold events with `shared_types::apply`, the same reducer as the
-//! server, so a student's view can never disagree with the log.
+//! student-web: the browser client in yew (wasm). The media pages — the teacher's broadcast page
+//! (which the desktop studio opens when its webview lacks WebRTC) and the students' watch page — call
+//! livekit-client through `media.rs`'s wasm-bindgen bindings to the bundled `StudioMedia` module.
+//! Session state is folded with `shared_types::apply`, the same reducer as the server.
 
 pub use shared_types::{apply, SessionState};
+
+#[cfg(target_arch = "wasm32")]
+mod media;
+#[cfg(target_arch = "wasm32")]
+mod pages;
