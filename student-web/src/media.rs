@@ -48,9 +48,9 @@ fn opts(pairs: &[(&str, &JsValue)]) -> Object {
     o
 }
 
-/// Publish the microphone; `on_state` hears every connection state change.
-pub async fn broadcast(url: &str, token: &str, on_state: &Function) -> Result<JsValue, String> {
-    let o = opts(&[("url", &url.into()), ("token", &token.into()), ("onState", on_state)]);
+/// Publish the microphone (and the camera when asked); `on_state` hears every connection state change.
+pub async fn broadcast(url: &str, token: &str, camera: bool, on_state: &Function) -> Result<JsValue, String> {
+    let o = opts(&[("url", &url.into()), ("token", &token.into()), ("camera", &camera.into()), ("onState", on_state)]);
     JsFuture::from(broadcast_js(&o)).await.map_err(|e| message(&e))
 }
 

@@ -36,10 +36,16 @@ pub fn broadcast(props: &PageProps) -> Html {
     let error = use_state(|| None::<String>);
     let live = use_state(|| false);
     let busy = use_state(|| false);
+    let camera = use_state(|| true);
     let room = use_mut_ref(|| None::<JsValue>);
     let recorder = use_mut_ref(|| None::<JsValue>);
 
+    let toggle_camera = {
+        let camera = camera.clone();
+        Callback::from(move |_| camera.set(!*camera))
+    };
     let go = {
+        let with_camera = *camera;
         let (session, state, rec, error, live, busy, room, recorder) = (
             props.session.clone(),
             state.clone(),
@@ -72,7 +78,7 @@ pub fn broadcast(props: &PageProps) -> Html {
                         .ok_or("live media is not available on this server")?;
                     let (url, token) =
                         (lk["url"].as_str().unwrap_or_default(), lk["token"].as_str().unwrap_or_default());
-                    let r = media::broadcast(url, token, &state_callback(state.clone())).await?;
+                    let r = media::broadcast(url, token, with_camera, &state_callback(state.clone())).await?;
                     let handle = media::record(&r);
                     expose("room", &r);
                     *room.borrow_mut() = Some(r);
@@ -144,6 +150,9 @@ pub fn broadcast(props: &PageProps) -> Html {
                 { " · Recording: " }<span id="rec">{ (*rec).clone() }</span>
             </p>
             <p>
+                <label><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>
+            </p>
+            <p>
                 <button id="go" onclick={go} disabled={*live || *busy}>{ "Go live" }</button>
                 <button id="end" onclick={end} disabled={!*live || *busy}>{ "End class" }</button>
             </p>
@@ -170,12 +179,22 @@ pub fn watch(props: &PageProps) -> Html {
                         return Err("Audio and video are unavailable; chat and slides still work.".into());
                     };
                     let el: JsValue = container.get().map(JsValue::from).ok_or("the page is not ready")?;
+                    // Which kinds of track arrived so far: (audio, video).
+                    let mut got = (false, false);
                     let on_track: js_sys::Function = Closure::<dyn FnMut(String)>::new(move |kind: String| {
-                        hearing.set(if kind == "audio" {
-                            "hearing the teacher".into()
+                        if kind == "audio" {
+                            got.0 = true;
                         } else {
-                            "seeing the teacher".into()
-                        })
+                            got.1 = true;
+                        }
+                        hearing.set(
+                            match got {
+                                (true, true) => "hearing and seeing the teacher",
+                                (true, false) => "hearing the teacher",
+                                _ => "seeing the teacher",
+                            }
+                            .into(),
+                        )
                     })
                     .into_js_value()
                     .into();

@@ -50,6 +50,7 @@ async fn teacher_broadcasts_student_hears() {
     assert!(result["error"].is_null(), "{result}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(result["audioBytes"].as_u64().unwrap() > 2000, "the student received audio: {result}");
     assert!(result["audioElements"].as_u64().unwrap() >= 1);
+    assert!(result["videoElements"].as_u64().unwrap() >= 1, "the teacher's camera reaches the student: {result}");
     for shot in ["teacher-broadcast.png", "student-watch.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
     }

@@ -45,6 +45,8 @@ try {
     await new Promise((r) => setTimeout(r, 250));
   }
   result.audioElements = await student.evaluate(() => document.querySelectorAll('#media audio').length);
+  await student.waitForFunction(() => document.querySelector('#media video'), null, { timeout: 10000 }).catch(() => {});
+  result.videoElements = await student.evaluate(() => document.querySelectorAll('#media video').length);
   await teacher.screenshot({ path: `${shots}/teacher-broadcast.png` });
   await student.screenshot({ path: `${shots}/student-watch.png` });
 
