@@ -12,6 +12,7 @@ pub struct Metrics {
     append_rejections: AtomicU64,
     joins_ok: AtomicU64,
     joins_failed: AtomicU64,
+    recording_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -32,6 +33,11 @@ impl Metrics {
     }
     pub fn join(&self, ok: bool) {
         if ok { &self.joins_ok } else { &self.joins_failed }.fetch_add(1, Relaxed);
+    }
+
+    /// A class recording (LiveKit egress) that could not start.
+    pub fn recording_failed(&self) {
+        self.recording_failures.fetch_add(1, Relaxed);
     }
 
     pub fn render(&self, live_sessions: usize) -> String {
@@ -67,6 +73,11 @@ impl Metrics {
         );
         line("studio_joins_total{result=\"ok\"}", "counter", "Session joins.", self.joins_ok.load(Relaxed).to_string());
         let _ = writeln!(out, "studio_joins_total{{result=\"failed\"}} {}", self.joins_failed.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP studio_recording_failures_total Class recordings that could not start.\n# TYPE studio_recording_failures_total counter\nstudio_recording_failures_total {}",
+            self.recording_failures.load(Relaxed)
+        );
         out
     }
 }

@@ -326,7 +326,10 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
         }
         RecordingStarted { .. } | RecordingStopped { .. } | StreamStarted { .. } | StreamStopped {} => {
             live(s)?;
-            presenter(e)?;
+            // Presenters, or the server itself (an egress that started in the background).
+            if e.actor_id.is_some() {
+                presenter(e)?;
+            }
         }
         RecordingAdded { recording_id, .. } => {
             if matches!(s.status, SessionStatus::New | SessionStatus::Scheduled) {

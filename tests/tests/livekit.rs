@@ -347,3 +347,48 @@ async fn server_enforces_publish_grants() {
     let intruder = tokio::task::spawn_blocking(move || try_publish(&u3, &forged)).await.unwrap();
     assert_eq!(intruder["connected"], false, "{intruder:?}");
 }
+
+/// With recording enabled the class asks LiveKit for a room-composite recording into the S3 bucket;
+/// with no egress worker here, the class still starts and the teacher sees why nothing records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_egress_requested_on_start() {
+    let lk = LiveKitServer::start();
+    let s3 = S3Server::start();
+    let (cfg, s3cfg) = (lk.config.clone(), s3.config.clone());
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.livekit = Some(cfg);
+        c.s3 = Some(s3cfg);
+        c.livekit_record = true;
+    })
+    .await;
+    let s = app.school("Record").await;
+    let t0 = std::time::Instant::now();
+    let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "the class does not wait for the egress");
+    assert_eq!(start.status, 200, "{:?}", start.body);
+    assert_eq!(start.body["session"]["status"], "live");
+    assert!(start.body["livekit"]["token"].is_string(), "media works without recording");
+    assert_eq!(start.body["recording"]["status"], "requested");
+    assert!(start.body["recording"]["path"].as_str().unwrap().starts_with(&format!("sessions/{}/egress/", s.session)));
+    // LiveKit cannot start it here (no egress worker): the failure is counted, the class goes on.
+    let mut failures = 0;
+    for _ in 0..100 {
+        let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        failures = m
+            .lines()
+            .find_map(|l| l.strip_prefix("studio_recording_failures_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if failures > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(failures, 1);
+    let events = app.all_events(&s.teacher.token, &s.session).await;
+    assert!(!events.iter().any(|e| e["type"] == "recording.started"), "nothing claims a recording that is not running");
+    assert_eq!(
+        app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hi"})).await.status,
+        201
+    );
+}

@@ -126,14 +126,33 @@ pub async fn start(
             }
         }
     }
+    // Recording is requested in the background: an egress may take seconds to start (or never, if no
+    // egress worker runs), and the class must not wait. Success lands in the log as recording.started.
     let mut recording = None;
-    if let (Some(lk), Some(s3), true, Some(_)) = (&app.livekit, &app.config.s3, app.config.livekit_record, &livekit) {
+    if let (Some(lk), Some(s3), true, Some(_)) =
+        (app.livekit.clone(), app.config.s3.clone(), app.config.livekit_record, &livekit)
+    {
         let path = format!("sessions/{}/egress/{}.mp4", req.session_id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
-        recording = Some(match lk.start_recording(&room, s3, &path).await {
-            Ok(egress) => serde_json::json!({ "status": "recording", "egressId": egress }),
-            Err(e) => {
-                tracing::warn!(error = %e, "class recording could not start");
-                serde_json::json!({ "status": "unavailable", "reason": e.0 })
+        recording = Some(serde_json::json!({ "status": "requested", "path": path }));
+        let (app, room, target, session) = (app.clone(), room.clone(), target, req.session_id);
+        tokio::spawn(async move {
+            match lk.start_recording(&room, &s3, &path).await {
+                Ok(egress) => {
+                    let ne = crate::store::NewEvent {
+                        idempotency_key: format!("egress/{egress}/started"),
+                        actor_id: None,
+                        actor_role: None,
+                        occurred_at: None,
+                        event: SessionEvent::RecordingStarted { recording_id: None },
+                    };
+                    if let Err(e) = app.store.append(target.tenant, session, vec![ne]).await {
+                        tracing::warn!(error = %e, "could not log recording.started");
+                    }
+                }
+                Err(e) => {
+                    app.metrics.recording_failed();
+                    tracing::warn!(error = %e, %session, "the class recording could not start");
+                }
             }
         });
     }
