@@ -425,26 +425,13 @@ pub struct S3Server {
 
 impl S3Server {
     pub fn start() -> S3Server {
-        let dir = std::env::temp_dir().join(format!("studio-s3-{}", uuid::Uuid::new_v4().simple()));
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3-test-server.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .env("S3_TEST_DIR", &dir)
-            .output()
-            .expect("run s3-test-server.sh");
-        assert!(out.status.success(), "S3 server did not start: {}", String::from_utf8_lossy(&out.stderr));
-        let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect();
-        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing from s3-test-server output"));
+        let (vars, dir) = start_script("s3-test-server.sh", "S3_TEST_DIR");
         S3Server {
             config: cloud_api::blob::S3Config {
-                endpoint: get("S3_ENDPOINT"),
-                bucket: get("S3_BUCKET"),
-                access_key: get("S3_ACCESS_KEY"),
-                secret_key: get("S3_SECRET_KEY"),
+                endpoint: vars["S3_ENDPOINT"].clone(),
+                bucket: vars["S3_BUCKET"].clone(),
+                access_key: vars["S3_ACCESS_KEY"].clone(),
+                secret_key: vars["S3_SECRET_KEY"].clone(),
                 region: "us-east-1".into(),
             },
             dir,
@@ -452,9 +439,32 @@ impl S3Server {
     }
 
     pub fn stop(&self) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3-test-server.sh");
-        let _ = std::process::Command::new("bash").arg(&script).arg("stop").env("S3_TEST_DIR", &self.dir).status();
+        stop_script("s3-test-server.sh", "S3_TEST_DIR", &self.dir);
     }
+}
+
+/// Run `scripts/<script> start` with its state in a fresh `<dir_env>` folder; the KEY=VALUE lines it
+/// prints, and the folder (for `stop`).
+fn start_script(script: &str, dir_env: &str) -> (std::collections::HashMap<String, String>, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "studio-{}-{}",
+        script.trim_end_matches(".sh"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
+    let out =
+        std::process::Command::new("bash").arg(&path).arg("start").env(dir_env, &dir).output().expect("run the script");
+    assert!(out.status.success(), "{script} start failed: {}", String::from_utf8_lossy(&out.stderr));
+    let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    (vars, dir)
+}
+
+fn stop_script(script: &str, dir_env: &str, dir: &std::path::Path) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
+    let _ = std::process::Command::new("bash").arg(&path).arg("stop").env(dir_env, dir).status();
 }
 
 impl Drop for S3Server {
@@ -502,33 +512,19 @@ pub struct LiveKitServer {
 
 impl LiveKitServer {
     pub fn start() -> LiveKitServer {
-        let dir = std::env::temp_dir().join(format!("studio-lk-{}", uuid::Uuid::new_v4().simple()));
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/livekit-server.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .env("LIVEKIT_TEST_DIR", &dir)
-            .output()
-            .expect("run livekit-server.sh");
-        assert!(out.status.success(), "livekit-server did not start: {}", String::from_utf8_lossy(&out.stderr));
-        let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect();
-        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing from livekit-server.sh output"));
+        let (vars, dir) = start_script("livekit-server.sh", "LIVEKIT_TEST_DIR");
         LiveKitServer {
             config: cloud_api::livekit::LiveKitConfig {
-                url: get("LIVEKIT_URL"),
-                api_key: get("LIVEKIT_API_KEY"),
-                api_secret: get("LIVEKIT_API_SECRET"),
+                url: vars["LIVEKIT_URL"].clone(),
+                api_key: vars["LIVEKIT_API_KEY"].clone(),
+                api_secret: vars["LIVEKIT_API_SECRET"].clone(),
             },
             dir,
         }
     }
 
     pub fn stop(&self) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/livekit-server.sh");
-        let _ = std::process::Command::new("bash").arg(&script).arg("stop").env("LIVEKIT_TEST_DIR", &self.dir).status();
+        stop_script("livekit-server.sh", "LIVEKIT_TEST_DIR", &self.dir);
     }
 }
 
