@@ -379,3 +379,38 @@ async fn killed_worker_lease_expires_and_another_finishes() {
     let r = app.get(&format!("/api/replays/{}", s.session), &s.student.token).await;
     assert!(r.body["transcript"]["segments"].as_array().is_some_and(|v| !v.is_empty()));
 }
+
+/// Derivers fail alone: when captions cannot be stored (a file sits where their folder should be),
+/// the captions artifact is `failed` with its error and every other artifact is still ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_deriver_leaves_the_others() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let s = app.school("Derivers").await;
+    app.live(&s).await;
+    let dir = std::env::temp_dir().join(format!("derivers-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let raw = dir.join("short.wav");
+    assert!(Command::new("espeak-ng").arg("-w").arg(&raw).arg(PARTS[1]).status().unwrap().success());
+    let up = upload_recording(&app, &s.teacher.token, &s.session, std::fs::read(&raw).unwrap(), None, "short").await;
+    assert_eq!(up.status, 201);
+    let rid = up.body["id"].as_str().unwrap();
+    // Block the captions' folder with a plain file.
+    let blocker = app.data_dir.join("blobs/sessions").join(&s.session).join("artifacts").join(rid);
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let w = worker(&app, 60);
+    assert_eq!(w.run_one().await.unwrap().expect("a job").1, Ran::Done, "the job succeeds");
+    let r = app.get(&format!("/api/replays/{}", s.session), &s.student.token).await;
+    let status =
+        |kind: &str| r.body["artifacts"].as_array().unwrap().iter().find(|a| a["type"] == kind).cloned().unwrap();
+    assert_eq!(status("captions")["status"], "failed");
+    assert!(status("captions")["error"].as_str().unwrap().contains("captions"));
+    for kind in ["transcript", "chapters", "highlights", "qa_links"] {
+        assert_eq!(status(kind)["status"], "ready", "{kind}");
+    }
+    assert!(r.body["captionsUrl"].is_null());
+    assert!(!r.body["transcript"]["segments"].as_array().unwrap().is_empty());
+    let ready =
+        app.all_events(&s.teacher.token, &s.session).await.iter().filter(|e| e["type"] == "artifact.ready").count();
+    assert_eq!(ready, 4, "no artifact.ready for the failed one");
+}

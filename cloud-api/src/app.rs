@@ -119,7 +119,7 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
-/// Hourly: forget idempotency keys past their retention.
+/// Hourly: forget idempotency keys past their retention, and webhook ids older than a week.
 fn spawn_purge(state: AppState) {
     tokio::spawn(async move {
         let keep = chrono::Duration::hours(state.config.idempotency_keep_hours);
@@ -130,6 +130,9 @@ fn spawn_purge(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+            if let Err(e) = state.store.purge_webhooks(chrono::Duration::days(7)).await {
+                tracing::warn!(error = %e, "webhook id purge failed");
             }
         }
     });

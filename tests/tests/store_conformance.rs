@@ -188,6 +188,15 @@ async fn suite(db: Db) {
     assert!(matches!(store.idem_begin(tenant, u, "gone", "fp2").await.unwrap(), IdemBegin::Proceed));
     assert_eq!(store.idem_purge(Duration::hours(24)).await.unwrap(), 0, "young keys are kept");
     assert!(store.idem_purge(Duration::seconds(-1)).await.unwrap() >= 3, "old keys are purged");
+
+    // Webhook ids: seen once marked, purged when old.
+    assert!(!store.webhook_seen("EV_x").await.unwrap());
+    store.mark_webhook("EV_x", "room_finished").await.unwrap();
+    store.mark_webhook("EV_x", "room_finished").await.unwrap();
+    assert!(store.webhook_seen("EV_x").await.unwrap());
+    assert_eq!(store.purge_webhooks(Duration::days(7)).await.unwrap(), 0);
+    assert_eq!(store.purge_webhooks(Duration::seconds(-1)).await.unwrap(), 1);
+    assert!(!store.webhook_seen("EV_x").await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
