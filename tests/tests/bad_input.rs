@@ -99,3 +99,39 @@ async fn meta_endpoints(db: Db) {
 }
 
 on_both!(rejected_cleanly, meta_endpoints);
+
+/// Every metric the alert rules use is exported, so no alert watches a name that does not exist.
+#[tokio::test]
+async fn alert_rules_use_exported_metrics() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let metrics = app.call(Method::GET, "/metrics", None, None, None).await;
+    let text = String::from_utf8_lossy(&metrics.raw).to_string();
+    let rules =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/alerts.yml")).unwrap();
+    let mut checked = 0;
+    for line in rules.lines().filter(|l| l.trim_start().starts_with("expr:")) {
+        for name in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("studio_"))
+        {
+            assert!(text.lines().any(|l| l.starts_with(name)), "alert uses {name}, which /metrics does not export");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6);
+    let runbooks =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/runbooks.md")).unwrap();
+    // GitHub-style anchors of the runbook headings.
+    let anchors: Vec<String> = runbooks
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+                .collect::<String>()
+                .replace(' ', "-")
+        })
+        .collect();
+    for anchor in rules.lines().filter_map(|l| l.split("runbooks.md#").nth(1)).map(|a| a.split('"').next().unwrap()) {
+        assert!(anchors.iter().any(|a| a == anchor), "no runbook section for #{anchor} (have {anchors:?})");
+    }
+}
