@@ -82,7 +82,15 @@ impl Config {
                 _ => anyhow::bail!("set all of LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, or none"),
             },
             livekit_record: matches!(var("LIVEKIT_RECORD").as_deref(), Some("1" | "true" | "yes")),
-            secrets_key: var("SECRETS_KEY"),
+            secrets_key: match var("SECRETS_KEY") {
+                Some(k) => {
+                    use base64::Engine;
+                    let ok = base64::engine::general_purpose::STANDARD.decode(k.trim()).is_ok_and(|b| b.len() == 32);
+                    anyhow::ensure!(ok, "SECRETS_KEY must be 32 bytes, base64-encoded");
+                    Some(k)
+                }
+                None => None,
+            },
             media_dir: var("MEDIA_DIR")
                 .map(PathBuf::from)
                 .or_else(|| Some(PathBuf::from("student-web/media/dist")).filter(|d| d.join("media.js").exists())),
