@@ -223,6 +223,26 @@ fn norm(vars: &HashMap<String, Var>, from: &str, to: &str, out: &mut Vec<Out>) -
     copy(vars, &format!("{from}/beta"), &format!("{to}.bias"), out)
 }
 
+/// A block's self-attention: fused q/k/v split (no key bias), output projection, layer norm.
+fn self_attention(vars: &HashMap<String, Var>, f: &str, t: &str, n: usize, out: &mut Vec<Out>) -> Result<()> {
+    split(
+        vars,
+        &format!("{f}/self_attention/linear_0"),
+        &[(&format!("{t}.attn.query"), true), (&format!("{t}.attn.key"), false), (&format!("{t}.attn.value"), true)],
+        n,
+        out,
+    )?;
+    linear(vars, &format!("{f}/self_attention/linear_1"), &format!("{t}.attn.out"), out)?;
+    norm(vars, &format!("{f}/self_attention/layer_norm"), &format!("{t}.attn_ln"), out)
+}
+
+/// A block's feed-forward part: two linears and their layer norm.
+fn ffn(vars: &HashMap<String, Var>, f: &str, t: &str, out: &mut Vec<Out>) -> Result<()> {
+    linear(vars, &format!("{f}/ffn/linear_0"), &format!("{t}.mlp.0"), out)?;
+    linear(vars, &format!("{f}/ffn/linear_1"), &format!("{t}.mlp.2"), out)?;
+    norm(vars, &format!("{f}/ffn/layer_norm"), &format!("{t}.mlp_ln"), out)
+}
+
 fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
     let mut out = Vec::new();
     let (ns, nt) = (hp.n_audio_state, hp.n_text_state);
@@ -237,22 +257,8 @@ fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
     out.push(vector("encoder.positional_embedding".into(), pos.dtype, pos.dims.clone(), &pos.data));
     for i in 0..hp.n_audio_layer {
         let (f, t) = (format!("encoder/layer_{i}"), format!("encoder.blocks.{i}"));
-        split(
-            vars,
-            &format!("{f}/self_attention/linear_0"),
-            &[
-                (&format!("{t}.attn.query"), true),
-                (&format!("{t}.attn.key"), false),
-                (&format!("{t}.attn.value"), true),
-            ],
-            ns,
-            &mut out,
-        )?;
-        linear(vars, &format!("{f}/self_attention/linear_1"), &format!("{t}.attn.out"), &mut out)?;
-        norm(vars, &format!("{f}/self_attention/layer_norm"), &format!("{t}.attn_ln"), &mut out)?;
-        linear(vars, &format!("{f}/ffn/linear_0"), &format!("{t}.mlp.0"), &mut out)?;
-        linear(vars, &format!("{f}/ffn/linear_1"), &format!("{t}.mlp.2"), &mut out)?;
-        norm(vars, &format!("{f}/ffn/layer_norm"), &format!("{t}.mlp_ln"), &mut out)?;
+        self_attention(vars, &f, &t, ns, &mut out)?;
+        ffn(vars, &f, &t, &mut out)?;
     }
     norm(vars, "encoder/layer_norm", "encoder.ln_post", &mut out)?;
 
@@ -261,19 +267,7 @@ fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
     out.push(vector("decoder.positional_embedding".into(), pos.dtype, pos.dims.clone(), &pos.data));
     for i in 0..hp.n_text_layer {
         let (f, t) = (format!("decoder/layer_{i}"), format!("decoder.blocks.{i}"));
-        split(
-            vars,
-            &format!("{f}/self_attention/linear_0"),
-            &[
-                (&format!("{t}.attn.query"), true),
-                (&format!("{t}.attn.key"), false),
-                (&format!("{t}.attn.value"), true),
-            ],
-            nt,
-            &mut out,
-        )?;
-        linear(vars, &format!("{f}/self_attention/linear_1"), &format!("{t}.attn.out"), &mut out)?;
-        norm(vars, &format!("{f}/self_attention/layer_norm"), &format!("{t}.attn_ln"), &mut out)?;
+        self_attention(vars, &f, &t, nt, &mut out)?;
         linear(vars, &format!("{f}/attention/linear_0"), &format!("{t}.cross_attn.query"), &mut out)?;
         split(
             vars,
@@ -284,9 +278,7 @@ fn tensors(vars: &HashMap<String, Var>, hp: &Hparams) -> Result<Vec<Out>> {
         )?;
         linear(vars, &format!("{f}/attention/linear_2"), &format!("{t}.cross_attn.out"), &mut out)?;
         norm(vars, &format!("{f}/attention/layer_norm"), &format!("{t}.cross_attn_ln"), &mut out)?;
-        linear(vars, &format!("{f}/ffn/linear_0"), &format!("{t}.mlp.0"), &mut out)?;
-        linear(vars, &format!("{f}/ffn/linear_1"), &format!("{t}.mlp.2"), &mut out)?;
-        norm(vars, &format!("{f}/ffn/layer_norm"), &format!("{t}.mlp_ln"), &mut out)?;
+        ffn(vars, &f, &t, &mut out)?;
     }
     norm(vars, "decoder/layer_norm", "decoder.ln", &mut out)?;
     Ok(out)

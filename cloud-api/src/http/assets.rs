@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::write_event;
-use crate::http::{ensure, session_target};
+use crate::http::{authorize, ensure, session_target};
 use crate::slides::{render_deck, DeckError};
 use crate::store::{AssetRecord, Owned};
 use axum::extract::{Multipart, State};
@@ -153,8 +153,7 @@ pub async fn upload(
         (None, Some(s)) => s,
         (None, None) => return Err(ApiError::validation("sceneId", "give sceneId or sessionId")),
     };
-    let (_, target) = session_target(&app, &caller, session).await?;
-    ensure(&caller, Action::Present, &target)?;
+    let target = authorize(&app, &caller, session, Action::Present).await?;
     let (content_type, ext) =
         sniff(&up.file).ok_or_else(|| ApiError::validation("file", "must be a PDF, PNG, JPEG, WebP or GIF"))?;
     let is_deck = up.kind == "slide" && content_type == "application/pdf";

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::write_event;
-use crate::http::{ensure, session_target};
+use crate::http::{authorize, ensure, session_target};
 use crate::store::Owned;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -60,8 +60,7 @@ pub async fn post_chat(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<PostText>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::Chat, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::Chat).await?;
     // The message id derives from the request key, so a retried post is the same message.
     let id = MessageId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event =
@@ -82,8 +81,7 @@ pub async fn list_chat(
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<Json<Value>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::ReadEvents, &target)?;
+    let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let moderator = caller.actor.may(Action::Moderate, &target);
     let state = current(&app, &target).await?;
     let messages: Vec<Value> = state
@@ -112,8 +110,7 @@ pub async fn ask(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<PostText>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::AskQuestion, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::AskQuestion).await?;
     let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event = write_event(
         &app,
@@ -176,8 +173,7 @@ pub async fn list_questions(
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<Json<Value>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::ReadEvents, &target)?;
+    let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let state = current(&app, &target).await?;
     let mut qs: Vec<&Question> = state.questions.iter().filter(|q| !q.dismissed).collect();
     // Most upvoted first, then oldest first: what a teacher wants to see.
@@ -199,8 +195,7 @@ pub async fn open_poll(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<OpenPoll>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::Present, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = PollId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event = write_event(
         &app,
@@ -277,8 +272,7 @@ pub async fn hand(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<Hand>,
 ) -> ApiResult<Json<Value>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::RaiseHand, &target)?;
+    let target = authorize(&app, &caller, id, Action::RaiseHand).await?;
     let event = if req.raised { SessionEvent::HandRaised {} } else { SessionEvent::HandLowered { user_id: None } };
     let event = write_event(&app, &caller, &target, &key, event).await?;
     Ok(Json(json!({ "event": event })))
@@ -298,8 +292,7 @@ pub async fn lower_hand(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<LowerHand>,
 ) -> ApiResult<Json<Value>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::Moderate, &target)?;
+    let target = authorize(&app, &caller, id, Action::Moderate).await?;
     let event =
         write_event(&app, &caller, &target, &key, SessionEvent::HandLowered { user_id: Some(req.user_id) }).await?;
     Ok(Json(json!({ "event": event })))
@@ -317,8 +310,7 @@ pub async fn highlight(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<Mark>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::MarkHighlight, &target)?;
+    let target = authorize(&app, &caller, id, Action::MarkHighlight).await?;
     let event = write_event(&app, &caller, &target, &key, SessionEvent::HighlightMarked { label: req.label }).await?;
     Ok((StatusCode::CREATED, Json(json!({ "event": event }))))
 }

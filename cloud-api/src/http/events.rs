@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::{ensure, session_target};
+use crate::http::{authorize, ensure, session_target};
 use crate::store::{AppendOutcome, NewEvent};
 use axum::extract::State;
 use axum::Json;
@@ -29,8 +29,7 @@ pub async fn list(
     ApiPath(id): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::ReadEvents, &target)?;
+    let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let limit = q.limit.unwrap_or(500).clamp(1, MAX_PAGE);
     let (events, head) = app.store.events_after(target.tenant, id, q.after, limit).await?;
     Ok(Json(EventsPage { events, head }))
@@ -63,8 +62,7 @@ pub async fn batch(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> ApiResult<Json<BatchResponse>> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::SyncJournal, &target)?;
+    let target = authorize(&app, &caller, id, Action::SyncJournal).await?;
     if req.events.is_empty() || req.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }

@@ -5,8 +5,8 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::fanout::Published;
+use crate::http::authorize;
 use crate::http::extract::{ApiPath, ApiQuery};
-use crate::http::{ensure, session_target};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -41,8 +41,7 @@ pub async fn socket(
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::ReadEvents, &target)?;
+    let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     // Clients send only small control messages; small buffers keep 1,000 idle sockets cheap.
     let ws =
         ws.read_buffer_size(4 * 1024).write_buffer_size(8 * 1024).max_message_size(64 * 1024).max_frame_size(64 * 1024);

@@ -121,6 +121,19 @@ pub fn ensure(caller: &Caller, action: Action, target: &Target) -> ApiResult<()>
     }
 }
 
+/// The session's RBAC target once `action` on it is allowed: another tenant's session is 404, a
+/// missing role 403.
+pub async fn authorize(
+    app: &AppState,
+    caller: &Caller,
+    id: shared_types::SessionId,
+    action: Action,
+) -> ApiResult<Target> {
+    let (_, target) = session_target(app, caller, id).await?;
+    ensure(caller, action, &target)?;
+    Ok(target)
+}
+
 /// The session (in the caller's tenant, else 404) and its RBAC target.
 pub async fn session_target(
     app: &AppState,

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::outcome;
-use crate::http::{ensure, session_target};
+use crate::http::{authorize, ensure, session_target};
 use crate::store::{NewEvent, Recording, Upload};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -45,8 +45,7 @@ pub async fn upload_recording(
     ApiPath(id): ApiPath<SessionId>,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::UploadRecording, &target)?;
+    let target = authorize(&app, &caller, id, Action::UploadRecording).await?;
     let started_at = match req.headers().get("x-recording-started-at") {
         None => None,
         Some(v) => Some(
@@ -154,8 +153,7 @@ pub async fn start_upload(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<NewUpload>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, id).await?;
-    ensure(&caller, Action::UploadRecording, &target)?;
+    let target = authorize(&app, &caller, id, Action::UploadRecording).await?;
     let upload = uuid::Uuid::new_v5(&caller.user.id.0, format!("upload/{key}").as_bytes());
     app.store.create_upload(target.tenant, id, caller.user.id, upload, req.started_at).await?;
     Ok((StatusCode::CREATED, Json(json!({ "uploadId": upload, "maxPartBytes": MAX_PART_BYTES }))))
@@ -163,8 +161,7 @@ pub async fn start_upload(
 
 /// The upload, checked to be the caller's and this session's.
 async fn my_upload(app: &AppState, caller: &Caller, id: SessionId, upload: uuid::Uuid) -> ApiResult<(Target, Upload)> {
-    let (_, target) = session_target(app, caller, id).await?;
-    ensure(caller, Action::UploadRecording, &target)?;
+    let target = authorize(app, caller, id, Action::UploadRecording).await?;
     let up = app
         .store
         .upload(target.tenant, upload)
@@ -253,8 +250,7 @@ pub async fn process(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Process>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::ProcessArtifacts, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::ProcessArtifacts).await?;
     let rec = app.store.recording(target.tenant, req.recording_id).await?.filter(|r| r.session_id == req.session_id);
     rec.ok_or_else(|| ApiError::not_found("recording"))?;
     let payload = json!({ "recordingId": req.recording_id });

@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::{ensure, session_target};
+use crate::http::{authorize, ensure, session_target};
 use crate::store::{AppendOutcome, NewEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -111,8 +111,7 @@ pub async fn start(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<StartResponse>> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::StartSession, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::StartSession).await?;
     let room = crate::livekit::room_name(req.session_id);
     // Media first: if LiveKit is down the class still starts, and the teacher is told why media is off.
     let mut livekit = None;
@@ -190,8 +189,7 @@ pub async fn join(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<JoinResponse>> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::JoinSession, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::JoinSession).await?;
     let role = caller.actor.session_role(&target).ok_or_else(ApiError::forbidden)?;
     // With LiveKit configured but unreachable, joining fails clearly (503) and writes nothing.
     let mut livekit = None;
@@ -226,8 +224,7 @@ pub async fn leave(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<SessionEventResponse>> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::LeaveSession, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::LeaveSession).await?;
     let event =
         write_event(&app, &caller, &target, &key, SessionEvent::ParticipantLeft { user_id: caller.user.id }).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
@@ -240,8 +237,7 @@ pub async fn end(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<SessionEventResponse>> {
-    let (_, target) = session_target(&app, &caller, req.session_id).await?;
-    ensure(&caller, Action::EndSession, &target)?;
+    let target = authorize(&app, &caller, req.session_id, Action::EndSession).await?;
     let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionEnded {}).await?;
     if let Some(lk) = &app.livekit {
         if let Err(e) = lk.delete_room(&crate::livekit::room_name(req.session_id)).await {

@@ -4,17 +4,17 @@
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::write_event;
-use crate::http::{ensure, session_target};
 use crate::store::Destination;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared_types::policy::{Action, Target};
+use shared_types::policy::Action;
 use shared_types::{SessionEvent, SessionId};
 
 #[derive(Deserialize)]
@@ -29,12 +29,6 @@ fn public(d: &Destination) -> Value {
     json!({ "id": d.id, "name": d.name, "rtmpUrl": d.rtmp_url, "streamKeyHint": d.key_hint, "createdAt": d.created_at })
 }
 
-async fn teacher_target(app: &AppState, caller: &Caller, id: SessionId) -> ApiResult<Target> {
-    let (_, target) = session_target(app, caller, id).await?;
-    ensure(caller, Action::ManageStreams, &target)?;
-    Ok(target)
-}
-
 pub async fn add(
     State(app): State<AppState>,
     caller: Caller,
@@ -42,7 +36,7 @@ pub async fn add(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<NewDestination>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = teacher_target(&app, &caller, id).await?;
+    let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
@@ -76,7 +70,7 @@ pub async fn list(
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<Json<Value>> {
-    let target = teacher_target(&app, &caller, id).await?;
+    let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let all = app.store.destinations(target.tenant, id).await?;
     let live = app.store.stream(id).await?.map(|(_, ids)| ids).unwrap_or_default();
     let items: Vec<Value> = all
@@ -109,7 +103,7 @@ pub async fn remove(
     caller: Caller,
     ApiPath((id, dest)): ApiPath<(SessionId, uuid::Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let target = teacher_target(&app, &caller, id).await?;
+    let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let all = app.store.destinations(target.tenant, id).await?;
     let d = all.iter().find(|d| d.id == dest).ok_or_else(|| ApiError::not_found("destination"))?;
     // Live: stop sending there first (UpdateStream), then forget it.
@@ -138,7 +132,7 @@ pub async fn start(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<StreamTo>,
 ) -> ApiResult<Json<Value>> {
-    let target = teacher_target(&app, &caller, id).await?;
+    let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let lk = app
         .livekit
         .clone()
@@ -185,7 +179,7 @@ pub async fn stop(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<StatusCode> {
-    let target = teacher_target(&app, &caller, id).await?;
+    let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let Some((egress, _)) = app.store.stream(id).await? else { return Err(ApiError::not_found("stream")) };
     if let Some(lk) = &app.livekit {
         lk.stop_egress(&egress).await.map_err(egress_unavailable)?;

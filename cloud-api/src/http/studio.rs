@@ -3,10 +3,10 @@
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::write_event;
-use crate::http::{ensure, session_target};
 use crate::store::Owned;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,12 +16,6 @@ use serde_json::{json, Value};
 use shared_types::events::{LayoutItem, Stroke};
 use shared_types::policy::{Action, Target};
 use shared_types::{AssetId, SceneId, SessionEvent, SessionId};
-
-async fn presenter_target(app: &AppState, caller: &Caller, session: SessionId) -> ApiResult<Target> {
-    let (_, target) = session_target(app, caller, session).await?;
-    ensure(caller, Action::Present, &target)?;
-    Ok(target)
-}
 
 async fn scene_json(app: &AppState, target: &Target, id: SceneId) -> ApiResult<Value> {
     let state = app.store.state(target.tenant, target.session.expect("session"), None).await?;
@@ -49,7 +43,7 @@ pub async fn create_scene(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<CreateScene>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = SceneId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event = SessionEvent::SceneCreated { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
     let event = write_event(&app, &caller, &target, &key, event).await?;
@@ -85,7 +79,7 @@ pub async fn update_scene(
         .owner_session(caller.user.tenant_id, Owned::Scene, id.0)
         .await?
         .ok_or_else(|| ApiError::not_found("scene"))?;
-    let target = presenter_target(&app, &caller, session).await?;
+    let target = authorize(&app, &caller, session, Action::Present).await?;
     let mut events = Vec::new();
     if req.name.is_some() || req.layout.is_some() || req.assets.is_some() {
         let e = SessionEvent::SceneUpdated { scene_id: id, name: req.name, layout: req.layout, assets: req.assets };
@@ -116,7 +110,7 @@ pub async fn show_slide(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<ShowSlide>,
 ) -> ApiResult<Json<Value>> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let e = SessionEvent::SlideShown { asset_id: req.asset_id, page: req.page };
     Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
 }
@@ -136,7 +130,7 @@ pub async fn add_strokes(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Strokes>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let e = SessionEvent::WhiteboardStrokeAdded { board_id: req.board_id, strokes: req.strokes };
     Ok((StatusCode::CREATED, Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? }))))
 }
@@ -155,7 +149,7 @@ pub async fn erase(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Erase>,
 ) -> ApiResult<Json<Value>> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let e = SessionEvent::WhiteboardStrokeErased { board_id: req.board_id, stroke_ids: req.stroke_ids };
     Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
 }
@@ -173,7 +167,7 @@ pub async fn clear(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let e = SessionEvent::WhiteboardCleared { board_id: req.board_id };
     Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
 }
@@ -184,7 +178,7 @@ pub async fn undo(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
-    let target = presenter_target(&app, &caller, req.session_id).await?;
+    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let e = SessionEvent::WhiteboardUndone { board_id: req.board_id };
     Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
 }
