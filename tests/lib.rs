@@ -1,7 +1,7 @@
 //! Test harness: a real cloud-api router on 127.0.0.1:0 over a fresh SQLite file or a fresh
 //! PostgreSQL database, plus helpers to make users and call the API like a client does.
 
-use cloud_api::app::{router, AppState};
+use cloud_api::app::App;
 use cloud_api::config::Config;
 use cloud_api::store::Store;
 use reqwest::{Method, StatusCode};
@@ -66,6 +66,13 @@ pub fn test_config(database_url: String) -> Config {
         livekit_record: false,
         secrets_key: None,
         media_dir: None,
+        password_hash_concurrency: 4,
+        password_hash_queue_secs: 10,
+        live_channel_capacity: cloud_api::fanout::CHANNEL_CAPACITY,
+        header_read_timeout_secs: 10,
+        body_idle_timeout_secs: 20,
+        max_connections: 12_000,
+        public_url: None,
     }
 }
 
@@ -132,23 +139,19 @@ impl TestApp {
 
     async fn node(db: Db, url: String, tweak: impl FnOnce(&mut Config), capacity: Option<usize>) -> TestApp {
         let mut config = test_config(url.clone());
-        tweak(&mut config);
-        let mut store = Store::connect(&config.database_url).await.expect("store");
         if let Some(c) = capacity {
-            store.fanout = Arc::new(cloud_api::fanout::Fanout::with_capacity(c));
+            config.live_channel_capacity = c;
         }
-        let store = Arc::new(store);
-        store.spawn_listener();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
+        tweak(&mut config);
         if config.data_dir == std::env::temp_dir() {
             config.data_dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
         }
-        let blobs = cloud_api::app::open_blobs(&config).await.expect("blob store");
         let data_dir = config.data_dir.clone();
-        let app =
-            router(AppState::new(store.clone(), config, blobs)).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum_serve(listener, app).await });
+        // The same start-up path as `main`.
+        let app = App::build(config).await.expect("build the app");
+        let addr = app.addr;
+        let store = app.state.store.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
         let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir };
         // Ready when /readyz says so (no sleeping).
@@ -220,15 +223,6 @@ impl TestApp {
         assert_eq!(a.status, 200, "login failed: {:?}", a.body);
         TestUser { id: u.id, email: email.to_string(), token: a.body["token"].as_str().expect("token").to_string() }
     }
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum_mk::IntoMakeServiceWithConnectInfo) {
-    let _ = axum_mk::serve(listener, app).await;
-}
-
-/// Thin re-exports so the harness does not need its own axum dependency.
-mod axum_mk {
-    pub use cloud_api::app::{serve_plain as serve, MakeService as IntoMakeServiceWithConnectInfo};
 }
 
 /// A school: tenant, course, lesson, a scheduled session, and one user per role.
@@ -380,6 +374,21 @@ impl Live {
     pub async fn send(&mut self, v: Value) {
         use futures::SinkExt;
         self.ws.send(tokio_tungstenite::tungstenite::Message::Text(v.to_string().into())).await.expect("send");
+    }
+
+    /// Wait up to `secs` for the server to close the socket; its close code (1005 when none).
+    pub async fn closed_within(&mut self, secs: u64) -> Option<u16> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => return Some(1006),
+                Ok(Some(Ok(Message::Close(frame)))) => return Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005)),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
     }
 
     pub async fn close(mut self) {

@@ -34,7 +34,7 @@ fn worker_cfg(lease_s: u64) -> WorkerConfig {
 }
 
 fn worker(app: &TestApp, lease_s: u64) -> Worker {
-    let blobs = BlobStore::Local(LocalBlobs::open(app.data_dir.join("blobs")).unwrap());
+    let blobs = BlobStore::Local(LocalBlobs::in_data_dir(&app.data_dir).unwrap());
     Worker::new(app.store.clone(), Arc::new(blobs), worker_cfg(lease_s))
 }
 

@@ -11,6 +11,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
 use shared_types::{Role, RoleGrant, Scope};
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
+    /// Bounds how many password hashes run at once (each holds 19 MiB).
+    pub hashing: Arc<auth::HashPool>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub blobs: Arc<BlobStore>,
     pub livekit: Option<Arc<crate::livekit::LiveKit>>,
@@ -28,20 +31,67 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> Self {
+    /// Refuses (with the reason) when a key file is unusable.
+    pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> anyhow::Result<Self> {
         let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
         let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c)));
-        let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)
-            .expect("the secrets key (SECRETS_KEY or DATA_DIR/secrets.key) is unusable");
-        Self {
+        let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)?;
+        Ok(Self {
             store,
+            hashing: Arc::new(auth::HashPool::new(config.password_hash_concurrency)),
             config: Arc::new(config),
             limiter,
             metrics: Arc::default(),
             blobs: Arc::new(blobs),
             livekit,
             sealer: Arc::new(sealer),
-        }
+        })
+    }
+}
+
+impl AppState {
+    /// How long a request waits for a password-hashing slot.
+    pub fn hash_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.password_hash_queue_secs)
+    }
+}
+
+/// The server, built once from its configuration: the one start-up path for `main`, the tests and
+/// the benchmarks.
+pub struct App {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Open the store (migrations, bootstrap admin), the blobs and the keys, and bind the address.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = prepare(&config).await.context("opening the store")?;
+        let blobs = open_blobs(&config).await.context("opening the blob store")?;
+        let listener =
+            TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(store, config, blobs)?;
+        Ok(App { state, addr, listener })
+    }
+
+    /// Serve until ctrl-c.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await
+    }
+
+    /// Serve until `shutdown` completes, with the background tasks (purges, heartbeats).
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        spawn_purge(self.state.clone());
+        self.state.store.spawn_heartbeat();
+        let limits = crate::serve::Limits::from_config(&self.state.config);
+        let app = router(self.state);
+        crate::serve::serve(self.listener, app, limits, shutdown).await
     }
 }
 
@@ -49,7 +99,7 @@ impl AppState {
 pub async fn open_blobs(config: &Config) -> anyhow::Result<BlobStore> {
     Ok(match &config.s3 {
         Some(s3) => BlobStore::S3(crate::blob::S3Blobs::connect(s3).await?),
-        None => BlobStore::Local(crate::blob::LocalBlobs::open(config.data_dir.join("blobs"))?),
+        None => BlobStore::Local(crate::blob::LocalBlobs::in_data_dir(&config.data_dir)?),
     })
 }
 
@@ -73,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), crate::serve::body_guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -82,7 +133,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Arc<Store>> {
     if config.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir)?;
     }
-    let store = Arc::new(Store::connect(&config.database_url).await?);
+    let mut store = Store::connect(&config.database_url).await?;
+    store.fanout = Arc::new(crate::fanout::Fanout::with_capacity(config.live_channel_capacity));
+    let store = Arc::new(store);
     store.spawn_listener();
     if let Some((email, password)) = &config.bootstrap_admin {
         if store.count_users().await? == 0 {
@@ -106,19 +159,6 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
     Ok(())
 }
 
-/// Serve on an already-bound listener until the future completes (ctrl-c for the binary).
-pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    spawn_purge(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
-    Ok(())
-}
-
-async fn shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
-}
-
 /// Hourly: forget idempotency keys past their retention, and webhook ids older than a week.
 fn spawn_purge(state: AppState) {
     tokio::spawn(async move {
@@ -138,10 +178,3 @@ fn spawn_purge(state: AppState) {
     });
 }
 
-/// The service type [`router`] becomes when it records peer addresses (login limits need them).
-pub type MakeService = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>;
-
-/// Serve without signal handling or background tasks (tests, benchmarks).
-pub async fn serve_plain(listener: TcpListener, app: MakeService) -> std::io::Result<()> {
-    axum::serve(listener, app).await
-}

@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
@@ -16,27 +16,128 @@ use shared_types::dto::UserDto;
 use shared_types::policy::Actor;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
-fn argon() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("argon2 params"))
+const M_COST_KIB: u32 = 19 * 1024;
+
+fn params() -> Params {
+    Params::new(M_COST_KIB, 2, 1, None).expect("argon2 params")
 }
 
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+/// The working memory of one hash (19 MiB), allocated once per slot and reused.
+type Memory = Vec<argon2::Block>;
+
+fn new_memory() -> Memory {
+    vec![argon2::Block::default(); M_COST_KIB as usize]
+}
+
+/// Hash a new password into a PHC string, using `memory` as argon2's working area.
+fn hash_with(memory: &mut Memory, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Ok(argon().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("{e}"))?.to_string())
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p = params();
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, p.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory[..])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).map_err(|e| anyhow::anyhow!("{e}"))?),
+    };
+    Ok(hash.to_string())
 }
 
-/// Verify against the stored hash, or against a dummy hash when there is no user, so both
-/// failures cost the same time.
-pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").expect("dummy hash"));
-    let hash = stored.unwrap_or(dummy);
-    let ok = PasswordHash::new(hash).is_ok_and(|h| argon().verify_password(password.as_bytes(), &h).is_ok());
-    ok && stored.is_some()
+/// Check `password` against a stored PHC string, using `memory` (hashes needing more are refused).
+fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return false };
+    let Ok(p) = Params::try_from(&hash) else { return false };
+    if p.m_cost() as usize > memory.len() || Algorithm::try_from(hash.algorithm).is_err() {
+        return false;
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let blocks = p.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+    if argon.hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory[..blocks]).is_err() {
+        return false;
+    }
+    // Constant time over the output.
+    out.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Hash a password outside a request (seeding, bootstrap, tests): its own working memory.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    hash_with(&mut new_memory(), password)
+}
+
+/// Password hashing for requests: at most `slots` hashes run at once, each in working memory
+/// allocated once and reused, so a login storm costs `slots × 19 MiB` and no more. Callers queue
+/// for a slot up to a deadline, then get `Busy` (→ 503 with `Retry-After`).
+pub struct HashPool {
+    slots: tokio::sync::Semaphore,
+    memory: Mutex<Vec<Memory>>,
+    dummy: tokio::sync::OnceCell<String>,
+}
+
+/// Every hashing slot stayed taken until the deadline.
+#[derive(Debug)]
+pub struct Busy;
+
+impl HashPool {
+    pub fn new(slots: usize) -> Self {
+        HashPool {
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            memory: Mutex::default(),
+            dummy: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        wait: Duration,
+        f: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let _permit = tokio::time::timeout(wait, self.slots.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
+        let mut mem = self.memory.lock().expect("hash memory").pop().unwrap_or_else(new_memory);
+        let (mem, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&mut mem);
+            (mem, out)
+        })
+        .await
+        .map_err(|_| Busy)?;
+        self.memory.lock().expect("hash memory").push(mem);
+        Ok(out)
+    }
+
+    /// Hash a new password.
+    pub async fn hash(&self, password: String, wait: Duration) -> Result<anyhow::Result<String>, Busy> {
+        self.run(wait, move |m| hash_with(m, &password)).await
+    }
+
+    /// Verify against the stored hash, or against a dummy hash when there is no user, so both
+    /// failures cost the same time (and the same memory).
+    pub async fn verify(&self, password: String, stored: Option<String>, wait: Duration) -> Result<bool, Busy> {
+        let dummy = match self.dummy.get() {
+            Some(d) => d.clone(),
+            None => {
+                let made = self.hash("not-a-real-password".into(), wait).await?.map_err(|_| Busy)?;
+                self.dummy.get_or_init(|| async { made }).await.clone()
+            }
+        };
+        let known = stored.is_some();
+        let hash = stored.unwrap_or(dummy);
+        let ok = self.run(wait, move |m| verify_with(m, &password, &hash)).await?;
+        Ok(ok && known)
+    }
 }
 
 /// A fresh 256-bit token (base64url) and its sha256, which is all the store keeps.

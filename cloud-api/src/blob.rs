@@ -80,19 +80,19 @@ pub struct LocalBlobs {
 }
 
 impl LocalBlobs {
-    /// Blobs under `root`; the signing key lives beside them so URLs survive restarts.
-    pub fn open(root: PathBuf) -> anyhow::Result<Self> {
+    /// Blobs under `DATA_DIR/blobs`, signed with `DATA_DIR/keys/blob-signing.key` (kept out of the
+    /// blob directory, which is served; an older `.signing-key` there is moved).
+    pub fn in_data_dir(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let root = data_dir.join("blobs");
+        let key_file = crate::keyfile::keys_dir(data_dir).join("blob-signing.key");
+        crate::keyfile::adopt_legacy(&root.join(".signing-key"), &key_file)?;
+        Self::open(root, &key_file)
+    }
+
+    /// Blobs under `root`, URLs signed with the key in `key_file` (so they survive restarts).
+    pub fn open(root: PathBuf, key_file: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&root)?;
-        let key_file = root.join(".signing-key");
-        let key = match std::fs::read(&key_file) {
-            Ok(k) if k.len() >= 32 => k,
-            _ => {
-                let mut k = vec![0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
-                std::fs::write(&key_file, &k)?;
-                k
-            }
-        };
+        let key = crate::keyfile::load_or_create(key_file, 32)?;
         Ok(LocalBlobs { root, key })
     }
 

@@ -30,6 +30,20 @@ pub struct Config {
     pub secrets_key: Option<String>,
     /// The built browser media pages (`student-web/media/dist`), served at `/media`.
     pub media_dir: Option<PathBuf>,
+    /// Password hashes (argon2id, 19 MiB each) running at once; more logins wait in line.
+    pub password_hash_concurrency: usize,
+    /// How long a login waits for a hashing slot before answering 503 with `Retry-After`.
+    pub password_hash_queue_secs: u64,
+    /// Events a live socket may fall behind before it is re-fed from the store.
+    pub live_channel_capacity: usize,
+    /// A client must send its request headers within this many seconds.
+    pub header_read_timeout_secs: u64,
+    /// A request body that sends nothing for this many seconds is cut off (408).
+    pub body_idle_timeout_secs: u64,
+    /// Open connections at most; more clients wait to be accepted.
+    pub max_connections: usize,
+    /// Where users reach the API (`PUBLIC_URL`); `https://…` marks the login cookie `Secure`.
+    pub public_url: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -52,14 +66,26 @@ impl Config {
             (Some(e), Some(p)) => Some((e, p)),
             _ => None,
         };
-        Ok(Config {
+        let token_ttl_hours: i64 = parsed("TOKEN_TTL_HOURS", 12)?;
+        anyhow::ensure!(
+            (1..=24 * 90).contains(&token_ttl_hours),
+            "TOKEN_TTL_HOURS={token_ttl_hours} is not valid: tokens must live 1 hour to 90 days"
+        );
+        let public_url = var("PUBLIC_URL");
+        if let Some(u) = &public_url {
+            anyhow::ensure!(
+                u.starts_with("http://") || u.starts_with("https://"),
+                "PUBLIC_URL={u} must start with http:// or https://"
+            );
+        }
+        let config = Config {
             bind_addr: parsed("BIND_ADDR", "127.0.0.1:8080".parse()?)?,
             database_url,
             data_dir,
             bootstrap_admin,
             login_ip_limit_per_min: parsed("LOGIN_IP_LIMIT_PER_MIN", 300)?,
             login_account_limit: parsed("LOGIN_ACCOUNT_LIMIT", 10)?,
-            token_ttl_hours: parsed("TOKEN_TTL_HOURS", 12)?,
+            token_ttl_hours,
             idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
             student_web_dir: var("STUDENT_WEB_DIR").map(PathBuf::from),
             s3: match (var("S3_ENDPOINT"), var("S3_BUCKET"), var("S3_ACCESS_KEY"), var("S3_SECRET_KEY")) {
@@ -94,6 +120,41 @@ impl Config {
             media_dir: var("MEDIA_DIR")
                 .map(PathBuf::from)
                 .or_else(|| Some(PathBuf::from("student-web/media/dist")).filter(|d| d.join("media.js").exists())),
-        })
+            password_hash_concurrency: parsed("PASSWORD_HASH_CONCURRENCY", default_hash_concurrency())?,
+            password_hash_queue_secs: parsed("PASSWORD_HASH_QUEUE_SECS", 10)?,
+            live_channel_capacity: parsed("LIVE_CHANNEL_CAPACITY", crate::fanout::CHANNEL_CAPACITY)?,
+            header_read_timeout_secs: parsed("HEADER_READ_TIMEOUT_SECS", 10)?,
+            body_idle_timeout_secs: parsed("BODY_IDLE_TIMEOUT_SECS", 20)?,
+            max_connections: parsed("MAX_CONNECTIONS", 12_000)?,
+            public_url,
+        };
+        config.validate()?;
+        Ok(config)
     }
+
+    /// Limits that would make the server useless or unsafe are refused at start-up.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.login_ip_limit_per_min > 0, "LOGIN_IP_LIMIT_PER_MIN must be at least 1");
+        anyhow::ensure!(self.login_account_limit > 0, "LOGIN_ACCOUNT_LIMIT must be at least 1");
+        anyhow::ensure!(self.max_upload_bytes > 0, "MAX_UPLOAD_MB must be at least 1");
+        anyhow::ensure!(
+            (1..=64).contains(&self.password_hash_concurrency),
+            "PASSWORD_HASH_CONCURRENCY must be 1 to 64"
+        );
+        anyhow::ensure!(self.live_channel_capacity > 0, "LIVE_CHANNEL_CAPACITY must be at least 1");
+        anyhow::ensure!(self.header_read_timeout_secs > 0, "HEADER_READ_TIMEOUT_SECS must be at least 1");
+        anyhow::ensure!(self.body_idle_timeout_secs > 0, "BODY_IDLE_TIMEOUT_SECS must be at least 1");
+        anyhow::ensure!(self.max_connections > 0, "MAX_CONNECTIONS must be at least 1");
+        Ok(())
+    }
+
+    /// Whether the login cookie must be `Secure` (the API is reached over TLS).
+    pub fn tls_public(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// Two hashes per core: enough to keep the cores busy, few enough to bound memory (19 MiB each).
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(2).min(16)
 }

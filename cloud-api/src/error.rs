@@ -59,6 +59,14 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: the server sheds load instead of queueing without bound.
+    pub fn busy(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(503, "server_busy", "the server is busy; try again in a moment")
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(500, "internal", "something went wrong on our side; it has been logged")
     }

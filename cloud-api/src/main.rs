@@ -1,8 +1,7 @@
 //! `cloud-api` serves; `cloud-api demo` seeds demo data first; `cloud-api migrate` only migrates.
 
 use anyhow::Context;
-use cloud_api::{app, config::Config, demo};
-use tokio::net::TcpListener;
+use cloud_api::{app::App, config::Config, demo};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,24 +12,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cmd = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    if !matches!(cmd.as_str(), "serve" | "demo" | "migrate") {
+        anyhow::bail!("unknown command `{cmd}` (use: serve | demo | migrate)");
+    }
     let config = Config::from_env().context("reading configuration")?;
-    let store = app::prepare(&config).await.context("opening the store")?;
-    match cmd.as_str() {
-        "migrate" => {
-            println!("migrations applied");
-            return Ok(());
-        }
-        "demo" => demo::seed(&store).await.context("seeding demo data")?,
-        "serve" => {}
-        other => anyhow::bail!("unknown command `{other}` (use: serve | demo | migrate)"),
+    if cmd == "migrate" {
+        cloud_api::app::prepare(&config).await.context("opening the store")?;
+        println!("migrations applied");
+        return Ok(());
     }
-    let listener =
-        TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = ?store.backend, "cloud-api listening");
+    let app = App::build(config).await?;
     if cmd == "demo" {
-        demo::print_logins(addr);
+        demo::seed(&app.state.store).await.context("seeding demo data")?;
     }
-    let blobs = app::open_blobs(&config).await.context("opening the blob store")?;
-    app::serve(listener, app::AppState::new(store, config, blobs)).await
+    tracing::info!(addr = %app.addr, backend = ?app.state.store.backend, "cloud-api listening");
+    if cmd == "demo" {
+        demo::print_logins(app.addr);
+    }
+    app.run().await
 }

@@ -13,6 +13,10 @@ pub struct Metrics {
     joins_ok: AtomicU64,
     joins_failed: AtomicU64,
     recording_failures: AtomicU64,
+    logins_shed: AtomicU64,
+    ws_revoked: AtomicU64,
+    rooms_created: AtomicU64,
+    recordings_requested: AtomicU64,
 }
 
 impl Metrics {
@@ -33,6 +37,26 @@ impl Metrics {
     }
     pub fn join(&self, ok: bool) {
         if ok { &self.joins_ok } else { &self.joins_failed }.fetch_add(1, Relaxed);
+    }
+
+    /// A LiveKit room created (or re-created) for a started class.
+    pub fn room_created(&self) {
+        self.rooms_created.fetch_add(1, Relaxed);
+    }
+
+    /// A class recording asked of LiveKit Egress.
+    pub fn recording_requested(&self) {
+        self.recordings_requested.fetch_add(1, Relaxed);
+    }
+
+    /// A live socket closed because its access was revoked.
+    pub fn ws_revoked(&self) {
+        self.ws_revoked.fetch_add(1, Relaxed);
+    }
+
+    /// A login refused with 503 because every hashing slot stayed busy.
+    pub fn login_shed(&self) {
+        self.logins_shed.fetch_add(1, Relaxed);
     }
 
     /// A class recording (LiveKit egress) that could not start.
@@ -77,6 +101,26 @@ impl Metrics {
             out,
             "# HELP studio_recording_failures_total Class recordings that could not start.\n# TYPE studio_recording_failures_total counter\nstudio_recording_failures_total {}",
             self.recording_failures.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP studio_logins_shed_total Logins answered 503 because every password-hashing slot stayed busy.\n# TYPE studio_logins_shed_total counter\nstudio_logins_shed_total {}",
+            self.logins_shed.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP studio_livekit_rooms_created_total LiveKit rooms created for started classes.\n# TYPE studio_livekit_rooms_created_total counter\nstudio_livekit_rooms_created_total {}",
+            self.rooms_created.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP studio_recordings_requested_total Class recordings requested from LiveKit Egress.\n# TYPE studio_recordings_requested_total counter\nstudio_recordings_requested_total {}",
+            self.recordings_requested.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP studio_ws_revoked_total Live sockets closed because their token or role was revoked.\n# TYPE studio_ws_revoked_total counter\nstudio_ws_revoked_total {}",
+            self.ws_revoked.load(Relaxed)
         );
         out
     }

@@ -1,5 +1,6 @@
 //! Encryption at rest for secrets users give us (RTMP stream keys): AES-256-GCM under a server key
-//! from `SECRETS_KEY` (base64, 32 bytes) or, by default, a key file created in `DATA_DIR`.
+//! from `SECRETS_KEY` (base64, 32 bytes) or, by default, `DATA_DIR/secrets.key` (created when missing,
+//! never overwritten: an unreadable or wrong-length file stops start-up).
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -23,18 +24,8 @@ impl Sealer {
         if let Some(k) = env_key {
             return Self::from_key(&B64.decode(k.trim())?);
         }
-        std::fs::create_dir_all(dir)?;
-        let file = dir.join("secrets.key");
-        let key = match std::fs::read(&file) {
-            Ok(k) if k.len() == 32 => k,
-            _ => {
-                let mut k = vec![0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut k);
-                std::fs::write(&file, &k)?;
-                k
-            }
-        };
-        Self::from_key(&key)
+        // Never replaced: a new key would make every sealed stream key unreadable.
+        Self::from_key(&crate::keyfile::load_or_create(&dir.join("secrets.key"), 32)?)
     }
 
     /// base64(nonce ‖ ciphertext).

@@ -7,6 +7,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod origin;
 pub mod policy;
 pub mod reducer;
 pub mod roles;

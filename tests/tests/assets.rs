@@ -83,8 +83,9 @@ async fn pdf_becomes_a_deck(db: Db) {
 
 #[test]
 fn local_links_expire() {
-    let blobs = cloud_api::blob::LocalBlobs::open(std::env::temp_dir().join(format!("blobs-{}", uuid::Uuid::new_v4())))
-        .unwrap();
+    let blobs =
+        cloud_api::blob::LocalBlobs::in_data_dir(&std::env::temp_dir().join(format!("blobs-{}", uuid::Uuid::new_v4())))
+            .unwrap();
     let path = blobs.signed_path("a/b.png", std::time::Duration::from_secs(0));
     let (_, query) = path.split_once('?').unwrap();
     let expires: i64 = query.split('&').find_map(|kv| kv.strip_prefix("expires=")).unwrap().parse().unwrap();

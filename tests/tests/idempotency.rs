@@ -70,15 +70,22 @@ async fn key_cases(db: Db) {
     assert_eq!(mine.status, 200, "{:?}", mine.body);
     assert!(mine.headers.get("idempotent-replayed").is_none());
 
-    // Errors are answers too: a refused request replays its refusal.
-    let refused = app.post_key("/api/sessions/end", &s.student.token, start.clone(), "k-refused").await;
-    assert_eq!(refused.status, 403);
-    let refused2 = app.post_key("/api/sessions/end", &s.student.token, start.clone(), "k-refused").await;
-    assert_eq!(refused2.status, 403);
+    // A refusal of the request itself is its answer: a malformed body replays its 422.
+    let bad = json!({"sessionId": "not-a-uuid"});
+    let refused = app.post_key("/api/sessions/end", &s.student.token, bad.clone(), "k-refused").await;
+    assert_eq!(refused.status, 422);
+    let refused2 = app.post_key("/api/sessions/end", &s.student.token, bad, "k-refused").await;
+    assert_eq!(refused2.status, 422);
     assert_eq!(refused2.headers.get("idempotent-replayed").unwrap(), "true");
+    // Who may do it can change (a role granted later): a 403 is decided afresh on retry.
+    let denied = app.post_key("/api/sessions/end", &s.student.token, start.clone(), "k-denied").await;
+    assert_eq!(denied.status, 403);
+    let denied2 = app.post_key("/api/sessions/end", &s.student.token, start.clone(), "k-denied").await;
+    assert_eq!(denied2.status, 403);
+    assert!(denied2.headers.get("idempotent-replayed").is_none(), "a 403 is not stored under its key");
 
     // While the first request is still running → 409.
-    app.store.idem_begin(s.tenant, s.teacher.id, "k-busy", "whatever").await.unwrap();
+    let (_, _busy_claim) = app.store.idem_begin(s.tenant, s.teacher.id, "k-busy", "whatever").await.unwrap();
     let busy = app.post_key("/api/sessions/end", &s.teacher.token, start.clone(), "k-busy").await;
     assert_eq!(busy.status, 409);
     assert_eq!(busy.code(), "idempotency_key_in_flight");

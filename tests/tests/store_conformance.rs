@@ -166,13 +166,16 @@ async fn suite(db: Db) {
 
     // Idempotency records.
     let u = teacher.id;
-    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::Proceed));
-    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap(), IdemBegin::InFlight));
-    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap(), IdemBegin::InFlight));
+    let (first, claim) = store.idem_begin(tenant, u, "k", "fp").await.unwrap();
+    assert!(matches!(first, IdemBegin::Proceed));
+    assert!(claim.is_some(), "a proceeding request holds the claim");
+    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap().0, IdemBegin::InFlight));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap().0, IdemBegin::InFlight));
     let resp =
         StoredResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"a\":1}".to_vec() };
     store.idem_finish(u, "k", &resp).await.unwrap();
-    match store.idem_begin(tenant, u, "k", "fp").await.unwrap() {
+    drop(claim);
+    match store.idem_begin(tenant, u, "k", "fp").await.unwrap().0 {
         IdemBegin::Replay(r) => {
             assert_eq!(r.status, 201);
             assert_eq!(r.body, resp.body);
@@ -180,12 +183,19 @@ async fn suite(db: Db) {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap(), IdemBegin::Mismatch));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap().0, IdemBegin::Mismatch));
     // Keys are per user: another user's same key is independent.
-    assert!(matches!(store.idem_begin(tenant, stranger, "k", "zz").await.unwrap(), IdemBegin::Proceed));
-    assert!(matches!(store.idem_begin(tenant, u, "gone", "fp").await.unwrap(), IdemBegin::Proceed));
+    assert!(matches!(store.idem_begin(tenant, stranger, "k", "zz").await.unwrap().0, IdemBegin::Proceed));
+    let (gone, gone_claim) = store.idem_begin(tenant, u, "gone", "fp").await.unwrap();
+    assert!(matches!(gone, IdemBegin::Proceed));
     store.idem_abandon(u, "gone").await.unwrap();
-    assert!(matches!(store.idem_begin(tenant, u, "gone", "fp2").await.unwrap(), IdemBegin::Proceed));
+    drop(gone_claim);
+    assert!(matches!(store.idem_begin(tenant, u, "gone", "fp2").await.unwrap().0, IdemBegin::Proceed));
+    // A request that ended without finishing or abandoning (cancelled by a disconnect) leaves a
+    // claim that is dead at once: its guard is gone.
+    let (_, cancelled) = store.idem_begin(tenant, u, "cancelled", "fp").await.unwrap();
+    drop(cancelled);
+    assert!(matches!(store.idem_begin(tenant, u, "cancelled", "fp").await.unwrap().0, IdemBegin::Proceed));
     assert_eq!(store.idem_purge(Duration::hours(24)).await.unwrap(), 0, "young keys are kept");
     assert!(store.idem_purge(Duration::seconds(-1)).await.unwrap() >= 3, "old keys are purged");
 

@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. The whole pipeline for a 10-minute recording.
     let store = Arc::new(Store::connect(&url).await?);
-    let blobs = Arc::new(BlobStore::Local(LocalBlobs::open(dir.join("blobs"))?));
+    let blobs = Arc::new(BlobStore::Local(LocalBlobs::in_data_dir(&dir)?));
     let tenant = store.create_tenant("Bench").await?.id;
     let teacher =
         store.create_user(tenant, &format!("t{}@bench.test", uuid::Uuid::new_v4().simple()), None, "x", false).await?;
@@ -197,7 +197,7 @@ async fn main() -> anyhow::Result<()> {
         store.put_artifact(tenant, big, rid, kind, "ready", None, Some(&data), None).await?;
     }
     let config = cloud_api::config::Config::from_env()?;
-    let state = AppState::new(store.clone(), config, BlobStore::Local(LocalBlobs::open(dir.join("blobs"))?));
+    let state = AppState::new(store.clone(), config, BlobStore::Local(LocalBlobs::in_data_dir(&dir)?))?;
     let (token, hash) = cloud_api::auth::new_token();
     store.insert_token(&hash, &teacher, Utc::now() + CDuration::hours(1)).await?;
     let app = router(state);

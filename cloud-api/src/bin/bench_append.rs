@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
     // A 1,000-event events:batch through the router (auth, idempotency, JSON, store), 5 runs.
     let config = Config::from_env()?;
     let blobs = cloud_api::app::open_blobs(&config).await?;
-    let state = AppState::new(store.clone(), config, blobs);
+    let state = AppState::new(store.clone(), config, blobs)?;
     let (token, hash) = cloud_api::auth::new_token();
     store.insert_token(&hash, &teacher, Utc::now() + Duration::hours(1)).await?;
     let mut batch_ms = Vec::new();

@@ -1,7 +1,7 @@
 //! Tenants, users and role grants (admins; tenants need a platform admin).
 
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ensure;
 use crate::http::extract::ApiJson;
@@ -60,10 +60,10 @@ pub async fn create_user(
     ensure(&caller, Action::ManageUsers, &Target::tenant(tenant))?;
     validate_credentials(&req.email, &req.password)?;
     let password = req.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|_| ApiError::internal())?;
+    let hash = app.hashing.hash(password, app.hash_wait()).await.map_err(|_| ApiError::busy(2))?.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        ApiError::internal()
+    })?;
     let user = app.store.create_user(tenant, &req.email, req.display_name.as_deref(), &hash, false).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

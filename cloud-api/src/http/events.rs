@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use shared_types::dto::*;
-use shared_types::policy::Action;
+use shared_types::origin::{origin, Origin};
+use shared_types::policy::{Action, Target};
 use shared_types::{SessionEvent, SessionId};
 
 pub const MAX_BATCH: usize = 1_000;
@@ -62,35 +63,20 @@ pub async fn batch(
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> ApiResult<Json<BatchResponse>> {
-    let target = authorize(&app, &caller, id, Action::SyncJournal).await?;
+    let (session, target) = session_target(&app, &caller, id).await?;
+    ensure(&caller, Action::SyncJournal, &target)?;
     if req.events.is_empty() || req.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }
     let role = caller.actor.session_role(&target);
-    // Decode every entry first; those that fail get their error and are not sent to the store.
-    let mut decoded: Vec<Result<NewEvent, BatchError>> = Vec::with_capacity(req.events.len());
-    for e in &req.events {
-        let key_ok = !e.idempotency_key.is_empty() && e.idempotency_key.len() <= 255;
-        decoded.push(if !key_ok {
-            Err(BatchError {
-                code: "validation_failed".into(),
-                message: "idempotencyKey must be 1–255 characters".into(),
-            })
-        } else {
-            SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
-                .map(|event| NewEvent {
-                    idempotency_key: e.idempotency_key.clone(),
-                    actor_id: Some(caller.user.id),
-                    actor_role: role,
-                    occurred_at: e.occurred_at,
-                    event,
-                })
-                .map_err(|err| BatchError { code: "validation_failed".into(), message: err.to_string() })
-        });
-    }
+    let window = occurred_window(&session);
+    // Decode and authorise every entry first; those refused get their error and are not sent to
+    // the store. Each entry needs the same policy action as the route that writes its event type.
+    let decoded: Vec<Result<NewEvent, BatchError>> =
+        req.events.iter().map(|e| admit(&caller, &target, role, &window, e)).collect();
     let valid: Vec<NewEvent> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
     let (mut outcomes, head) = if valid.is_empty() {
-        (Vec::new(), session_target(&app, &caller, id).await?.0.head)
+        (Vec::new(), session.head)
     } else {
         app.store.append(target.tenant, id, valid).await?
     };
@@ -121,4 +107,70 @@ pub async fn batch(
         })
         .collect();
     Ok(Json(BatchResponse { results, head }))
+}
+
+/// How far `occurredAt` may lie from the session: a day before it was scheduled to start (the
+/// studio prepares offline), and no later than a few minutes from now (clock skew).
+pub struct OccurredWindow {
+    pub earliest: chrono::DateTime<chrono::Utc>,
+    pub latest: chrono::DateTime<chrono::Utc>,
+}
+
+fn occurred_window(s: &SessionDto) -> OccurredWindow {
+    OccurredWindow {
+        earliest: s.scheduled_start - chrono::Duration::days(1),
+        latest: chrono::Utc::now() + chrono::Duration::minutes(5),
+    }
+}
+
+fn refused(code: &str, message: impl Into<String>) -> BatchError {
+    BatchError { code: code.into(), message: message.into() }
+}
+
+/// One journal entry: decoded, its key and time checked, and allowed by the event-origin table.
+fn admit(
+    caller: &Caller,
+    target: &Target,
+    role: Option<shared_types::Role>,
+    window: &OccurredWindow,
+    e: &BatchEvent,
+) -> Result<NewEvent, BatchError> {
+    let key = &e.idempotency_key;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refused("validation_failed", "idempotencyKey must be 1–255 printable ASCII characters"));
+    }
+    // `/` is how the server namespaces its own keys (`<userId>/<key>` for HTTP writes, `egress/…`).
+    if key.contains('/') {
+        return Err(refused("validation_failed", "idempotencyKey must not contain `/` (reserved for the server)"));
+    }
+    if let Some(at) = e.occurred_at {
+        if at < window.earliest || at > window.latest {
+            return Err(refused(
+                "validation_failed",
+                format!(
+                    "occurredAt must lie between {} and {}",
+                    window.earliest.to_rfc3339(),
+                    window.latest.to_rfc3339()
+                ),
+            ));
+        }
+    }
+    let event = SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
+        .map_err(|err| refused("validation_failed", err.to_string()))?;
+    match origin(&event) {
+        Origin::System => {
+            return Err(refused("forbidden", format!("{} is recorded by the server, not sent by clients", e.event_type)))
+        }
+        Origin::Client(action) if !caller.actor.may(action, target) => {
+            return Err(refused("forbidden", format!("your role in this session may not send {}", e.event_type)))
+        }
+        Origin::Client(_) => {}
+    }
+    Ok(NewEvent {
+        idempotency_key: key.clone(),
+        actor_id: Some(caller.user.id),
+        actor_role: role,
+        occurred_at: e.occurred_at,
+        event,
+    })
 }

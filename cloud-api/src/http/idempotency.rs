@@ -43,9 +43,13 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     };
     let limit = if is_upload(&path) { app.config.max_upload_bytes } else { MAX_BODY };
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::new(413, "payload_too_large", "the request body is too large"))?;
+    let bytes = to_bytes(body, limit).await.map_err(|e| {
+        if crate::serve::is_timeout(&e) {
+            ApiError::new(408, "request_timeout", "the request body stopped arriving")
+        } else {
+            ApiError::new(413, "payload_too_large", "the request body is too large")
+        }
+    })?;
     let header_key = match parts.headers.get("idempotency-key") {
         Some(v) => {
             Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?.to_string())
@@ -77,7 +81,8 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     let fingerprint = hex::encode(h.finalize());
 
     let user = caller.user.id;
-    match app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await? {
+    let (begin, _claim) = app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await?;
+    match begin {
         IdemBegin::Replay(stored) => return Ok(replayed(stored)),
         IdemBegin::Mismatch => {
             return Err(ApiError::new(
@@ -102,22 +107,34 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "could not buffer a response");
-            app.store.idem_abandon(user, &key).await?;
+            app.store.idem_release_or_later(user, &key).await;
             return Err(ApiError::internal());
         }
     };
-    if rparts.status.is_server_error() {
-        // Our failure is not the client's answer: let a retry with the same key run again.
-        app.store.idem_abandon(user, &key).await?;
-    } else {
+    if stored_for_retries(rparts.status.as_u16()) {
         let stored = StoredResponse {
             status: rparts.status.as_u16(),
             content_type: rparts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
             body: body.to_vec(),
         };
-        app.store.idem_finish(user, &key, &stored).await?;
+        if let Err(e) = app.store.idem_finish(user, &key, &stored).await {
+            // The write itself is done (its events are deduplicated by key); the client gets its answer.
+            tracing::warn!(error = %e, "could not store an idempotent response");
+            app.store.idem_release_or_later(user, &key).await;
+        }
+    } else {
+        // Not the request's final answer: a retry with the same key runs again.
+        app.store.idem_release_or_later(user, &key).await;
     }
     Ok(Response::from_parts(rparts, Body::from(body)))
+}
+
+/// Which answers a retry must see again (Stripe's rule): successes and refusals of the request
+/// itself (400, 404, 405, 410, 413, 415, 422). Not our failures (5xx), nor answers that depend on the
+/// moment — who you are (401/403), the session's state (409), timeouts (408) and limits (429): a
+/// retry after the state changed must be decided afresh.
+pub fn stored_for_retries(status: u16) -> bool {
+    matches!(status, 200..=299 | 400 | 404 | 405 | 410 | 413 | 415 | 422)
 }
 
 fn replayed(stored: StoredResponse) -> Response {

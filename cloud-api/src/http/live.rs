@@ -3,11 +3,13 @@
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::fanout::Published;
+use crate::store::Revoked;
 use crate::http::authorize;
 use crate::http::extract::{ApiPath, ApiQuery};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use futures::stream::SplitSink;
@@ -39,15 +41,18 @@ pub async fn socket(
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
     ApiQuery(q): ApiQuery<LiveQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
+    let ws = ws.map_err(|_| {
+        ApiError::new(426, "upgrade_required", "this route is a WebSocket: send an Upgrade: websocket request")
+    })?;
     // Clients send only small control messages; small buffers keep 1,000 idle sockets cheap.
     let ws =
         ws.read_buffer_size(4 * 1024).write_buffer_size(8 * 1024).max_message_size(64 * 1024).max_frame_size(64 * 1024);
     Ok(ws.on_upgrade(move |socket| async move {
         app.metrics.ws_open();
-        if let Err(e) = run(&app, socket, target.tenant, id, q.after).await {
+        if let Err(e) = run(&app, socket, &caller, target.tenant, id, q.after).await {
             tracing::debug!(error = %e, session = %id, "live socket closed");
         }
         app.metrics.ws_closed();
@@ -77,13 +82,18 @@ async fn catch_up(
     }
 }
 
+/// Close code for a socket whose token or role was revoked (application range 4000–4999).
+pub const CLOSE_REVOKED: u16 = 4001;
+
 async fn run(
     app: &AppState,
     socket: WebSocket,
+    caller: &Caller,
     tenant: TenantId,
     session: SessionId,
     after: u64,
 ) -> anyhow::Result<()> {
+    let mut revoked = app.store.revoked.subscribe();
     // Subscribe before reading the store, so nothing committed in between is missed.
     let mut rx = app.store.fanout.subscribe(session);
     let (mut sink, mut stream) = socket.split();
@@ -116,6 +126,21 @@ async fn run(
                 }
                 Some(Ok(_)) => {}
             },
+            r = revoked.recv() => {
+                let gone = match r {
+                    Ok(Revoked::Token(h)) => h == caller.token_hash,
+                    Ok(Revoked::User(u)) => u == caller.user.id,
+                    // Missed some: ask the store whether this token still works.
+                    Err(RecvError::Lagged(_)) => app.store.token_owner(&caller.token_hash).await?.is_none(),
+                    Err(RecvError::Closed) => false,
+                };
+                if gone {
+                    app.metrics.ws_revoked();
+                    let frame = CloseFrame { code: CLOSE_REVOKED, reason: "access revoked; sign in again".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    return Ok(());
+                }
+            }
             _ = ping.tick() => {
                 sink.send(Message::Text("{\"kind\":\"ping\"}".into())).await?;
             }

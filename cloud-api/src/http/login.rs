@@ -18,6 +18,7 @@ fn wrong_login() -> ApiError {
 pub async fn login(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     app.limiter.check_ip(peer.ip()).map_err(ApiError::rate_limited)?;
@@ -28,10 +29,11 @@ pub async fn login(
     app.limiter.check_account(&email).map_err(ApiError::rate_limited)?;
     let record = app.store.user_by_email(&email).await?;
     let stored = record.as_ref().map(|r| r.hashed_password.clone());
-    let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    // Bounded: a storm of logins queues for a hashing slot, then gets 503 + Retry-After.
+    let ok = app.hashing.verify(req.password, stored, app.hash_wait()).await.map_err(|_| {
+        app.metrics.login_shed();
+        ApiError::busy(2)
+    })?;
     let Some(record) = record.filter(|_| ok) else {
         app.limiter.record_failure(&email);
         tracing::info!("failed login");
@@ -41,8 +43,11 @@ pub async fn login(
     let (token, hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(app.config.token_ttl_hours);
     app.store.insert_token(&hash, &record.user, expires_at).await?;
-    let cookie =
-        format!("studio_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", app.config.token_ttl_hours * 3600);
+    let secure = if app.config.tls_public() || forwarded_https(&headers) { "; Secure" } else { "" };
+    let cookie = format!(
+        "studio_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        app.config.token_ttl_hours * 3600
+    );
     let mut resp = Json(LoginResponse { token, expires_at, user: record.user }).into_response();
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -50,7 +55,13 @@ pub async fn login(
     Ok(resp)
 }
 
+/// Behind a TLS-terminating proxy that says so.
+fn forwarded_https(h: &HeaderMap) -> bool {
+    h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
 pub async fn logout(State(app): State<AppState>, caller: Caller) -> ApiResult<(StatusCode, HeaderMap)> {
+    // Revoking also closes this token's live sockets, on every node.
     app.store.revoke_token(&caller.token_hash).await?;
     let mut h = HeaderMap::new();
     h.insert(header::SET_COOKIE, "studio_token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0".parse().expect("cookie"));

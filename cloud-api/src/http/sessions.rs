@@ -41,7 +41,22 @@ pub async fn write_event(
     key: &str,
     event: SessionEvent,
 ) -> ApiResult<EventEnvelope> {
+    Ok(write_event_fresh(app, caller, target, key, event).await?.0)
+}
+
+/// [`write_event`], also saying whether the event is new (`false`: this key wrote it before).
+pub async fn write_event_fresh(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    event: SessionEvent,
+) -> ApiResult<(EventEnvelope, bool)> {
     let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
+    // The one table of who may cause what (system facts are this server's own writes).
+    if let Some(action) = shared_types::origin::client_action(&event) {
+        ensure(caller, action, target)?;
+    }
     let ne = NewEvent {
         idempotency_key: event_key(caller, key),
         actor_id: Some(caller.user.id),
@@ -50,9 +65,11 @@ pub async fn write_event(
         event,
     };
     let (mut outcomes, _) = app.store.append(target.tenant, session, vec![ne]).await?;
-    let result = outcome(outcomes.remove(0));
+    let first = outcomes.remove(0);
+    let fresh = matches!(first, AppendOutcome::Appended(_));
+    let result = outcome(first);
     app.metrics.appended(result.is_ok() as u64, result.is_err() as u64);
-    result
+    Ok((result?, fresh))
 }
 
 pub async fn create(
@@ -113,10 +130,17 @@ pub async fn start(
 ) -> ApiResult<Json<StartResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::StartSession).await?;
     let room = crate::livekit::room_name(req.session_id);
-    // Media first: if LiveKit is down the class still starts, and the teacher is told why media is off.
+    // Decide first: a second Start (another tab, a double click) is refused here and creates
+    // nothing. Media side effects follow only a start that happened.
+    let (event, fresh) =
+        write_event_fresh(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room.clone()) })
+            .await?;
+    // If LiveKit is down the class still runs, and the teacher is told why media is off. Creating
+    // the room again for a replayed start is harmless (LiveKit returns the existing room).
     let mut livekit = None;
     let mut livekit_error = None;
     if let Some(lk) = &app.livekit {
+        app.metrics.room_created();
         match lk.create_room(&room).await.and_then(|_| media_grant(lk, &room, &caller, Role::Teacher)) {
             Ok(g) => livekit = Some(g),
             Err(e) => {
@@ -125,14 +149,15 @@ pub async fn start(
             }
         }
     }
-    // Recording is requested in the background: an egress may take seconds to start (or never, if no
-    // egress worker runs), and the class must not wait. Success lands in the log as recording.started.
+    // Recording is requested once per start, in the background: an egress may take seconds to
+    // start (or never, if no egress worker runs), and the class must not wait.
     let mut recording = None;
-    if let (Some(lk), Some(s3), true, Some(_)) =
-        (app.livekit.clone(), app.config.s3.clone(), app.config.livekit_record, &livekit)
+    if let (Some(lk), Some(s3), true, Some(_), true) =
+        (app.livekit.clone(), app.config.s3.clone(), app.config.livekit_record, &livekit, fresh)
     {
         let path = format!("sessions/{}/egress/{}.mp4", req.session_id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
         recording = Some(serde_json::json!({ "status": "requested", "path": path }));
+        app.metrics.recording_requested();
         let (app, room, target, session) = (app.clone(), room.clone(), target, req.session_id);
         tokio::spawn(async move {
             match lk.start_recording(&room, &s3, &path).await {
@@ -155,7 +180,6 @@ pub async fn start(
             }
         });
     }
-    let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room) }).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(StartResponse { session, event, livekit, livekit_error, recording }))
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use shared_types::{TenantId, UserId};
+use std::collections::HashSet;
 
 /// A finished request's response, replayed byte for byte.
 #[derive(Clone, Debug)]
@@ -21,39 +22,70 @@ pub enum IdemBegin {
     InFlight,
 }
 
-/// An in-flight claim older than this is taken over (its request died without finishing).
-const STALE_IN_FLIGHT_SECS: i64 = 300;
+/// A node that has not sent a heartbeat for this long has stopped; its claims are dead.
+pub const NODE_DEAD_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a node says it is alive (and retries releasing claims it could not release).
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// This node's running claims: the key is released from here when its request ends in any way
+/// (finished, failed, cancelled by a disconnect, panicked), so a claim never outlives its request.
+#[derive(Default)]
+pub(crate) struct Claims {
+    running: Mutex<HashSet<(UserId, String)>>,
+    /// Claims a failed request could not delete (the database was down); retried each heartbeat.
+    unreleased: Mutex<Vec<(UserId, String)>>,
+}
+
+/// Held while a claimed request runs; dropping it ends the claim on this node.
+pub struct ClaimGuard {
+    store: Arc<Store>,
+    user: UserId,
+    key: String,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        self.store.claims.running.lock().expect("claims").remove(&(self.user, std::mem::take(&mut self.key)));
+    }
+}
 
 impl Store {
+    /// Claim `key` for a request, or say why not. A claim made by a process that has stopped
+    /// (no heartbeat for [`NODE_DEAD_AFTER`]) or by a request of this process that has ended is
+    /// taken over at once.
     pub async fn idem_begin(
-        &self,
+        self: &Arc<Self>,
         tenant: TenantId,
         user: UserId,
         key: &str,
         fingerprint: &str,
-    ) -> StoreResult<IdemBegin> {
+    ) -> StoreResult<(IdemBegin, Option<ClaimGuard>)> {
         let now = Utc::now();
+        let me = self.node.0.to_string();
         let mut w = self.write().await?;
         let inserted = sqlx::query(
-            "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, created_at) \
-             values ($1, $2, $3, $4, 'in_flight', $5) on conflict do nothing",
+            "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, created_at, owner) \
+             values ($1, $2, $3, $4, 'in_flight', $5, $6) on conflict do nothing",
         )
         .bind(tenant.to_string())
         .bind(user.to_string())
         .bind(key)
         .bind(fingerprint)
         .bind(ts(now))
+        .bind(&me)
         .execute(&mut *w.tx)
         .await?
         .rows_affected();
         if inserted == 1 {
+            let guard = self.hold_claim(user, key);
             w.commit().await?;
-            return Ok(IdemBegin::Proceed);
+            return Ok((IdemBegin::Proceed, Some(guard)));
         }
         let row = sqlx::query(&format!(
-            "select fingerprint, state, response_status, response_content_type, response_body, created_at \
-             from idempotency_keys where user_id = $1 and idem_key = $2{}",
-            self.for_update()
+            "select k.fingerprint, k.state, k.response_status, k.response_content_type, k.response_body, \
+             k.created_at, k.owner, n.seen_at from idempotency_keys k left join server_nodes n on n.id = k.owner \
+             where k.user_id = $1 and k.idem_key = $2{}",
+            self.for_update_of("k")
         ))
         .bind(user.to_string())
         .bind(key)
@@ -61,8 +93,19 @@ impl Store {
         .await?;
         let fp: String = row.try_get(0)?;
         let state: String = row.try_get(1)?;
-        let stale = (now - col_ts(&row, "created_at")?).num_seconds() > STALE_IN_FLIGHT_SECS;
-        let outcome = if state != "done" && !stale {
+        let owner: Option<String> = row.try_get(6)?;
+        let seen_at: Option<String> = row.try_get(7)?;
+        let alive = match owner.as_deref() {
+            // Ours: alive only while the request still runs here.
+            Some(o) if o == me => self.claims.running.lock().expect("claims").contains(&(user, key.to_string())),
+            Some(_) => seen_at
+                .map(|s| parse_ts(&s))
+                .transpose()?
+                .is_some_and(|seen| (now - seen).to_std().unwrap_or_default() < NODE_DEAD_AFTER),
+            // Written before claims had owners: the old five-minute rule.
+            None => (now - col_ts(&row, "created_at")?).num_seconds() < 300,
+        };
+        let outcome = if state != "done" && alive {
             IdemBegin::InFlight
         } else if fp != fingerprint {
             IdemBegin::Mismatch
@@ -73,17 +116,84 @@ impl Store {
                 body: row.try_get::<Option<Vec<u8>>, _>(4)?.unwrap_or_default(),
             })
         } else {
-            // A stale claim: its request died without finishing; this one takes it over.
-            sqlx::query("update idempotency_keys set created_at = $3 where user_id = $1 and idem_key = $2")
+            // A dead claim: its request ended without an answer; this one takes it over.
+            sqlx::query("update idempotency_keys set created_at = $3, owner = $4 where user_id = $1 and idem_key = $2")
                 .bind(user.to_string())
                 .bind(key)
                 .bind(ts(now))
+                .bind(&me)
                 .execute(&mut *w.tx)
                 .await?;
             IdemBegin::Proceed
         };
+        let guard = matches!(outcome, IdemBegin::Proceed).then(|| self.hold_claim(user, key));
         w.commit().await?;
-        Ok(outcome)
+        Ok((outcome, guard))
+    }
+
+    fn hold_claim(self: &Arc<Self>, user: UserId, key: &str) -> ClaimGuard {
+        self.claims.running.lock().expect("claims").insert((user, key.to_string()));
+        ClaimGuard { store: self.clone(), user, key: key.to_string() }
+    }
+
+    /// Say this node is alive, and release claims that failed requests could not release.
+    pub async fn heartbeat(&self) -> StoreResult<()> {
+        let now = ts(Utc::now());
+        let mut w = self.write().await?;
+        sqlx::query(
+            "insert into server_nodes (id, started_at, seen_at) values ($1, $2, $2) \
+             on conflict (id) do update set seen_at = excluded.seen_at",
+        )
+        .bind(self.node.0.to_string())
+        .bind(&now)
+        .execute(&mut *w.tx)
+        .await?;
+        // Nodes gone for a day are forgotten.
+        sqlx::query("delete from server_nodes where seen_at < $1")
+            .bind(ts(Utc::now() - chrono::Duration::days(1)))
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        let pending = std::mem::take(&mut *self.claims.unreleased.lock().expect("claims"));
+        for (i, (user, key)) in pending.iter().enumerate() {
+            if let Err(e) = self.idem_abandon(*user, key).await {
+                self.claims.unreleased.lock().expect("claims").extend(pending[i..].iter().cloned());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Beat every [`HEARTBEAT_EVERY`] until the process ends.
+    pub fn spawn_heartbeat(self: &Arc<Self>) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            let mut failing = false;
+            loop {
+                tick.tick().await;
+                match store.heartbeat().await {
+                    Ok(()) if failing => {
+                        tracing::info!("heartbeat restored");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "heartbeat failed");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+
+    /// Release a failed request's claim; if the database cannot be reached now, later.
+    pub async fn idem_release_or_later(&self, user: UserId, key: &str) {
+        if let Err(e) = self.idem_abandon(user, key).await {
+            tracing::warn!(error = %e, "could not release an idempotency claim now; retrying on the next heartbeat");
+            self.claims.unreleased.lock().expect("claims").push((user, key.to_string()));
+        }
     }
 
     pub async fn idem_finish(&self, user: UserId, key: &str, resp: &StoredResponse) -> StoreResult<()> {

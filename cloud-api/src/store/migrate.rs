@@ -3,8 +3,14 @@
 use super::{Backend, Store};
 use sqlx::{Executor, Row};
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/sqlite/0001_core.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../../migrations/postgres/0001_core.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("../../../migrations/sqlite/0001_core.sql")),
+    (2, "claims", include_str!("../../../migrations/sqlite/0002_claims.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
+    (2, "claims", include_str!("../../../migrations/postgres/0002_claims.sql")),
+];
 
 pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
     let list = match store.backend {

@@ -17,6 +17,7 @@ pub use catalog::Owned;
 pub use events::*;
 pub use idempotency::*;
 pub use jobs::{Job, DEFAULT_MAX_ATTEMPTS};
+pub use listen::Revoked;
 pub use media::*;
 pub use streams::Destination;
 pub use users::*;
@@ -83,8 +84,17 @@ pub struct Store {
     pub(crate) states: Mutex<HashMap<SessionId, SessionState>>,
     /// Committed events go out here to this node's live sockets.
     pub fanout: Arc<Fanout>,
+    /// Revoked tokens and users, for the live sockets of this node.
+    pub revoked: tokio::sync::broadcast::Sender<Revoked>,
+    /// This process's claim on in-flight idempotency keys (see `idempotency.rs`).
+    pub(crate) node: NodeId,
+    pub(crate) claims: idempotency::Claims,
     url: String,
 }
+
+/// One running server process; its idempotency claims die with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeId(pub uuid::Uuid);
 
 impl Store {
     /// Connect to `url` (`sqlite://…` or `postgres://…`) and apply migrations.
@@ -124,6 +134,9 @@ impl Store {
             writer: Arc::new(tokio::sync::Mutex::new(())),
             states: Mutex::default(),
             fanout: Arc::default(),
+            revoked: tokio::sync::broadcast::channel(1024).0,
+            node: NodeId(uuid::Uuid::now_v7()),
+            claims: Default::default(),
             url: url.to_string(),
         };
         migrate::run(&store).await?;
@@ -138,6 +151,14 @@ impl Store {
         };
         let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// `for update of <table>` where the database has row locks (needed with outer joins).
+    pub(crate) fn for_update_of(&self, table: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(" for update of {table}"),
+            Backend::Sqlite => String::new(),
+        }
     }
 
     /// `for update` where the database has row locks; SQLite serialises writers instead.

@@ -183,7 +183,13 @@ impl Store {
         .execute(&mut *w.tx)
         .await?
         .rows_affected();
+        if n > 0 {
+            self.notify_revoked(&mut w.tx, &Revoked::User(user)).await?;
+        }
         w.commit().await?;
+        if n > 0 {
+            self.revoked_locally(Revoked::User(user));
+        }
         Ok(n > 0)
     }
 
@@ -226,7 +232,11 @@ impl Store {
             .bind(ts(Utc::now()))
             .execute(&mut *w.tx)
             .await?;
-        w.commit().await
+        let gone = Revoked::Token(hash.to_string());
+        self.notify_revoked(&mut w.tx, &gone).await?;
+        w.commit().await?;
+        self.revoked_locally(gone);
+        Ok(())
     }
 }
 
