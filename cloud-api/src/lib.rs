@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod secrets;
 pub mod serve;
 pub mod slides;
+pub mod spawned;
 pub mod store;

@@ -169,8 +169,8 @@ async fn suite(db: Db) {
     let (first, claim) = store.idem_begin(tenant, u, "k", "fp").await.unwrap();
     assert!(matches!(first, IdemBegin::Proceed));
     assert!(claim.is_some(), "a proceeding request holds the claim");
-    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap().0, IdemBegin::InFlight));
-    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap().0, IdemBegin::InFlight));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "fp").await.unwrap().0, IdemBegin::InFlight { .. }));
+    assert!(matches!(store.idem_begin(tenant, u, "k", "other").await.unwrap().0, IdemBegin::InFlight { .. }));
     let resp =
         StoredResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"a\":1}".to_vec() };
     store.idem_finish(u, "k", &resp).await.unwrap();

@@ -9,58 +9,20 @@ use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use cloud_api::spawned::Spawned;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(database_url: Option<&str>) -> anyhow::Result<Server> {
+fn start_server(database_url: Option<&str>) -> anyhow::Result<Spawned> {
     let exe = std::env::current_exe()?.with_file_name("cloud-api");
     let dir = std::env::temp_dir().join(format!("bench-fanout-{}", uuid::Uuid::new_v4()));
-    let mut cmd = Command::new(exe);
-    cmd.arg("demo").env("DATA_DIR", &dir).env("BIND_ADDR", "127.0.0.1:0").env("RUST_LOG", "warn");
-    cmd.env("LOGIN_IP_LIMIT_PER_MIN", "100000");
-    match database_url {
-        Some(u) => cmd.env("DATABASE_URL", u),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("http://") {
-                let _ = tx.send(line[i..].trim_end_matches('/').to_string());
-            }
-        }
-    });
-    let base = rx.recv_timeout(Duration::from_secs(60))?;
-    Ok(Server { child, base })
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    let mut env = vec![("LOGIN_IP_LIMIT_PER_MIN", "100000")];
+    if let Some(u) = database_url {
+        env.push(("DATABASE_URL", u));
+    }
+    Spawned::start(&exe, &dir, &env)
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -82,17 +44,6 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> 
     let v: Value = r.json().await?;
     anyhow::ensure!(status.is_success(), "{status}: {v}");
     Ok(v)
-}
-
-async fn login(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
-    let v: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": email, "password": cloud_api::demo::PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(v["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?.to_string())
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -231,28 +182,20 @@ async fn main() -> anyhow::Result<()> {
         if db.is_some() { "PostgreSQL" } else { "SQLite" }
     );
     let http = reqwest::Client::new();
-    let teacher = login(&http, &base, "teacher@demo.school").await?;
-    let student = login(&http, &base, "student@demo.school").await?;
-    let courses: Value = http.get(format!("{base}/api/courses")).bearer_auth(&teacher).send().await?.json().await?;
-    let course = courses[0]["id"].as_str().unwrap_or_default().to_string();
-    let lessons: Value =
-        http.get(format!("{base}/api/courses/{course}/lessons")).bearer_auth(&teacher).send().await?.json().await?;
-    let lesson = lessons[0]["id"].as_str().unwrap_or_default().to_string();
-    let sessions: Value =
-        http.get(format!("{base}/api/lessons/{lesson}/sessions")).bearer_auth(&teacher).send().await?.json().await?;
-    let session = sessions[0]["id"].as_str().unwrap_or_default().to_string();
+    let teacher = server.login(&http, "teacher@demo.school").await?;
+    let student = server.login(&http, "student@demo.school").await?;
+    let session = server.demo_session(&http, &teacher).await?;
     post(&http, format!("{base}/api/sessions/start"), &teacher, json!({"sessionId": session})).await?;
 
     // Idle sockets first, on the fresh process: its RSS before and with 1,000 of them open.
-    let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_mb(pid);
+    let before = server.rss_mb();
     let mut idle = Vec::with_capacity(1000);
     for _ in 0..1000 {
         idle.push(open_socket(&base, &student, &session, u64::MAX / 2).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let with = rss_mb(pid);
+    let with = server.rss_mb();
     println!("cloud-api RSS: {before:.1} MB fresh, {with:.1} MB with 1,000 idle sockets");
     for mut ws in idle {
         let _ = ws.close(None).await;

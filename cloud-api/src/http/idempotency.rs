@@ -81,7 +81,19 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     let fingerprint = hex::encode(h.finalize());
 
     let user = caller.user.id;
-    let (begin, _claim) = app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await?;
+    // A claim held by another node is waited on briefly: either that request finishes (its answer
+    // is replayed) or its node turns out dead and this request takes over — so a client retrying
+    // after a crash gets its answer, not a 409.
+    let patience = tokio::time::Instant::now() + crate::store::NODE_DEAD_AFTER + std::time::Duration::from_secs(1);
+    let (begin, _claim) = loop {
+        let got = app.store.idem_begin(caller.user.tenant_id, user, &key, &fingerprint).await?;
+        match got.0 {
+            IdemBegin::InFlight { elsewhere: true } if tokio::time::Instant::now() < patience => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            _ => break got,
+        }
+    };
     match begin {
         IdemBegin::Replay(stored) => return Ok(replayed(stored)),
         IdemBegin::Mismatch => {
@@ -91,7 +103,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
                 "this Idempotency-Key was used for a different request",
             ))
         }
-        IdemBegin::InFlight => {
+        IdemBegin::InFlight { .. } => {
             return Err(ApiError::new(
                 409,
                 "idempotency_key_in_flight",

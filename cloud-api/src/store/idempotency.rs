@@ -19,7 +19,8 @@ pub enum IdemBegin {
     Replay(StoredResponse),
     /// Same key, different request.
     Mismatch,
-    InFlight,
+    /// Still running; `elsewhere`: on another node (which may yet turn out to have died).
+    InFlight { elsewhere: bool },
 }
 
 /// A node that has not sent a heartbeat for this long has stopped; its claims are dead.
@@ -95,6 +96,7 @@ impl Store {
         let state: String = row.try_get(1)?;
         let owner: Option<String> = row.try_get(6)?;
         let seen_at: Option<String> = row.try_get(7)?;
+        let elsewhere = owner.as_deref() != Some(me.as_str());
         let alive = match owner.as_deref() {
             // Ours: alive only while the request still runs here.
             Some(o) if o == me => self.claims.running.lock().expect("claims").contains(&(user, key.to_string())),
@@ -106,7 +108,7 @@ impl Store {
             None => (now - col_ts(&row, "created_at")?).num_seconds() < 300,
         };
         let outcome = if state != "done" && alive {
-            IdemBegin::InFlight
+            IdemBegin::InFlight { elsewhere }
         } else if fp != fingerprint {
             IdemBegin::Mismatch
         } else if state == "done" {
