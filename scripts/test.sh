@@ -29,4 +29,7 @@ set -e
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 rm -f "$log"
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+
+echo "== README commands, as written, in a fresh clone"
+bash scripts/readme-commands.sh

@@ -87,6 +87,10 @@ pub fn prepare() -> Result<PathBuf> {
     let dir = cache_dir().join("models");
     std::fs::create_dir_all(&dir)?;
     let model = dir.join(MODEL_FILE);
+    // One preparer at a time (tests and workers may start together on a fresh machine); the others
+    // wait here and then find the model made. The OS drops the lock if its holder dies.
+    let lock = std::fs::File::create(dir.join(".prepare.lock"))?;
+    lock.lock()?;
     if model.exists() {
         let sum = sha256_file(&model)?;
         if MODEL_SHA256.is_empty() || sum == MODEL_SHA256 {
@@ -109,7 +113,7 @@ pub fn prepare() -> Result<PathBuf> {
     let hp = ggml::hparams(&vars)?;
     let (shape, mel) = ggml::read_npy_f32(&from_zip(&npz_path, &format!("mel_{}.npy", hp.n_mels))?)?;
     let vocab = ggml::read_tiktoken(std::str::from_utf8(&tiktoken)?)?;
-    let tmp = dir.join(format!("{MODEL_FILE}.tmp"));
+    let tmp = dir.join(format!("{MODEL_FILE}.{}.tmp", std::process::id()));
     {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         ggml::write_ggml(&mut w, &vars, (&shape, &mel), &vocab)?;

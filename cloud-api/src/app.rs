@@ -6,12 +6,12 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, idempotency, routes::ApiRouter};
 use crate::store::Store;
+use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
 use shared_types::{Role, RoleGrant, Scope};
-use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -86,7 +86,10 @@ impl App {
     }
 
     /// Serve until `shutdown` completes, with the background tasks (purges, heartbeats).
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         spawn_purge(self.state.clone());
         self.state.store.spawn_heartbeat();
         let limits = crate::serve::Limits::from_config(&self.state.config);
@@ -177,4 +180,3 @@ fn spawn_purge(state: AppState) {
         }
     });
 }
-

@@ -165,8 +165,11 @@ async fn crash_and_retry(database_url: Option<String>) {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["sequence"].as_u64(), Some(i as u64 + 1), "gap-free");
     }
-    let mut contents: Vec<&str> =
-        events.iter().filter(|e| e["type"] == "chat.posted").map(|e| e["payload"]["content"].as_str().unwrap()).collect();
+    let mut contents: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "chat.posted")
+        .map(|e| e["payload"]["content"].as_str().unwrap())
+        .collect();
     let total = contents.len();
     contents.sort();
     contents.dedup();

@@ -153,7 +153,8 @@ async fn batch_bounds_time_and_keys(db: Db) {
     let poison = json!({"idempotencyKey": format!("{}/k1", s.student.id), "type": "highlight.marked", "payload": {"label": "x"}});
     let a = app.post(&path, &s.teacher.token, batch(vec![poison])).await;
     assert_eq!(a.body["results"][0]["error"]["code"], "validation_failed", "{:?}", a.body);
-    let chat = app.post_key("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hi"}), "k1").await;
+    let chat =
+        app.post_key("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hi"}), "k1").await;
     assert_eq!(chat.status, 201, "the student's write is untouched: {:?}", chat.body);
 }
 

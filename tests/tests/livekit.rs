@@ -392,3 +392,51 @@ async fn recording_egress_requested_on_start() {
         201
     );
 }
+
+/// A counter from `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+}
+
+/// Start is decided before its side effects: two Starts with different keys (another tab, a double
+/// click) → one `session.started`, one room creation, one recording request; a Start on an ended
+/// session creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_creates_nothing() {
+    let lk = LiveKitServer::start();
+    let s3 = S3Server::start();
+    let (cfg, s3cfg) = (lk.config.clone(), s3.config.clone());
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.livekit = Some(cfg);
+        c.s3 = Some(s3cfg);
+        c.livekit_record = true;
+    })
+    .await;
+    let s = app.school("Twice").await;
+    let body = json!({"sessionId": s.session});
+    let (a, b) = tokio::join!(
+        app.post("/api/sessions/start", &s.teacher.token, body.clone()),
+        app.post("/api/sessions/start", &s.teacher.token, body.clone())
+    );
+    let mut codes = [a.status.as_u16(), b.status.as_u16()];
+    codes.sort();
+    assert_eq!(codes, [200, 409], "{:?} / {:?}", a.body, b.body);
+    let events = app.all_events(&s.teacher.token, &s.session).await;
+    assert_eq!(events.iter().filter(|e| e["type"] == "session.started").count(), 1);
+    assert_eq!(metric(&app, "studio_livekit_rooms_created_total").await, 1, "one room creation");
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1, "one recording request");
+    // A third, later, and one after the end: nothing more.
+    let again = app.post("/api/sessions/start", &s.teacher.token, body.clone()).await;
+    assert_eq!(again.code(), "session_already_started");
+    let end = app.post("/api/sessions/end", &s.teacher.token, body.clone()).await;
+    assert_eq!(end.status, 200);
+    let late = app.post("/api/sessions/start", &s.teacher.token, body.clone()).await;
+    assert_eq!(late.status, 409);
+    assert_eq!(late.code(), "session_ended");
+    assert_eq!(metric(&app, "studio_livekit_rooms_created_total").await, 1);
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1);
+    assert!(!room_names(&lk).await.contains(&format!("session-{}", s.session)), "no room re-created after the end");
+}

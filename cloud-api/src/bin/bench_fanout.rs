@@ -6,10 +6,10 @@
 //! Usage: bench-fanout [database-url] [events-per-run=200]
 
 use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
+use cloud_api::spawned::Spawned;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use cloud_api::spawned::Spawned;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -68,7 +68,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let seq_rate = seq.len() as f64 / t0.elapsed().as_secs_f64();
     seq.sort_by(f64::total_cmp);
-    println!("baseline (one at a time): {seq_rate:.1} logins/s, p50 {:.1} ms, p99 {:.1} ms", pct(&seq, 0.5), pct(&seq, 0.99));
+    println!(
+        "baseline (one at a time): {seq_rate:.1} logins/s, p50 {:.1} ms, p99 {:.1} ms",
+        pct(&seq, 0.5),
+        pct(&seq, 0.99)
+    );
 
     // The storm, three rounds: 300 students, at most 100 in flight at once.
     tokio::time::sleep(Duration::from_millis(300)).await;

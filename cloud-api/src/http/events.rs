@@ -75,11 +75,8 @@ pub async fn batch(
     let decoded: Vec<Result<NewEvent, BatchError>> =
         req.events.iter().map(|e| admit(&caller, &target, role, &window, e)).collect();
     let valid: Vec<NewEvent> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-    let (mut outcomes, head) = if valid.is_empty() {
-        (Vec::new(), session.head)
-    } else {
-        app.store.append(target.tenant, id, valid).await?
-    };
+    let (mut outcomes, head) =
+        if valid.is_empty() { (Vec::new(), session.head) } else { app.store.append(target.tenant, id, valid).await? };
     outcomes.reverse();
     let results = req
         .events
@@ -159,7 +156,10 @@ fn admit(
         .map_err(|err| refused("validation_failed", err.to_string()))?;
     match origin(&event) {
         Origin::System => {
-            return Err(refused("forbidden", format!("{} is recorded by the server, not sent by clients", e.event_type)))
+            return Err(refused(
+                "forbidden",
+                format!("{} is recorded by the server, not sent by clients", e.event_type),
+            ))
         }
         Origin::Client(action) if !caller.actor.may(action, target) => {
             return Err(refused("forbidden", format!("your role in this session may not send {}", e.event_type)))

@@ -20,7 +20,9 @@ pub enum IdemBegin {
     /// Same key, different request.
     Mismatch,
     /// Still running; `elsewhere`: on another node (which may yet turn out to have died).
-    InFlight { elsewhere: bool },
+    InFlight {
+        elsewhere: bool,
+    },
 }
 
 /// A node that has not sent a heartbeat for this long has stopped; its claims are dead.
