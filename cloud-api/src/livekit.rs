@@ -79,7 +79,7 @@ impl LiveKit {
 
     /// A join token: students subscribe only; teachers and assistants publish camera, mic and screen.
     pub fn token(&self, room: &str, user: UserId, name: &str, role: Role) -> Result<String, Unavailable> {
-        let presents = role.presents();
+        let presents = shared_types::policy::presents(role);
         let grants = VideoGrants {
             room_join: true,
             room: room.to_string(),

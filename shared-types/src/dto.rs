@@ -177,7 +177,7 @@ pub struct StartResponse {
 pub struct ParticipantDto {
     pub user_id: UserId,
     pub role: Role,
-    pub permissions: Value,
+    pub permissions: crate::decide::Permissions,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! Shared by cloud-api, artifact-worker, student-web and studio-desktop; compiles for native and
 //! `wasm32-unknown-unknown` and does no I/O.
 
+pub mod decide;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod reducer;
 pub mod roles;
 pub mod state;
 
+pub use decide::{decide, Permissions, SessionActor, SessionCommand};
 pub use events::{EventEnvelope, SessionEvent};
 pub use ids::*;
 pub use reducer::{apply, fold, Rejection};

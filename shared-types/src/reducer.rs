@@ -42,6 +42,9 @@ pub enum Rejection {
     AlreadyUpvoted,
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The policy does not let this actor ask this.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl Rejection {
@@ -61,13 +64,14 @@ impl Rejection {
             Rejection::AlreadyVoted => "already_voted",
             Rejection::AlreadyUpvoted => "already_upvoted",
             Rejection::Invalid(_) => "validation_failed",
+            Rejection::Forbidden(_) => "forbidden",
         }
     }
 
     /// The HTTP status a server answers with.
     pub fn status(&self) -> u16 {
         match self {
-            Rejection::NotPresenter | Rejection::NotParticipant => 403,
+            Rejection::NotPresenter | Rejection::NotParticipant | Rejection::Forbidden(_) => 403,
             Rejection::Unknown(_) => 404,
             Rejection::Invalid(_) => 422,
             _ => 409,
@@ -100,7 +104,7 @@ fn live(s: &SessionState) -> Result<(), Rejection> {
 
 fn presenter(e: &EventEnvelope) -> Result<(), Rejection> {
     match e.actor_role {
-        Some(r) if r.presents() => Ok(()),
+        Some(r) if crate::policy::presents(r) => Ok(()),
         _ => Err(Rejection::NotPresenter),
     }
 }

@@ -27,11 +27,6 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
-
-    /// Teachers and assistants present: scenes, slides, whiteboard, polls, moderation.
-    pub fn presents(self) -> bool {
-        matches!(self, Role::Teacher | Role::Assistant)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

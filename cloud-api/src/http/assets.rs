@@ -7,7 +7,7 @@ use crate::blob::{BlobError, BlobStore};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::write_event;
+use crate::http::sessions::submit;
 use crate::http::{authorize, ensure, session_target};
 use crate::slides::{render_deck, DeckError};
 use crate::store::{AssetRecord, Owned};
@@ -18,7 +18,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::policy::{Action, Target};
-use shared_types::{AssetId, SceneId, SessionEvent, SessionId};
+use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
 use std::time::Duration;
 
 /// Signed URLs handed to clients live this long.
@@ -160,14 +160,20 @@ pub async fn upload(
     if content_type == "application/pdf" && !is_deck {
         return Err(ApiError::validation("type", "a PDF is uploaded as type slide"));
     }
-    // Decks can only be added to a live class: check before any work is done.
+    let id = AssetId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
+    // Decide before any work is done (rendering, storing): may a deck be added now? Its page count
+    // is not known yet; the decision for "a deck of at least one page" is the same one.
     if is_deck {
         let state = app.store.state(tenant, session, None).await?;
-        if state.status != shared_types::state::SessionStatus::Live {
-            return Err(shared_types::Rejection::NotLive.into());
+        let actor = shared_types::SessionActor::participant(&caller.actor, &target);
+        let probe = SessionCommand::AddDeck { asset_id: id, page_count: 1, title: None };
+        if let Err(r) = shared_types::decide(&state, &actor, probe) {
+            // A retried upload finds its own deck already there: that is not a refusal.
+            if !matches!(r, shared_types::Rejection::Duplicate(_)) {
+                return Err(r.into());
+            }
         }
     }
-    let id = AssetId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let content_key = format!("sessions/{session}/assets/{id}/source.{ext}");
     let title = up.title.clone().or_else(|| up.file_name.clone());
     let mut page_count = None;
@@ -196,14 +202,8 @@ pub async fn upload(
     };
     let event = match page_count {
         Some(n) => Some(
-            write_event(
-                &app,
-                &caller,
-                &target,
-                &key,
-                SessionEvent::SlideDeckAdded { asset_id: id, page_count: n, title },
-            )
-            .await?,
+            submit(&app, &caller, &target, &key, SessionCommand::AddDeck { asset_id: id, page_count: n, title })
+                .await?,
         ),
         None => None,
     };

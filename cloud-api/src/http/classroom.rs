@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::write_event;
+use crate::http::sessions::submit;
 use crate::http::{authorize, ensure, session_target};
 use crate::store::Owned;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::policy::{Action, Target};
 use shared_types::state::{Poll, Question, SessionState};
-use shared_types::{MessageId, PollId, QuestionId, SessionEvent, SessionId};
+use shared_types::{MessageId, PollId, QuestionId, SessionCommand, SessionEvent, SessionId};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,13 +25,14 @@ pub struct PostText {
     content: String,
 }
 
-/// The session that owns `id`, its RBAC target, after checking `action`.
-async fn owned(app: &AppState, caller: &Caller, kind: Owned, id: uuid::Uuid, action: Action) -> ApiResult<Target> {
+/// The session that owns `id` and its RBAC target (who may act on it is `decide`'s question).
+async fn owned(app: &AppState, caller: &Caller, kind: Owned, id: uuid::Uuid) -> ApiResult<Target> {
     let what = format!("{kind:?}").to_lowercase();
     let session =
         app.store.owner_session(caller.user.tenant_id, kind, id).await?.ok_or_else(|| ApiError::not_found(&what))?;
     let (_, target) = session_target(app, caller, session).await?;
-    ensure(caller, action, &target)?;
+    // Someone with no role at all in the session learns nothing more than that.
+    ensure(caller, Action::ViewSession, &target)?;
     Ok(target)
 }
 
@@ -64,7 +65,7 @@ pub async fn post_chat(
     // The message id derives from the request key, so a retried post is the same message.
     let id = MessageId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event =
-        write_event(&app, &caller, &target, &key, SessionEvent::ChatPosted { message_id: id, content: req.content })
+        submit(&app, &caller, &target, &key, SessionCommand::PostChat { message_id: id, content: req.content })
             .await?;
     let message = match &event.event {
         SessionEvent::ChatPosted { message_id, content } => {
@@ -99,8 +100,8 @@ pub async fn hide_chat(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<MessageId>,
 ) -> ApiResult<Json<Value>> {
-    let target = owned(&app, &caller, Owned::Message, id.0, Action::Moderate).await?;
-    let event = write_event(&app, &caller, &target, &key, SessionEvent::ChatHidden { message_id: id }).await?;
+    let target = owned(&app, &caller, Owned::Message, id.0).await?;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::HideChat { message_id: id }).await?;
     Ok(Json(json!({ "event": event })))
 }
 
@@ -112,12 +113,12 @@ pub async fn ask(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::AskQuestion).await?;
     let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event = write_event(
+    let event = submit(
         &app,
         &caller,
         &target,
         &key,
-        SessionEvent::QuestionAsked { question_id: id, content: req.content },
+        SessionCommand::AskQuestion { question_id: id, content: req.content },
     )
     .await?;
     let state = current(&app, &target).await?;
@@ -131,11 +132,10 @@ async fn on_question(
     caller: Caller,
     key: String,
     id: QuestionId,
-    action: Action,
-    event: SessionEvent,
+    command: SessionCommand,
 ) -> ApiResult<Json<Value>> {
-    let target = owned(&app, &caller, Owned::Question, id.0, action).await?;
-    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let target = owned(&app, &caller, Owned::Question, id.0).await?;
+    let event = submit(&app, &caller, &target, &key, command).await?;
     let state = current(&app, &target).await?;
     let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
     Ok(Json(json!({ "question": q, "event": event })))
@@ -147,7 +147,7 @@ pub async fn upvote(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
 ) -> ApiResult<Json<Value>> {
-    on_question(app, caller, key, id, Action::Vote, SessionEvent::QuestionUpvoted { question_id: id }).await
+    on_question(app, caller, key, id, SessionCommand::UpvoteQuestion { question_id: id }).await
 }
 
 pub async fn answer(
@@ -156,7 +156,7 @@ pub async fn answer(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
 ) -> ApiResult<Json<Value>> {
-    on_question(app, caller, key, id, Action::Moderate, SessionEvent::QuestionAnswered { question_id: id }).await
+    on_question(app, caller, key, id, SessionCommand::AnswerQuestion { question_id: id }).await
 }
 
 pub async fn dismiss(
@@ -165,7 +165,7 @@ pub async fn dismiss(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
 ) -> ApiResult<Json<Value>> {
-    on_question(app, caller, key, id, Action::Moderate, SessionEvent::QuestionDismissed { question_id: id }).await
+    on_question(app, caller, key, id, SessionCommand::DismissQuestion { question_id: id }).await
 }
 
 pub async fn list_questions(
@@ -197,12 +197,12 @@ pub async fn open_poll(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = PollId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event = write_event(
+    let event = submit(
         &app,
         &caller,
         &target,
         &key,
-        SessionEvent::PollOpened { poll_id: id, prompt: req.prompt, options: req.options },
+        SessionCommand::OpenPoll { poll_id: id, prompt: req.prompt, options: req.options },
     )
     .await?;
     let state = current(&app, &target).await?;
@@ -220,11 +220,10 @@ async fn on_poll(
     caller: Caller,
     key: String,
     id: PollId,
-    action: Action,
-    event: SessionEvent,
+    command: SessionCommand,
 ) -> ApiResult<Json<Value>> {
-    let target = owned(&app, &caller, Owned::Poll, id.0, action).await?;
-    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let target = owned(&app, &caller, Owned::Poll, id.0).await?;
+    let event = submit(&app, &caller, &target, &key, command).await?;
     let state = current(&app, &target).await?;
     let poll = state.polls.get(&id).map(|p| poll_json(id, p, &caller));
     Ok(Json(json!({ "poll": poll, "event": event })))
@@ -237,7 +236,7 @@ pub async fn vote(
     ApiPath(id): ApiPath<PollId>,
     ApiJson(req): ApiJson<Vote>,
 ) -> ApiResult<Json<Value>> {
-    on_poll(app, caller, key, id, Action::Vote, SessionEvent::PollVoted { poll_id: id, option: req.option }).await
+    on_poll(app, caller, key, id, SessionCommand::Vote { poll_id: id, option: req.option }).await
 }
 
 pub async fn close_poll(
@@ -246,7 +245,7 @@ pub async fn close_poll(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<PollId>,
 ) -> ApiResult<Json<Value>> {
-    on_poll(app, caller, key, id, Action::Present, SessionEvent::PollClosed { poll_id: id }).await
+    on_poll(app, caller, key, id, SessionCommand::ClosePoll { poll_id: id }).await
 }
 
 pub async fn get_poll(
@@ -254,7 +253,8 @@ pub async fn get_poll(
     caller: Caller,
     ApiPath(id): ApiPath<PollId>,
 ) -> ApiResult<Json<Value>> {
-    let target = owned(&app, &caller, Owned::Poll, id.0, Action::ReadEvents).await?;
+    let target = owned(&app, &caller, Owned::Poll, id.0).await?;
+    ensure(&caller, Action::ReadEvents, &target)?;
     let state = current(&app, &target).await?;
     let p = state.polls.get(&id).ok_or_else(|| ApiError::not_found("poll"))?;
     Ok(Json(poll_json(id, p, &caller)))
@@ -273,8 +273,8 @@ pub async fn hand(
     ApiJson(req): ApiJson<Hand>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, id, Action::RaiseHand).await?;
-    let event = if req.raised { SessionEvent::HandRaised {} } else { SessionEvent::HandLowered { user_id: None } };
-    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let command = if req.raised { SessionCommand::RaiseHand } else { SessionCommand::LowerHand { user_id: None } };
+    let event = submit(&app, &caller, &target, &key, command).await?;
     Ok(Json(json!({ "event": event })))
 }
 
@@ -294,7 +294,7 @@ pub async fn lower_hand(
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, id, Action::Moderate).await?;
     let event =
-        write_event(&app, &caller, &target, &key, SessionEvent::HandLowered { user_id: Some(req.user_id) }).await?;
+        submit(&app, &caller, &target, &key, SessionCommand::LowerHand { user_id: Some(req.user_id) }).await?;
     Ok(Json(json!({ "event": event })))
 }
 
@@ -311,6 +311,6 @@ pub async fn highlight(
     ApiJson(req): ApiJson<Mark>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, id, Action::MarkHighlight).await?;
-    let event = write_event(&app, &caller, &target, &key, SessionEvent::HighlightMarked { label: req.label }).await?;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::MarkHighlight { label: req.label }).await?;
     Ok((StatusCode::CREATED, Json(json!({ "event": event }))))
 }

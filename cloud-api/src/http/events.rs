@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use shared_types::dto::*;
-use shared_types::origin::{origin, Origin};
-use shared_types::policy::{Action, Target};
-use shared_types::{SessionEvent, SessionId};
+use shared_types::policy::Action;
+use shared_types::{SessionActor, SessionCommand, SessionEvent, SessionId};
 
 pub const MAX_BATCH: usize = 1_000;
 const MAX_PAGE: u64 = 1_000;
@@ -68,12 +67,12 @@ pub async fn batch(
     if req.events.is_empty() || req.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }
-    let role = caller.actor.session_role(&target);
+    let actor = SessionActor::participant(&caller.actor, &target);
     let window = occurred_window(&session);
     // Decode and authorise every entry first; those refused get their error and are not sent to
     // the store. Each entry needs the same policy action as the route that writes its event type.
     let decoded: Vec<Result<NewEvent, BatchError>> =
-        req.events.iter().map(|e| admit(&caller, &target, role, &window, e)).collect();
+        req.events.iter().map(|e| admit(&actor, &window, e)).collect();
     let valid: Vec<NewEvent> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
     let (mut outcomes, head) =
         if valid.is_empty() { (Vec::new(), session.head) } else { app.store.append(target.tenant, id, valid).await? };
@@ -125,13 +124,7 @@ fn refused(code: &str, message: impl Into<String>) -> BatchError {
 }
 
 /// One journal entry: decoded, its key and time checked, and allowed by the event-origin table.
-fn admit(
-    caller: &Caller,
-    target: &Target,
-    role: Option<shared_types::Role>,
-    window: &OccurredWindow,
-    e: &BatchEvent,
-) -> Result<NewEvent, BatchError> {
+fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Result<NewEvent, BatchError> {
     let key = &e.idempotency_key;
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(refused("validation_failed", "idempotencyKey must be 1–255 printable ASCII characters"));
@@ -154,22 +147,15 @@ fn admit(
     }
     let event = SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
         .map_err(|err| refused("validation_failed", err.to_string()))?;
-    match origin(&event) {
-        Origin::System => {
-            return Err(refused(
-                "forbidden",
-                format!("{} is recorded by the server, not sent by clients", e.event_type),
-            ))
-        }
-        Origin::Client(action) if !caller.actor.may(action, target) => {
-            return Err(refused("forbidden", format!("your role in this session may not send {}", e.event_type)))
-        }
-        Origin::Client(_) => {}
-    }
+    // The entry asks for the command the matching route would: decided with the same policy (the
+    // state half runs in the append, under the row lock, entry after entry).
+    let rejected = |r: shared_types::Rejection| refused(r.code(), r.to_string());
+    let command = SessionCommand::from_journal(event).map_err(rejected)?;
+    let event = shared_types::decide::authorize(actor, command).map_err(rejected)?;
     Ok(NewEvent {
         idempotency_key: key.clone(),
-        actor_id: Some(caller.user.id),
-        actor_role: role,
+        actor_id: actor.user,
+        actor_role: actor.role,
         occurred_at: e.occurred_at,
         event,
     })

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::policy::{Action, Target};
-use shared_types::{CourseId, JobId, RecordingId, SessionEvent, SessionId};
+use shared_types::{CourseId, JobId, RecordingId, SessionId};
 
 /// Sniff the container; the declared type is only a hint.
 fn recording_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
@@ -115,12 +115,15 @@ async fn store_recording(
         duration_s: None,
         created_at: Utc::now(),
     };
+    // The recording is stored: the server records the fact for the uploader.
+    let actor = shared_types::SessionActor::participant(&caller.actor, target).on_behalf();
+    let command = shared_types::SessionCommand::AddRecording { recording_id: rid, started_at, duration_s: None };
     let event = NewEvent {
         idempotency_key: crate::http::sessions::event_key(caller, key),
-        actor_id: Some(caller.user.id),
-        actor_role: caller.actor.session_role(target),
+        actor_id: actor.user,
+        actor_role: actor.role,
         occurred_at: None,
-        event: SessionEvent::RecordingAdded { recording_id: rid, started_at, duration_s: None },
+        event: shared_types::decide::authorize(&actor, command)?,
     };
     let event = match app.store.add_recording(target.tenant, &rec, caller.user.id, event).await? {
         Ok(e) => e,

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use shared_types::dto::*;
 use shared_types::policy::{Action, Target};
-use shared_types::{EventEnvelope, LessonId, Role, SessionEvent, SessionId};
+use shared_types::{
+    EventEnvelope, LessonId, Permissions, Role, SessionActor, SessionCommand, SessionId, SessionState,
+};
 
 /// Turn one append outcome into the envelope or the error the client sees.
 pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
@@ -33,34 +35,47 @@ pub fn event_key(caller: &Caller, http_key: &str) -> String {
     format!("{}/{http_key}", caller.user.id)
 }
 
-/// Append one event by the caller, with the caller's role in the session.
-pub async fn write_event(
+/// Decide the caller's command (`shared_types::decide`) and append what it becomes. The state
+/// half of the decision runs in the append, under the session's row lock.
+pub async fn submit(
     app: &AppState,
     caller: &Caller,
     target: &Target,
     key: &str,
-    event: SessionEvent,
+    command: SessionCommand,
 ) -> ApiResult<EventEnvelope> {
-    Ok(write_event_fresh(app, caller, target, key, event).await?.0)
+    Ok(submit_as(app, caller, target, key, command, false).await?.0)
 }
 
-/// [`write_event`], also saying whether the event is new (`false`: this key wrote it before).
-pub async fn write_event_fresh(
+/// A fact this server records for the caller's request after its side effect happened (a stream
+/// egress started, a recording stored): decided as the system, attributed to the caller.
+pub async fn record(
     app: &AppState,
     caller: &Caller,
     target: &Target,
     key: &str,
-    event: SessionEvent,
+    command: SessionCommand,
+) -> ApiResult<EventEnvelope> {
+    Ok(submit_as(app, caller, target, key, command, true).await?.0)
+}
+
+/// [`submit`], also saying whether the event is new (`false`: this key wrote it before).
+pub async fn submit_as(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    command: SessionCommand,
+    by_server: bool,
 ) -> ApiResult<(EventEnvelope, bool)> {
     let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
-    // The one table of who may cause what (system facts are this server's own writes).
-    if let Some(action) = shared_types::origin::client_action(&event) {
-        ensure(caller, action, target)?;
-    }
+    let actor = SessionActor::participant(&caller.actor, target);
+    let actor = if by_server { actor.on_behalf() } else { actor };
+    let event = shared_types::decide::authorize(&actor, command).inspect_err(|_| app.metrics.appended(0, 1))?;
     let ne = NewEvent {
         idempotency_key: event_key(caller, key),
-        actor_id: Some(caller.user.id),
-        actor_role: caller.actor.session_role(target),
+        actor_id: actor.user,
+        actor_role: actor.role,
         occurred_at: None,
         event,
     };
@@ -81,19 +96,16 @@ pub async fn create(
     let tenant = caller.user.tenant_id;
     let lesson = app.store.lesson(tenant, req.lesson_id).await?.ok_or_else(|| ApiError::not_found("lesson"))?;
     let target = Target::course(tenant, lesson.course_id);
-    ensure(&caller, Action::ScheduleSession, &target)?;
-    if req.scheduled_end <= req.scheduled_start {
-        return Err(ApiError::validation("scheduledEnd", "must be after scheduledStart"));
-    }
+    let actor = SessionActor::participant(&caller.actor, &target);
+    let command = SessionCommand::Schedule { scheduled_start: req.scheduled_start, scheduled_end: req.scheduled_end };
+    // A new session: decided against the empty state (the times are the reducer's rule).
+    let event = shared_types::decide(&SessionState::default(), &actor, command)?.remove(0);
     let ne = NewEvent {
         idempotency_key: event_key(&caller, &key),
-        actor_id: Some(caller.user.id),
-        actor_role: caller.actor.session_role(&target),
+        actor_id: actor.user,
+        actor_role: actor.role,
         occurred_at: None,
-        event: SessionEvent::SessionScheduled {
-            scheduled_start: req.scheduled_start,
-            scheduled_end: req.scheduled_end,
-        },
+        event,
     };
     match app.store.create_session(tenant, &lesson, req.scheduled_start, req.scheduled_end, ne).await? {
         Ok((session, _)) => Ok((StatusCode::CREATED, Json(session))),
@@ -133,8 +145,7 @@ pub async fn start(
     // Decide first: a second Start (another tab, a double click) is refused here and creates
     // nothing. Media side effects follow only a start that happened.
     let (event, fresh) =
-        write_event_fresh(&app, &caller, &target, &key, SessionEvent::SessionStarted { room: Some(room.clone()) })
-            .await?;
+        submit_as(&app, &caller, &target, &key, SessionCommand::Start { room: Some(room.clone()) }, false).await?;
     // If LiveKit is down the class still runs, and the teacher is told why media is off. Creating
     // the room again for a replayed start is harmless (LiveKit returns the existing room).
     let mut livekit = None;
@@ -162,12 +173,14 @@ pub async fn start(
         tokio::spawn(async move {
             match lk.start_recording(&room, &s3, &path).await {
                 Ok(egress) => {
+                    let command = SessionCommand::RecordingStarted { recording_id: None };
+                    let Ok(event) = shared_types::decide::authorize(&SessionActor::system(), command) else { return };
                     let ne = crate::store::NewEvent {
                         idempotency_key: format!("egress/{egress}/started"),
                         actor_id: None,
                         actor_role: None,
                         occurred_at: None,
-                        event: SessionEvent::RecordingStarted { recording_id: None },
+                        event,
                     };
                     if let Err(e) = app.store.append(target.tenant, session, vec![ne]).await {
                         tracing::warn!(error = %e, "could not log recording.started");
@@ -214,7 +227,11 @@ pub async fn join(
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<JoinResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::JoinSession).await?;
-    let role = caller.actor.session_role(&target).ok_or_else(ApiError::forbidden)?;
+    let actor = SessionActor::participant(&caller.actor, &target);
+    let role = actor.role.ok_or_else(ApiError::forbidden)?;
+    // Decide before the media side effects: joining a class that is not live creates no room.
+    let state = app.store.state(target.tenant, req.session_id, None).await?;
+    shared_types::decide(&state, &actor, SessionCommand::Join)?;
     // With LiveKit configured but unreachable, joining fails clearly (503) and writes nothing.
     let mut livekit = None;
     if let Some(lk) = &app.livekit {
@@ -228,13 +245,10 @@ pub async fn join(
         }
         livekit = Some(media_grant(lk, &room, &caller, role).map_err(|e| livekit_unavailable(&e))?);
     }
-    let joined = SessionEvent::ParticipantJoined { user_id: caller.user.id, role };
-    let event = write_event(&app, &caller, &target, &key, joined).await;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::Join).await;
     app.metrics.join(event.is_ok());
     let event = event?;
-    let permissions = serde_json::json!({
-        "canPublish": role.presents(), "canPresent": role.presents(), "canChat": true,
-    });
+    let permissions = Permissions::of(role);
     Ok(Json(JoinResponse {
         participant: ParticipantDto { user_id: caller.user.id, role, permissions },
         event,
@@ -250,7 +264,7 @@ pub async fn leave(
 ) -> ApiResult<Json<SessionEventResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::LeaveSession).await?;
     let event =
-        write_event(&app, &caller, &target, &key, SessionEvent::ParticipantLeft { user_id: caller.user.id }).await?;
+        submit(&app, &caller, &target, &key, SessionCommand::Leave).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(SessionEventResponse { session, event }))
 }
@@ -262,7 +276,7 @@ pub async fn end(
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<SessionEventResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::EndSession).await?;
-    let event = write_event(&app, &caller, &target, &key, SessionEvent::SessionEnded {}).await?;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::End).await?;
     if let Some(lk) = &app.livekit {
         if let Err(e) = lk.delete_room(&crate::livekit::room_name(req.session_id)).await {
             tracing::warn!(error = %e, "could not close the LiveKit room; it closes itself when empty");

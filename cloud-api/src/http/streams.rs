@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::write_event;
+use crate::http::sessions::record;
 use crate::store::Destination;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +15,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::policy::Action;
-use shared_types::{SessionEvent, SessionId};
+use shared_types::{SessionCommand, SessionId};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,10 +145,11 @@ pub async fn start(
     for d in &req.destination_ids {
         chosen.push(all.iter().find(|x| x.id == *d).ok_or_else(|| ApiError::not_found("destination"))?);
     }
+    // Decide before asking LiveKit for anything: a stream needs a live class and a presenter.
     let state = app.store.state(target.tenant, id, None).await?;
-    if state.status != shared_types::state::SessionStatus::Live {
-        return Err(shared_types::Rejection::NotLive.into());
-    }
+    let actor = shared_types::SessionActor::participant(&caller.actor, &target).on_behalf();
+    let ids: Vec<String> = req.destination_ids.iter().map(|d| d.to_string()).collect();
+    shared_types::decide(&state, &actor, SessionCommand::StreamStarted { destination_ids: ids.clone() })?;
     let urls = |ds: &[&Destination]| ds.iter().map(|d| push_url(&app, d)).collect::<ApiResult<Vec<_>>>();
     let (egress, changed) = match app.store.stream(id).await? {
         Some((egress, current)) => {
@@ -164,8 +165,7 @@ pub async fn start(
     };
     app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
     let event = if changed {
-        let ids = req.destination_ids.iter().map(|d| d.to_string()).collect();
-        Some(write_event(&app, &caller, &target, &key, SessionEvent::StreamStarted { destination_ids: ids }).await?)
+        Some(record(&app, &caller, &target, &key, SessionCommand::StreamStarted { destination_ids: ids }).await?)
     } else {
         None
     };
@@ -185,6 +185,6 @@ pub async fn stop(
         lk.stop_egress(&egress).await.map_err(egress_unavailable)?;
     }
     app.store.clear_stream(id).await?;
-    write_event(&app, &caller, &target, &key, SessionEvent::StreamStopped {}).await?;
+    record(&app, &caller, &target, &key, SessionCommand::StreamStopped).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::write_event;
+use crate::http::sessions::submit;
 use crate::store::Owned;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::events::{LayoutItem, Stroke};
 use shared_types::policy::{Action, Target};
-use shared_types::{AssetId, SceneId, SessionEvent, SessionId};
+use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
 
 async fn scene_json(app: &AppState, target: &Target, id: SceneId) -> ApiResult<Value> {
     let state = app.store.state(target.tenant, target.session.expect("session"), None).await?;
@@ -45,8 +45,8 @@ pub async fn create_scene(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = SceneId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event = SessionEvent::SceneCreated { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
-    let event = write_event(&app, &caller, &target, &key, event).await?;
+    let command = SessionCommand::CreateScene { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
+    let event = submit(&app, &caller, &target, &key, command).await?;
     Ok((StatusCode::CREATED, Json(json!({ "scene": scene_json(&app, &target, id).await?, "event": event }))))
 }
 
@@ -82,12 +82,12 @@ pub async fn update_scene(
     let target = authorize(&app, &caller, session, Action::Present).await?;
     let mut events = Vec::new();
     if req.name.is_some() || req.layout.is_some() || req.assets.is_some() {
-        let e = SessionEvent::SceneUpdated { scene_id: id, name: req.name, layout: req.layout, assets: req.assets };
-        events.push(write_event(&app, &caller, &target, &key, e).await?);
+        let c = SessionCommand::UpdateScene { scene_id: id, name: req.name, layout: req.layout, assets: req.assets };
+        events.push(submit(&app, &caller, &target, &key, c).await?);
     }
     if req.active == Some(true) {
-        let e = SessionEvent::SceneChanged { scene_id: id };
-        events.push(write_event(&app, &caller, &target, &format!("{key}#active"), e).await?);
+        let c = SessionCommand::ActivateScene { scene_id: id };
+        events.push(submit(&app, &caller, &target, &format!("{key}#active"), c).await?);
     }
     if events.is_empty() {
         return Err(ApiError::validation("body", "give at least one of name, layout, assets, active: true"));
@@ -111,8 +111,8 @@ pub async fn show_slide(
     ApiJson(req): ApiJson<ShowSlide>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionEvent::SlideShown { asset_id: req.asset_id, page: req.page };
-    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+    let e = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
+    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
 }
 
 #[derive(Deserialize)]
@@ -131,8 +131,8 @@ pub async fn add_strokes(
     ApiJson(req): ApiJson<Strokes>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionEvent::WhiteboardStrokeAdded { board_id: req.board_id, strokes: req.strokes };
-    Ok((StatusCode::CREATED, Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? }))))
+    let e = SessionCommand::AddStrokes { board_id: req.board_id, strokes: req.strokes };
+    Ok((StatusCode::CREATED, Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? }))))
 }
 
 #[derive(Deserialize)]
@@ -150,8 +150,8 @@ pub async fn erase(
     ApiJson(req): ApiJson<Erase>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionEvent::WhiteboardStrokeErased { board_id: req.board_id, stroke_ids: req.stroke_ids };
-    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+    let e = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
+    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
 }
 
 #[derive(Deserialize)]
@@ -168,8 +168,8 @@ pub async fn clear(
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionEvent::WhiteboardCleared { board_id: req.board_id };
-    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+    let e = SessionCommand::ClearBoard { board_id: req.board_id };
+    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
 }
 
 pub async fn undo(
@@ -179,6 +179,6 @@ pub async fn undo(
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionEvent::WhiteboardUndone { board_id: req.board_id };
-    Ok(Json(json!({ "event": write_event(&app, &caller, &target, &key, e).await? })))
+    let e = SessionCommand::UndoStroke { board_id: req.board_id };
+    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
 }

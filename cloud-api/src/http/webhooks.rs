@@ -13,7 +13,7 @@ use axum::Json;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use shared_types::policy::{Actor, Target};
-use shared_types::{RecordingId, SessionEvent, UserId};
+use shared_types::{RecordingId, Role, SessionActor, SessionCommand, UserId};
 
 pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Json<Value>> {
     let lk = app.livekit.as_ref().ok_or_else(|| ApiError::not_found("LiveKit integration"))?;
@@ -49,7 +49,7 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
             };
             let state = app.store.state(tenant, session_id, None).await?;
             let present = state.participants.get(&user).is_some_and(|p| p.present);
-            let event = if ev.event == "participant_joined" {
+            let command = if ev.event == "participant_joined" {
                 if present {
                     return Ok("already joined through the API");
                 }
@@ -62,12 +62,20 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
                     }
                 };
                 let Some(role) = role else { return Ok("ignored: not enrolled") };
-                SessionEvent::ParticipantJoined { user_id: user, role }
+                SessionCommand::RecordPresence { user_id: user, role, joined: true }
             } else {
                 if !present {
                     return Ok("already left");
                 }
-                SessionEvent::ParticipantLeft { user_id: user }
+                SessionCommand::RecordPresence { user_id: user, role: Role::Student, joined: false }
+            };
+            // What LiveKit saw, decided like any other command (as the system).
+            let event = match shared_types::decide(&state, &SessionActor::system(), command) {
+                Ok(mut events) => events.remove(0),
+                Err(r) => {
+                    tracing::info!(reason = %r, "LiveKit presence not recorded");
+                    return Ok("ignored: not applicable to the session now");
+                }
             };
             let ne = NewEvent { idempotency_key: key, actor_id: None, actor_role: None, occurred_at: None, event };
             app.store.append(tenant, session_id, vec![ne]).await?;
@@ -111,7 +119,10 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
                 actor_id: None,
                 actor_role: None,
                 occurred_at: None,
-                event: SessionEvent::RecordingAdded { recording_id: rid, started_at, duration_s: rec.duration_s },
+                event: shared_types::decide::authorize(
+                    &SessionActor::system(),
+                    SessionCommand::AddRecording { recording_id: rid, started_at, duration_s: rec.duration_s },
+                )?,
             };
             let system = UserId(uuid::Uuid::nil());
             match app.store.add_recording(tenant, &rec, system, ne).await? {

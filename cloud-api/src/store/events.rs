@@ -512,7 +512,7 @@ async fn project(
             }
         }
         SessionEvent::ParticipantJoined { user_id, role } => {
-            let perms = serde_json::json!({ "canPublish": role.presents(), "canPresent": role.presents() });
+            let perms = serde_json::to_value(shared_types::Permissions::of(*role)).unwrap_or_default();
             sqlx::query(
                 "insert into session_participants (session_id, tenant_id, user_id, role, join_time, leave_time, permissions) \
                  values ($1, $2, $3, $4, $5, null, $6) \
