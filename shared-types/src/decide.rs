@@ -21,43 +21,118 @@ use std::collections::BTreeSet;
 /// Everything a participant or the system can ask of a session.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionCommand {
-    Schedule { scheduled_start: DateTime<Utc>, scheduled_end: DateTime<Utc> },
-    Start { room: Option<String> },
+    Schedule {
+        scheduled_start: DateTime<Utc>,
+        scheduled_end: DateTime<Utc>,
+    },
+    Start {
+        room: Option<String>,
+    },
     End,
     /// The caller joins with their own role in the session.
     Join,
     Leave,
     RaiseHand,
     /// Lower one's own hand (`None`) or, moderating, someone else's.
-    LowerHand { user_id: Option<UserId> },
-    CreateScene { scene_id: SceneId, name: String, layout: Vec<LayoutItem>, metadata: Value },
-    UpdateScene { scene_id: SceneId, name: Option<String>, layout: Option<Vec<LayoutItem>>, assets: Option<Vec<AssetId>> },
-    ActivateScene { scene_id: SceneId },
+    LowerHand {
+        user_id: Option<UserId>,
+    },
+    CreateScene {
+        scene_id: SceneId,
+        name: String,
+        layout: Vec<LayoutItem>,
+        metadata: Value,
+    },
+    UpdateScene {
+        scene_id: SceneId,
+        name: Option<String>,
+        layout: Option<Vec<LayoutItem>>,
+        assets: Option<Vec<AssetId>>,
+    },
+    ActivateScene {
+        scene_id: SceneId,
+    },
     /// A stored upload became a deck (the upload route, after the asset is stored).
-    AddDeck { asset_id: AssetId, page_count: u32, title: Option<String> },
-    ShowSlide { asset_id: AssetId, page: u32 },
-    AddStrokes { board_id: String, strokes: Vec<Stroke> },
-    EraseStrokes { board_id: String, stroke_ids: Vec<String> },
-    ClearBoard { board_id: String },
-    UndoStroke { board_id: String },
-    PostChat { message_id: MessageId, content: String },
-    HideChat { message_id: MessageId },
-    AskQuestion { question_id: QuestionId, content: String },
-    UpvoteQuestion { question_id: QuestionId },
-    AnswerQuestion { question_id: QuestionId },
-    DismissQuestion { question_id: QuestionId },
-    OpenPoll { poll_id: PollId, prompt: String, options: Vec<String> },
-    Vote { poll_id: PollId, option: u32 },
-    ClosePoll { poll_id: PollId },
-    MarkHighlight { label: String },
+    AddDeck {
+        asset_id: AssetId,
+        page_count: u32,
+        title: Option<String>,
+    },
+    ShowSlide {
+        asset_id: AssetId,
+        page: u32,
+    },
+    AddStrokes {
+        board_id: String,
+        strokes: Vec<Stroke>,
+    },
+    EraseStrokes {
+        board_id: String,
+        stroke_ids: Vec<String>,
+    },
+    ClearBoard {
+        board_id: String,
+    },
+    UndoStroke {
+        board_id: String,
+    },
+    PostChat {
+        message_id: MessageId,
+        content: String,
+    },
+    HideChat {
+        message_id: MessageId,
+    },
+    AskQuestion {
+        question_id: QuestionId,
+        content: String,
+    },
+    UpvoteQuestion {
+        question_id: QuestionId,
+    },
+    AnswerQuestion {
+        question_id: QuestionId,
+    },
+    DismissQuestion {
+        question_id: QuestionId,
+    },
+    OpenPoll {
+        poll_id: PollId,
+        prompt: String,
+        options: Vec<String>,
+    },
+    Vote {
+        poll_id: PollId,
+        option: u32,
+    },
+    ClosePoll {
+        poll_id: PollId,
+    },
+    MarkHighlight {
+        label: String,
+    },
     /// What the system saw: LiveKit presence, recordings, streams, the pipeline's artifacts.
-    RecordPresence { user_id: UserId, role: Role, joined: bool },
-    RecordingStarted { recording_id: Option<RecordingId> },
-    RecordingStopped { recording_id: Option<RecordingId> },
-    AddRecording { recording_id: RecordingId, started_at: Option<DateTime<Utc>>, duration_s: Option<f64> },
-    StreamStarted { destination_ids: Vec<String> },
+    RecordPresence {
+        user_id: UserId,
+        role: Role,
+        joined: bool,
+    },
+    RecordingStarted {
+        recording_id: Option<RecordingId>,
+    },
+    AddRecording {
+        recording_id: RecordingId,
+        started_at: Option<DateTime<Utc>>,
+        duration_s: Option<f64>,
+    },
+    StreamStarted {
+        destination_ids: Vec<String>,
+    },
     StreamStopped,
-    ArtifactReady { artifact_type: String, artifact_id: Option<ArtifactId> },
+    ArtifactReady {
+        artifact_type: String,
+        artifact_id: Option<ArtifactId>,
+    },
 }
 
 /// Who asks: a participant with the actions the policy gives them on this session, or the server.
@@ -151,7 +226,6 @@ impl SessionCommand {
             C::MarkHighlight { .. } => MarkHighlight,
             C::RecordPresence { .. }
             | C::RecordingStarted { .. }
-            | C::RecordingStopped { .. }
             | C::AddRecording { .. }
             | C::StreamStarted { .. }
             | C::StreamStopped
@@ -240,7 +314,6 @@ impl SessionCommand {
             C::RecordPresence { user_id, role, joined: true } => E::ParticipantJoined { user_id, role },
             C::RecordPresence { user_id, joined: false, .. } => E::ParticipantLeft { user_id },
             C::RecordingStarted { recording_id } => E::RecordingStarted { recording_id },
-            C::RecordingStopped { recording_id } => E::RecordingStopped { recording_id },
             C::AddRecording { recording_id, started_at, duration_s } => {
                 E::RecordingAdded { recording_id, started_at, duration_s }
             }
@@ -253,7 +326,11 @@ impl SessionCommand {
 
 /// May `actor` ask `command` of a session in `state`, and what happens if so. Pure: the same answer
 /// on the server, in the browser and in the offline studio.
-pub fn decide(state: &SessionState, actor: &SessionActor, command: SessionCommand) -> Result<Vec<SessionEvent>, Rejection> {
+pub fn decide(
+    state: &SessionState,
+    actor: &SessionActor,
+    command: SessionCommand,
+) -> Result<Vec<SessionEvent>, Rejection> {
     let event = authorize(actor, command)?;
     // The state rules are the reducer's: an event `apply` would refuse is never decided.
     validate(state, &envelope(state, actor, &event))?;

@@ -39,10 +39,32 @@ pub enum Action {
 impl Action {
     /// Every action, for deriving what an actor may do.
     pub const ALL: &'static [Action] = &[
-        CreateTenant, ManageUsers, GrantRoles, CreateCourse, ViewCourse, ManageLessons, ScheduleSession,
-        ViewSession, StartSession, EndSession, JoinSession, LeaveSession, ReadEvents, SyncJournal, Present,
-        Moderate, Chat, AskQuestion, Vote, RaiseHand, MarkHighlight, UploadRecording, ProcessArtifacts,
-        ViewReplay, ManageJobs, ManageStreams,
+        CreateTenant,
+        ManageUsers,
+        GrantRoles,
+        CreateCourse,
+        ViewCourse,
+        ManageLessons,
+        ScheduleSession,
+        ViewSession,
+        StartSession,
+        EndSession,
+        JoinSession,
+        LeaveSession,
+        ReadEvents,
+        SyncJournal,
+        Present,
+        Moderate,
+        Chat,
+        AskQuestion,
+        Vote,
+        RaiseHand,
+        MarkHighlight,
+        UploadRecording,
+        ProcessArtifacts,
+        ViewReplay,
+        ManageJobs,
+        ManageStreams,
     ];
 }
 

@@ -4,29 +4,6 @@ use reqwest::Method;
 use serde_json::json;
 use studio_tests::*;
 
-/// A WAV file of `secs` seconds of a 440 Hz tone at 16 kHz.
-fn wav(secs: f64) -> Vec<u8> {
-    let n = (secs * 16000.0) as u32;
-    let mut out = Vec::new();
-    out.extend(b"RIFF");
-    out.extend((36 + n * 2).to_le_bytes());
-    out.extend(b"WAVEfmt ");
-    out.extend(16u32.to_le_bytes());
-    out.extend(1u16.to_le_bytes());
-    out.extend(1u16.to_le_bytes());
-    out.extend(16000u32.to_le_bytes());
-    out.extend(32000u32.to_le_bytes());
-    out.extend(2u16.to_le_bytes());
-    out.extend(16u16.to_le_bytes());
-    out.extend(b"data");
-    out.extend((n * 2).to_le_bytes());
-    for i in 0..n {
-        let v = ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / 16000.0).sin() * 8000.0) as i16;
-        out.extend(v.to_le_bytes());
-    }
-    out
-}
-
 async fn put_part(app: &TestApp, token: &str, session: &str, upload: &str, n: u32, bytes: Vec<u8>) -> u16 {
     app.http
         .put(format!("{}/api/sessions/{session}/recordings/uploads/{upload}/parts/{n}", app.base))

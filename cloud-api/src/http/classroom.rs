@@ -65,8 +65,7 @@ pub async fn post_chat(
     // The message id derives from the request key, so a retried post is the same message.
     let id = MessageId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event =
-        submit(&app, &caller, &target, &key, SessionCommand::PostChat { message_id: id, content: req.content })
-            .await?;
+        submit(&app, &caller, &target, &key, SessionCommand::PostChat { message_id: id, content: req.content }).await?;
     let message = match &event.event {
         SessionEvent::ChatPosted { message_id, content } => {
             json!({ "id": message_id, "content": content, "authorId": event.actor_id, "sequence": event.sequence, "at": event.occurred_at })
@@ -113,14 +112,9 @@ pub async fn ask(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::AskQuestion).await?;
     let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event = submit(
-        &app,
-        &caller,
-        &target,
-        &key,
-        SessionCommand::AskQuestion { question_id: id, content: req.content },
-    )
-    .await?;
+    let event =
+        submit(&app, &caller, &target, &key, SessionCommand::AskQuestion { question_id: id, content: req.content })
+            .await?;
     let state = current(&app, &target).await?;
     let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
     Ok((StatusCode::CREATED, Json(json!({ "question": q, "event": event }))))
@@ -293,8 +287,7 @@ pub async fn lower_hand(
     ApiJson(req): ApiJson<LowerHand>,
 ) -> ApiResult<Json<Value>> {
     let target = authorize(&app, &caller, id, Action::Moderate).await?;
-    let event =
-        submit(&app, &caller, &target, &key, SessionCommand::LowerHand { user_id: Some(req.user_id) }).await?;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::LowerHand { user_id: Some(req.user_id) }).await?;
     Ok(Json(json!({ "event": event })))
 }
 

@@ -12,9 +12,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use shared_types::dto::*;
 use shared_types::policy::{Action, Target};
-use shared_types::{
-    EventEnvelope, LessonId, Permissions, Role, SessionActor, SessionCommand, SessionId, SessionState,
-};
+use shared_types::{EventEnvelope, LessonId, Permissions, Role, SessionActor, SessionCommand, SessionId, SessionState};
 
 /// Turn one append outcome into the envelope or the error the client sees.
 pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
@@ -263,8 +261,7 @@ pub async fn leave(
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<SessionEventResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::LeaveSession).await?;
-    let event =
-        submit(&app, &caller, &target, &key, SessionCommand::Leave).await?;
+    let event = submit(&app, &caller, &target, &key, SessionCommand::Leave).await?;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(SessionEventResponse { session, event }))
 }

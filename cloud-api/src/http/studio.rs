@@ -45,7 +45,8 @@ pub async fn create_scene(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = SceneId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let command = SessionCommand::CreateScene { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
+    let command =
+        SessionCommand::CreateScene { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
     let event = submit(&app, &caller, &target, &key, command).await?;
     Ok((StatusCode::CREATED, Json(json!({ "scene": scene_json(&app, &target, id).await?, "event": event }))))
 }
