@@ -200,6 +200,31 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body), None).await
     }
 
+    /// POST a raw body with extra headers (a fresh client: the server may close a connection whose
+    /// body it refused unread).
+    pub async fn post_body(
+        &self,
+        path: &str,
+        token: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+    }
+
     pub async fn post_key(&self, path: &str, token: &str, body: Value, key: &str) -> Answer {
         self.call(Method::POST, path, Some(token), Some(body), Some(key)).await
     }

@@ -177,6 +177,9 @@ fn spawn_purge(state: AppState) {
             if let Err(e) = state.store.purge_webhooks(chrono::Duration::days(7)).await {
                 tracing::warn!(error = %e, "webhook id purge failed");
             }
+            if let Err(e) = state.store.purge_nodes().await {
+                tracing::warn!(error = %e, "server node purge failed");
+            }
         }
     });
 }

@@ -97,31 +97,28 @@ impl Metrics {
         );
         line("studio_joins_total{result=\"ok\"}", "counter", "Session joins.", self.joins_ok.load(Relaxed).to_string());
         let _ = writeln!(out, "studio_joins_total{{result=\"failed\"}} {}", self.joins_failed.load(Relaxed));
-        let _ = writeln!(
-            out,
-            "# HELP studio_recording_failures_total Class recordings that could not start.\n# TYPE studio_recording_failures_total counter\nstudio_recording_failures_total {}",
-            self.recording_failures.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP studio_logins_shed_total Logins answered 503 because every password-hashing slot stayed busy.\n# TYPE studio_logins_shed_total counter\nstudio_logins_shed_total {}",
-            self.logins_shed.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP studio_livekit_rooms_created_total LiveKit rooms created for started classes.\n# TYPE studio_livekit_rooms_created_total counter\nstudio_livekit_rooms_created_total {}",
-            self.rooms_created.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP studio_recordings_requested_total Class recordings requested from LiveKit Egress.\n# TYPE studio_recordings_requested_total counter\nstudio_recordings_requested_total {}",
-            self.recordings_requested.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP studio_ws_revoked_total Live sockets closed because their token or role was revoked.\n# TYPE studio_ws_revoked_total counter\nstudio_ws_revoked_total {}",
-            self.ws_revoked.load(Relaxed)
-        );
+        let counters: [(&str, &str, &AtomicU64); 5] = [
+            ("studio_recording_failures_total", "Class recordings that could not start.", &self.recording_failures),
+            (
+                "studio_logins_shed_total",
+                "Logins answered 503 because every password-hashing slot stayed busy.",
+                &self.logins_shed,
+            ),
+            ("studio_livekit_rooms_created_total", "LiveKit rooms created for started classes.", &self.rooms_created),
+            (
+                "studio_recordings_requested_total",
+                "Class recordings requested from LiveKit Egress.",
+                &self.recordings_requested,
+            ),
+            (
+                "studio_ws_revoked_total",
+                "Live sockets closed because their token or role was revoked.",
+                &self.ws_revoked,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        }
         out
     }
 }

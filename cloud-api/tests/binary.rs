@@ -1,40 +1,13 @@
 //! The README's run command: the real `cloud-api demo` binary seeds, serves, and prints its URL.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use cloud_api::spawned::Spawned;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `cloud-api demo` on a free port; returns the process and the printed base URL.
-fn start_demo(data_dir: &std::path::Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-api"))
-        .arg("demo")
-        .env("DATA_DIR", data_dir)
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn cloud-api");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keep draining stdout for the life of the process, so its later prints never hit a closed pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("http://") {
-                let _ = tx.send(line[i..].trim_end_matches('/').to_string());
-            }
-        }
-    });
-    let url = rx.recv_timeout(std::time::Duration::from_secs(60)).ok();
-    (Killed(child), url.expect("the demo prints its URL"))
+/// Start `cloud-api demo` on a free port; the process and its printed base URL.
+fn start_demo(data_dir: &std::path::Path) -> (Spawned, String) {
+    let proc = Spawned::start(std::path::Path::new(env!("CARGO_BIN_EXE_cloud-api")), data_dir, &[])
+        .expect("the demo prints its URL");
+    let url = proc.base.clone();
+    (proc, url)
 }
 
 #[tokio::test]

@@ -5,20 +5,7 @@ use serde_json::json;
 use studio_tests::*;
 
 async fn raw_post(app: &TestApp, path: &str, token: &str, ct: &str, body: Vec<u8>) -> Answer {
-    // A client of its own: the server may close a connection whose body it refused unread.
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(token)
-        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let raw = resp.bytes().await.unwrap().to_vec();
-    Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or_default(), raw }
+    app.post_body(path, token, &uuid::Uuid::new_v4().to_string(), &[("content-type", ct)], body).await
 }
 
 async fn rejected_cleanly(db: Db) {

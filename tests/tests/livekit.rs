@@ -348,10 +348,8 @@ async fn server_enforces_publish_grants() {
     assert_eq!(intruder["connected"], false, "{intruder:?}");
 }
 
-/// With recording enabled the class asks LiveKit for a room-composite recording into the S3 bucket;
-/// with no egress worker here, the class still starts and the teacher sees why nothing records.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recording_egress_requested_on_start() {
+/// An app with LiveKit, S3 and class recording on.
+async fn recording_app() -> (LiveKitServer, S3Server, TestApp) {
     let lk = LiveKitServer::start();
     let s3 = S3Server::start();
     let (cfg, s3cfg) = (lk.config.clone(), s3.config.clone());
@@ -361,6 +359,14 @@ async fn recording_egress_requested_on_start() {
         c.livekit_record = true;
     })
     .await;
+    (lk, s3, app)
+}
+
+/// With recording enabled the class asks LiveKit for a room-composite recording into the S3 bucket;
+/// with no egress worker here, the class still starts and the teacher sees why nothing records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_egress_requested_on_start() {
+    let (_lk, _s3, app) = recording_app().await;
     let s = app.school("Record").await;
     let t0 = std::time::Instant::now();
     let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
@@ -406,15 +412,7 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
 /// session creates nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_creates_nothing() {
-    let lk = LiveKitServer::start();
-    let s3 = S3Server::start();
-    let (cfg, s3cfg) = (lk.config.clone(), s3.config.clone());
-    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
-        c.livekit = Some(cfg);
-        c.s3 = Some(s3cfg);
-        c.livekit_record = true;
-    })
-    .await;
+    let (lk, _s3, app) = recording_app().await;
     let s = app.school("Twice").await;
     let body = json!({"sessionId": s.session});
     let (a, b) = tokio::join!(

@@ -71,24 +71,13 @@ async fn single_request_upload(db: Db) {
     app.live(&s).await;
     let path = format!("/api/sessions/{}/recordings", s.session);
     let send = |token: String, body: Vec<u8>, ct: &'static str| {
-        let app = &app;
-        let path = path.clone();
-        async move {
-            app.http
-                .post(format!("{}{path}", app.base))
-                .bearer_auth(token)
-                .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-                .header("content-type", ct)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
+        let (app, path) = (&app, path.clone());
+        async move { app.post_body(&path, &token, &uuid::Uuid::new_v4().to_string(), &[("content-type", ct)], body).await }
     };
-    assert_eq!(send(s.student.token.clone(), wav(1.0), "audio/wav").await.status(), 403);
-    assert_eq!(send(s.teacher.token.clone(), b"not media at all".to_vec(), "audio/wav").await.status(), 422);
+    assert_eq!(send(s.student.token.clone(), wav(1.0), "audio/wav").await.status, 403);
+    assert_eq!(send(s.teacher.token.clone(), b"not media at all".to_vec(), "audio/wav").await.status, 422);
     let ok = send(s.teacher.token.clone(), wav(1.0), "audio/wav").await;
-    assert_eq!(ok.status(), 201);
+    assert_eq!(ok.status, 201);
     // Multipart works too.
     let form =
         reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(wav(1.0)).file_name("a.wav"));
@@ -102,17 +91,9 @@ async fn single_request_upload(db: Db) {
         .await
         .unwrap();
     assert_eq!(mp.status(), 201);
-    let bad_time = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(&s.teacher.token)
-        .header("idempotency-key", "bt")
-        .header("x-recording-started-at", "yesterday")
-        .body(wav(1.0))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_time.status(), 422);
+    let bad_time =
+        app.post_body(&path, &s.teacher.token, "bt", &[("x-recording-started-at", "yesterday")], wav(1.0)).await;
+    assert_eq!(bad_time.status, 422);
     assert_eq!(app.store.jobs(Some(s.tenant), None, 10).await.unwrap().len(), 2);
     let r = app.call(Method::GET, &format!("/api/replays/{}", s.session), Some(&s.outsider.token), None, None).await;
     assert_eq!(r.status, 403);

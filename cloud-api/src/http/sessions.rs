@@ -45,19 +45,9 @@ pub async fn submit(
     Ok(submit_as(app, caller, target, key, command, false).await?.0)
 }
 
-/// A fact this server records for the caller's request after its side effect happened (a stream
-/// egress started, a recording stored): decided as the system, attributed to the caller.
-pub async fn record(
-    app: &AppState,
-    caller: &Caller,
-    target: &Target,
-    key: &str,
-    command: SessionCommand,
-) -> ApiResult<EventEnvelope> {
-    Ok(submit_as(app, caller, target, key, command, true).await?.0)
-}
-
-/// [`submit`], also saying whether the event is new (`false`: this key wrote it before).
+/// [`submit`], also saying whether the event is new (`false`: this key wrote it before). With
+/// `by_server`, a fact this server records for the caller's request after its side effect happened
+/// (a stream egress started, a recording stored): decided as the system, attributed to the caller.
 pub async fn submit_as(
     app: &AppState,
     caller: &Caller,

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::record;
+use crate::http::sessions::submit_as;
 use crate::store::Destination;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -165,7 +165,11 @@ pub async fn start(
     };
     app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
     let event = if changed {
-        Some(record(&app, &caller, &target, &key, SessionCommand::StreamStarted { destination_ids: ids }).await?)
+        Some(
+            submit_as(&app, &caller, &target, &key, SessionCommand::StreamStarted { destination_ids: ids }, true)
+                .await?
+                .0,
+        )
     } else {
         None
     };
@@ -185,6 +189,6 @@ pub async fn stop(
         lk.stop_egress(&egress).await.map_err(egress_unavailable)?;
     }
     app.store.clear_stream(id).await?;
-    record(&app, &caller, &target, &key, SessionCommand::StreamStopped).await?;
+    submit_as(&app, &caller, &target, &key, SessionCommand::StreamStopped, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }

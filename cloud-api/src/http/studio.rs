@@ -111,9 +111,8 @@ pub async fn show_slide(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<ShowSlide>,
 ) -> ApiResult<Json<Value>> {
-    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
-    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
+    let c = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
+    Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
 }
 
 #[derive(Deserialize)]
@@ -131,9 +130,8 @@ pub async fn add_strokes(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Strokes>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionCommand::AddStrokes { board_id: req.board_id, strokes: req.strokes };
-    Ok((StatusCode::CREATED, Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? }))))
+    let c = SessionCommand::AddStrokes { board_id: req.board_id, strokes: req.strokes };
+    Ok((StatusCode::CREATED, Json(board_event(&app, &caller, &key, req.session_id, c).await?)))
 }
 
 #[derive(Deserialize)]
@@ -150,9 +148,8 @@ pub async fn erase(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Erase>,
 ) -> ApiResult<Json<Value>> {
-    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
-    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
+    let c = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
+    Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
 }
 
 #[derive(Deserialize)]
@@ -168,9 +165,9 @@ pub async fn clear(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
-    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionCommand::ClearBoard { board_id: req.board_id };
-    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
+    Ok(Json(
+        board_event(&app, &caller, &key, req.session_id, SessionCommand::ClearBoard { board_id: req.board_id }).await?,
+    ))
 }
 
 pub async fn undo(
@@ -179,7 +176,19 @@ pub async fn undo(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
 ) -> ApiResult<Json<Value>> {
-    let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
-    let e = SessionCommand::UndoStroke { board_id: req.board_id };
-    Ok(Json(json!({ "event": submit(&app, &caller, &target, &key, e).await? })))
+    Ok(Json(
+        board_event(&app, &caller, &key, req.session_id, SessionCommand::UndoStroke { board_id: req.board_id }).await?,
+    ))
+}
+
+/// Slides and whiteboard: the command decided and appended, answered as `{event}`.
+async fn board_event(
+    app: &AppState,
+    caller: &Caller,
+    key: &str,
+    session: SessionId,
+    command: SessionCommand,
+) -> ApiResult<Value> {
+    let target = authorize(app, caller, session, Action::Present).await?;
+    Ok(json!({ "event": submit(app, caller, &target, key, command).await? }))
 }

@@ -196,14 +196,7 @@ impl Store {
 
     /// Forget webhook ids older than `keep` (LiveKit retries within minutes); how many went.
     pub async fn purge_webhooks(&self, keep: chrono::Duration) -> StoreResult<u64> {
-        let mut w = self.write().await?;
-        let n = sqlx::query("delete from webhook_events where received_at < $1")
-            .bind(ts(Utc::now() - keep))
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
-        w.commit().await?;
-        Ok(n)
+        self.purge_older("webhook_events", "received_at", keep).await
     }
 
     pub async fn mark_webhook(&self, id: &str, kind: &str) -> StoreResult<()> {

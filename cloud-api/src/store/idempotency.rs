@@ -152,11 +152,6 @@ impl Store {
         .bind(&now)
         .execute(&mut *w.tx)
         .await?;
-        // Nodes gone for a day are forgotten.
-        sqlx::query("delete from server_nodes where seen_at < $1")
-            .bind(ts(Utc::now() - chrono::Duration::days(1)))
-            .execute(&mut *w.tx)
-            .await?;
         w.commit().await?;
         let pending = std::mem::take(&mut *self.claims.unreleased.lock().expect("claims"));
         for (i, (user, key)) in pending.iter().enumerate() {
@@ -166,6 +161,11 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Forget nodes gone for a day.
+    pub async fn purge_nodes(&self) -> StoreResult<u64> {
+        self.purge_older("server_nodes", "seen_at", chrono::Duration::days(1)).await
     }
 
     /// Beat every [`HEARTBEAT_EVERY`] until the process ends.
@@ -229,13 +229,6 @@ impl Store {
 
     /// Delete keys older than `keep`; returns how many went.
     pub async fn idem_purge(&self, keep: chrono::Duration) -> StoreResult<u64> {
-        let mut w = self.write().await?;
-        let n = sqlx::query("delete from idempotency_keys where created_at < $1")
-            .bind(ts(Utc::now() - keep))
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
-        w.commit().await?;
-        Ok(n)
+        self.purge_older("idempotency_keys", "created_at", keep).await
     }
 }

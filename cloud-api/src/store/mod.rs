@@ -169,6 +169,18 @@ impl Store {
         }
     }
 
+    /// Delete rows of `table` whose `column` (a stored time) is older than `keep`; how many went.
+    pub(crate) async fn purge_older(&self, table: &str, column: &str, keep: chrono::Duration) -> StoreResult<u64> {
+        let mut w = self.write().await?;
+        let n = sqlx::query(&format!("delete from {table} where {column} < $1"))
+            .bind(ts(Utc::now() - keep))
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        w.commit().await?;
+        Ok(n)
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())
