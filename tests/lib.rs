@@ -62,6 +62,8 @@ pub fn test_config(database_url: String) -> Config {
         student_web_dir: None,
         s3: None,
         max_upload_bytes: 20 * 1024 * 1024,
+        max_recording_bytes: 1024 * 1024 * 1024,
+        upload_keep_days: 7,
         livekit: None,
         livekit_record: false,
         secrets_key: None,
@@ -85,6 +87,8 @@ pub struct TestApp {
     pub store_url: String,
     /// The node's DATA_DIR (its local blobs live in `blobs/` under it).
     pub data_dir: PathBuf,
+    /// The running app's state (for background tasks a test drives by hand).
+    pub state: cloud_api::app::AppState,
 }
 
 pub struct TestUser {
@@ -151,9 +155,10 @@ impl TestApp {
         let app = App::build(config).await.expect("build the app");
         let addr = app.addr;
         let store = app.state.store.clone();
+        let state = app.state.clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir };
+        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir, state };
         // Ready when /readyz says so (no sleeping).
         for _ in 0..200 {
             if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {

@@ -162,7 +162,8 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
     Ok(())
 }
 
-/// Hourly: forget idempotency keys past their retention, and webhook ids older than a week.
+/// Hourly: forget idempotency keys past their retention, webhook ids older than a week, stopped
+/// nodes; sweep old upload parts and spool files.
 fn spawn_purge(state: AppState) {
     tokio::spawn(async move {
         let keep = chrono::Duration::hours(state.config.idempotency_keep_hours);
@@ -179,6 +180,12 @@ fn spawn_purge(state: AppState) {
             }
             if let Err(e) = state.store.purge_nodes().await {
                 tracing::warn!(error = %e, "server node purge failed");
+            }
+            let keep = chrono::Duration::days(state.config.upload_keep_days);
+            match crate::http::replay::sweep_uploads(&state, keep).await {
+                Ok((0, 0)) => {}
+                Ok((uploads, files)) => tracing::info!(uploads, files, "swept old upload parts and spool files"),
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
             }
         }
     });

@@ -53,6 +53,59 @@ impl BlobStore {
         }
     }
 
+    /// Store the file at `path` under `key` without reading it into memory (a hard link locally,
+    /// a streamed PUT on S3). The file itself is left where it is.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path, content_type: &str) -> BlobResult<()> {
+        if !valid_key(key) {
+            return Err(BlobError::BadKey);
+        }
+        match self {
+            BlobStore::Local(l) => l.put_file(key, path).await,
+            BlobStore::S3(s) => s.put_file(key, path, content_type).await,
+        }
+    }
+
+    /// Remove a blob; a missing one is fine.
+    pub async fn delete(&self, key: &str) -> BlobResult<()> {
+        if !valid_key(key) {
+            return Err(BlobError::BadKey);
+        }
+        match self {
+            BlobStore::Local(l) => match tokio::fs::remove_file(l.root.join(key)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BlobError::Unavailable(e.to_string())),
+                _ => Ok(()),
+            },
+            BlobStore::S3(s) => {
+                s.client
+                    .delete_object()
+                    .bucket(&s.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Append the blob's bytes to `out`, streaming (for joining upload parts).
+    pub async fn append_to(&self, key: &str, out: &mut tokio::fs::File) -> BlobResult<u64> {
+        if !valid_key(key) {
+            return Err(BlobError::BadKey);
+        }
+        let unavailable = |e: std::io::Error| BlobError::Unavailable(e.to_string());
+        match self {
+            BlobStore::Local(l) => {
+                let mut f = tokio::fs::File::open(l.root.join(key)).await.map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => BlobError::NotFound,
+                    _ => unavailable(e),
+                })?;
+                tokio::io::copy(&mut f, out).await.map_err(unavailable)
+            }
+            BlobStore::S3(s) => s.append_to(key, out).await,
+        }
+    }
+
     pub async fn get(&self, key: &str) -> BlobResult<Vec<u8>> {
         if !valid_key(key) {
             return Err(BlobError::BadKey);
@@ -94,6 +147,25 @@ impl LocalBlobs {
         std::fs::create_dir_all(&root)?;
         let key = crate::keyfile::load_or_create(key_file, 32)?;
         Ok(LocalBlobs { root, key })
+    }
+
+    /// Where a blob's file is (for streaming it out), if the key is valid.
+    pub fn path_of(&self, key: &str) -> Option<PathBuf> {
+        valid_key(key).then(|| self.root.join(key))
+    }
+
+    async fn put_file(&self, key: &str, src: &std::path::Path) -> BlobResult<()> {
+        let path = self.root.join(key);
+        let unavailable = |e: std::io::Error| BlobError::Unavailable(e.to_string());
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
+        }
+        // Link (same file system: free) or copy to a temporary name, then rename into place.
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        if tokio::fs::hard_link(src, &tmp).await.is_err() {
+            tokio::fs::copy(src, &tmp).await.map_err(unavailable)?;
+        }
+        tokio::fs::rename(&tmp, &path).await.map_err(unavailable)
     }
 
     async fn put(&self, key: &str, bytes: &[u8]) -> BlobResult<()> {
@@ -161,6 +233,8 @@ impl S3Blobs {
             .endpoint_url(&cfg.endpoint)
             .credentials_provider(creds)
             .force_path_style(true)
+            // Checksums only where S3 requires them: streamed PUTs of recordings stay plain uploads.
+            .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(3))
@@ -189,6 +263,33 @@ impl S3Blobs {
             .await
             .map_err(|e| BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
         Ok(())
+    }
+
+    async fn put_file(&self, key: &str, path: &std::path::Path, content_type: &str) -> BlobResult<()> {
+        let unavailable = |e: String| BlobError::Unavailable(e);
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await.map_err(|e| unavailable(e.to_string()))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+
+    async fn append_to(&self, key: &str, out: &mut tokio::fs::File) -> BlobResult<u64> {
+        let obj = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                BlobError::NotFound
+            } else {
+                BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+            }
+        })?;
+        let mut reader = obj.body.into_async_read();
+        tokio::io::copy(&mut reader, out).await.map_err(|e| BlobError::Unavailable(e.to_string()))
     }
 
     async fn get(&self, key: &str) -> BlobResult<Vec<u8>> {

@@ -20,8 +20,12 @@ pub struct Config {
     pub student_web_dir: Option<PathBuf>,
     /// S3 for blobs; `None` keeps them in `DATA_DIR/blobs`.
     pub s3: Option<crate::blob::S3Config>,
-    /// Largest accepted upload (slides, images), bytes.
+    /// Largest accepted upload held in memory (slides, images), bytes.
     pub max_upload_bytes: usize,
+    /// Largest class recording in one request, bytes (streamed to disk, never held in memory).
+    pub max_recording_bytes: usize,
+    /// Parts of resumable uploads older than this are swept (abandoned uploads forgotten).
+    pub upload_keep_days: i64,
     /// LiveKit for media; `None` runs every non-media feature and reports media as unavailable.
     pub livekit: Option<crate::livekit::LiveKitConfig>,
     /// Record each class with a LiveKit room-composite egress into the S3 bucket (`LIVEKIT_RECORD=1`).
@@ -100,6 +104,8 @@ impl Config {
                 _ => anyhow::bail!("set all of S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, or none"),
             },
             max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
+            max_recording_bytes: parsed("MAX_RECORDING_MB", 8192usize)? * 1024 * 1024,
+            upload_keep_days: parsed("UPLOAD_KEEP_DAYS", 7)?,
             livekit: match (var("LIVEKIT_URL"), var("LIVEKIT_API_KEY"), var("LIVEKIT_API_SECRET")) {
                 (Some(url), Some(api_key), Some(api_secret)) => {
                     Some(crate::livekit::LiveKitConfig { url, api_key, api_secret })
@@ -145,6 +151,7 @@ impl Config {
         anyhow::ensure!(self.header_read_timeout_secs > 0, "HEADER_READ_TIMEOUT_SECS must be at least 1");
         anyhow::ensure!(self.body_idle_timeout_secs > 0, "BODY_IDLE_TIMEOUT_SECS must be at least 1");
         anyhow::ensure!(self.max_connections > 0, "MAX_CONNECTIONS must be at least 1");
+        anyhow::ensure!(self.upload_keep_days >= 1, "UPLOAD_KEEP_DAYS must be at least 1");
         Ok(())
     }
 

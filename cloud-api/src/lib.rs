@@ -15,4 +15,5 @@ pub mod secrets;
 pub mod serve;
 pub mod slides;
 pub mod spawned;
+pub mod spool;
 pub mod store;

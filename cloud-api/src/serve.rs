@@ -5,7 +5,7 @@
 use crate::app::AppState;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::idempotency::{is_upload, MAX_BODY};
+use crate::http::idempotency::{is_streamed, is_upload, MAX_BODY};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header;
@@ -57,7 +57,9 @@ pub async fn body_guard(State(app): State<AppState>, req: Request, next: Next) -
 
 /// The largest body a route takes.
 pub fn route_limit(config: &Config, path: &str) -> usize {
-    if is_upload(path) {
+    if is_streamed(path) {
+        crate::http::idempotency::streamed_limit(config, path)
+    } else if is_upload(path) {
         config.max_upload_bytes
     } else {
         MAX_BODY

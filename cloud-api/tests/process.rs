@@ -232,3 +232,208 @@ fn token_ttl_zero_is_refused() {
     assert!(!ok);
     assert!(err.contains("TOKEN_TTL_HOURS"), "{err}");
 }
+
+/// A deterministic "recording" of `len` bytes: a WAV header, then pseudo-random bytes, produced a
+/// MiB at a time (so the test never holds it whole either).
+struct Recording {
+    len: u64,
+}
+
+impl Recording {
+    fn chunk(&self, i: u64) -> Vec<u8> {
+        let start = i * (1 << 20);
+        let end = (start + (1 << 20)).min(self.len);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut out: Vec<u8> = (start..end)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if i == 0 {
+            let data = (self.len - 44) as u32;
+            let mut h = Vec::with_capacity(44);
+            h.extend(b"RIFF");
+            h.extend((36 + data).to_le_bytes());
+            h.extend(b"WAVEfmt ");
+            h.extend(16u32.to_le_bytes());
+            h.extend(1u16.to_le_bytes());
+            h.extend(1u16.to_le_bytes());
+            h.extend(16000u32.to_le_bytes());
+            h.extend(32000u32.to_le_bytes());
+            h.extend(2u16.to_le_bytes());
+            h.extend(16u16.to_le_bytes());
+            h.extend(b"data");
+            h.extend(data.to_le_bytes());
+            out[..44].copy_from_slice(&h);
+        }
+        out
+    }
+
+    fn chunks(&self) -> u64 {
+        self.len.div_ceil(1 << 20)
+    }
+
+    fn sha256(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for i in 0..self.chunks() {
+            h.update(self.chunk(i));
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// POST the recording as one raw body over a plain socket, chunk by chunk; the answer's JSON.
+async fn post_streamed(base: &str, path: &str, token: &str, key: &str, rec: &Recording) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: {key}\r\n\
+         Content-Type: audio/wav\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        rec.len
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    for i in 0..rec.chunks() {
+        c.write_all(&rec.chunk(i)).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    c.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if status != 201 {
+        println!("answer: {}", &text[..text.len().min(600)]);
+    }
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // The body may be chunk-encoded: take the JSON object inside.
+    let json = body.find('{').and_then(|a| body.rfind('}').map(|b| &body[a..=b])).unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+/// sha256 of a download, streamed.
+async fn download_sha256(http: &reqwest::Client, url: &str) -> (u64, String) {
+    use sha2::Digest;
+    let mut resp = http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "download {url}");
+    let mut h = sha2::Sha256::new();
+    let mut n = 0u64;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        n += chunk.len() as u64;
+        h.update(&chunk);
+    }
+    (n, hex::encode(h.finalize()))
+}
+
+/// A 500 MB recording, sent in one request and as a resumable upload of 8 MiB parts: the server's
+/// peak memory grows by less than 64 MB, and the bytes read back are the bytes sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_recordings_stream_through_without_memory() {
+    let dir = temp_dir("big");
+    let server = Spawned::start(exe(), &dir, &[("LOGIN_IP_LIMIT_PER_MIN", "100000")]).unwrap();
+    let http = reqwest::Client::new();
+    let token = server.login(&http, "teacher@demo.school").await.unwrap();
+    let session = server.demo_session(&http, &token).await.unwrap();
+    let start = http
+        .post(format!("{}/api/sessions/start", server.base))
+        .bearer_auth(&token)
+        .header("idempotency-key", "start")
+        .json(&json!({"sessionId": session}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 200);
+    let path = format!("/api/sessions/{session}/recordings");
+    // Warm every code path once with a small recording, then take the baseline.
+    let small = Recording { len: 3 << 20 };
+    let (status, _) = post_streamed(&server.base, &path, &token, "warm", &small).await;
+    assert_eq!(status, 201);
+    let baseline = server.rss_mb();
+
+    let big = Recording { len: 500 << 20 };
+    let expected = big.sha256();
+    let (status, one) = post_streamed(&server.base, &path, &token, "big-single", &big).await;
+    assert_eq!(status, 201, "{one}");
+    assert_eq!(one["sizeBytes"].as_u64(), Some(big.len));
+    let after_single = server.peak_rss_mb();
+
+    // Resumable: 8 MiB parts, then complete.
+    let up: Value = http
+        .post(format!("{}{path}/uploads", server.base))
+        .bearer_auth(&token)
+        .header("idempotency-key", "big-resumable")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload = up["uploadId"].as_str().unwrap().to_string();
+    let part_mib = (up["maxPartBytes"].as_u64().unwrap() >> 20).max(1);
+    let mut n = 0;
+    for first in (0..big.chunks()).step_by(part_mib as usize) {
+        n += 1;
+        let mut part = Vec::with_capacity((part_mib << 20) as usize);
+        for i in first..(first + part_mib).min(big.chunks()) {
+            part.extend(big.chunk(i));
+        }
+        let r = http
+            .put(format!("{}{path}/uploads/{upload}/parts/{n}", server.base))
+            .bearer_auth(&token)
+            .header("idempotency-key", format!("part-{n}"))
+            .body(part)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "part {n}: {}", r.status());
+    }
+    let done = http
+        .post(format!("{}{path}/uploads/{upload}/complete", server.base))
+        .bearer_auth(&token)
+        .header("idempotency-key", "big-complete")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 201);
+    let peak = server.peak_rss_mb();
+    println!(
+        "500 MB recordings: baseline {baseline:.1} MB, peak after the single upload {after_single:.1} MB, \
+         after the resumable one {peak:.1} MB ({n} parts)"
+    );
+    assert!(after_single - baseline < 64.0, "single upload grew RSS by {:.1} MB", after_single - baseline);
+    assert!(peak - baseline < 64.0, "resumable upload grew RSS by {:.1} MB", peak - baseline);
+
+    // Read both back through the replay's signed URLs.
+    let replay: Value = http
+        .get(format!("{}/api/replays/{session}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let urls: Vec<String> = replay["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["durationS"].is_null() || r["url"].is_string())
+        .map(|r| r["url"].as_str().unwrap().to_string())
+        .collect();
+    let mut big_ones = 0;
+    for url in urls {
+        let full = if url.starts_with('/') { format!("{}{url}", server.base) } else { url };
+        let (len, sum) = download_sha256(&http, &full).await;
+        if len == big.len {
+            assert_eq!(sum, expected, "the bytes read back are the bytes sent");
+            big_ones += 1;
+        }
+    }
+    assert_eq!(big_ones, 2, "both 500 MB recordings are there");
+    assert!(server.peak_rss_mb() - baseline < 64.0, "downloads stream too");
+    std::fs::remove_dir_all(&dir).ok();
+}

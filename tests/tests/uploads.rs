@@ -99,4 +99,94 @@ async fn single_request_upload(db: Db) {
     assert_eq!(r.status, 403);
 }
 
-on_both!(resumable_upload, single_request_upload);
+/// Old uploads are swept: an abandoned one is forgotten with its parts; a completed one keeps its
+/// recording (still playable) and drops the parts it no longer needs.
+async fn old_upload_parts_are_swept(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Sweep").await;
+    app.live(&s).await;
+    let (t, sid) = (&s.teacher.token, &s.session);
+    let file = wav(1.0);
+    let path = format!("/api/sessions/{sid}/recordings/uploads");
+    let start = || async { app.post(&path, t, json!({})).await.body["uploadId"].as_str().unwrap().to_string() };
+    let abandoned = start().await;
+    assert_eq!(put_part(&app, t, sid, &abandoned, 1, file[..10_000].to_vec()).await, 200);
+    let done = start().await;
+    assert_eq!(put_part(&app, t, sid, &done, 1, file.clone()).await, 200);
+    let complete = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{done}/complete"), t, json!({})).await;
+    assert_eq!(complete.status, 201);
+    let parts_dir = app.data_dir.join(format!("blobs/sessions/{sid}/uploads"));
+    let files = |dir: &std::path::Path| walk(dir).len();
+    assert_eq!(files(&parts_dir), 2, "two parts stored");
+
+    // Young uploads are kept.
+    let (swept, _) = cloud_api::http::replay::sweep_uploads(&app.state, chrono::Duration::days(7)).await.unwrap();
+    assert_eq!(swept, 0);
+    // Everything started before now is old for this sweep.
+    let (swept, _) = cloud_api::http::replay::sweep_uploads(&app.state, chrono::Duration::seconds(-1)).await.unwrap();
+    assert_eq!(swept, 2);
+    assert_eq!(files(&parts_dir), 0, "no part blobs left");
+    assert_eq!(app.get(&format!("/api/sessions/{sid}/recordings/uploads/{abandoned}"), t).await.status, 404);
+    let again = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{done}/complete"), t, json!({})).await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+    let replay = app.get(&format!("/api/replays/{sid}"), t).await;
+    let (status, bytes) = app.fetch(replay.body["recordings"][0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, bytes == file), (200, true), "the recording itself stays");
+    let (swept, _) = cloud_api::http::replay::sweep_uploads(&app.state, chrono::Duration::seconds(-1)).await.unwrap();
+    assert_eq!(swept, 0, "nothing left to sweep");
+}
+
+/// Files below `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+on_both!(resumable_upload, single_request_upload, old_upload_parts_are_swept);
+
+/// On S3 (a real SeaweedFS) too: the single upload is streamed to the bucket, the resumable one is
+/// joined part by part, and both read back byte for byte through presigned URLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_stream_to_s3() {
+    let s3 = S3Server::start();
+    let cfg = s3.config.clone();
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| c.s3 = Some(cfg)).await;
+    let s = app.school("S3 recordings").await;
+    app.live(&s).await;
+    let (t, sid) = (&s.teacher.token, &s.session);
+    let file = wav(4.0);
+    let one = app
+        .post_body(
+            &format!("/api/sessions/{sid}/recordings"),
+            t,
+            "s3-one",
+            &[("content-type", "audio/wav")],
+            file.clone(),
+        )
+        .await;
+    assert_eq!(one.status, 201, "{:?}", one.body);
+    let up = app.post(&format!("/api/sessions/{sid}/recordings/uploads"), t, json!({})).await;
+    let id = up.body["uploadId"].as_str().unwrap().to_string();
+    for (i, chunk) in file.chunks(50_000).enumerate() {
+        assert_eq!(put_part(&app, t, sid, &id, i as u32 + 1, chunk.to_vec()).await, 200);
+    }
+    let done = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{id}/complete"), t, json!({})).await;
+    assert_eq!(done.status, 201, "{:?}", done.body);
+    let replay = app.get(&format!("/api/replays/{sid}"), t).await;
+    let recs = replay.body["recordings"].as_array().unwrap();
+    assert_eq!(recs.len(), 2);
+    for r in recs {
+        let url = r["url"].as_str().unwrap();
+        assert!(url.starts_with("http"), "a presigned S3 URL: {url}");
+        let (status, bytes) = app.fetch(url).await;
+        assert_eq!((status, bytes.len(), bytes == file), (200, file.len(), true));
+    }
+}

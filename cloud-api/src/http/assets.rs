@@ -13,7 +13,7 @@ use crate::slides::{render_deck, DeckError};
 use crate::store::{AssetRecord, Owned};
 use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -252,6 +252,7 @@ pub async fn download(
     State(app): State<AppState>,
     ApiPath(key): ApiPath<String>,
     ApiQuery(q): ApiQuery<SignedQuery>,
+    req: axum::extract::Request,
 ) -> ApiResult<Response> {
     let BlobStore::Local(local) = &*app.blobs else {
         return Err(ApiError::not_found("route"));
@@ -259,7 +260,17 @@ pub async fn download(
     if !local.verify(&key, q.expires, &q.signature) {
         return Err(ApiError::new(403, "signature_invalid", "this link is invalid or has expired"));
     }
-    let bytes = app.blobs.get(&key).await?;
-    Ok(([(header::CONTENT_TYPE, content_type_of(&key)), (header::CACHE_CONTROL, "private, max-age=3600")], bytes)
-        .into_response())
+    let path = local.path_of(&key).ok_or_else(|| ApiError::not_found("blob"))?;
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return Err(ApiError::not_found("blob"));
+    }
+    // Streamed from the file, with Range support (players seek in recordings).
+    let served = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(&path), req)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let mut resp = served.map(axum::body::Body::new);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type_of(&key)));
+    h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, max-age=3600"));
+    Ok(resp)
 }

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::store::{IdemBegin, StoredResponse};
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
@@ -20,6 +20,26 @@ pub struct IdemKey(pub String);
 const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/webhooks/"];
 
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Routes whose bodies are spooled to disk as they arrive (class recordings, up to
+/// `Config::max_recording_bytes`); handlers find the file as an `Arc<Spooled>` extension.
+pub fn is_streamed(path: &str) -> bool {
+    path.starts_with("/api/sessions/") && (path.ends_with("/recordings") || is_part(path))
+}
+
+/// A part of a resumable recording upload (`…/recordings/uploads/{id}/parts/{n}`).
+fn is_part(path: &str) -> bool {
+    path.contains("/recordings/uploads/") && path.rsplit('/').nth(1) == Some("parts")
+}
+
+/// The most a streamed route takes.
+pub fn streamed_limit(config: &crate::config::Config, path: &str) -> usize {
+    if is_part(path) {
+        crate::http::replay::MAX_PART_BYTES
+    } else {
+        config.max_recording_bytes
+    }
+}
 
 /// Routes that take uploads up to `Config::max_upload_bytes` (registered with `post_upload`).
 pub fn is_upload(path: &str) -> bool {
@@ -41,15 +61,35 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {
         return Ok(next.run(req).await); // the handler answers 401
     };
-    let limit = if is_upload(&path) { app.config.max_upload_bytes } else { MAX_BODY };
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, limit).await.map_err(|e| {
-        if crate::serve::is_timeout(&e) {
-            ApiError::new(408, "request_timeout", "the request body stopped arriving")
-        } else {
-            ApiError::new(413, "payload_too_large", "the request body is too large")
-        }
-    })?;
+    let (bytes, spooled) = if is_streamed(&path) {
+        let dir = crate::spool::dir(&app.config.data_dir);
+        let limit = streamed_limit(&app.config, &path) as u64;
+        let got = crate::spool::spool(&dir, body, limit).await.map_err(|e| match e {
+            crate::spool::SpoolError::TooLarge(_) => {
+                ApiError::new(413, "payload_too_large", "the recording is larger than the server accepts")
+            }
+            crate::spool::SpoolError::Read(e) if crate::serve::is_timeout(e.as_ref()) => {
+                ApiError::new(408, "request_timeout", "the request body stopped arriving")
+            }
+            crate::spool::SpoolError::Read(_) => ApiError::bad_request("the request body could not be read"),
+            crate::spool::SpoolError::Write(e) => {
+                tracing::error!(error = %e, "could not spool an upload");
+                ApiError::internal()
+            }
+        })?;
+        (Bytes::new(), Some(std::sync::Arc::new(got)))
+    } else {
+        let limit = if is_upload(&path) { app.config.max_upload_bytes } else { MAX_BODY };
+        let bytes = to_bytes(body, limit).await.map_err(|e| {
+            if crate::serve::is_timeout(&e) {
+                ApiError::new(408, "request_timeout", "the request body stopped arriving")
+            } else {
+                ApiError::new(413, "payload_too_large", "the request body is too large")
+            }
+        })?;
+        (bytes, None)
+    };
     let header_key = match parts.headers.get("idempotency-key") {
         Some(v) => {
             Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?.to_string())
@@ -77,7 +117,10 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     h.update(b"\n");
     h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(""));
     h.update(b"\n");
-    h.update(&bytes);
+    match &spooled {
+        Some(s) => h.update(s.sha256.as_bytes()),
+        None => h.update(&bytes),
+    }
     let fingerprint = hex::encode(h.finalize());
 
     let user = caller.user.id;
@@ -113,6 +156,9 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         IdemBegin::Proceed => {}
     }
     parts.extensions.insert(IdemKey(key.clone()));
+    if let Some(s) = spooled {
+        parts.extensions.insert(s);
+    }
     let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let (rparts, rbody) = resp.into_parts();
     let body = match to_bytes(rbody, usize::MAX).await {

@@ -8,8 +8,8 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::outcome;
 use crate::http::{authorize, ensure, session_target};
+use crate::spool::{self, Spooled};
 use crate::store::{NewEvent, Recording, Upload};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::{Extension, Json};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::policy::{Action, Target};
 use shared_types::{CourseId, JobId, RecordingId, SessionId};
+use std::sync::Arc;
 
 /// Sniff the container; the declared type is only a hint.
 fn recording_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
@@ -61,31 +62,30 @@ pub async fn upload_recording(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let bytes: Vec<u8> = if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|_| ApiError::bad_request("the multipart body could not be read"))?;
+    // The idempotency layer has already spooled the body to a file (never held in memory).
+    let spooled = req.extensions().get::<Arc<Spooled>>().cloned().ok_or_else(ApiError::internal)?;
+    let file = if is_multipart {
+        let (parts, _) = req.into_parts();
+        let body = spool::body_of(&spooled).await.map_err(|_| ApiError::internal())?;
+        let unreadable = || ApiError::bad_request("the multipart body could not be read");
+        let mut mp = Multipart::from_request(Request::from_parts(parts, body), &()).await.map_err(|_| unreadable())?;
         let mut file = None;
-        while let Some(f) =
-            mp.next_field().await.map_err(|_| ApiError::bad_request("the multipart body could not be read"))?
-        {
+        while let Some(f) = mp.next_field().await.map_err(|_| unreadable())? {
             if f.name() == Some("file") {
-                file = Some(
-                    f.bytes()
-                        .await
-                        .map_err(|_| ApiError::new(413, "payload_too_large", "the file is too large"))?
-                        .to_vec(),
-                );
+                let dir = spool::dir(&app.config.data_dir);
+                let limit = app.config.max_recording_bytes as u64;
+                let got = spool::spool_stream(&dir, f, limit).await.map_err(|e| match e {
+                    spool::SpoolError::TooLarge(_) => ApiError::new(413, "payload_too_large", "the file is too large"),
+                    _ => unreadable(),
+                })?;
+                file = Some(Arc::new(got));
             }
         }
         file.ok_or_else(|| ApiError::validation("file", "a file field is required"))?
     } else {
-        Bytes::from_request(req, &())
-            .await
-            .map_err(|_| ApiError::new(413, "payload_too_large", "the recording is too large"))?
-            .to_vec()
+        spooled
     };
-    store_recording(&app, &caller, &target, &key, bytes, started_at).await
+    store_recording(&app, &caller, &target, &key, &file, started_at).await
 }
 
 /// Sniff, store the blob, record the recording and its event (which enqueues processing).
@@ -95,16 +95,16 @@ async fn store_recording(
     caller: &Caller,
     target: &Target,
     key: &str,
-    bytes: Vec<u8>,
+    file: &Spooled,
     started_at: Option<DateTime<Utc>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = target.session.ok_or_else(|| ApiError::not_found("session"))?;
-    let (content_type, ext) =
-        recording_kind(&bytes).ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
+    let (content_type, ext) = recording_kind(&file.head)
+        .ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
     let rid = RecordingId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let file_key = format!("sessions/{id}/recordings/{rid}.{ext}");
-    let size = bytes.len() as i64;
-    app.blobs.put(&file_key, bytes, content_type).await?;
+    let size = file.len as i64;
+    app.blobs.put_file(&file_key, &file.path, content_type).await?;
     let rec = Recording {
         id: rid,
         session_id: id,
@@ -174,6 +174,32 @@ async fn my_upload(app: &AppState, caller: &Caller, id: SessionId, upload: uuid:
     Ok((target, up))
 }
 
+/// Sweep what uploads leave behind: parts of uploads started more than `keep` ago (abandoned ones
+/// are forgotten whole; completed ones keep their recording), and spool files older than an hour
+/// (a crash can leave one). Returns (uploads swept, spool files removed).
+pub async fn sweep_uploads(app: &AppState, keep: chrono::Duration) -> anyhow::Result<(usize, usize)> {
+    let stale = app.store.stale_uploads(keep).await?;
+    for (upload, session, completed, parts) in &stale {
+        for n in parts {
+            app.blobs.delete(&part_key(*session, *upload, *n)).await?;
+        }
+        app.store.forget_upload(*upload, *completed).await?;
+    }
+    let mut removed = 0;
+    let dir = spool::dir(&app.config.data_dir);
+    if let Ok(mut entries) = tokio::fs::read_dir(&dir).await {
+        while let Ok(Some(e)) = entries.next_entry().await {
+            let old = e.metadata().await.ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+            if old.is_some_and(|age| age > std::time::Duration::from_secs(3600))
+                && tokio::fs::remove_file(e.path()).await.is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    Ok((stale.len(), removed))
+}
+
 fn part_key(session: SessionId, upload: uuid::Uuid, n: u32) -> String {
     format!("sessions/{session}/uploads/{upload}/part-{n:05}")
 }
@@ -184,7 +210,7 @@ pub async fn put_part(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, upload, n)): ApiPath<(SessionId, uuid::Uuid, u32)>,
-    body: Bytes,
+    Extension(body): Extension<Arc<Spooled>>,
 ) -> ApiResult<Json<Value>> {
     let (_, up) = my_upload(&app, &caller, id, upload).await?;
     if up.recording_id.is_some() {
@@ -193,11 +219,11 @@ pub async fn put_part(
     if n == 0 || n > 10_000 {
         return Err(ApiError::validation("n", "parts are numbered 1 to 10000"));
     }
-    if body.is_empty() || body.len() > MAX_PART_BYTES {
+    if body.len == 0 || body.len > MAX_PART_BYTES as u64 {
         return Err(ApiError::validation("body", format!("a part holds 1 to {MAX_PART_BYTES} bytes")));
     }
-    let size = body.len() as i64;
-    app.blobs.put(&part_key(id, upload, n), body.to_vec(), "application/octet-stream").await?;
+    let size = body.len as i64;
+    app.blobs.put_file(&part_key(id, upload, n), &body.path, "application/octet-stream").await?;
     app.store.put_upload_part(upload, n, size).await?;
     Ok(Json(json!({ "uploadId": upload, "part": n, "sizeBytes": size })))
 }
@@ -224,15 +250,25 @@ pub async fn complete_upload(
     ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (target, up) = my_upload(&app, &caller, id, upload).await?;
+    if let (Some(rid), true) = (up.recording_id, up.parts.is_empty()) {
+        return Err(ApiError::conflict(format!(
+            "this upload was completed as recording {rid}; its parts are no longer kept"
+        )));
+    }
     if up.parts.is_empty() || up.parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i + 1) {
         return Err(ApiError::validation("parts", "parts 1..N must all be present").details(upload_json(&up)));
     }
-    let total: i64 = up.parts.iter().map(|(_, s)| s).sum();
-    let mut bytes = Vec::with_capacity(total as usize);
+    // Join the parts into one spool file, streaming part after part (never the whole in memory).
+    let spool_failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "could not join the upload's parts");
+        ApiError::internal()
+    };
+    let (mut joined, mut out) = Spooled::create(&spool::dir(&app.config.data_dir)).await.map_err(spool_failed)?;
     for (n, _) in &up.parts {
-        bytes.extend(app.blobs.get(&part_key(id, upload, *n)).await?);
+        app.blobs.append_to(&part_key(id, upload, *n), &mut out).await?;
     }
-    let resp = store_recording(&app, &caller, &target, &format!("upload/{upload}"), bytes, up.started_at).await?;
+    joined.seal(out).await.map_err(spool_failed)?;
+    let resp = store_recording(&app, &caller, &target, &format!("upload/{upload}"), &joined, up.started_at).await?;
     if let Some(rid) = resp.1 .0["id"].as_str().and_then(|s| s.parse().ok()) {
         app.store.finish_upload(upload, rid).await?;
     }

@@ -396,4 +396,45 @@ impl Store {
             .await?;
         w.commit().await
     }
+
+    /// Uploads created before `now - keep` that still hold parts: (id, session, completed, parts).
+    pub async fn stale_uploads(
+        &self,
+        keep: chrono::Duration,
+    ) -> StoreResult<Vec<(uuid::Uuid, SessionId, bool, Vec<u32>)>> {
+        let rows = sqlx::query(
+            "select u.id, u.session_id, u.recording_id, p.n from recording_uploads u \
+             left join recording_upload_parts p on p.upload_id = u.id \
+             where u.created_at < $1 and (p.n is not null or u.recording_id is null) order by u.id, p.n",
+        )
+        .bind(ts(Utc::now() - keep))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(uuid::Uuid, SessionId, bool, Vec<u32>)> = Vec::new();
+        for r in rows {
+            let id: uuid::Uuid = col_uuid(&r, "id")?;
+            let n: Option<i64> = r.try_get("n")?;
+            if out.last().is_none_or(|(last, ..)| *last != id) {
+                let rec: Option<String> = r.try_get("recording_id")?;
+                out.push((id, col_uuid(&r, "session_id")?, rec.is_some(), Vec::new()));
+            }
+            if let (Some(n), Some(last)) = (n, out.last_mut()) {
+                last.3.push(n as u32);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forget an upload's parts (their blobs are gone); an abandoned upload is forgotten whole.
+    pub async fn forget_upload(&self, id: uuid::Uuid, completed: bool) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("delete from recording_upload_parts where upload_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        if !completed {
+            sqlx::query("delete from recording_uploads where id = $1").bind(id.to_string()).execute(&mut *w.tx).await?;
+        }
+        w.commit().await
+    }
 }
