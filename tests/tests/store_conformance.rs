@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use cloud_api::store::{AppendOutcome, IdemBegin, NewEvent, Store, StoredResponse};
 use shared_types::{Rejection, Role, RoleGrant, Scope, SessionEvent, SessionId, TenantId, UserId};
 use std::sync::Arc;
-use studio_tests::{fresh_store, Db};
+use studio_tests::{fresh_db, fresh_store, Db};
 
 fn ev(key: &str, actor: UserId, role: Role, event: SessionEvent) -> NewEvent {
     NewEvent { idempotency_key: key.into(), actor_id: Some(actor), actor_role: Some(role), occurred_at: None, event }
@@ -253,4 +253,55 @@ async fn sqlite_two_nodes_share_one_log() {
 #[tokio::test]
 async fn postgres_two_nodes_share_one_log() {
     two_nodes(Db::Postgres).await;
+}
+
+/// The two migration sets cannot drift: after migrating, SQLite and PostgreSQL have the same tables
+/// with the same columns (names and nullability), so one SQL code path serves both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_define_the_same_schema_on_both_databases() {
+    use sqlx::Row;
+    type Columns = std::collections::BTreeSet<(String, String, bool)>;
+    let sqlite_url = fresh_db(Db::Sqlite).await;
+    Store::connect(&sqlite_url).await.unwrap();
+    let pg_url = fresh_db(Db::Postgres).await;
+    Store::connect(&pg_url).await.unwrap();
+
+    let mut lite = <sqlx::AnyConnection as sqlx::Connection>::connect(&sqlite_url).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
+            .fetch_all(&mut lite)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+    let mut on_sqlite = Columns::new();
+    for t in &tables {
+        for r in sqlx::query(&format!("select name, \"notnull\", pk from pragma_table_info('{t}')"))
+            .fetch_all(&mut lite)
+            .await
+            .unwrap()
+        {
+            let not_null = r.get::<i64, _>(1) == 1 || r.get::<i64, _>(2) > 0;
+            on_sqlite.insert((t.clone(), r.get::<String, _>(0), not_null));
+        }
+    }
+    let mut pg = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_url).await.unwrap();
+    let on_postgres: Columns = sqlx::query(
+        "select table_name::text, column_name::text, (is_nullable = 'NO') as not_null from information_schema.columns \
+         where table_schema = 'public'",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<bool, _>(2)))
+    .collect();
+    assert!(on_sqlite.len() > 50, "the schema was read: {} columns", on_sqlite.len());
+    let only_sqlite: Vec<_> = on_sqlite.difference(&on_postgres).collect();
+    let only_postgres: Vec<_> = on_postgres.difference(&on_sqlite).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "the migrations drifted:\n  only on SQLite: {only_sqlite:?}\n  only on PostgreSQL: {only_postgres:?}"
+    );
 }
