@@ -1,0 +1,252 @@
+//! A real cloud-api on 127.0.0.1:0, started through `App::build` like `main`, and calling it as
+//! a client does.
+
+use crate::*;
+use cloud_api::app::App;
+use cloud_api::config::Config;
+use cloud_api::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared_types::{Role, RoleGrant, Scope, TenantId, UserId};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn test_config(database_url: String) -> Config {
+    Config {
+        bind_addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url,
+        data_dir: std::env::temp_dir(),
+        bootstrap_admin: None,
+        login_ip_limit_per_min: 10_000,
+        login_account_limit: 10,
+        token_ttl_hours: 1,
+        idempotency_keep_hours: 24,
+        student_web_dir: None,
+        s3: None,
+        max_upload_bytes: 20 * 1024 * 1024,
+        max_recording_bytes: 1024 * 1024 * 1024,
+        upload_keep_days: 7,
+        livekit: None,
+        livekit_record: false,
+        secrets_key: None,
+        media_dir: None,
+        password_hash_concurrency: 4,
+        password_hash_queue_secs: 10,
+        live_channel_capacity: cloud_api::fanout::CHANNEL_CAPACITY,
+        header_read_timeout_secs: 10,
+        body_idle_timeout_secs: 20,
+        max_connections: 12_000,
+        public_url: None,
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub store: Arc<Store>,
+    pub http: reqwest::Client,
+    pub db: Db,
+    pub store_url: String,
+    /// The node's DATA_DIR (its local blobs live in `blobs/` under it).
+    pub data_dir: PathBuf,
+    /// The running app's state (for background tasks a test drives by hand).
+    pub state: cloud_api::app::AppState,
+}
+
+pub struct TestUser {
+    pub id: UserId,
+    pub email: String,
+    pub token: String,
+}
+
+/// A caller's answer, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Answer {
+    /// The problem+json `code`, asserting the content type.
+    pub fn code(&self) -> &str {
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "error answers are problem+json: {:?}", self.body);
+        assert_eq!(self.body["status"].as_u64(), Some(self.status.as_u16() as u64));
+        for f in ["type", "title", "message"] {
+            assert!(self.body[f].is_string(), "problem field {f} missing in {:?}", self.body);
+        }
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let url = fresh_db(db).await;
+        Self::node(db, url, tweak, None).await
+    }
+
+    /// Another cloud-api node on this one's database and blobs (multi-node tests).
+    pub async fn second_node(&self) -> TestApp {
+        let dir = self.data_dir.clone();
+        Self::node(self.db, self.store_url.clone(), move |c| c.data_dir = dir, None).await
+    }
+
+    /// A node whose live channels hold only `capacity` events, so sockets lag quickly.
+    pub async fn spawn_small_channels(db: Db, capacity: usize) -> TestApp {
+        let url = fresh_db(db).await;
+        Self::node(db, url, |_| {}, Some(capacity)).await
+    }
+
+    async fn node(db: Db, url: String, tweak: impl FnOnce(&mut Config), capacity: Option<usize>) -> TestApp {
+        let mut config = test_config(url.clone());
+        if let Some(c) = capacity {
+            config.live_channel_capacity = c;
+        }
+        tweak(&mut config);
+        if config.data_dir == std::env::temp_dir() {
+            config.data_dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
+        }
+        let data_dir = config.data_dir.clone();
+        // The same start-up path as `main`.
+        let app = App::build(config).await.expect("build the app");
+        let addr = app.addr;
+        let store = app.state.store.clone();
+        let state = app.state.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir, state };
+        // Ready when /readyz says so (no sleeping).
+        for _ in 0..200 {
+            if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("app did not become ready");
+    }
+
+    /// Send a request; writes get a fresh Idempotency-Key unless `key` is given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Answer {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if method != Method::GET {
+            let k = key.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Answer { status, headers, body, raw }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body), None).await
+    }
+
+    /// POST a raw body with extra headers (a fresh client: the server may close a connection whose
+    /// body it refused unread).
+    pub async fn post_body(
+        &self,
+        path: &str,
+        token: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+    }
+
+    pub async fn post_key(&self, path: &str, token: &str, body: Value, key: &str) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body), Some(key)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.call(Method::POST, "/api/auth/login", None, Some(json!({ "email": email, "password": password })), None)
+            .await
+    }
+
+    /// A user made directly in the store, with grants, logged in over HTTP.
+    pub async fn user(&self, tenant: TenantId, email: &str, grants: &[(Role, Scope, uuid::Uuid)]) -> TestUser {
+        let hash = cloud_api::auth::hash_password(PASSWORD).expect("hash");
+        let u = self.store.create_user(tenant, email, None, &hash, false).await.expect("user");
+        for (role, scope, id) in grants {
+            self.store
+                .grant(tenant, u.id, RoleGrant { role: *role, scope: *scope, scope_id: Some(*id) })
+                .await
+                .expect("grant");
+        }
+        let a = self.login(email, PASSWORD).await;
+        assert_eq!(a.status, 200, "login failed: {:?}", a.body);
+        TestUser { id: u.id, email: email.to_string(), token: a.body["token"].as_str().expect("token").to_string() }
+    }
+}
+
+impl TestApp {
+    /// Upload a file to `/api/studio/assets` as multipart.
+    pub async fn upload(&self, token: &str, fields: &[(&str, &str)], file: Vec<u8>, name: &str) -> Answer {
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(file).file_name(name.to_string()));
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/studio/assets", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+    }
+
+    /// GET an absolute URL or one relative to the API (signed blob URLs), without auth.
+    pub async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
+        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.base) };
+        let r = self.http.get(url).send().await.expect("fetch");
+        (r.status().as_u16(), r.bytes().await.expect("bytes").to_vec())
+    }
+}

@@ -1,0 +1,8 @@
+//! The test harness, by concern.
+
+pub mod app;
+pub mod db;
+pub mod fixtures;
+pub mod live;
+pub mod school;
+pub mod servers;
