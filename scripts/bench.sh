@@ -8,7 +8,7 @@ export PG_TEST_DIR=$(mktemp -d /tmp/studio-pg-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=$(bash scripts/pg-test-cluster.sh start "$port")
 trap 'bash scripts/pg-test-cluster.sh stop' EXIT
-cargo build --release -p cloud-api -p artifact-worker --bins
+cargo build --release -p cloud-api -p artifact-worker --bins --features artifact-worker/bench
 bin=$CARGO_TARGET_DIR/release
 echo "== append"
 "$bin/bench-append" "$url"

@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo clippy -p student-web --target wasm32-unknown-unknown --locked -- -D warnings
 
 echo "== postgres (throwaway cluster)"

@@ -5,14 +5,14 @@ use crate::derive::{self, Tagged};
 use crate::transcribe::Transcriber;
 use crate::{decode, model};
 use anyhow::{anyhow, Context, Result};
-use cloud_api::blob::BlobStore;
-use cloud_api::store::{IndexedSegment, Job, NewEvent, Store};
 use serde_json::{json, Value};
 use shared_types::{RecordingId, SessionEvent};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use studio_store::blob::BlobStore;
+use studio_store::{IndexedSegment, Job, NewEvent, Store};
 use tokio::sync::OnceCell;
 
 #[derive(Clone, Debug)]
@@ -66,9 +66,9 @@ impl Worker {
 
     /// The worker as configured by the environment (the cloud-api variables plus `WHISPER_*`).
     pub async fn from_env() -> Result<Self> {
-        let config = cloud_api::config::Config::from_env()?;
+        let config = studio_store::config::StoreConfig::from_env()?;
         let store = Arc::new(Store::connect(&config.database_url).await?);
-        let blobs = Arc::new(cloud_api::app::open_blobs(&config).await?);
+        let blobs = Arc::new(studio_store::config::open_blobs(config.s3.as_ref(), &config.data_dir).await?);
         Ok(Worker::new(store, blobs, WorkerConfig::from_env()))
     }
 

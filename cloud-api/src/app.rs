@@ -11,6 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
+use shared_types::error::ErrorCode;
 use shared_types::{Role, RoleGrant, Scope};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,10 +101,7 @@ impl App {
 
 /// The configured blob store: S3 when `S3_*` is set, else `DATA_DIR/blobs`.
 pub async fn open_blobs(config: &Config) -> anyhow::Result<BlobStore> {
-    Ok(match &config.s3 {
-        Some(s3) => BlobStore::S3(crate::blob::S3Blobs::connect(s3).await?),
-        None => BlobStore::Local(crate::blob::LocalBlobs::in_data_dir(&config.data_dir)?),
-    })
+    studio_store::config::open_blobs(config.s3.as_ref(), &config.data_dir).await
 }
 
 /// The full router with its middleware.
@@ -121,7 +119,7 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(405, "method_not_allowed", "this route does not take that method")
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))

@@ -50,9 +50,7 @@ pub struct Config {
     pub public_url: Option<String>,
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+use studio_store::config::var;
 
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match var(name) {
@@ -63,9 +61,8 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
-        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = var("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("studio.db").display()));
+        let store = studio_store::config::StoreConfig::from_env()?;
+        let (database_url, data_dir) = (store.database_url, store.data_dir);
         let bootstrap_admin = match (var("BOOTSTRAP_ADMIN_EMAIL"), var("BOOTSTRAP_ADMIN_PASSWORD")) {
             (Some(e), Some(p)) => Some((e, p)),
             _ => None,
@@ -92,17 +89,7 @@ impl Config {
             token_ttl_hours,
             idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
             student_web_dir: var("STUDENT_WEB_DIR").map(PathBuf::from),
-            s3: match (var("S3_ENDPOINT"), var("S3_BUCKET"), var("S3_ACCESS_KEY"), var("S3_SECRET_KEY")) {
-                (Some(endpoint), Some(bucket), Some(access_key), Some(secret_key)) => Some(crate::blob::S3Config {
-                    endpoint,
-                    bucket,
-                    access_key,
-                    secret_key,
-                    region: var("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
-                }),
-                (None, None, None, None) => None,
-                _ => anyhow::bail!("set all of S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, or none"),
-            },
+            s3: store.s3,
             max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
             max_recording_bytes: parsed("MAX_RECORDING_MB", 8192usize)? * 1024 * 1024,
             upload_keep_days: parsed("UPLOAD_KEEP_DAYS", 7)?,

@@ -4,7 +4,7 @@ use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use shared_types::error::Problem;
+use shared_types::error::{ErrorCode, Problem};
 use shared_types::Rejection;
 
 #[derive(Debug)]
@@ -16,8 +16,8 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self { problem: Box::new(Problem::new(status, code, message)), retry_after: None }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { problem: Box::new(Problem::of(code, message)), retry_after: None }
     }
 
     pub fn details(mut self, details: Value) -> Self {
@@ -26,36 +26,36 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "bad_request", message)
+        Self::new(ErrorCode::BadRequest, message)
     }
 
     /// 422 with `details.fields`: `{field: reason}`.
     pub fn validation(field: &str, reason: impl Into<String>) -> Self {
         let reason = reason.into();
-        Self::new(422, "validation_failed", format!("{field}: {reason}"))
+        Self::new(ErrorCode::ValidationFailed, format!("{field}: {reason}"))
             .details(json!({ "fields": { field: reason } }))
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(401, "unauthenticated", "a valid bearer token is required")
+        Self::new(ErrorCode::Unauthenticated, "a valid bearer token is required")
     }
 
     pub fn forbidden() -> Self {
-        Self::new(403, "forbidden", "you may not do this")
+        Self::new(ErrorCode::Forbidden, "you may not do this")
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(404, "not_found", format!("{what} not found"))
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(409, "conflict", message)
+        Self::new(ErrorCode::Conflict, message)
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(429, "rate_limited", "too many attempts; try again later")
+            ..Self::new(ErrorCode::RateLimited, "too many attempts; try again later")
         }
     }
 
@@ -63,12 +63,12 @@ impl ApiError {
     pub fn busy(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(503, "server_busy", "the server is busy; try again in a moment")
+            ..Self::new(ErrorCode::ServerBusy, "the server is busy; try again in a moment")
         }
     }
 
     pub fn internal() -> Self {
-        Self::new(500, "internal", "something went wrong on our side; it has been logged")
+        Self::new(ErrorCode::Internal, "something went wrong on our side; it has been logged")
     }
 }
 
@@ -93,7 +93,7 @@ impl From<StoreError> for ApiError {
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        let e = ApiError::new(r.status(), r.code(), r.to_string());
+        let e = ApiError::new(r.error_code(), r.to_string());
         match &r {
             Rejection::Invalid(reason) => e.details(json!({ "fields": { "payload": reason } })),
             _ => e,

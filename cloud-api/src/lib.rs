@@ -1,14 +1,12 @@
-//! cloud-api: the HTTP/WebSocket API, auth, idempotency, the event log store and its fan-out.
+//! cloud-api: the HTTP/WebSocket API, auth, idempotency, live fan-out to sockets, LiveKit, metrics.
+//! The store (event log, jobs, catalog, blobs) is the `studio-store` crate, re-exported here.
 
 pub mod app;
 pub mod auth;
-pub mod blob;
 pub mod config;
 pub mod demo;
 pub mod error;
-pub mod fanout;
 pub mod http;
-pub mod keyfile;
 pub mod livekit;
 pub mod metrics;
 pub mod secrets;
@@ -16,4 +14,6 @@ pub mod serve;
 pub mod slides;
 pub mod spawned;
 pub mod spool;
-pub mod store;
+
+pub use studio_store as store;
+pub use studio_store::{blob, fanout, keyfile};

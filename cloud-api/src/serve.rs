@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use shared_types::error::ErrorCode;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub async fn body_guard(State(app): State<AppState>, req: Request, next: Next) -
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::parse::<u64>);
     match declared {
         Some(Ok(n)) if n > limit as u64 => {
-            return ApiError::new(413, "payload_too_large", format!("the body may hold at most {limit} bytes"))
+            return ApiError::new(ErrorCode::PayloadTooLarge, format!("the body may hold at most {limit} bytes"))
                 .into_response()
         }
         Some(Err(_)) => return ApiError::bad_request("Content-Length is not a number").into_response(),

@@ -48,34 +48,34 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The error code a server answers with (it carries the HTTP status).
+    pub fn error_code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode as C;
+        match self {
+            Rejection::OutOfOrder { .. } => C::OutOfOrder,
+            Rejection::NotLive => C::SessionNotLive,
+            Rejection::AlreadyStarted => C::SessionAlreadyStarted,
+            Rejection::Ended => C::SessionEnded,
+            Rejection::AlreadyScheduled => C::SessionAlreadyScheduled,
+            Rejection::NotPresenter | Rejection::Forbidden(_) => C::Forbidden,
+            Rejection::NotParticipant => C::NotParticipant,
+            Rejection::Unknown(_) => C::NotFound,
+            Rejection::Duplicate(_) => C::Duplicate,
+            Rejection::PollClosed => C::PollClosed,
+            Rejection::AlreadyVoted => C::AlreadyVoted,
+            Rejection::AlreadyUpvoted => C::AlreadyUpvoted,
+            Rejection::Invalid(_) => C::ValidationFailed,
+        }
+    }
+
     /// Stable machine-readable code for the problem+json body.
     pub fn code(&self) -> &'static str {
-        match self {
-            Rejection::OutOfOrder { .. } => "out_of_order",
-            Rejection::NotLive => "session_not_live",
-            Rejection::AlreadyStarted => "session_already_started",
-            Rejection::Ended => "session_ended",
-            Rejection::AlreadyScheduled => "session_already_scheduled",
-            Rejection::NotPresenter => "forbidden",
-            Rejection::NotParticipant => "not_participant",
-            Rejection::Unknown(_) => "not_found",
-            Rejection::Duplicate(_) => "duplicate",
-            Rejection::PollClosed => "poll_closed",
-            Rejection::AlreadyVoted => "already_voted",
-            Rejection::AlreadyUpvoted => "already_upvoted",
-            Rejection::Invalid(_) => "validation_failed",
-            Rejection::Forbidden(_) => "forbidden",
-        }
+        self.error_code().as_str()
     }
 
     /// The HTTP status a server answers with.
     pub fn status(&self) -> u16 {
-        match self {
-            Rejection::NotPresenter | Rejection::NotParticipant | Rejection::Forbidden(_) => 403,
-            Rejection::Unknown(_) => 404,
-            Rejection::Invalid(_) => 422,
-            _ => 409,
-        }
+        self.error_code().status()
     }
 }
 

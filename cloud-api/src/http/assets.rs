@@ -17,6 +17,7 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared_types::error::ErrorCode;
 use shared_types::policy::{Action, Target};
 use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
 use std::time::Duration;
@@ -34,8 +35,7 @@ impl From<BlobError> for ApiError {
             BlobError::Unavailable(reason) => {
                 tracing::error!(%reason, "blob store unavailable");
                 ApiError::new(
-                    503,
-                    "blob_store_unavailable",
+                    ErrorCode::BlobStoreUnavailable,
                     "file storage is unavailable; nothing was saved, try again shortly",
                 )
             }
@@ -79,7 +79,7 @@ async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
     let bad = |m: &str| ApiError::bad_request(m.to_string());
     while let Some(field) = mp.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(413, "payload_too_large", "the file is too large")
+            ApiError::new(ErrorCode::PayloadTooLarge, "the file is too large")
         } else {
             bad("the multipart body could not be read")
         }
@@ -91,7 +91,7 @@ async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
                 up.file = field
                     .bytes()
                     .await
-                    .map_err(|_| ApiError::new(413, "payload_too_large", "the file is too large"))?
+                    .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, "the file is too large"))?
                     .to_vec();
             }
             "sceneId" | "sessionId" | "type" | "title" => {
@@ -258,7 +258,7 @@ pub async fn download(
         return Err(ApiError::not_found("route"));
     };
     if !local.verify(&key, q.expires, &q.signature) {
-        return Err(ApiError::new(403, "signature_invalid", "this link is invalid or has expired"));
+        return Err(ApiError::new(ErrorCode::SignatureInvalid, "this link is invalid or has expired"));
     }
     let path = local.path_of(&key).ok_or_else(|| ApiError::not_found("blob"))?;
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {

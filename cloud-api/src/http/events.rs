@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use shared_types::dto::*;
+use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
 use shared_types::{SessionActor, SessionCommand, SessionEvent, SessionId};
 
@@ -82,9 +83,9 @@ pub async fn batch(
         .zip(decoded)
         .map(|(e, d)| {
             let key = e.idempotency_key.clone();
-            let err = |code: &str, message: String| BatchResult::Err {
+            let err = |code: ErrorCode, message: String| BatchResult::Err {
                 idempotency_key: key.clone(),
-                error: BatchError { code: code.into(), message },
+                error: BatchError { code: code.as_str().into(), message },
             };
             match d {
                 Err(error) => BatchResult::Err { idempotency_key: key.clone(), error },
@@ -92,11 +93,11 @@ pub async fn batch(
                     Some(AppendOutcome::Appended(env)) | Some(AppendOutcome::Replayed(env)) => {
                         BatchResult::Ok { idempotency_key: key.clone(), sequence: env.sequence }
                     }
-                    Some(AppendOutcome::Rejected(r)) => err(r.code(), r.to_string()),
+                    Some(AppendOutcome::Rejected(r)) => err(r.error_code(), r.to_string()),
                     Some(AppendOutcome::KeyReused) => {
-                        err("idempotency_key_reused", "the key was used by another participant".into())
+                        err(ErrorCode::IdempotencyKeyReused, "the key was used by another participant".into())
                     }
-                    None => err("internal", "no outcome".into()),
+                    None => err(ErrorCode::Internal, "no outcome".into()),
                 },
             }
         })
@@ -118,24 +119,27 @@ fn occurred_window(s: &SessionDto) -> OccurredWindow {
     }
 }
 
-fn refused(code: &str, message: impl Into<String>) -> BatchError {
-    BatchError { code: code.into(), message: message.into() }
+fn refused(code: ErrorCode, message: impl Into<String>) -> BatchError {
+    BatchError { code: code.as_str().into(), message: message.into() }
 }
 
 /// One journal entry: decoded, its key and time checked, and allowed by the event-origin table.
 fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Result<NewEvent, BatchError> {
     let key = &e.idempotency_key;
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(refused("validation_failed", "idempotencyKey must be 1–255 printable ASCII characters"));
+        return Err(refused(ErrorCode::ValidationFailed, "idempotencyKey must be 1–255 printable ASCII characters"));
     }
     // `/` is how the server namespaces its own keys (`<userId>/<key>` for HTTP writes, `egress/…`).
     if key.contains('/') {
-        return Err(refused("validation_failed", "idempotencyKey must not contain `/` (reserved for the server)"));
+        return Err(refused(
+            ErrorCode::ValidationFailed,
+            "idempotencyKey must not contain `/` (reserved for the server)",
+        ));
     }
     if let Some(at) = e.occurred_at {
         if at < window.earliest || at > window.latest {
             return Err(refused(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 format!(
                     "occurredAt must lie between {} and {}",
                     window.earliest.to_rfc3339(),
@@ -145,10 +149,10 @@ fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Resul
         }
     }
     let event = SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
-        .map_err(|err| refused("validation_failed", err.to_string()))?;
+        .map_err(|err| refused(ErrorCode::ValidationFailed, err.to_string()))?;
     // The entry asks for the command the matching route would: decided with the same policy (the
     // state half runs in the append, under the row lock, entry after entry).
-    let rejected = |r: shared_types::Rejection| refused(r.code(), r.to_string());
+    let rejected = |r: shared_types::Rejection| refused(r.error_code(), r.to_string());
     let command = SessionCommand::from_journal(event).map_err(rejected)?;
     let event = shared_types::decide::authorize(actor, command).map_err(rejected)?;
     Ok(NewEvent {

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use shared_types::error::ErrorCode;
 
 /// JSON body: syntax errors → 400, shape/type errors → 422 `validation_failed`, too big → 413.
 pub struct ApiJson<T>(pub T);
@@ -18,15 +19,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonDataError(e)) => {
                 let reason = e.body_text();
-                Err(ApiError::new(422, "validation_failed", "the request body does not match the expected shape")
+                Err(ApiError::new(ErrorCode::ValidationFailed, "the request body does not match the expected shape")
                     .details(json!({ "fields": { "body": reason } })))
             }
             Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::bad_request("the request body is not valid JSON")),
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::new(415, "unsupported_media_type", "send the body as application/json"))
+                Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"))
             }
             Err(JsonRejection::BytesRejection(_)) => {
-                Err(ApiError::new(413, "payload_too_large", "the request body is too large"))
+                Err(ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"))
             }
             Err(_) => Err(ApiError::bad_request("the request body could not be read")),
         }

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use shared_types::error::ErrorCode;
 
 /// The key the request was made under, for handlers that derive event keys from it.
 #[derive(Clone, Debug)]
@@ -67,10 +68,10 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         let limit = streamed_limit(&app.config, &path) as u64;
         let got = crate::spool::spool(&dir, body, limit).await.map_err(|e| match e {
             crate::spool::SpoolError::TooLarge(_) => {
-                ApiError::new(413, "payload_too_large", "the recording is larger than the server accepts")
+                ApiError::new(ErrorCode::PayloadTooLarge, "the recording is larger than the server accepts")
             }
             crate::spool::SpoolError::Read(e) if crate::serve::is_timeout(e.as_ref()) => {
-                ApiError::new(408, "request_timeout", "the request body stopped arriving")
+                ApiError::new(ErrorCode::RequestTimeout, "the request body stopped arriving")
             }
             crate::spool::SpoolError::Read(_) => ApiError::bad_request("the request body could not be read"),
             crate::spool::SpoolError::Write(e) => {
@@ -83,9 +84,9 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         let limit = if is_upload(&path) { app.config.max_upload_bytes } else { MAX_BODY };
         let bytes = to_bytes(body, limit).await.map_err(|e| {
             if crate::serve::is_timeout(&e) {
-                ApiError::new(408, "request_timeout", "the request body stopped arriving")
+                ApiError::new(ErrorCode::RequestTimeout, "the request body stopped arriving")
             } else {
-                ApiError::new(413, "payload_too_large", "the request body is too large")
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
             }
         })?;
         (bytes, None)
@@ -103,8 +104,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
             .and_then(|v| v.get("idempotencyKey").and_then(|k| k.as_str()).map(str::to_string))
             .ok_or_else(|| {
                 ApiError::new(
-                    400,
-                    "idempotency_key_missing",
+                    ErrorCode::IdempotencyKeyMissing,
                     "send an Idempotency-Key header (or idempotencyKey in the body)",
                 )
             })?,
@@ -141,15 +141,13 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         IdemBegin::Replay(stored) => return Ok(replayed(stored)),
         IdemBegin::Mismatch => {
             return Err(ApiError::new(
-                422,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for a different request",
             ))
         }
         IdemBegin::InFlight { .. } => {
             return Err(ApiError::new(
-                409,
-                "idempotency_key_in_flight",
+                ErrorCode::IdempotencyKeyInFlight,
                 "a request with this Idempotency-Key is still running",
             ))
         }

@@ -15,6 +15,7 @@ use axum::response::Response;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
+use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
 use shared_types::{SessionId, TenantId};
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub async fn socket(
 ) -> ApiResult<Response> {
     let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let ws = ws.map_err(|_| {
-        ApiError::new(426, "upgrade_required", "this route is a WebSocket: send an Upgrade: websocket request")
+        ApiError::new(ErrorCode::UpgradeRequired, "this route is a WebSocket: send an Upgrade: websocket request")
     })?;
     // Clients send only small control messages; small buffers keep 1,000 idle sockets cheap.
     let ws =
@@ -62,6 +63,11 @@ pub async fn socket(
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// The shared, serialised-once event as a text frame (the bytes are not copied).
+fn text(p: Published) -> anyhow::Result<Message> {
+    Ok(Message::Text(axum::extract::ws::Utf8Bytes::try_from(p.text)?))
+}
+
 /// Send every stored event after `*last` (page by page), advancing `*last`.
 async fn catch_up(
     app: &AppState,
@@ -76,7 +82,7 @@ async fn catch_up(
             return Ok(());
         }
         for e in &events {
-            sink.send(Message::Text(Published::new(e).text)).await?;
+            sink.send(text(Published::new(e))?).await?;
             *last = e.sequence;
         }
     }
@@ -106,8 +112,8 @@ async fn run(
             got = rx.recv() => match got {
                 Ok(p) if p.sequence <= last => {}
                 Ok(p) if p.sequence == last + 1 => {
-                    sink.send(Message::Text(p.text)).await?;
                     last = p.sequence;
+                    sink.send(text(p)?).await?;
                 }
                 // A gap (another node's event not seen yet) or a lag: the store has it all.
                 Ok(_) | Err(RecvError::Lagged(_)) => {

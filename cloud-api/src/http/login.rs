@@ -9,10 +9,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared_types::dto::{LoginRequest, LoginResponse, MeResponse};
+use shared_types::error::ErrorCode;
 use std::net::SocketAddr;
 
 fn wrong_login() -> ApiError {
-    ApiError::new(401, "unauthenticated", "email or password is wrong")
+    ApiError::new(ErrorCode::Unauthenticated, "email or password is wrong")
 }
 
 pub async fn login(

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::Json;
 use serde_json::{json, Value};
+use shared_types::error::ErrorCode;
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -14,7 +15,7 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
     app.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "store not reachable");
-        ApiError::new(503, "not_ready", "the store is not reachable")
+        ApiError::new(ErrorCode::NotReady, "the store is not reachable")
     })?;
     Ok(Json(json!({ "status": "ready", "store": format!("{:?}", app.store.backend).to_lowercase() })))
 }

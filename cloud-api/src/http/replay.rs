@@ -16,6 +16,7 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared_types::error::ErrorCode;
 use shared_types::policy::{Action, Target};
 use shared_types::{CourseId, JobId, RecordingId, SessionId};
 use std::sync::Arc;
@@ -75,7 +76,9 @@ pub async fn upload_recording(
                 let dir = spool::dir(&app.config.data_dir);
                 let limit = app.config.max_recording_bytes as u64;
                 let got = spool::spool_stream(&dir, f, limit).await.map_err(|e| match e {
-                    spool::SpoolError::TooLarge(_) => ApiError::new(413, "payload_too_large", "the file is too large"),
+                    spool::SpoolError::TooLarge(_) => {
+                        ApiError::new(ErrorCode::PayloadTooLarge, "the file is too large")
+                    }
                     _ => unreadable(),
                 })?;
                 file = Some(Arc::new(got));

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use shared_types::dto::*;
+use shared_types::error::ErrorCode;
 use shared_types::policy::{Action, Target};
 use shared_types::{EventEnvelope, LessonId, Permissions, Role, SessionActor, SessionCommand, SessionId, SessionState};
 
@@ -20,8 +21,7 @@ pub fn outcome(o: AppendOutcome) -> ApiResult<EventEnvelope> {
         AppendOutcome::Appended(e) | AppendOutcome::Replayed(e) => Ok(e),
         AppendOutcome::Rejected(r) => Err(r.into()),
         AppendOutcome::KeyReused => Err(ApiError::new(
-            422,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this key was already used in this session by another participant",
         )),
     }
@@ -187,8 +187,7 @@ pub async fn start(
 
 pub fn livekit_unavailable(e: &crate::livekit::Unavailable) -> ApiError {
     ApiError::new(
-        503,
-        "livekit_unavailable",
+        ErrorCode::LivekitUnavailable,
         "live audio and video are unavailable right now; chat, polls and slides still work",
     )
     .details(serde_json::json!({ "reason": e.0 }))

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
 use shared_types::{SessionCommand, SessionId};
 
@@ -94,7 +95,7 @@ fn push_url(app: &AppState, d: &Destination) -> ApiResult<String> {
 }
 
 fn egress_unavailable(e: crate::livekit::Unavailable) -> ApiError {
-    ApiError::new(503, "egress_unavailable", "streaming is unavailable right now; the class goes on")
+    ApiError::new(ErrorCode::EgressUnavailable, "streaming is unavailable right now; the class goes on")
         .details(json!({ "reason": e.0 }))
 }
 

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
+use shared_types::error::ErrorCode;
 use shared_types::policy::{Actor, Target};
 use shared_types::{RecordingId, Role, SessionActor, SessionCommand, UserId};
 
@@ -20,7 +21,7 @@ pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: Stri
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(ev) = lk.verify_webhook(&body, auth) else {
         tracing::warn!("refused a LiveKit webhook with a bad signature");
-        return Err(ApiError::new(401, "unauthenticated", "the webhook signature is invalid"));
+        return Err(ApiError::new(ErrorCode::Unauthenticated, "the webhook signature is invalid"));
     };
     if ev.id.is_empty() {
         return Err(ApiError::bad_request("the webhook has no id"));

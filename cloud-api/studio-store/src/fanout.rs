@@ -2,7 +2,7 @@
 //! channels. A receiver that lags or sees a gap re-reads from the store, so nothing is skipped.
 //! Across nodes, PostgreSQL NOTIFY (see `store::listen`) feeds the same hub.
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use serde_json::json;
 use shared_types::{EventEnvelope, SessionId};
 use std::collections::HashMap;
@@ -12,17 +12,18 @@ use tokio::sync::broadcast;
 /// Bounded per session: a socket more than this far behind is re-fed from the store.
 pub const CHANNEL_CAPACITY: usize = 512;
 
-/// One committed event, serialised once as the socket message `{"kind":"event","event":…}`.
+/// One committed event, serialised once as the socket message `{"kind":"event","event":…}` (UTF-8;
+/// every socket shares these bytes).
 #[derive(Clone, Debug)]
 pub struct Published {
     pub sequence: u64,
-    pub text: Utf8Bytes,
+    pub text: Bytes,
 }
 
 impl Published {
     pub fn new(env: &EventEnvelope) -> Self {
         let text = json!({ "kind": "event", "event": env }).to_string();
-        Published { sequence: env.sequence, text: Utf8Bytes::from(text) }
+        Published { sequence: env.sequence, text: Bytes::from(text) }
     }
 }
 

@@ -1,5 +1,13 @@
+//! studio-store: the event log, jobs, catalog, idempotency records and blobs, as a library of its
+//! own (cloud-api serves it over HTTP; artifact-worker links it without the web framework).
+//!
 //! The store: one SQL code path over sqlx's `Any` driver, serving SQLite (embedded default) and
 //! PostgreSQL (production, many nodes). The few dialect differences live in [`Backend`].
+
+pub mod blob;
+pub mod config;
+pub mod fanout;
+pub mod keyfile;
 
 mod assets;
 mod catalog;
