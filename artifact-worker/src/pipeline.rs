@@ -6,6 +6,7 @@ use crate::transcribe::Transcriber;
 use crate::{decode, model};
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
+use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind};
 use shared_types::{RecordingId, SessionEvent};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -110,10 +111,9 @@ impl Worker {
                 }
             })
         };
-        let result = match job.kind.as_str() {
-            "process_recording" => self.process_recording(&job).await,
-            "finalize_session" => self.finalize_session(&job).await,
-            other => Err(anyhow!("unknown job kind {other}")),
+        let result = match job.kind {
+            JobKind::ProcessRecording => self.process_recording(&job).await,
+            JobKind::FinalizeSession => self.finalize_session(&job).await,
         };
         hb.abort();
         let ran = match result {
@@ -163,7 +163,9 @@ impl Worker {
         for rec in self.store.recordings_of(job.tenant_id, job.session_id).await? {
             let payload = json!({ "recordingId": rec.id });
             let dedupe = format!("recording:{}", rec.id);
-            self.store.enqueue(job.tenant_id, job.session_id, "process_recording", &payload, Some(&dedupe)).await?;
+            self.store
+                .enqueue(job.tenant_id, job.session_id, JobKind::ProcessRecording, &payload, Some(&dedupe))
+                .await?;
         }
         Ok(())
     }
@@ -195,15 +197,15 @@ impl Worker {
             state.decks.iter().filter_map(|(id, d)| d.title.clone().map(|t| (id.to_string(), t))).collect();
 
         // Each deriver on its own: an error is recorded against its artifact and the rest go on.
-        let mut results: Vec<(&str, Result<Derived>)> = Vec::new();
-        results.push(("transcript", self.store_transcript(job, session.course_id, &tagged).await));
-        results.push(("chapters", to_json(derive::chapters(&tagged, &events, start, duration, &decks))));
-        results.push(("highlights", to_json(derive::highlights(&events, start, duration))));
-        results.push(("qa_links", to_json(derive::qa_links(&tagged, &events, start))));
+        let mut results: Vec<(ArtifactKind, Result<Derived>)> = Vec::new();
+        results.push((ArtifactKind::Transcript, self.store_transcript(job, session.course_id, &tagged).await));
+        results.push((ArtifactKind::Chapters, to_json(derive::chapters(&tagged, &events, start, duration, &decks))));
+        results.push((ArtifactKind::Highlights, to_json(derive::highlights(&events, start, duration))));
+        results.push((ArtifactKind::QaLinks, to_json(derive::qa_links(&tagged, &events, start))));
         let key = format!("sessions/{}/artifacts/{rid}/captions.vtt", session.id);
         let vtt = derive::webvtt(&segments).into_bytes();
         results.push((
-            "captions",
+            ArtifactKind::Captions,
             self.blobs
                 .put(&key, vtt, "text/vtt")
                 .await
@@ -214,21 +216,39 @@ impl Worker {
             match r {
                 Ok((data_key, data)) => {
                     self.store
-                        .put_artifact(tenant, session.id, rid, kind, "ready", data_key.as_deref(), data.as_ref(), None)
+                        .put_artifact(
+                            tenant,
+                            session.id,
+                            rid,
+                            kind,
+                            ArtifactStatus::Ready,
+                            data_key.as_deref(),
+                            data.as_ref(),
+                            None,
+                        )
                         .await?;
                     let ev = NewEvent {
                         idempotency_key: format!("artifact/{rid}/{kind}"),
                         actor_id: None,
                         actor_role: None,
                         occurred_at: None,
-                        event: SessionEvent::ArtifactReady { artifact_type: kind.into(), artifact_id: None },
+                        event: SessionEvent::ArtifactReady { artifact_type: kind.as_str().into(), artifact_id: None },
                     };
                     self.store.append(tenant, session.id, vec![ev]).await?;
                 }
                 Err(e) => {
-                    tracing::warn!(kind, error = %e, "deriver failed");
+                    tracing::warn!(kind = %kind, error = %e, "deriver failed");
                     self.store
-                        .put_artifact(tenant, session.id, rid, kind, "failed", None, None, Some(&format!("{e:#}")))
+                        .put_artifact(
+                            tenant,
+                            session.id,
+                            rid,
+                            kind,
+                            ArtifactStatus::Failed,
+                            None,
+                            None,
+                            Some(&format!("{e:#}")),
+                        )
                         .await?;
                 }
             }

@@ -175,7 +175,7 @@ async fn lecture_to_replay(db: Db) {
     assert_eq!(up.status, 201, "{:?}", up.body);
     let again = upload_recording(&app, &s.teacher.token, &s.session, wav, Some(rec_start), "rec-1").await;
     assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
-    assert_eq!(app.store.jobs(None, Some("queued"), 10).await.unwrap().len(), 1);
+    assert_eq!(app.store.jobs(None, Some(shared_types::jobs::JobState::Queued), 10).await.unwrap().len(), 1);
 
     // Before processing the replay loads, with no transcript yet.
     let before = app.get(&format!("/api/replays/{}", s.session), &s.student.token).await;
@@ -359,7 +359,7 @@ async fn killed_worker_lease_expires_and_another_finishes() {
     // Wait until the child holds the job, then kill it without warning.
     let mut held = false;
     for _ in 0..200 {
-        let running = app.store.jobs(None, Some("running"), 10).await.unwrap();
+        let running = app.store.jobs(None, Some(shared_types::jobs::JobState::Running), 10).await.unwrap();
         if running.len() == 1 {
             held = true;
             break;

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod jobs;
 pub mod origin;
 pub mod policy;
 pub mod reducer;

@@ -59,6 +59,6 @@ async fn teacher_broadcasts_student_hears() {
     let replay = app.get(&format!("/api/replays/{}", s.session), &s.teacher.token).await;
     assert_eq!(replay.body["recordings"].as_array().unwrap().len(), 1);
     assert_eq!(replay.body["session"]["status"], "ended");
-    let jobs = app.store.jobs(Some(s.tenant), Some("queued"), 10).await.unwrap();
+    let jobs = app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap();
     assert_eq!(jobs.len(), 1);
 }

@@ -19,15 +19,15 @@ async fn queue_semantics(db: Db) {
             .enqueue(
                 s.tenant,
                 sid,
-                "process_recording",
+                shared_types::jobs::JobKind::ProcessRecording,
                 &json!({"recordingId": uuid::Uuid::new_v4()}),
                 Some(&format!("k{i}")),
             )
             .await
             .unwrap();
     }
-    store.enqueue(s.tenant, sid, "process_recording", &json!({}), Some("k3")).await.unwrap();
-    assert_eq!(store.jobs(Some(s.tenant), Some("queued"), 100).await.unwrap().len(), 12);
+    store.enqueue(s.tenant, sid, shared_types::jobs::JobKind::ProcessRecording, &json!({}), Some("k3")).await.unwrap();
+    assert_eq!(store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 100).await.unwrap().len(), 12);
 
     // Four workers claim at once: every job goes to exactly one of them.
     let mut tasks = Vec::new();
@@ -51,12 +51,15 @@ async fn queue_semantics(db: Db) {
 
     // Heartbeats belong to the holder; completion too.
     let id = all[0];
-    let holder = store.jobs(Some(s.tenant), Some("running"), 100).await.unwrap();
+    let holder = store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Running), 100).await.unwrap();
     assert_eq!(holder.len(), 12);
     assert!(!store.heartbeat_job(id, "someone-else", Duration::from_secs(30)).await.unwrap());
 
     // A short lease that is not renewed expires and the job is claimed again, attempt 2.
-    store.enqueue(s.tenant, sid, "process_recording", &json!({}), Some("short")).await.unwrap();
+    store
+        .enqueue(s.tenant, sid, shared_types::jobs::JobKind::ProcessRecording, &json!({}), Some("short"))
+        .await
+        .unwrap();
     let j = store.claim_job("crashy", Duration::from_millis(300)).await.unwrap().unwrap();
     assert_eq!(j.attempts, 1);
     assert!(store.claim_job("other", Duration::from_secs(30)).await.unwrap().is_none());

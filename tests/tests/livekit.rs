@@ -197,7 +197,7 @@ async fn webhooks_verified_deduped_and_applied() {
         assert_eq!(python_webhook(&url, key, secret, &rf, &rf).0, 200);
     }
     let jobs = app.store.jobs(Some(s.tenant), None, 10).await.unwrap();
-    assert_eq!(jobs.iter().filter(|j| j.kind == "finalize_session").count(), 1);
+    assert_eq!(jobs.iter().filter(|j| j.kind == shared_types::jobs::JobKind::FinalizeSession).count(), 1);
     let odd = webhook("track_published", "EV_6", &s.session, None);
     let (status, body) = python_webhook(&url, key, secret, &odd, &odd);
     assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")));
@@ -210,7 +210,7 @@ async fn webhooks_verified_deduped_and_applied() {
     assert_eq!((status, body["handled"].as_str()), (200, Some("recording added")), "{body:?}");
     assert_eq!(count("recording.added").await, 1);
     let jobs = app.store.jobs(Some(s.tenant), None, 10).await.unwrap();
-    assert_eq!(jobs.iter().filter(|j| j.kind == "process_recording").count(), 1);
+    assert_eq!(jobs.iter().filter(|j| j.kind == shared_types::jobs::JobKind::ProcessRecording).count(), 1);
     let (_, body) = python_webhook(&url, key, secret, &eg.replace("EV_7", "EV_8"), &eg.replace("EV_7", "EV_8"));
     assert_eq!(count("recording.added").await, 1, "the same egress twice is one recording: {body:?}");
 }

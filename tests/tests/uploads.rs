@@ -62,7 +62,7 @@ async fn resumable_upload(db: Db) {
     assert_eq!(rec["id"], done.body["id"]);
     let (status, bytes) = app.fetch(rec["url"].as_str().unwrap()).await;
     assert_eq!((status, bytes == file), (200, true));
-    assert_eq!(app.store.jobs(Some(s.tenant), Some("queued"), 10).await.unwrap().len(), 1);
+    assert_eq!(app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap().len(), 1);
 }
 
 async fn single_request_upload(db: Db) {

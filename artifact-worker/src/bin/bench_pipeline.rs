@@ -190,11 +190,12 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     store.replace_transcript(tenant, course.id, big, &segs).await?;
-    for kind in ["transcript", "chapters", "highlights", "qa_links"] {
+    use shared_types::jobs::{ArtifactKind, ArtifactStatus};
+    for kind in [ArtifactKind::Transcript, ArtifactKind::Chapters, ArtifactKind::Highlights, ArtifactKind::QaLinks] {
         let data = serde_json::json!((0..40)
             .map(|i| serde_json::json!({"startS": i * 180, "endS": i * 180 + 180, "title": format!("chapter {i}")}))
             .collect::<Vec<_>>());
-        store.put_artifact(tenant, big, rid, kind, "ready", None, Some(&data), None).await?;
+        store.put_artifact(tenant, big, rid, kind, ArtifactStatus::Ready, None, Some(&data), None).await?;
     }
     let config = cloud_api::config::Config::from_env()?;
     let state = AppState::new(store.clone(), config, BlobStore::Local(LocalBlobs::in_data_dir(&dir)?))?;

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared_types::error::ErrorCode;
+use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind, JobState};
 use shared_types::policy::{Action, Target};
 use shared_types::{CourseId, JobId, RecordingId, SessionId};
 use std::sync::Arc;
@@ -297,7 +298,7 @@ pub async fn process(
     rec.ok_or_else(|| ApiError::not_found("recording"))?;
     let payload = json!({ "recordingId": req.recording_id });
     let dedupe = format!("manual:{}:{}/{key}", req.recording_id, caller.user.id);
-    app.store.enqueue(target.tenant, req.session_id, "process_recording", &payload, Some(&dedupe)).await?;
+    app.store.enqueue(target.tenant, req.session_id, JobKind::ProcessRecording, &payload, Some(&dedupe)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "queued": true, "recordingId": req.recording_id }))))
 }
 
@@ -325,9 +326,9 @@ pub async fn replay(
             "durationS": r.duration_s, "contentType": r.content_type, "startedAt": r.started_at,
         }));
     }
-    let ready = |kind: &str| artifacts.iter().find(|a| a.kind == kind && a.status == "ready");
-    let data = |kind: &str| ready(kind).and_then(|a| a.data.clone()).unwrap_or_else(|| json!([]));
-    let transcript = ready("transcript").map(|_| {
+    let ready = |kind: ArtifactKind| artifacts.iter().find(|a| a.kind == kind && a.status == ArtifactStatus::Ready);
+    let data = |kind: ArtifactKind| ready(kind).and_then(|a| a.data.clone()).unwrap_or_else(|| json!([]));
+    let transcript = ready(ArtifactKind::Transcript).map(|_| {
         let segments: Vec<Value> = transcript
             .iter()
             .map(|s| {
@@ -339,7 +340,7 @@ pub async fn replay(
             .collect();
         json!({ "segments": segments })
     });
-    let captions_url = match ready("captions").and_then(|a| a.data_key.clone()) {
+    let captions_url = match ready(ArtifactKind::Captions).and_then(|a| a.data_key.clone()) {
         Some(k) => Some(app.blobs.signed_url(&k, ttl).await?),
         None => None,
     };
@@ -349,7 +350,8 @@ pub async fn replay(
         .collect();
     Ok(Json(json!({
         "session": session, "state": state, "recordings": recs, "transcript": transcript,
-        "chapters": data("chapters"), "highlights": data("highlights"), "qaLinks": data("qa_links"),
+        "chapters": data(ArtifactKind::Chapters), "highlights": data(ArtifactKind::Highlights),
+        "qaLinks": data(ArtifactKind::QaLinks),
         "captionsUrl": captions_url, "artifacts": statuses,
     })))
 }
@@ -393,12 +395,14 @@ pub async fn jobs(
     ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<Value>> {
     let scope = job_scope(&caller)?;
-    if let Some(s) = q.state.as_deref() {
-        if !["queued", "running", "done", "failed"].contains(&s) {
-            return Err(ApiError::validation("state", "must be queued, running, done or failed"));
-        }
-    }
-    let jobs = app.store.jobs(scope, q.state.as_deref(), 200).await?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            JobState::parse(s)
+                .ok_or_else(|| ApiError::validation("state", "must be queued, running, done or failed"))?,
+        ),
+    };
+    let jobs = app.store.jobs(scope, state, 200).await?;
     Ok(Json(json!({ "jobs": jobs })))
 }
 

@@ -13,6 +13,7 @@ use axum::Json;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use shared_types::error::ErrorCode;
+use shared_types::jobs::JobKind;
 use shared_types::policy::{Actor, Target};
 use shared_types::{RecordingId, Role, SessionActor, SessionCommand, UserId};
 
@@ -86,7 +87,13 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
             // The worker processes every recording of the session that has no job yet.
             let payload = json!({ "sessionId": session_id });
             app.store
-                .enqueue(tenant, session_id, "finalize_session", &payload, Some(&format!("room_finished/{session_id}")))
+                .enqueue(
+                    tenant,
+                    session_id,
+                    JobKind::FinalizeSession,
+                    &payload,
+                    Some(&format!("room_finished/{session_id}")),
+                )
                 .await?;
             Ok("job enqueued")
         }

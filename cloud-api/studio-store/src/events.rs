@@ -443,7 +443,7 @@ async fn project(
                 tx,
                 tenant,
                 e.session_id,
-                "process_recording",
+                shared_types::jobs::JobKind::ProcessRecording,
                 &payload,
                 Some(&format!("recording:{recording_id}")),
             )

@@ -5,6 +5,7 @@
 
 use super::*;
 use serde_json::Value;
+use shared_types::jobs::{JobKind, JobState};
 use shared_types::{JobId, TenantId};
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 3;
@@ -15,9 +16,9 @@ pub struct Job {
     pub id: JobId,
     pub tenant_id: TenantId,
     pub session_id: SessionId,
-    pub kind: String,
+    pub kind: JobKind,
     pub payload: Value,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i64,
     pub max_attempts: i64,
     pub run_after: DateTime<Utc>,
@@ -34,9 +35,9 @@ fn job_from(r: &AnyRow) -> StoreResult<Job> {
         id: col_uuid(r, "id")?,
         tenant_id: col_uuid(r, "tenant_id")?,
         session_id: col_uuid(r, "session_id")?,
-        kind: r.try_get("kind")?,
+        kind: named(r, "kind", JobKind::parse)?,
         payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        state: r.try_get("state")?,
+        state: named(r, "state", JobState::parse)?,
         attempts: r.try_get("attempts")?,
         max_attempts: r.try_get("max_attempts")?,
         run_after: col_ts(r, "run_after")?,
@@ -45,12 +46,18 @@ fn job_from(r: &AnyRow) -> StoreResult<Job> {
     })
 }
 
+/// A column holding one of a closed set of names.
+pub(crate) fn named<T>(r: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+    let s: String = r.try_get(col)?;
+    parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{col} `{s}` is not known")))
+}
+
 /// Enqueue inside an open transaction; a job with the same `dedupe_key` already there wins.
 pub(crate) async fn enqueue_in(
     tx: &mut Transaction<'static, Any>,
     tenant: TenantId,
     session: SessionId,
-    kind: &str,
+    kind: JobKind,
     payload: &Value,
     dedupe_key: Option<&str>,
 ) -> StoreResult<()> {
@@ -63,7 +70,7 @@ pub(crate) async fn enqueue_in(
     .bind(JobId::new().to_string())
     .bind(tenant.to_string())
     .bind(session.to_string())
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(payload.to_string())
     .bind(DEFAULT_MAX_ATTEMPTS)
     .bind(now)
@@ -79,7 +86,7 @@ impl Store {
         &self,
         tenant: TenantId,
         session: SessionId,
-        kind: &str,
+        kind: JobKind,
         payload: &Value,
         dedupe_key: Option<&str>,
     ) -> StoreResult<()> {
@@ -163,7 +170,7 @@ impl Store {
             return Ok("lost".into());
         };
         let (attempts, max): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-        let state = if attempts >= max { "failed" } else { "queued" };
+        let state = if attempts >= max { JobState::Failed } else { JobState::Queued }.as_str();
         let delay = backoff_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 16) as i32);
         let run_after = Utc::now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
         let error: String = error.chars().take(2000).collect();
@@ -183,13 +190,13 @@ impl Store {
     }
 
     /// Jobs of a tenant (all tenants when `None`), newest first, optionally in one state.
-    pub async fn jobs(&self, tenant: Option<TenantId>, state: Option<&str>, limit: i64) -> StoreResult<Vec<Job>> {
+    pub async fn jobs(&self, tenant: Option<TenantId>, state: Option<JobState>, limit: i64) -> StoreResult<Vec<Job>> {
         let rows = sqlx::query(&format!(
             "select {JOB_COLS} from jobs where ($1 = '' or tenant_id = $1) and ($2 = '' or state = $2) \
              order by created_at desc limit $3"
         ))
         .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
-        .bind(state.unwrap_or(""))
+        .bind(state.map(JobState::as_str).unwrap_or(""))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

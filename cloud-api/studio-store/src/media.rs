@@ -2,6 +2,7 @@
 
 use super::*;
 use serde_json::Value;
+use shared_types::jobs::{ArtifactKind, ArtifactStatus};
 use shared_types::{CourseId, EventEnvelope, RecordingId, TenantId, UserId};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -22,8 +23,8 @@ pub struct Recording {
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
+    pub kind: ArtifactKind,
+    pub status: ArtifactStatus,
     pub recording_id: Option<RecordingId>,
     #[serde(skip)]
     pub data_key: Option<String>,
@@ -159,8 +160,8 @@ impl Store {
         tenant: TenantId,
         session: SessionId,
         recording: RecordingId,
-        kind: &str,
-        status: &str,
+        kind: ArtifactKind,
+        status: ArtifactStatus,
         data_key: Option<&str>,
         data: Option<&Value>,
         error: Option<&str>,
@@ -176,8 +177,8 @@ impl Store {
         .bind(tenant.to_string())
         .bind(session.to_string())
         .bind(recording.to_string())
-        .bind(kind)
-        .bind(status)
+        .bind(kind.as_str())
+        .bind(status.as_str())
         .bind(data_key)
         .bind(data.map(|d| d.to_string()))
         .bind(error)
@@ -202,8 +203,8 @@ impl Store {
                 let rec: Option<String> = r.try_get("recording_id")?;
                 let data: Option<String> = r.try_get("data_json")?;
                 Ok(Artifact {
-                    kind: r.try_get("type")?,
-                    status: r.try_get("status")?,
+                    kind: crate::jobs::named(r, "type", ArtifactKind::parse)?,
+                    status: crate::jobs::named(r, "status", ArtifactStatus::parse)?,
                     recording_id: rec.and_then(|s| s.parse().ok()),
                     data_key: r.try_get("data_url")?,
                     data: data
