@@ -58,6 +58,12 @@ pub enum SessionCommand {
         page_count: u32,
         title: Option<String>,
     },
+    /// A stored image or whiteboard background (the upload route, after the asset is stored).
+    AddAsset {
+        asset_id: AssetId,
+        kind: String,
+        title: Option<String>,
+    },
     ShowSlide {
         asset_id: AssetId,
         page: u32,
@@ -214,7 +220,7 @@ impl SessionCommand {
             C::RaiseHand | C::LowerHand { user_id: None } => RaiseHand,
             C::LowerHand { user_id: Some(_) } => Moderate,
             C::CreateScene { .. } | C::UpdateScene { .. } | C::ActivateScene { .. } => Present,
-            C::AddDeck { .. } | C::ShowSlide { .. } => Present,
+            C::AddDeck { .. } | C::AddAsset { .. } | C::ShowSlide { .. } => Present,
             C::AddStrokes { .. } | C::EraseStrokes { .. } | C::ClearBoard { .. } | C::UndoStroke { .. } => Present,
             C::PostChat { .. } => Chat,
             C::HideChat { .. } => Moderate,
@@ -268,6 +274,7 @@ impl SessionCommand {
             | E::ParticipantJoined { .. }
             | E::ParticipantLeft { .. }
             | E::SlideDeckAdded { .. }
+            | E::AssetAdded { .. }
             | E::RecordingStarted { .. }
             | E::RecordingStopped { .. }
             | E::RecordingAdded { .. }
@@ -296,6 +303,7 @@ impl SessionCommand {
             C::UpdateScene { scene_id, name, layout, assets } => E::SceneUpdated { scene_id, name, layout, assets },
             C::ActivateScene { scene_id } => E::SceneChanged { scene_id },
             C::AddDeck { asset_id, page_count, title } => E::SlideDeckAdded { asset_id, page_count, title },
+            C::AddAsset { asset_id, kind, title } => E::AssetAdded { asset_id, kind, title },
             C::ShowSlide { asset_id, page } => E::SlideShown { asset_id, page },
             C::AddStrokes { board_id, strokes } => E::WhiteboardStrokeAdded { board_id, strokes },
             C::EraseStrokes { board_id, stroke_ids } => E::WhiteboardStrokeErased { board_id, stroke_ids },

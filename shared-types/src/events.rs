@@ -66,6 +66,8 @@ session_events! {
     SceneChanged = "scene.changed" { scene_id: SceneId },
     SlideDeckAdded = "slide.deck_added" { asset_id: AssetId, page_count: u32, #[serde(default)] title: Option<String> },
     SlideShown = "slide.shown" { asset_id: AssetId, page: u32 },
+    /// An image (or a whiteboard background) was uploaded and stored; `kind` is image | whiteboard.
+    AssetAdded = "asset.added" { asset_id: AssetId, kind: String, #[serde(default)] title: Option<String> },
     WhiteboardStrokeAdded = "whiteboard.stroke_added" { board_id: String, strokes: Vec<Stroke> },
     WhiteboardStrokeErased = "whiteboard.stroke_erased" { board_id: String, stroke_ids: Vec<String> },
     WhiteboardCleared = "whiteboard.cleared" { board_id: String },

@@ -200,6 +200,16 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
                 return Err(Rejection::Duplicate("deck"));
             }
         }
+        AssetAdded { asset_id, kind, .. } => {
+            live(s)?;
+            presenter(e)?;
+            if !matches!(kind.as_str(), "image" | "whiteboard") {
+                return Err(invalid("kind must be image or whiteboard"));
+            }
+            if s.images.contains_key(asset_id) {
+                return Err(Rejection::Duplicate("asset"));
+            }
+        }
         SlideShown { asset_id, page } => {
             live(s)?;
             presenter(e)?;
@@ -438,6 +448,9 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         SceneChanged { scene_id } => s.active_scene = Some(*scene_id),
         SlideDeckAdded { asset_id, page_count, title } => {
             s.decks.insert(*asset_id, Deck { page_count: *page_count, title: title.clone() });
+        }
+        AssetAdded { asset_id, kind, .. } => {
+            s.images.insert(*asset_id, kind.clone());
         }
         SlideShown { asset_id, page } => {
             s.current_slide = Some(SlidePosition { asset_id: *asset_id, page: *page });

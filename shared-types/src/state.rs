@@ -134,6 +134,9 @@ pub struct SessionState {
     pub scenes: BTreeMap<SceneId, Scene>,
     pub active_scene: Option<SceneId>,
     pub decks: BTreeMap<AssetId, Deck>,
+    /// Images and whiteboard backgrounds, by id: their kind.
+    #[serde(default)]
+    pub images: BTreeMap<AssetId, String>,
     pub current_slide: Option<SlidePosition>,
     pub boards: BTreeMap<String, Board>,
     pub chat: Vec<ChatMessage>,

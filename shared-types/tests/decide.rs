@@ -117,6 +117,7 @@ fn journals_carry_only_what_a_participant_may_ask() {
                 | "participant.joined"
                 | "participant.left"
                 | "slide.deck_added"
+                | "asset.added"
                 | "recording.started"
                 | "recording.stopped"
                 | "recording.added"
@@ -145,6 +146,7 @@ fn sample_payload(ty: &str) -> serde_json::Value {
         "scene.updated" | "scene.changed" => json!({"sceneId": id}),
         "slide.deck_added" => json!({"assetId": id, "pageCount": 1}),
         "slide.shown" => json!({"assetId": id, "page": 1}),
+        "asset.added" => json!({"assetId": id, "kind": "image"}),
         "whiteboard.stroke_added" => json!({"boardId": "b", "strokes": []}),
         "whiteboard.stroke_erased" => json!({"boardId": "b", "strokeIds": []}),
         "whiteboard.cleared" | "whiteboard.undone" => json!({"boardId": "b"}),

@@ -74,11 +74,15 @@ async fn pdf_becomes_a_deck(db: Db) {
     let state = app.get(&format!("/api/sessions/{}/state", s.session), &s.student.token).await;
     assert_eq!(state.body["state"]["currentSlide"], json!({"assetId": id, "page": 3}));
     assert_eq!(state.body["state"]["decks"][&id]["pageCount"], 3);
-    // Images go in without an event.
+    // Images are state changes too: an `asset.added` event, committed with the asset.
     let png1 = app.fetch(url).await.1;
     let img = app.upload(&s.teacher.token, &[("sessionId", &s.session), ("type", "image")], png1, "p.png").await;
     assert_eq!(img.status, 201, "{:?}", img.body);
-    assert!(img.body["event"].is_null());
+    assert_eq!(img.body["event"]["type"], "asset.added");
+    assert_eq!(img.body["event"]["payload"]["kind"], "image");
+    let img_id = img.body["id"].as_str().unwrap();
+    let state = app.get(&format!("/api/sessions/{}/state", s.session), &s.student.token).await;
+    assert_eq!(state.body["state"]["images"][img_id], "image");
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn issued_by(c: &SessionCommand) -> &'static str {
         C::LowerHand { user_id: Some(_) } => "POST /api/sessions/{id}/hand/lower",
         C::CreateScene { .. } => "POST /api/studio/scenes",
         C::UpdateScene { .. } | C::ActivateScene { .. } => "PATCH /api/studio/scenes/{id}",
-        C::AddDeck { .. } => "POST /api/studio/assets",
+        C::AddDeck { .. } | C::AddAsset { .. } => "POST /api/studio/assets",
         C::ShowSlide { .. } => "POST /api/studio/slides/show",
         C::AddStrokes { .. } => "POST /api/whiteboard/strokes",
         C::EraseStrokes { .. } => "POST /api/whiteboard/erase",
@@ -75,6 +75,8 @@ async fn every_route_issues_its_command(db: Db) {
     let deck = app.upload(&t, &[("sessionId", &sid), ("type", "slide"), ("title", "Deck")], pdf(2), "d.pdf").await;
     ok(&deck);
     let asset = deck.body["id"].as_str().expect("asset id").to_string();
+    let png = app.fetch(deck.body["pages"][0].as_str().expect("page url")).await.1;
+    ok(&app.upload(&t, &[("sessionId", &sid), ("type", "image")], png, "p.png").await);
     ok(&app.post("/api/studio/slides/show", &t, json!({"sessionId": sid, "assetId": asset, "page": 2})).await);
     let stroke = json!({"id": "s1", "points": [[0.1, 0.1], [0.2, 0.2]], "color": "#c00", "width": 2.0});
     ok(&app.post("/api/whiteboard/strokes", &t, json!({"sessionId": sid, "boardId": "b", "strokes": [stroke]})).await);

@@ -43,6 +43,7 @@ async fn forged_system_events_are_refused(db: Db) {
         entry("stream.stopped", json!({})),
         entry("artifact.ready", json!({"artifactType": "transcript"})),
         entry("slide.deck_added", json!({"assetId": uuid::Uuid::new_v4(), "pageCount": 3})),
+        entry("asset.added", json!({"assetId": uuid::Uuid::new_v4(), "kind": "image"})),
     ];
     for who in [&s.assistant, &s.teacher] {
         for e in &forged {
@@ -71,6 +72,7 @@ fn sample(ty: &str, s: &School) -> Value {
         "scene.updated" | "scene.changed" => json!({"sceneId": id}),
         "slide.deck_added" => json!({"assetId": id, "pageCount": 2}),
         "slide.shown" => json!({"assetId": id, "page": 1}),
+        "asset.added" => json!({"assetId": id, "kind": "image"}),
         "whiteboard.stroke_added" => {
             json!({"boardId": "b", "strokes": [{"id": id.to_string(), "points": [[0.1, 0.1]], "color": "#000", "width": 2.0}]})
         }

@@ -305,3 +305,61 @@ async fn migrations_define_the_same_schema_on_both_databases() {
         "the migrations drifted:\n  only on SQLite: {only_sqlite:?}\n  only on PostgreSQL: {only_postgres:?}"
     );
 }
+
+/// One commit path: a row and its events commit together; if the event is refused, the row is not
+/// written either.
+async fn rows_and_events_commit_together(db: Db) {
+    use cloud_api::store::{AssetRecord, Write};
+    let store = fresh_store(db).await;
+    let tenant = store.create_tenant("Commit").await.unwrap().id;
+    let teacher = store.create_user(tenant, "t@commit.test", None, "x", false).await.unwrap().id;
+    let sid = scheduled(&store, tenant, teacher).await;
+    let asset = |n: u128| AssetRecord {
+        id: shared_types::AssetId(uuid::Uuid::from_u128(n)),
+        session_id: sid,
+        scene_id: None,
+        kind: "image".into(),
+        content_key: format!("k/{n}.png"),
+        content_type: "image/png".into(),
+        title: None,
+        page_count: None,
+    };
+    let added = |n: u128| {
+        ev(
+            &format!("a{n}"),
+            teacher,
+            Role::Teacher,
+            SessionEvent::AssetAdded {
+                asset_id: shared_types::AssetId(uuid::Uuid::from_u128(n)),
+                kind: "image".into(),
+                title: None,
+            },
+        )
+    };
+    // Not live yet: the event is refused, and the asset row is not there.
+    let refused = store.commit(tenant, sid, &[Write::Asset(&asset(1), teacher)], vec![added(1)]).await.unwrap();
+    assert!(matches!(refused, Err(AppendOutcome::Rejected(Rejection::NotLive))), "{refused:?}");
+    assert!(store.asset(tenant, shared_types::AssetId(uuid::Uuid::from_u128(1))).await.unwrap().is_none());
+    store
+        .append(tenant, sid, vec![ev("start", teacher, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await
+        .unwrap();
+    let ok = store.commit(tenant, sid, &[Write::Asset(&asset(2), teacher)], vec![added(2)]).await.unwrap().unwrap();
+    let log = store.events_after(tenant, sid, 0, 100).await.unwrap().0;
+    assert_eq!(ok[0].sequence, 3, "{:?}", log.iter().map(|e| (e.sequence, e.event.event_type())).collect::<Vec<_>>());
+    assert!(store.asset(tenant, shared_types::AssetId(uuid::Uuid::from_u128(2))).await.unwrap().is_some());
+    // The same write again: the original event, one row.
+    let again = store.commit(tenant, sid, &[Write::Asset(&asset(2), teacher)], vec![added(2)]).await.unwrap().unwrap();
+    assert_eq!(again[0].sequence, 3);
+    assert_eq!(store.events_after(tenant, sid, 0, 100).await.unwrap().1, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_and_events_commit_together() {
+    rows_and_events_commit_together(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_and_events_commit_together() {
+    rows_and_events_commit_together(Db::Postgres).await;
+}

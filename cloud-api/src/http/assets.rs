@@ -7,10 +7,9 @@ use crate::blob::{BlobError, BlobStore};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::submit;
 use crate::http::{authorize, ensure, session_target};
 use crate::slides::{render_deck, DeckError};
-use crate::store::{AssetRecord, Owned};
+use crate::store::{AssetRecord, NewEvent, Owned, Write};
 use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -161,17 +160,22 @@ pub async fn upload(
         return Err(ApiError::validation("type", "a PDF is uploaded as type slide"));
     }
     let id = AssetId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    // Decide before any work is done (rendering, storing): may a deck be added now? Its page count
-    // is not known yet; the decision for "a deck of at least one page" is the same one.
-    if is_deck {
-        let state = app.store.state(tenant, session, None).await?;
-        let actor = shared_types::SessionActor::participant(&caller.actor, &target);
-        let probe = SessionCommand::AddDeck { asset_id: id, page_count: 1, title: None };
-        if let Err(r) = shared_types::decide(&state, &actor, probe) {
-            // A retried upload finds its own deck already there: that is not a refusal.
-            if !matches!(r, shared_types::Rejection::Duplicate(_)) {
-                return Err(r.into());
-            }
+    // Decide before any work is done (rendering, storing): may this asset be added now? A deck's
+    // page count is not known yet; the decision for "a deck of at least one page" is the same one.
+    let actor = shared_types::SessionActor::participant(&caller.actor, &target);
+    let command = |page_count: u32, title: Option<String>| {
+        if is_deck {
+            SessionCommand::AddDeck { asset_id: id, page_count, title }
+        } else {
+            let kind = if up.kind == "whiteboard" { "whiteboard" } else { "image" };
+            SessionCommand::AddAsset { asset_id: id, kind: kind.into(), title }
+        }
+    };
+    let state = app.store.state(tenant, session, None).await?;
+    if let Err(r) = shared_types::decide(&state, &actor, command(1, None)) {
+        // A retried upload finds its own asset already there: that is not a refusal.
+        if !matches!(r, shared_types::Rejection::Duplicate(_)) {
+            return Err(r.into());
         }
     }
     let content_key = format!("sessions/{session}/assets/{id}/source.{ext}");
@@ -200,14 +204,19 @@ pub async fn upload(
         title: title.clone(),
         page_count,
     };
-    let event = match page_count {
-        Some(n) => Some(
-            submit(&app, &caller, &target, &key, SessionCommand::AddDeck { asset_id: id, page_count: n, title })
-                .await?,
-        ),
-        None => None,
+    // The asset row and its event commit together (or neither does).
+    let ne = NewEvent {
+        idempotency_key: crate::http::sessions::event_key(&caller, &key),
+        actor_id: actor.user,
+        actor_role: actor.role,
+        occurred_at: None,
+        event: shared_types::decide::authorize(&actor, command(page_count.unwrap_or(1), title))?,
     };
-    app.store.insert_asset(tenant, &record, caller.user.id).await?;
+    let committed = app.store.commit(tenant, session, &[Write::Asset(&record, caller.user.id)], vec![ne]).await?;
+    let event = match committed {
+        Ok(mut events) => events.remove(0),
+        Err(refused) => return Err(crate::http::sessions::outcome(refused).err().unwrap_or_else(ApiError::internal)),
+    };
     let mut body = asset_json(&app, &record).await?;
     body["event"] = json!(event);
     Ok((StatusCode::CREATED, Json(body)))

@@ -8,7 +8,7 @@ use crate::http::authorize;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::submit_as;
-use crate::store::Destination;
+use crate::store::{Destination, NewEvent, Write};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -164,14 +164,24 @@ pub async fn start(
             (lk.start_stream(&crate::livekit::room_name(id), urls(&chosen)?).await.map_err(egress_unavailable)?, true)
         }
     };
-    app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
+    let stream = Write::Stream { egress: &egress, destinations: &req.destination_ids };
     let event = if changed {
-        Some(
-            submit_as(&app, &caller, &target, &key, SessionCommand::StreamStarted { destination_ids: ids }, true)
-                .await?
-                .0,
-        )
+        // A new stream: its row and `stream.started` commit together.
+        let ne = NewEvent {
+            idempotency_key: crate::http::sessions::event_key(&caller, &key),
+            actor_id: actor.user,
+            actor_role: actor.role,
+            occurred_at: None,
+            event: shared_types::decide::authorize(&actor, SessionCommand::StreamStarted { destination_ids: ids })?,
+        };
+        match app.store.commit(target.tenant, id, &[stream], vec![ne]).await? {
+            Ok(mut events) => Some(events.remove(0)),
+            Err(refused) => {
+                return Err(crate::http::sessions::outcome(refused).err().unwrap_or_else(ApiError::internal))
+            }
+        }
     } else {
+        app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
         None
     };
     Ok(Json(json!({ "egressId": egress, "destinationIds": req.destination_ids, "event": event })))

@@ -18,30 +18,6 @@ pub struct AssetRecord {
 
 impl Store {
     /// Record an asset; recording the same id again changes nothing.
-    pub async fn insert_asset(&self, tenant: TenantId, a: &AssetRecord, by: UserId) -> StoreResult<()> {
-        let mut w = self.write().await?;
-        sqlx::query(
-            "insert into studio_assets (id, tenant_id, scene_id, session_id, type, content_url, content_type, title, \
-             page_count, created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             on conflict (id) do nothing",
-        )
-        .bind(a.id.to_string())
-        .bind(tenant.to_string())
-        .bind(a.scene_id.map(|s| s.to_string()))
-        .bind(a.session_id.to_string())
-        .bind(&a.kind)
-        .bind(&a.content_key)
-        .bind(&a.content_type)
-        .bind(a.title.clone())
-        .bind(a.page_count.map(|p| p as i64))
-        .bind(by.to_string())
-        .bind(ts(Utc::now()))
-        .execute(&mut *w.tx)
-        .await
-        .map_err(on_constraint)?;
-        w.commit().await
-    }
-
     pub async fn asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<Option<AssetRecord>> {
         let r = sqlx::query(
             "select id, session_id, scene_id, type, content_url, content_type, title, page_count \
@@ -64,4 +40,33 @@ impl Store {
             page_count: r.try_get::<Option<i64>, _>("page_count")?.map(|p| p as u32),
         }))
     }
+}
+
+/// Insert an asset row inside an open transaction (once: the id decides).
+pub(crate) async fn insert_asset_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    a: &AssetRecord,
+    by: UserId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into studio_assets (id, tenant_id, scene_id, session_id, type, content_url, content_type, title, \
+         page_count, created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         on conflict (id) do nothing",
+    )
+    .bind(a.id.to_string())
+    .bind(tenant.to_string())
+    .bind(a.scene_id.map(|s| s.to_string()))
+    .bind(a.session_id.to_string())
+    .bind(&a.kind)
+    .bind(&a.content_key)
+    .bind(&a.content_type)
+    .bind(a.title.clone())
+    .bind(a.page_count.map(|p| p as i64))
+    .bind(by.to_string())
+    .bind(ts(Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_constraint)?;
+    Ok(())
 }

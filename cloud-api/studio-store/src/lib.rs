@@ -11,6 +11,7 @@ pub mod keyfile;
 
 mod assets;
 mod catalog;
+mod commit;
 mod events;
 mod idempotency;
 mod jobs;
@@ -22,6 +23,7 @@ mod users;
 
 pub use assets::AssetRecord;
 pub use catalog::Owned;
+pub use commit::Write;
 pub use events::*;
 pub use idempotency::*;
 pub use jobs::{Job, DEFAULT_MAX_ATTEMPTS};

@@ -73,6 +73,7 @@ const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, star
 impl Store {
     /// Store a recording row and append its `recording.added` event (which enqueues processing) in
     /// one transaction. `Err(outcome)` when the event is refused; nothing is written then.
+    /// A recording and its `recording.added` event (which enqueues processing), in one commit.
     pub async fn add_recording(
         &self,
         tenant: TenantId,
@@ -80,47 +81,8 @@ impl Store {
         by: UserId,
         event: NewEvent,
     ) -> StoreResult<Result<EventEnvelope, AppendOutcome>> {
-        let mut w = self.write().await?;
-        let existing = sqlx::query("select 1 from recordings where id = $1")
-            .bind(rec.id.to_string())
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        if existing.is_none() {
-            sqlx::query(
-                "insert into recordings (id, tenant_id, session_id, file_url, content_type, size_bytes, started_at, duration_s, \
-                 created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(rec.id.to_string())
-            .bind(tenant.to_string())
-            .bind(rec.session_id.to_string())
-            .bind(&rec.file_key)
-            .bind(&rec.content_type)
-            .bind(rec.size_bytes)
-            .bind(rec.started_at.map(ts))
-            .bind(rec.duration_s)
-            .bind(by.to_string())
-            .bind(ts(rec.created_at))
-            .execute(&mut *w.tx)
-            .await
-            .map_err(on_constraint)?;
-        }
-        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, rec.session_id, vec![event]).await?;
-        match outcomes.remove(0) {
-            AppendOutcome::Appended(e) => {
-                w.commit().await?;
-                self.fanout.publish([&e]);
-                self.put_state(rec.session_id, state);
-                Ok(Ok(e))
-            }
-            AppendOutcome::Replayed(e) => {
-                w.commit().await?;
-                Ok(Ok(e))
-            }
-            refused => {
-                w.tx.rollback().await?;
-                Ok(Err(refused))
-            }
-        }
+        let done = self.commit(tenant, rec.session_id, &[crate::Write::Recording(rec, by)], vec![event]).await?;
+        Ok(done.map(|mut e| e.remove(0)))
     }
 
     pub async fn recording(&self, tenant: TenantId, id: RecordingId) -> StoreResult<Option<Recording>> {
@@ -438,4 +400,31 @@ impl Store {
         }
         w.commit().await
     }
+}
+
+/// Insert a recording row inside an open transaction (once: the id decides).
+pub(crate) async fn insert_recording_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    rec: &Recording,
+    by: UserId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into recordings (id, tenant_id, session_id, file_url, content_type, size_bytes, started_at, duration_s, \
+         created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (id) do nothing",
+    )
+    .bind(rec.id.to_string())
+    .bind(tenant.to_string())
+    .bind(rec.session_id.to_string())
+    .bind(&rec.file_key)
+    .bind(&rec.content_type)
+    .bind(rec.size_bytes)
+    .bind(rec.started_at.map(ts))
+    .bind(rec.duration_s)
+    .bind(by.to_string())
+    .bind(ts(rec.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_constraint)?;
+    Ok(())
 }

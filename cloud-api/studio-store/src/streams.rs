@@ -82,6 +82,8 @@ impl Store {
         Ok(Some((r.try_get(0)?, serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?)))
     }
 
+    /// Record the session's stream egress and destinations (no event: live changes of an existing
+    /// stream; a new stream is committed with its `stream.started` through [`Store::commit`]).
     pub async fn set_stream(
         &self,
         tenant: TenantId,
@@ -90,17 +92,7 @@ impl Store {
         ids: &[uuid::Uuid],
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
-        sqlx::query(
-            "insert into session_streams (session_id, tenant_id, egress_id, destination_ids, started_at) values ($1, $2, $3, $4, $5) \
-             on conflict (session_id) do update set egress_id = $3, destination_ids = $4",
-        )
-        .bind(session.to_string())
-        .bind(tenant.to_string())
-        .bind(egress)
-        .bind(serde_json::to_string(ids).unwrap_or_default())
-        .bind(ts(Utc::now()))
-        .execute(&mut *w.tx)
-        .await?;
+        set_stream_in(&mut w.tx, tenant, session, egress, ids).await?;
         w.commit().await
     }
 
@@ -112,4 +104,25 @@ impl Store {
             .await?;
         w.commit().await
     }
+}
+
+pub(crate) async fn set_stream_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    session: SessionId,
+    egress: &str,
+    ids: &[uuid::Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into session_streams (session_id, tenant_id, egress_id, destination_ids, started_at) values ($1, $2, $3, $4, $5) \
+         on conflict (session_id) do update set egress_id = $3, destination_ids = $4",
+    )
+    .bind(session.to_string())
+    .bind(tenant.to_string())
+    .bind(egress)
+    .bind(serde_json::to_string(ids).unwrap_or_default())
+    .bind(ts(Utc::now()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
