@@ -43,17 +43,38 @@ impl Limits {
 pub async fn body_guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let limit = route_limit(&app.config, req.uri().path());
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::parse::<u64>);
-    match declared {
+    let idle = Duration::from_secs(app.config.body_idle_timeout_secs);
+    let mut resp = match declared {
         Some(Ok(n)) if n > limit as u64 => {
-            return ApiError::new(ErrorCode::PayloadTooLarge, format!("the body may hold at most {limit} bytes"))
+            // A little over the limit: read and discard it, so an ordinary client (which writes the
+            // whole body before reading the answer) sees the 413. Far over it: refuse at once.
+            if n <= limit as u64 + DRAIN_AT_MOST {
+                drain(req.into_body(), idle).await;
+            }
+            ApiError::new(ErrorCode::PayloadTooLarge, format!("the body may hold at most {limit} bytes"))
                 .into_response()
         }
-        Some(Err(_)) => return ApiError::bad_request("Content-Length is not a number").into_response(),
-        _ => {}
+        Some(Err(_)) => ApiError::bad_request("Content-Length is not a number").into_response(),
+        _ => {
+            let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(idle, b)));
+            next.run(req).await
+        }
+    };
+    // A body refused unread leaves the connection unusable: say so, so clients do not reuse it.
+    if matches!(resp.status().as_u16(), 408 | 413) {
+        resp.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     }
-    let idle = app.config.body_idle_timeout_secs;
-    let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(Duration::from_secs(idle), b)));
-    next.run(req).await
+    resp
+}
+
+/// How far over its limit a declared body is still read (and thrown away) before the 413.
+const DRAIN_AT_MOST: u64 = 16 * 1024 * 1024;
+
+/// Read a body to its end without keeping it, giving up when it goes quiet for `idle`.
+async fn drain(body: Body, idle: Duration) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(idle, stream.next()).await {}
 }
 
 /// The largest body a route takes.
