@@ -6,8 +6,10 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_cloud-api"))
+/// The binary under test: this build's, or another one named by `STUDIO_API_BIN` (to show that a
+/// finding reproduces on an older build).
+fn exe() -> PathBuf {
+    std::env::var_os("STUDIO_API_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cloud-api")))
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -32,7 +34,7 @@ async fn fresh_postgres() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_storm_keeps_memory_bounded() {
     let dir = temp_dir("storm");
-    let server = Spawned::start(exe(), &dir, &[("LOGIN_IP_LIMIT_PER_MIN", "100000")]).unwrap();
+    let server = Spawned::start(&exe(), &dir, &[("LOGIN_IP_LIMIT_PER_MIN", "100000")]).unwrap();
     let http = reqwest::Client::builder().pool_max_idle_per_host(200).build().unwrap();
     // Warm: one login of each kind, so the baseline includes what every login needs once.
     server.login(&http, "student@demo.school").await.unwrap();
@@ -80,7 +82,7 @@ async fn crash_and_retry(database_url: Option<String>) {
     if let Some(u) = &database_url {
         env.push(("DATABASE_URL", u));
     }
-    let mut server = Spawned::start(exe(), &dir, &env).unwrap();
+    let mut server = Spawned::start(&exe(), &dir, &env).unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let token = server.login(&http, "teacher@demo.school").await.unwrap();
     let session = server.demo_session(&http, &token).await.unwrap();
@@ -133,7 +135,7 @@ async fn crash_and_retry(database_url: Option<String>) {
     assert!(answered.iter().all(|(_, c)| *c == 201), "before the crash every write succeeded");
     assert_eq!(unanswered.len(), 20, "each writer had one request in flight at the kill");
 
-    let server = Spawned::start(exe(), &dir, &env).unwrap();
+    let server = Spawned::start(&exe(), &dir, &env).unwrap();
     let t0 = Instant::now();
     let resent: Vec<_> = unanswered
         .iter()
@@ -332,7 +334,7 @@ async fn download_sha256(http: &reqwest::Client, url: &str) -> (u64, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_recordings_stream_through_without_memory() {
     let dir = temp_dir("big");
-    let server = Spawned::start(exe(), &dir, &[("LOGIN_IP_LIMIT_PER_MIN", "100000")]).unwrap();
+    let server = Spawned::start(&exe(), &dir, &[("LOGIN_IP_LIMIT_PER_MIN", "100000")]).unwrap();
     let http = reqwest::Client::new();
     let token = server.login(&http, "teacher@demo.school").await.unwrap();
     let session = server.demo_session(&http, &token).await.unwrap();
