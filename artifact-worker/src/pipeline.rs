@@ -7,7 +7,8 @@ use crate::{decode, model};
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind};
-use shared_types::{RecordingId, SessionEvent};
+use shared_types::RecordingId;
+use shared_types::{SessionActor, SessionCommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -213,44 +214,26 @@ impl Worker {
                 .map_err(|e| anyhow!("storing captions: {e}")),
         ));
         for (kind, r) in results {
-            match r {
-                Ok((data_key, data)) => {
-                    self.store
-                        .put_artifact(
-                            tenant,
-                            session.id,
-                            rid,
-                            kind,
-                            ArtifactStatus::Ready,
-                            data_key.as_deref(),
-                            data.as_ref(),
-                            None,
-                        )
-                        .await?;
-                    let ev = NewEvent {
-                        idempotency_key: format!("artifact/{rid}/{kind}"),
-                        actor_id: None,
-                        actor_role: None,
-                        occurred_at: None,
-                        event: SessionEvent::ArtifactReady { artifact_type: kind.as_str().into(), artifact_id: None },
-                    };
-                    self.store.append(tenant, session.id, vec![ev]).await?;
-                }
+            // Each deriver alone: a failure is recorded and the others go on.
+            let (status, data_key, data, error) = match r {
+                Ok((data_key, data)) => (ArtifactStatus::Ready, data_key, data, None),
                 Err(e) => {
                     tracing::warn!(kind = %kind, error = %e, "deriver failed");
-                    self.store
-                        .put_artifact(
-                            tenant,
-                            session.id,
-                            rid,
-                            kind,
-                            ArtifactStatus::Failed,
-                            None,
-                            None,
-                            Some(&format!("{e:#}")),
-                        )
-                        .await?;
+                    (ArtifactStatus::Failed, None, None, Some(format!("{e:#}")))
                 }
+            };
+            let (key, value) = (data_key.as_deref(), data.as_ref());
+            self.store.put_artifact(tenant, session.id, rid, kind, status, key, value, error.as_deref()).await?;
+            if status == ArtifactStatus::Ready {
+                let command = SessionCommand::ArtifactReady { artifact_type: kind.as_str().into(), artifact_id: None };
+                let ev = NewEvent {
+                    idempotency_key: format!("artifact/{rid}/{kind}"),
+                    actor_id: None,
+                    actor_role: None,
+                    occurred_at: None,
+                    event: shared_types::decide::authorize(&SessionActor::system(), command)?,
+                };
+                self.store.append(tenant, session.id, vec![ev]).await?;
             }
         }
         Ok(())

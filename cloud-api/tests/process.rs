@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 /// The binary under test: this build's, or another one named by `STUDIO_API_BIN` (to show that a
 /// finding reproduces on an older build).
 fn exe() -> PathBuf {
-    std::env::var_os("STUDIO_API_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cloud-api")))
+    std::env::var_os("STUDIO_API_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cloud-api")))
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -154,15 +156,8 @@ async fn crash_and_retry(database_url: Option<String>) {
     assert!(took < Duration::from_secs(10), "answered within 10 s, took {took:?}");
 
     // Every message exactly once, the log gap-free.
-    let page: Value = http
-        .get(format!("{}/api/sessions/{session}/events?after=0&limit=1000", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page =
+        get_json(&http, format!("{}/api/sessions/{session}/events?after=0&limit=1000", server.base), &token).await;
     let events = page["events"].as_array().unwrap();
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["sequence"].as_u64(), Some(i as u64 + 1), "gap-free");
@@ -188,6 +183,11 @@ async fn sqlite_crash_then_retry_answers_every_write_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_crash_then_retry_answers_every_write_once() {
     crash_and_retry(Some(fresh_postgres().await)).await;
+}
+
+/// GET `url` with the bearer token, as JSON.
+async fn get_json(http: &reqwest::Client, url: String, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
 }
 
 /// Run the binary to its exit; (success, stderr).
@@ -255,21 +255,15 @@ impl Recording {
             })
             .collect();
         if i == 0 {
+            // A 16 kHz mono 16-bit PCM header for the rest of the bytes.
             let data = (self.len - 44) as u32;
-            let mut h = Vec::with_capacity(44);
-            h.extend(b"RIFF");
-            h.extend((36 + data).to_le_bytes());
-            h.extend(b"WAVEfmt ");
-            h.extend(16u32.to_le_bytes());
-            h.extend(1u16.to_le_bytes());
-            h.extend(1u16.to_le_bytes());
-            h.extend(16000u32.to_le_bytes());
-            h.extend(32000u32.to_le_bytes());
-            h.extend(2u16.to_le_bytes());
-            h.extend(16u16.to_le_bytes());
-            h.extend(b"data");
-            h.extend(data.to_le_bytes());
-            out[..44].copy_from_slice(&h);
+            let fmt: [&[u8]; 4] =
+                [&16u32.to_le_bytes(), &[1, 0, 1, 0], &16000u32.to_le_bytes(), &32000u32.to_le_bytes()];
+            let size = (36 + data).to_le_bytes();
+            let header: Vec<u8> =
+                [&b"RIFF"[..], &size, &b"WAVEfmt "[..], &fmt.concat(), &[2, 0, 16, 0], &b"data"[..]].concat();
+            out[..40].copy_from_slice(&header);
+            out[40..44].copy_from_slice(&data.to_le_bytes());
         }
         out
     }
@@ -410,15 +404,7 @@ async fn big_recordings_stream_through_without_memory() {
     assert!(peak - baseline < 64.0, "resumable upload grew RSS by {:.1} MB", peak - baseline);
 
     // Read both back through the replay's signed URLs.
-    let replay: Value = http
-        .get(format!("{}/api/replays/{session}", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replay = get_json(&http, format!("{}/api/replays/{session}", server.base), &token).await;
     let urls: Vec<String> = replay["recordings"]
         .as_array()
         .unwrap()

@@ -131,6 +131,7 @@ pub fn broadcast(props: &PageProps) -> Html {
                     }
                     media::api("/api/sessions/end", json!({ "sessionId": session })).await?;
                     live.set(false);
+                    expose("ended", &JsValue::TRUE);
                     Ok(())
                 }
                 .await;

@@ -404,20 +404,9 @@ async fn project(
     let sid = e.session_id.to_string();
     match &e.event {
         SessionEvent::ChatPosted { message_id, content } => {
-            sqlx::query(
-                "insert into chat_messages (id, tenant_id, session_id, user_id, content, hidden, sequence, created_at) \
-                 values ($1, $2, $3, $4, $5, 0, $6, $7)",
-            )
-            .bind(message_id.to_string())
-            .bind(tenant.to_string())
-            .bind(&sid)
-            .bind(e.actor_id.map(|a| a.to_string()))
-            .bind(content)
-            .bind(e.sequence as i64)
-            .bind(ts(e.occurred_at))
-            .execute(&mut **tx)
-            .await
-            .map_err(on_constraint)?;
+            let sql = "insert into chat_messages (id, tenant_id, session_id, user_id, content, hidden, sequence, \
+                       created_at) values ($1, $2, $3, $4, $5, 0, $6, $7)";
+            insert_text_row(tx, sql, &message_id.to_string(), tenant, e, content).await?;
         }
         SessionEvent::SceneCreated { scene_id, .. } | SessionEvent::SceneUpdated { scene_id, .. } => {
             if let Some(sc) = state.scenes.get(scene_id) {
@@ -457,20 +446,9 @@ async fn project(
                 .await?;
         }
         SessionEvent::QuestionAsked { question_id, content } => {
-            sqlx::query(
-                "insert into questions (id, tenant_id, session_id, user_id, content, sequence, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(question_id.to_string())
-            .bind(tenant.to_string())
-            .bind(&sid)
-            .bind(e.actor_id.map(|a| a.to_string()))
-            .bind(content)
-            .bind(e.sequence as i64)
-            .bind(ts(e.occurred_at))
-            .execute(&mut **tx)
-            .await
-            .map_err(on_constraint)?;
+            let sql = "insert into questions (id, tenant_id, session_id, user_id, content, sequence, created_at) \
+                       values ($1, $2, $3, $4, $5, $6, $7)";
+            insert_text_row(tx, sql, &question_id.to_string(), tenant, e, content).await?;
         }
         SessionEvent::QuestionUpvoted { question_id }
         | SessionEvent::QuestionAnswered { question_id }
@@ -544,5 +522,28 @@ async fn project(
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// A chat message or question row: (id, tenant, session, author, text, sequence, time).
+async fn insert_text_row(
+    tx: &mut Transaction<'static, Any>,
+    sql: &str,
+    id: &str,
+    tenant: TenantId,
+    e: &EventEnvelope,
+    content: &str,
+) -> StoreResult<()> {
+    sqlx::query(sql)
+        .bind(id)
+        .bind(tenant.to_string())
+        .bind(e.session_id.to_string())
+        .bind(e.actor_id.map(|a| a.to_string()))
+        .bind(content)
+        .bind(e.sequence as i64)
+        .bind(ts(e.occurred_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(on_constraint)?;
     Ok(())
 }

@@ -71,6 +71,11 @@ fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
 const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, started_at, duration_s, created_at";
 
 impl Store {
+    /// The rows of a query over one session's data (`$1` = session, `$2` = tenant).
+    async fn session_rows(&self, sql: &str, tenant: TenantId, session: SessionId) -> StoreResult<Vec<AnyRow>> {
+        Ok(sqlx::query(sql).bind(session.to_string()).bind(tenant.to_string()).fetch_all(&self.pool).await?)
+    }
+
     /// Store a recording row and append its `recording.added` event (which enqueues processing) in
     /// one transaction. `Err(outcome)` when the event is refused; nothing is written then.
     /// A recording and its `recording.added` event (which enqueues processing), in one commit.
@@ -152,14 +157,14 @@ impl Store {
     }
 
     pub async fn artifacts_of(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Artifact>> {
-        let rows = sqlx::query(
-            "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
+        let rows = self
+            .session_rows(
+                "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
              where session_id = $1 and tenant_id = $2 order by type",
-        )
-        .bind(session.to_string())
-        .bind(tenant.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                session,
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 let rec: Option<String> = r.try_get("recording_id")?;
@@ -221,14 +226,14 @@ impl Store {
     }
 
     pub async fn transcript(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<IndexedSegment>> {
-        let rows = sqlx::query(
-            "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
+        let rows = self
+            .session_rows(
+                "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
              where session_id = $1 and tenant_id = $2 order by idx",
-        )
-        .bind(session.to_string())
-        .bind(tenant.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+                tenant,
+                session,
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(IndexedSegment {

@@ -52,6 +52,8 @@ try {
 
   await teacher.click('#end');
   await teacher.waitForFunction(() => window.__studio.uploaded, null, { timeout: 20000 });
+  // The class is ended after the upload: wait for that too before closing the browser.
+  await teacher.waitForFunction(() => window.__studio.ended, null, { timeout: 20000 });
   result.recording = await teacher.evaluate(() => window.__studio.uploaded);
   result.teacherState = await teacher.evaluate(() => document.querySelector('#rec').textContent);
 } catch (e) {
