@@ -252,3 +252,121 @@ pub struct StateResponse {
     pub session_id: SessionId,
     pub state: SessionState,
 }
+
+/// A chat message as participants see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessageDto {
+    pub id: MessageId,
+    pub content: String,
+    pub author_id: Option<UserId>,
+    pub hidden: bool,
+    pub sequence: u64,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&crate::state::ChatMessage> for ChatMessageDto {
+    fn from(m: &crate::state::ChatMessage) -> Self {
+        ChatMessageDto {
+            id: m.id,
+            content: m.content.clone(),
+            author_id: m.author,
+            hidden: m.hidden,
+            sequence: m.sequence,
+            at: m.at,
+        }
+    }
+}
+
+/// A question as `viewer` sees it (whether they upvoted it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionDto {
+    pub id: QuestionId,
+    pub content: String,
+    pub author_id: Option<UserId>,
+    pub upvotes: usize,
+    pub upvoted_by_me: bool,
+    pub answered: bool,
+    pub dismissed: bool,
+    pub sequence: u64,
+}
+
+impl QuestionDto {
+    pub fn of(q: &crate::state::Question, viewer: UserId) -> Self {
+        QuestionDto {
+            id: q.id,
+            content: q.content.clone(),
+            author_id: q.author,
+            upvotes: q.upvoters.len(),
+            upvoted_by_me: q.upvoters.contains(&viewer),
+            answered: q.answered,
+            dismissed: q.dismissed,
+            sequence: q.sequence,
+        }
+    }
+}
+
+/// A poll with its live tally, as `viewer` sees it (their own vote).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollDto {
+    pub id: PollId,
+    pub prompt: String,
+    pub options: Vec<String>,
+    pub tally: Vec<u32>,
+    pub closed: bool,
+    pub my_vote: Option<u32>,
+}
+
+impl PollDto {
+    pub fn of(id: PollId, p: &crate::state::Poll, viewer: UserId) -> Self {
+        PollDto {
+            id,
+            prompt: p.prompt.clone(),
+            options: p.options.clone(),
+            tally: p.tally(),
+            closed: p.closed,
+            my_vote: p.votes.get(&viewer).copied(),
+        }
+    }
+}
+
+/// `{event}`: the answer of a write whose only result is its event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventAnswer {
+    pub event: EventEnvelope,
+}
+
+/// `POST /api/chat` → 201.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatPosted {
+    pub message: ChatMessageDto,
+    pub event: EventEnvelope,
+}
+
+/// `GET /api/sessions/{id}/chat`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatList {
+    pub messages: Vec<ChatMessageDto>,
+}
+
+/// A write on a question: the question after it, and the event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionAnswer {
+    pub question: Option<QuestionDto>,
+    pub event: EventEnvelope,
+}
+
+/// `GET /api/sessions/{id}/questions`: open questions, most upvoted first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionList {
+    pub questions: Vec<QuestionDto>,
+}
+
+/// A write on a poll: the poll after it, and the event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollAnswer {
+    pub poll: Option<PollDto>,
+    pub event: EventEnvelope,
+}

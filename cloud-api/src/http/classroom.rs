@@ -13,9 +13,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use shared_types::dto::{
+    ChatList, ChatMessageDto, ChatPosted, EventAnswer, PollAnswer, PollDto, QuestionAnswer, QuestionDto, QuestionList,
+};
 use shared_types::policy::{Action, Target};
-use shared_types::state::{Poll, Question, SessionState};
+use shared_types::state::{Question, SessionState};
 use shared_types::{MessageId, PollId, QuestionId, SessionCommand, SessionEvent, SessionId};
 
 #[derive(Deserialize)]
@@ -40,39 +42,27 @@ async fn current(app: &AppState, target: &Target) -> ApiResult<SessionState> {
     Ok(app.store.state(target.tenant, target.session.expect("session target"), None).await?)
 }
 
-fn question_json(q: &Question, caller: &Caller) -> Value {
-    json!({
-        "id": q.id, "content": q.content, "authorId": q.author, "upvotes": q.upvoters.len(),
-        "upvotedByMe": q.upvoters.contains(&caller.user.id), "answered": q.answered,
-        "dismissed": q.dismissed, "sequence": q.sequence,
-    })
-}
-
-fn poll_json(id: PollId, p: &Poll, caller: &Caller) -> Value {
-    json!({
-        "id": id, "prompt": p.prompt, "options": p.options, "tally": p.tally(),
-        "closed": p.closed, "myVote": p.votes.get(&caller.user.id),
-    })
-}
-
 pub async fn post_chat(
     State(app): State<AppState>,
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<PostText>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ChatPosted>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Chat).await?;
     // The message id derives from the request key, so a retried post is the same message.
     let id = MessageId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event =
         submit(&app, &caller, &target, &key, SessionCommand::PostChat { message_id: id, content: req.content }).await?;
-    let message = match &event.event {
-        SessionEvent::ChatPosted { message_id, content } => {
-            json!({ "id": message_id, "content": content, "authorId": event.actor_id, "sequence": event.sequence, "at": event.occurred_at })
-        }
-        _ => Value::Null,
+    let SessionEvent::ChatPosted { message_id, content } = &event.event else { return Err(ApiError::internal()) };
+    let message = ChatMessageDto {
+        id: *message_id,
+        content: content.clone(),
+        author_id: event.actor_id,
+        hidden: false,
+        sequence: event.sequence,
+        at: event.occurred_at,
     };
-    Ok((StatusCode::CREATED, Json(json!({ "message": message, "event": event }))))
+    Ok((StatusCode::CREATED, Json(ChatPosted { message, event })))
 }
 
 /// The chat; hidden messages are shown (flagged) only to moderators.
@@ -80,17 +70,13 @@ pub async fn list_chat(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ChatList>> {
     let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let moderator = caller.actor.may(Action::Moderate, &target);
     let state = current(&app, &target).await?;
-    let messages: Vec<Value> = state
-        .chat
-        .iter()
-        .filter(|m| moderator || !m.hidden)
-        .map(|m| json!({ "id": m.id, "content": m.content, "authorId": m.author, "hidden": m.hidden, "sequence": m.sequence, "at": m.at }))
-        .collect();
-    Ok(Json(json!({ "messages": messages })))
+    let messages: Vec<ChatMessageDto> =
+        state.chat.iter().filter(|m| moderator || !m.hidden).map(ChatMessageDto::from).collect();
+    Ok(Json(ChatList { messages }))
 }
 
 pub async fn hide_chat(
@@ -98,10 +84,10 @@ pub async fn hide_chat(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<MessageId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     let target = owned(&app, &caller, Owned::Message, id.0).await?;
     let event = submit(&app, &caller, &target, &key, SessionCommand::HideChat { message_id: id }).await?;
-    Ok(Json(json!({ "event": event })))
+    Ok(Json(EventAnswer { event }))
 }
 
 pub async fn ask(
@@ -109,15 +95,15 @@ pub async fn ask(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<PostText>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<QuestionAnswer>)> {
     let target = authorize(&app, &caller, req.session_id, Action::AskQuestion).await?;
     let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event =
         submit(&app, &caller, &target, &key, SessionCommand::AskQuestion { question_id: id, content: req.content })
             .await?;
     let state = current(&app, &target).await?;
-    let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
-    Ok((StatusCode::CREATED, Json(json!({ "question": q, "event": event }))))
+    let question = state.questions.iter().find(|q| q.id == id).map(|q| QuestionDto::of(q, caller.user.id));
+    Ok((StatusCode::CREATED, Json(QuestionAnswer { question, event })))
 }
 
 /// Upvote, answer or dismiss: one event on an existing question.
@@ -127,12 +113,12 @@ async fn on_question(
     key: String,
     id: QuestionId,
     command: SessionCommand,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QuestionAnswer>> {
     let target = owned(&app, &caller, Owned::Question, id.0).await?;
     let event = submit(&app, &caller, &target, &key, command).await?;
     let state = current(&app, &target).await?;
-    let q = state.questions.iter().find(|q| q.id == id).map(|q| question_json(q, &caller));
-    Ok(Json(json!({ "question": q, "event": event })))
+    let question = state.questions.iter().find(|q| q.id == id).map(|q| QuestionDto::of(q, caller.user.id));
+    Ok(Json(QuestionAnswer { question, event }))
 }
 
 pub async fn upvote(
@@ -140,7 +126,7 @@ pub async fn upvote(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QuestionAnswer>> {
     on_question(app, caller, key, id, SessionCommand::UpvoteQuestion { question_id: id }).await
 }
 
@@ -149,7 +135,7 @@ pub async fn answer(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QuestionAnswer>> {
     on_question(app, caller, key, id, SessionCommand::AnswerQuestion { question_id: id }).await
 }
 
@@ -158,7 +144,7 @@ pub async fn dismiss(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<QuestionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QuestionAnswer>> {
     on_question(app, caller, key, id, SessionCommand::DismissQuestion { question_id: id }).await
 }
 
@@ -166,13 +152,13 @@ pub async fn list_questions(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QuestionList>> {
     let target = authorize(&app, &caller, id, Action::ReadEvents).await?;
     let state = current(&app, &target).await?;
     let mut qs: Vec<&Question> = state.questions.iter().filter(|q| !q.dismissed).collect();
     // Most upvoted first, then oldest first: what a teacher wants to see.
     qs.sort_by(|a, b| b.upvoters.len().cmp(&a.upvoters.len()).then(a.sequence.cmp(&b.sequence)));
-    Ok(Json(json!({ "questions": qs.iter().map(|q| question_json(q, &caller)).collect::<Vec<_>>() })))
+    Ok(Json(QuestionList { questions: qs.iter().map(|q| QuestionDto::of(q, caller.user.id)).collect() }))
 }
 
 #[derive(Deserialize)]
@@ -188,7 +174,7 @@ pub async fn open_poll(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<OpenPoll>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PollAnswer>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = PollId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let event = submit(
@@ -200,8 +186,8 @@ pub async fn open_poll(
     )
     .await?;
     let state = current(&app, &target).await?;
-    let poll = state.polls.get(&id).map(|p| poll_json(id, p, &caller));
-    Ok((StatusCode::CREATED, Json(json!({ "poll": poll, "event": event }))))
+    let poll = state.polls.get(&id).map(|p| PollDto::of(id, p, caller.user.id));
+    Ok((StatusCode::CREATED, Json(PollAnswer { poll, event })))
 }
 
 #[derive(Deserialize)]
@@ -215,12 +201,12 @@ async fn on_poll(
     key: String,
     id: PollId,
     command: SessionCommand,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PollAnswer>> {
     let target = owned(&app, &caller, Owned::Poll, id.0).await?;
     let event = submit(&app, &caller, &target, &key, command).await?;
     let state = current(&app, &target).await?;
-    let poll = state.polls.get(&id).map(|p| poll_json(id, p, &caller));
-    Ok(Json(json!({ "poll": poll, "event": event })))
+    let poll = state.polls.get(&id).map(|p| PollDto::of(id, p, caller.user.id));
+    Ok(Json(PollAnswer { poll, event }))
 }
 
 pub async fn vote(
@@ -229,7 +215,7 @@ pub async fn vote(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<PollId>,
     ApiJson(req): ApiJson<Vote>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PollAnswer>> {
     on_poll(app, caller, key, id, SessionCommand::Vote { poll_id: id, option: req.option }).await
 }
 
@@ -238,7 +224,7 @@ pub async fn close_poll(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<PollId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PollAnswer>> {
     on_poll(app, caller, key, id, SessionCommand::ClosePoll { poll_id: id }).await
 }
 
@@ -246,12 +232,12 @@ pub async fn get_poll(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<PollId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PollDto>> {
     let target = owned(&app, &caller, Owned::Poll, id.0).await?;
     ensure(&caller, Action::ReadEvents, &target)?;
     let state = current(&app, &target).await?;
     let p = state.polls.get(&id).ok_or_else(|| ApiError::not_found("poll"))?;
-    Ok(Json(poll_json(id, p, &caller)))
+    Ok(Json(PollDto::of(id, p, caller.user.id)))
 }
 
 #[derive(Deserialize)]
@@ -265,11 +251,11 @@ pub async fn hand(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<Hand>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     let target = authorize(&app, &caller, id, Action::RaiseHand).await?;
     let command = if req.raised { SessionCommand::RaiseHand } else { SessionCommand::LowerHand { user_id: None } };
     let event = submit(&app, &caller, &target, &key, command).await?;
-    Ok(Json(json!({ "event": event })))
+    Ok(Json(EventAnswer { event }))
 }
 
 #[derive(Deserialize)]
@@ -285,10 +271,10 @@ pub async fn lower_hand(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<LowerHand>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     let target = authorize(&app, &caller, id, Action::Moderate).await?;
     let event = submit(&app, &caller, &target, &key, SessionCommand::LowerHand { user_id: Some(req.user_id) }).await?;
-    Ok(Json(json!({ "event": event })))
+    Ok(Json(EventAnswer { event }))
 }
 
 #[derive(Deserialize)]
@@ -302,8 +288,8 @@ pub async fn highlight(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<Mark>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<EventAnswer>)> {
     let target = authorize(&app, &caller, id, Action::MarkHighlight).await?;
     let event = submit(&app, &caller, &target, &key, SessionCommand::MarkHighlight { label: req.label }).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "event": event }))))
+    Ok((StatusCode::CREATED, Json(EventAnswer { event })))
 }

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared_types::dto::EventAnswer;
 use shared_types::events::{LayoutItem, Stroke};
 use shared_types::policy::{Action, Target};
 use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
@@ -110,7 +111,7 @@ pub async fn show_slide(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<ShowSlide>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     let c = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
     Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
 }
@@ -129,7 +130,7 @@ pub async fn add_strokes(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Strokes>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<EventAnswer>)> {
     let c = SessionCommand::AddStrokes { board_id: req.board_id, strokes: req.strokes };
     Ok((StatusCode::CREATED, Json(board_event(&app, &caller, &key, req.session_id, c).await?)))
 }
@@ -147,7 +148,7 @@ pub async fn erase(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Erase>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     let c = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
     Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
 }
@@ -164,7 +165,7 @@ pub async fn clear(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     Ok(Json(
         board_event(&app, &caller, &key, req.session_id, SessionCommand::ClearBoard { board_id: req.board_id }).await?,
     ))
@@ -175,7 +176,7 @@ pub async fn undo(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<BoardOnly>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventAnswer>> {
     Ok(Json(
         board_event(&app, &caller, &key, req.session_id, SessionCommand::UndoStroke { board_id: req.board_id }).await?,
     ))
@@ -188,7 +189,7 @@ async fn board_event(
     key: &str,
     session: SessionId,
     command: SessionCommand,
-) -> ApiResult<Value> {
+) -> ApiResult<EventAnswer> {
     let target = authorize(app, caller, session, Action::Present).await?;
-    Ok(json!({ "event": submit(app, caller, &target, key, command).await? }))
+    Ok(EventAnswer { event: submit(app, caller, &target, key, command).await? })
 }
