@@ -370,3 +370,45 @@ pub struct PollAnswer {
     pub poll: Option<PollDto>,
     pub event: EventEnvelope,
 }
+
+/// A scene as presenters and students see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SceneDto {
+    pub id: SceneId,
+    pub name: String,
+    pub layout: Vec<crate::events::LayoutItem>,
+    pub assets: Vec<AssetId>,
+    pub metadata: Value,
+    /// On air now.
+    pub active: bool,
+}
+
+/// A scene write: the scene after it and its event(s) (`events` holds every one, `event` the last).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SceneAnswer {
+    pub scene: SceneDto,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventEnvelope>,
+    pub event: Option<EventEnvelope>,
+}
+
+/// An RTMP destination; its stream key is never sent back, only a hint of its end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub rtmp_url: String,
+    pub stream_key_hint: String,
+    pub created_at: DateTime<Utc>,
+    /// In the list: whether the running stream sends to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<bool>,
+}
+
+/// `GET /api/sessions/{id}/destinations`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DestinationList {
+    pub destinations: Vec<DestinationDto>,
+}

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared_types::dto::{DestinationDto, DestinationList};
 use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
 use shared_types::{SessionCommand, SessionId};
@@ -26,8 +27,15 @@ pub struct NewDestination {
     stream_key: String,
 }
 
-fn public(d: &Destination) -> Value {
-    json!({ "id": d.id, "name": d.name, "rtmpUrl": d.rtmp_url, "streamKeyHint": d.key_hint, "createdAt": d.created_at })
+fn public(d: &Destination, live: Option<bool>) -> DestinationDto {
+    DestinationDto {
+        id: d.id,
+        name: d.name.clone(),
+        rtmp_url: d.rtmp_url.clone(),
+        stream_key_hint: d.key_hint.clone(),
+        created_at: d.created_at,
+        live,
+    }
 }
 
 pub async fn add(
@@ -36,7 +44,7 @@ pub async fn add(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<NewDestination>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DestinationDto>)> {
     let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -63,26 +71,19 @@ pub async fn add(
         created_at: chrono::Utc::now(),
     };
     app.store.add_destination(target.tenant, id, &d).await?;
-    Ok((StatusCode::CREATED, Json(public(&d))))
+    Ok((StatusCode::CREATED, Json(public(&d, None))))
 }
 
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DestinationList>> {
     let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
     let all = app.store.destinations(target.tenant, id).await?;
     let live = app.store.stream(id).await?.map(|(_, ids)| ids).unwrap_or_default();
-    let items: Vec<Value> = all
-        .iter()
-        .map(|d| {
-            let mut v = public(d);
-            v["live"] = json!(live.contains(&d.id));
-            v
-        })
-        .collect();
-    Ok(Json(json!({ "destinations": items })))
+    let destinations = all.iter().map(|d| public(d, Some(live.contains(&d.id)))).collect();
+    Ok(Json(DestinationList { destinations }))
 }
 
 /// The full RTMP URL LiveKit pushes to: the destination's URL and its (unsealed) key.

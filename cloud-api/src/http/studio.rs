@@ -12,19 +12,23 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use shared_types::dto::EventAnswer;
+use serde_json::Value;
+use shared_types::dto::{EventAnswer, SceneAnswer, SceneDto};
 use shared_types::events::{LayoutItem, Stroke};
 use shared_types::policy::{Action, Target};
 use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
 
-async fn scene_json(app: &AppState, target: &Target, id: SceneId) -> ApiResult<Value> {
+async fn scene_dto(app: &AppState, target: &Target, id: SceneId) -> ApiResult<SceneDto> {
     let state = app.store.state(target.tenant, target.session.expect("session"), None).await?;
     let sc = state.scenes.get(&id).ok_or_else(|| ApiError::not_found("scene"))?;
-    Ok(json!({
-        "id": id, "name": sc.name, "layout": sc.layout, "assets": sc.assets, "metadata": sc.metadata,
-        "active": state.active_scene == Some(id),
-    }))
+    Ok(SceneDto {
+        id,
+        name: sc.name.clone(),
+        layout: sc.layout.clone(),
+        assets: sc.assets.clone(),
+        metadata: sc.metadata.clone(),
+        active: state.active_scene == Some(id),
+    })
 }
 
 #[derive(Deserialize)]
@@ -43,13 +47,14 @@ pub async fn create_scene(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<CreateScene>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SceneAnswer>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = SceneId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
     let command =
         SessionCommand::CreateScene { scene_id: id, name: req.name, layout: req.layout, metadata: req.metadata };
     let event = submit(&app, &caller, &target, &key, command).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "scene": scene_json(&app, &target, id).await?, "event": event }))))
+    let scene = scene_dto(&app, &target, id).await?;
+    Ok((StatusCode::CREATED, Json(SceneAnswer { scene, events: Vec::new(), event: Some(event) })))
 }
 
 #[derive(Deserialize)]
@@ -74,7 +79,7 @@ pub async fn update_scene(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SceneId>,
     ApiJson(req): ApiJson<PatchScene>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SceneAnswer>> {
     let _ = req.idempotency_key;
     let session = app
         .store
@@ -94,8 +99,8 @@ pub async fn update_scene(
     if events.is_empty() {
         return Err(ApiError::validation("body", "give at least one of name, layout, assets, active: true"));
     }
-    let last = events.last().cloned();
-    Ok(Json(json!({ "scene": scene_json(&app, &target, id).await?, "events": events, "event": last })))
+    let event = events.last().cloned();
+    Ok(Json(SceneAnswer { scene: scene_dto(&app, &target, id).await?, events, event }))
 }
 
 #[derive(Deserialize)]
