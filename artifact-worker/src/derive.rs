@@ -5,6 +5,7 @@ use crate::text;
 use crate::transcribe::Segment;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+pub use shared_types::media::{Chapter, Highlight, QaLink};
 use shared_types::{EventEnvelope, SessionEvent};
 use std::collections::BTreeMap;
 
@@ -86,16 +87,6 @@ pub fn tag(segments: &[Segment], timeline: &[(f64, OnScreen)]) -> Vec<Tagged> {
             screen: at(timeline, (s.start_s + s.end_s) / 2.0).clone(),
         })
         .collect()
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Chapter {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub title: String,
-    /// `slide`, `scene` or `topic`: what opened the chapter.
-    pub reason: String,
 }
 
 /// Chapters start at slide and scene changes; long stretches without one are split where the
@@ -191,15 +182,6 @@ fn capitalise(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Highlight {
-    pub at_s: f64,
-    pub label: String,
-    /// `marked` (by the teacher) or `activity` (a burst of questions, votes, chat or hands).
-    pub reason: String,
-}
-
 /// One interaction: when, what kind, and the poll it was about.
 type Interaction = (f64, &'static str, Option<String>);
 
@@ -289,16 +271,6 @@ pub fn webvtt(segments: &[Segment]) -> String {
         out.push_str(&format!("{}\n{} --> {}\n{}\n\n", i + 1, vtt_time(s.start_s), vtt_time(end), text.trim()));
     }
     out
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QaLink {
-    pub question_id: String,
-    pub question: String,
-    pub start_s: f64,
-    pub end_s: f64,
-    pub text: String,
 }
 
 /// For each answered question, the transcript span where the teacher answered it: within the time

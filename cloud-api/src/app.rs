@@ -104,11 +104,15 @@ pub async fn open_blobs(config: &Config) -> anyhow::Result<BlobStore> {
     studio_store::config::open_blobs(config.s3.as_ref(), &config.data_dir).await
 }
 
+/// The OpenAPI document `/api/openapi.json` serves.
+pub fn openapi_document() -> serde_json::Value {
+    http::api().openapi()
+}
+
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
-    let api: ApiRouter = http::api();
-    let docs = api.docs.clone();
-    let openapi = ApiRouter::openapi(&docs);
+    let mut api: ApiRouter = http::api();
+    let openapi = api.openapi();
     let mut router = api.router.route("/api/openapi.json", get(move || async move { Json(openapi) }));
     if let Some(dir) = state.config.student_web_dir.clone().filter(|d| d.join("index.html").exists()) {
         router = router.nest_service("/app", tower_http::services::ServeDir::new(dir));

@@ -179,7 +179,7 @@ impl SessionActor {
 }
 
 /// What a participant may do with media and the room, derived from the policy table once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Permissions {
     pub can_publish: bool,

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDto {
     pub id: UserId,
@@ -25,7 +25,7 @@ pub struct UserDto {
     pub display_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
@@ -33,7 +33,7 @@ pub struct LoginResponse {
     pub user: UserDto,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeResponse {
     pub id: UserId,
@@ -43,7 +43,7 @@ pub struct MeResponse {
     pub roles: Vec<RoleGrant>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTenant {
     pub name: String,
@@ -51,14 +51,14 @@ pub struct CreateTenant {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantDto {
     pub id: TenantId,
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUser {
     pub email: String,
@@ -71,7 +71,7 @@ pub struct CreateUser {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantRole {
     pub user_id: UserId,
@@ -83,7 +83,16 @@ pub struct GrantRole {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// `POST /api/admin/roles` → 201: the grant as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantDto {
+    pub user_id: UserId,
+    #[serde(flatten)]
+    pub grant: RoleGrant,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCourse {
     pub title: String,
@@ -91,7 +100,7 @@ pub struct CreateCourse {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CourseDto {
     pub id: CourseId,
@@ -99,7 +108,7 @@ pub struct CourseDto {
     pub title: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateLesson {
     pub title: String,
@@ -108,7 +117,7 @@ pub struct CreateLesson {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LessonDto {
     pub id: LessonId,
@@ -117,7 +126,7 @@ pub struct LessonDto {
     pub order: i32,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSession {
     pub lesson_id: LessonId,
@@ -127,7 +136,7 @@ pub struct CreateSession {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDto {
     pub id: SessionId,
@@ -142,7 +151,7 @@ pub struct SessionDto {
 }
 
 /// Body of start / join / leave / end.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionAction {
     pub session_id: SessionId,
@@ -150,7 +159,7 @@ pub struct SessionAction {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveKitGrant {
     pub url: String,
@@ -158,7 +167,7 @@ pub struct LiveKitGrant {
     pub room: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartResponse {
     pub session: SessionDto,
@@ -172,7 +181,7 @@ pub struct StartResponse {
     pub recording: Option<Value>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantDto {
     pub user_id: UserId,
@@ -180,7 +189,7 @@ pub struct ParticipantDto {
     pub permissions: crate::decide::Permissions,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinResponse {
     pub participant: ParticipantDto,
@@ -188,14 +197,14 @@ pub struct JoinResponse {
     pub livekit: Option<LiveKitGrant>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionEventResponse {
     pub session: SessionDto,
     pub event: EventEnvelope,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventsPage {
     pub events: Vec<EventEnvelope>,
@@ -203,7 +212,7 @@ pub struct EventsPage {
 }
 
 /// One journal entry the studio syncs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchEvent {
     pub idempotency_key: String,
@@ -215,7 +224,7 @@ pub struct BatchEvent {
     pub payload: Value,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchRequest {
     pub events: Vec<BatchEvent>,
@@ -223,14 +232,14 @@ pub struct BatchRequest {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchError {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
     #[serde(rename_all = "camelCase")]
@@ -239,14 +248,14 @@ pub enum BatchResult {
     Err { idempotency_key: String, error: BatchError },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResponse {
     pub results: Vec<BatchResult>,
     pub head: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StateResponse {
     pub session_id: SessionId,
@@ -254,7 +263,7 @@ pub struct StateResponse {
 }
 
 /// A chat message as participants see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessageDto {
     pub id: MessageId,
@@ -279,7 +288,7 @@ impl From<&crate::state::ChatMessage> for ChatMessageDto {
 }
 
 /// A question as `viewer` sees it (whether they upvoted it).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QuestionDto {
     pub id: QuestionId,
@@ -308,7 +317,7 @@ impl QuestionDto {
 }
 
 /// A poll with its live tally, as `viewer` sees it (their own vote).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PollDto {
     pub id: PollId,
@@ -333,46 +342,46 @@ impl PollDto {
 }
 
 /// `{event}`: the answer of a write whose only result is its event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventAnswer {
     pub event: EventEnvelope,
 }
 
 /// `POST /api/chat` → 201.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatPosted {
     pub message: ChatMessageDto,
     pub event: EventEnvelope,
 }
 
 /// `GET /api/sessions/{id}/chat`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatList {
     pub messages: Vec<ChatMessageDto>,
 }
 
 /// A write on a question: the question after it, and the event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuestionAnswer {
     pub question: Option<QuestionDto>,
     pub event: EventEnvelope,
 }
 
 /// `GET /api/sessions/{id}/questions`: open questions, most upvoted first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuestionList {
     pub questions: Vec<QuestionDto>,
 }
 
 /// A write on a poll: the poll after it, and the event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PollAnswer {
     pub poll: Option<PollDto>,
     pub event: EventEnvelope,
 }
 
 /// A scene as presenters and students see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SceneDto {
     pub id: SceneId,
@@ -385,7 +394,7 @@ pub struct SceneDto {
 }
 
 /// A scene write: the scene after it and its event(s) (`events` holds every one, `event` the last).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SceneAnswer {
     pub scene: SceneDto,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -394,7 +403,7 @@ pub struct SceneAnswer {
 }
 
 /// An RTMP destination; its stream key is never sent back, only a hint of its end.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationDto {
     pub id: uuid::Uuid,
@@ -408,7 +417,7 @@ pub struct DestinationDto {
 }
 
 /// `GET /api/sessions/{id}/destinations`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DestinationList {
     pub destinations: Vec<DestinationDto>,
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A whiteboard stroke: points in board coordinates (0..1 of the board's width/height).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stroke {
     pub id: String,
@@ -17,7 +17,7 @@ pub struct Stroke {
 }
 
 /// One source placed in a scene layout.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LayoutItem {
     /// camera | screen | slide | whiteboard | image
@@ -33,7 +33,7 @@ pub struct LayoutItem {
 macro_rules! session_events {
     ($( $(#[$meta:meta])* $variant:ident = $name:literal { $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)? } ),* $(,)?) => {
         /// Every kind of fact the session log records. Serialised as `{"type": …, "payload": {…}}`.
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "type", content = "payload")]
         pub enum SessionEvent {
             $( $(#[$meta])* #[serde(rename = $name, rename_all = "camelCase")] $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*
@@ -131,7 +131,7 @@ impl SessionEvent {
 }
 
 /// One entry of the authoritative per-session log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEnvelope {
     pub session_id: SessionId,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),* }
 
@@ -75,4 +75,21 @@ mod tests {
         }
         assert_eq!(JobState::parse("later"), None);
     }
+}
+
+/// A pipeline job as stored and as admins see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: crate::JobId,
+    pub tenant_id: crate::TenantId,
+    pub session_id: crate::SessionId,
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub state: JobState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_after: chrono::DateTime<chrono::Utc>,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }

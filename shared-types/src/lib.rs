@@ -9,9 +9,11 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod jobs;
+pub mod media;
 pub mod origin;
 pub mod policy;
 pub mod reducer;
+pub mod requests;
 pub mod roles;
 pub mod state;
 

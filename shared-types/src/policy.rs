@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! actions {
     ($($name:ident),* $(,)?) => {
         /// Everything an actor may ask to do.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "camelCase")]
         pub enum Action { $($name),* }
 

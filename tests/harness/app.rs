@@ -154,12 +154,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let raw = resp.bytes().await.expect("body").to_vec();
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Answer { status, headers, body, raw }
+        Answer::checked(method.as_str(), path, req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -188,11 +183,7 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let raw = resp.bytes().await.expect("body").to_vec();
-        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+        Answer::checked("POST", path, req.send().await.expect("request")).await
     }
 
     pub async fn post_key(&self, path: &str, token: &str, body: Value, key: &str) -> Answer {
@@ -220,6 +211,18 @@ impl TestApp {
     }
 }
 
+impl Answer {
+    /// Read the answer and check it against `/api/openapi.json` (see `harness/contract.rs`).
+    pub async fn checked(method: &str, path: &str, resp: reqwest::Response) -> Answer {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp.bytes().await.expect("body").to_vec();
+        let ct = headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        crate::harness::contract::check(method, path, status.as_u16(), ct, &raw);
+        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+    }
+}
+
 impl TestApp {
     /// Upload a file to `/api/studio/assets` as multipart.
     pub async fn upload(&self, token: &str, fields: &[(&str, &str)], file: Vec<u8>, name: &str) -> Answer {
@@ -237,10 +240,7 @@ impl TestApp {
             .send()
             .await
             .expect("upload");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let raw = resp.bytes().await.expect("body").to_vec();
-        Answer { status, headers, body: serde_json::from_slice(&raw).unwrap_or(Value::Null), raw }
+        Answer::checked("POST", "/api/studio/assets", resp).await
     }
 
     /// GET an absolute URL or one relative to the API (signed blob URLs), without auth.

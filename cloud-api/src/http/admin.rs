@@ -8,7 +8,7 @@ use crate::http::extract::ApiJson;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use shared_types::dto::{CreateTenant, CreateUser, GrantRole, TenantDto, UserDto};
+use shared_types::dto::{CreateTenant, CreateUser, GrantDto, GrantRole, TenantDto, UserDto};
 use shared_types::policy::{Action, Target};
 use shared_types::{CourseId, RoleGrant, Scope, SessionId};
 
@@ -105,15 +105,10 @@ pub async fn grant_role(
     State(app): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<GrantRole>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<GrantDto>)> {
     let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
     app.store.grant(tenant, req.user_id, grant).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            serde_json::json!({ "userId": req.user_id, "role": grant.role, "scope": grant.scope, "scopeId": grant.scope_id }),
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(GrantDto { user_id: req.user_id, grant })))
 }
 
 pub async fn revoke_role(

@@ -14,10 +14,10 @@ use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use shared_types::error::ErrorCode;
+use shared_types::media::AssetDto;
 use shared_types::policy::{Action, Target};
+use shared_types::requests::SignedQuery;
 use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
 use std::time::Duration;
 
@@ -124,16 +124,24 @@ async fn signed(blobs: &BlobStore, key: &str) -> ApiResult<String> {
     Ok(blobs.signed_url(key, URL_TTL).await?)
 }
 
-async fn asset_json(app: &AppState, a: &AssetRecord) -> ApiResult<Value> {
+async fn asset_dto(app: &AppState, a: &AssetRecord) -> ApiResult<AssetDto> {
     let mut pages = Vec::new();
     for p in 1..=a.page_count.unwrap_or(0) as usize {
         pages.push(signed(&app.blobs, &page_key(a.session_id, a.id, p)).await?);
     }
-    Ok(json!({
-        "id": a.id, "sessionId": a.session_id, "sceneId": a.scene_id, "type": a.kind, "title": a.title,
-        "contentType": a.content_type, "contentUrl": signed(&app.blobs, &a.content_key).await?,
-        "pageCount": a.page_count, "pages": pages, "urlsExpireInS": URL_TTL.as_secs(),
-    }))
+    Ok(AssetDto {
+        id: a.id,
+        session_id: a.session_id,
+        scene_id: a.scene_id,
+        kind: a.kind.clone(),
+        title: a.title.clone(),
+        content_type: a.content_type.clone(),
+        content_url: signed(&app.blobs, &a.content_key).await?,
+        page_count: a.page_count,
+        pages,
+        urls_expire_in_s: URL_TTL.as_secs(),
+        event: None,
+    })
 }
 
 /// `POST /api/studio/assets` (multipart: `file`, `type`, and `sceneId` or `sessionId`, optional `title`).
@@ -142,7 +150,7 @@ pub async fn upload(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     mp: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AssetDto>)> {
     let up = read_upload(mp).await?;
     let tenant = caller.user.tenant_id;
     let session = match (up.scene, up.session) {
@@ -217,8 +225,8 @@ pub async fn upload(
         Ok(mut events) => events.remove(0),
         Err(refused) => return Err(crate::http::sessions::outcome(refused).err().unwrap_or_else(ApiError::internal)),
     };
-    let mut body = asset_json(&app, &record).await?;
-    body["event"] = json!(event);
+    let mut body = asset_dto(&app, &record).await?;
+    body.event = Some(event);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -226,17 +234,11 @@ pub async fn get_asset(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<AssetId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AssetDto>> {
     let a = app.store.asset(caller.user.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
     let (_, target): (_, Target) = session_target(&app, &caller, a.session_id).await?;
     ensure(&caller, Action::ReadEvents, &target)?;
-    Ok(Json(asset_json(&app, &a).await?))
-}
-
-#[derive(Deserialize)]
-pub struct SignedQuery {
-    expires: i64,
-    signature: String,
+    Ok(Json(asset_dto(&app, &a).await?))
 }
 
 fn content_type_of(key: &str) -> &'static str {

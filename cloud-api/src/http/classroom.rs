@@ -12,20 +12,13 @@ use crate::store::Owned;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
 use shared_types::dto::{
     ChatList, ChatMessageDto, ChatPosted, EventAnswer, PollAnswer, PollDto, QuestionAnswer, QuestionDto, QuestionList,
 };
 use shared_types::policy::{Action, Target};
+use shared_types::requests::{Hand, LowerHand, Mark, OpenPoll, PostText, Vote};
 use shared_types::state::{Question, SessionState};
 use shared_types::{MessageId, PollId, QuestionId, SessionCommand, SessionEvent, SessionId};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PostText {
-    session_id: SessionId,
-    content: String,
-}
 
 /// The session that owns `id` and its RBAC target (who may act on it is `decide`'s question).
 async fn owned(app: &AppState, caller: &Caller, kind: Owned, id: uuid::Uuid) -> ApiResult<Target> {
@@ -161,14 +154,6 @@ pub async fn list_questions(
     Ok(Json(QuestionList { questions: qs.iter().map(|q| QuestionDto::of(q, caller.user.id)).collect() }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenPoll {
-    session_id: SessionId,
-    prompt: String,
-    options: Vec<String>,
-}
-
 pub async fn open_poll(
     State(app): State<AppState>,
     caller: Caller,
@@ -188,11 +173,6 @@ pub async fn open_poll(
     let state = current(&app, &target).await?;
     let poll = state.polls.get(&id).map(|p| PollDto::of(id, p, caller.user.id));
     Ok((StatusCode::CREATED, Json(PollAnswer { poll, event })))
-}
-
-#[derive(Deserialize)]
-pub struct Vote {
-    option: u32,
 }
 
 async fn on_poll(
@@ -240,11 +220,6 @@ pub async fn get_poll(
     Ok(Json(PollDto::of(id, p, caller.user.id)))
 }
 
-#[derive(Deserialize)]
-pub struct Hand {
-    raised: bool,
-}
-
 pub async fn hand(
     State(app): State<AppState>,
     caller: Caller,
@@ -258,12 +233,6 @@ pub async fn hand(
     Ok(Json(EventAnswer { event }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LowerHand {
-    user_id: shared_types::UserId,
-}
-
 /// A presenter lowers someone's hand.
 pub async fn lower_hand(
     State(app): State<AppState>,
@@ -275,11 +244,6 @@ pub async fn lower_hand(
     let target = authorize(&app, &caller, id, Action::Moderate).await?;
     let event = submit(&app, &caller, &target, &key, SessionCommand::LowerHand { user_id: Some(req.user_id) }).await?;
     Ok(Json(EventAnswer { event }))
-}
-
-#[derive(Deserialize)]
-pub struct Mark {
-    label: String,
 }
 
 pub async fn highlight(

@@ -8,21 +8,14 @@ use crate::http::{authorize, ensure, session_target};
 use crate::store::{AppendOutcome, NewEvent};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use shared_types::dto::*;
 use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
+use shared_types::requests::{EventsQuery, StateQuery};
 use shared_types::{SessionActor, SessionCommand, SessionEvent, SessionId};
 
 pub const MAX_BATCH: usize = 1_000;
 const MAX_PAGE: u64 = 1_000;
-
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    #[serde(default)]
-    after: u64,
-    limit: Option<u64>,
-}
 
 pub async fn list(
     State(app): State<AppState>,
@@ -34,11 +27,6 @@ pub async fn list(
     let limit = q.limit.unwrap_or(500).clamp(1, MAX_PAGE);
     let (events, head) = app.store.events_after(target.tenant, id, q.after, limit).await?;
     Ok(Json(EventsPage { events, head }))
-}
-
-#[derive(Deserialize)]
-pub struct StateQuery {
-    at: Option<u64>,
 }
 
 pub async fn state(

@@ -14,28 +14,15 @@ use axum::extract::State;
 use axum::response::Response;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use serde::Deserialize;
 use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
+use shared_types::requests::{LiveClientMessage, LiveQuery};
 use shared_types::{SessionId, TenantId};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 const PAGE: u64 = 500;
-
-#[derive(Deserialize)]
-pub struct LiveQuery {
-    #[serde(default)]
-    after: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-enum ClientMessage {
-    Resume { after: u64 },
-    Pong,
-}
 
 pub async fn socket(
     State(app): State<AppState>,
@@ -125,7 +112,7 @@ async fn run(
             msg = stream.next() => match msg {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(Message::Text(t))) => {
-                    if let Ok(ClientMessage::Resume { after }) = serde_json::from_str::<ClientMessage>(&t) {
+                    if let Ok(LiveClientMessage::Resume { after }) = serde_json::from_str::<LiveClientMessage>(&t) {
                         last = after;
                         catch_up(app, &mut sink, tenant, session, &mut last).await?;
                     }

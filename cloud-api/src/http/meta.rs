@@ -5,19 +5,19 @@ use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::response::Html;
 use axum::Json;
-use serde_json::{json, Value};
 use shared_types::error::ErrorCode;
+use shared_types::media::Health;
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), store: None })
 }
 
-pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Health>> {
     app.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "store not reachable");
         ApiError::new(ErrorCode::NotReady, "the store is not reachable")
     })?;
-    Ok(Json(json!({ "status": "ready", "store": format!("{:?}", app.store.backend).to_lowercase() })))
+    Ok(Json(Health { status: "ready".into(), store: Some(format!("{:?}", app.store.backend).to_lowercase()) }))
 }
 
 /// Until the student web app is built (see student-web/README.md) the root explains where to go.

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod live;
 pub mod login;
 pub mod meta;
+pub mod openapi;
 pub mod replay;
 pub mod routes;
 pub mod sessions;
@@ -31,6 +32,7 @@ pub fn api() -> ApiRouter {
         .get("/readyz", "Store is reachable", meta::readyz)
         .get("/", "Landing page", meta::index)
         .post("/api/auth/login", "Log in with email and password", login::login)
+        .answers::<shared_types::dto::LoginResponse>()
         .post("/api/auth/logout", "Revoke the current token", login::logout)
         .get("/api/auth/me", "The caller and their roles", login::me)
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)

@@ -14,11 +14,15 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared_types::error::ErrorCode;
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind, JobState};
+use shared_types::media::{
+    ArtifactDto, JobAnswer, JobList, PartDto, PartStored, ProcessQueued, RecordingAnswer, ReplayDto, ReplayRecording,
+    SearchHits, Segment, SlideRef, Transcript, UploadDto, UploadStarted,
+};
 use shared_types::policy::{Action, Target};
+use shared_types::requests::{JobsQuery, NewUpload, Process, SearchQuery};
 use shared_types::{CourseId, JobId, RecordingId, SessionId};
 use std::sync::Arc;
 
@@ -47,7 +51,7 @@ pub async fn upload_recording(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
     let target = authorize(&app, &caller, id, Action::UploadRecording).await?;
     let started_at = match req.headers().get("x-recording-started-at") {
         None => None,
@@ -101,7 +105,7 @@ async fn store_recording(
     key: &str,
     file: &Spooled,
     started_at: Option<DateTime<Utc>>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
     let id = target.session.ok_or_else(|| ApiError::not_found("session"))?;
     let (content_type, ext) = recording_kind(&file.head)
         .ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
@@ -135,22 +139,20 @@ async fn store_recording(
     };
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": rid, "sessionId": id, "contentType": content_type, "sizeBytes": size, "startedAt": started_at,
-            "processing": "queued", "event": event,
-        })),
+        Json(RecordingAnswer {
+            id: rid,
+            session_id: id,
+            content_type: content_type.into(),
+            size_bytes: size,
+            started_at,
+            processing: "queued".into(),
+            event,
+        }),
     ))
 }
 
 /// Parts of a resumable upload are at most this large.
 pub const MAX_PART_BYTES: usize = 8 * 1024 * 1024;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewUpload {
-    #[serde(default)]
-    started_at: Option<DateTime<Utc>>,
-}
 
 /// `POST /api/sessions/{id}/recordings/uploads` — start a resumable upload.
 pub async fn start_upload(
@@ -159,11 +161,11 @@ pub async fn start_upload(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<NewUpload>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UploadStarted>)> {
     let target = authorize(&app, &caller, id, Action::UploadRecording).await?;
     let upload = uuid::Uuid::new_v5(&caller.user.id.0, format!("upload/{key}").as_bytes());
     app.store.create_upload(target.tenant, id, caller.user.id, upload, req.started_at).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "uploadId": upload, "maxPartBytes": MAX_PART_BYTES }))))
+    Ok((StatusCode::CREATED, Json(UploadStarted { upload_id: upload, max_part_bytes: MAX_PART_BYTES as u64 })))
 }
 
 /// The upload, checked to be the caller's and this session's.
@@ -215,7 +217,7 @@ pub async fn put_part(
     caller: Caller,
     ApiPath((id, upload, n)): ApiPath<(SessionId, uuid::Uuid, u32)>,
     Extension(body): Extension<Arc<Spooled>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PartStored>> {
     let (_, up) = my_upload(&app, &caller, id, upload).await?;
     if up.recording_id.is_some() {
         return Err(ApiError::conflict("this upload is already complete"));
@@ -229,12 +231,16 @@ pub async fn put_part(
     let size = body.len as i64;
     app.blobs.put_file(&part_key(id, upload, n), &body.path, "application/octet-stream").await?;
     app.store.put_upload_part(upload, n, size).await?;
-    Ok(Json(json!({ "uploadId": upload, "part": n, "sizeBytes": size })))
+    Ok(Json(PartStored { upload_id: upload, part: n, size_bytes: size }))
 }
 
-fn upload_json(up: &Upload) -> Value {
-    let parts: Vec<Value> = up.parts.iter().map(|(n, s)| json!({ "n": n, "sizeBytes": s })).collect();
-    json!({ "uploadId": up.id, "sessionId": up.session_id, "parts": parts, "recordingId": up.recording_id })
+fn upload_dto(up: &Upload) -> UploadDto {
+    UploadDto {
+        upload_id: up.id,
+        session_id: up.session_id,
+        parts: up.parts.iter().map(|&(n, size_bytes)| PartDto { n, size_bytes }).collect(),
+        recording_id: up.recording_id,
+    }
 }
 
 /// `GET /api/sessions/{id}/recordings/uploads/{uploadId}` — which parts arrived (for resuming).
@@ -242,9 +248,9 @@ pub async fn get_upload(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadDto>> {
     let (_, up) = my_upload(&app, &caller, id, upload).await?;
-    Ok(Json(upload_json(&up)))
+    Ok(Json(upload_dto(&up)))
 }
 
 /// `POST /api/sessions/{id}/recordings/uploads/{uploadId}/complete` — join parts 1..N into the recording.
@@ -252,7 +258,7 @@ pub async fn complete_upload(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
     let (target, up) = my_upload(&app, &caller, id, upload).await?;
     if let (Some(rid), true) = (up.recording_id, up.parts.is_empty()) {
         return Err(ApiError::conflict(format!(
@@ -260,7 +266,7 @@ pub async fn complete_upload(
         )));
     }
     if up.parts.is_empty() || up.parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i + 1) {
-        return Err(ApiError::validation("parts", "parts 1..N must all be present").details(upload_json(&up)));
+        return Err(ApiError::validation("parts", "parts 1..N must all be present").details(json!(upload_dto(&up))));
     }
     // Join the parts into one spool file, streaming part after part (never the whole in memory).
     let spool_failed = |e: std::io::Error| {
@@ -273,17 +279,8 @@ pub async fn complete_upload(
     }
     joined.seal(out).await.map_err(spool_failed)?;
     let resp = store_recording(&app, &caller, &target, &format!("upload/{upload}"), &joined, up.started_at).await?;
-    if let Some(rid) = resp.1 .0["id"].as_str().and_then(|s| s.parse().ok()) {
-        app.store.finish_upload(upload, rid).await?;
-    }
+    app.store.finish_upload(upload, resp.1 .0.id).await?;
     Ok(resp)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Process {
-    session_id: SessionId,
-    recording_id: RecordingId,
 }
 
 /// `POST /api/artifacts/process`: (re)process a recording now.
@@ -292,14 +289,14 @@ pub async fn process(
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<Process>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ProcessQueued>)> {
     let target = authorize(&app, &caller, req.session_id, Action::ProcessArtifacts).await?;
     let rec = app.store.recording(target.tenant, req.recording_id).await?.filter(|r| r.session_id == req.session_id);
     rec.ok_or_else(|| ApiError::not_found("recording"))?;
     let payload = json!({ "recordingId": req.recording_id });
     let dedupe = format!("manual:{}:{}/{key}", req.recording_id, caller.user.id);
     app.store.enqueue(target.tenant, req.session_id, JobKind::ProcessRecording, &payload, Some(&dedupe)).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": true, "recordingId": req.recording_id }))))
+    Ok((StatusCode::ACCEPTED, Json(ProcessQueued { queued: true, recording_id: req.recording_id })))
 }
 
 /// `GET /api/replays/{sessionId}`.
@@ -307,7 +304,7 @@ pub async fn replay(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReplayDto>> {
     let (session, target) = session_target(&app, &caller, id).await?;
     ensure(&caller, Action::ViewReplay, &target)?;
     let tenant = target.tenant;
@@ -321,44 +318,55 @@ pub async fn replay(
     let expires_at = Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
     let mut recs = Vec::new();
     for r in &recordings {
-        recs.push(json!({
-            "id": r.id, "url": app.blobs.signed_url(&r.file_key, ttl).await?, "expiresAt": expires_at,
-            "durationS": r.duration_s, "contentType": r.content_type, "startedAt": r.started_at,
-        }));
+        recs.push(ReplayRecording {
+            id: r.id,
+            url: app.blobs.signed_url(&r.file_key, ttl).await?,
+            expires_at,
+            duration_s: r.duration_s,
+            content_type: r.content_type.clone(),
+            started_at: r.started_at,
+        });
     }
     let ready = |kind: ArtifactKind| artifacts.iter().find(|a| a.kind == kind && a.status == ArtifactStatus::Ready);
-    let data = |kind: ArtifactKind| ready(kind).and_then(|a| a.data.clone()).unwrap_or_else(|| json!([]));
-    let transcript = ready(ArtifactKind::Transcript).map(|_| {
-        let segments: Vec<Value> = transcript
+    fn data<T: serde::de::DeserializeOwned>(a: Option<&crate::store::Artifact>) -> Vec<T> {
+        // Written by the pipeline from these very types; an unreadable one is logged, not fatal.
+        let Some(v) = a.and_then(|a| a.data.clone()) else { return Vec::new() };
+        serde_json::from_value(v).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "an artifact's data does not match its type");
+            Vec::new()
+        })
+    }
+    let transcript = ready(ArtifactKind::Transcript).map(|_| Transcript {
+        segments: transcript
             .iter()
-            .map(|s| {
-                json!({
-                    "startS": s.start_s, "endS": s.end_s, "text": s.text, "sceneId": s.scene_id,
-                    "slide": s.asset_id.as_ref().map(|a| json!({ "assetId": a, "page": s.page })),
-                })
+            .map(|s| Segment {
+                start_s: s.start_s,
+                end_s: s.end_s,
+                text: s.text.clone(),
+                scene_id: s.scene_id.clone(),
+                slide: s.asset_id.as_ref().map(|a| SlideRef { asset_id: a.clone(), page: s.page }),
             })
-            .collect();
-        json!({ "segments": segments })
+            .collect(),
     });
     let captions_url = match ready(ArtifactKind::Captions).and_then(|a| a.data_key.clone()) {
         Some(k) => Some(app.blobs.signed_url(&k, ttl).await?),
         None => None,
     };
-    let statuses: Vec<Value> = artifacts
+    let statuses = artifacts
         .iter()
-        .map(|a| json!({ "type": a.kind, "status": a.status, "error": a.error, "updatedAt": a.updated_at }))
+        .map(|a| ArtifactDto { kind: a.kind, status: a.status, error: a.error.clone(), updated_at: a.updated_at })
         .collect();
-    Ok(Json(json!({
-        "session": session, "state": state, "recordings": recs, "transcript": transcript,
-        "chapters": data(ArtifactKind::Chapters), "highlights": data(ArtifactKind::Highlights),
-        "qaLinks": data(ArtifactKind::QaLinks),
-        "captionsUrl": captions_url, "artifacts": statuses,
-    })))
-}
-
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    q: String,
+    Ok(Json(ReplayDto {
+        session,
+        state,
+        recordings: recs,
+        transcript,
+        chapters: data(ready(ArtifactKind::Chapters)),
+        highlights: data(ready(ArtifactKind::Highlights)),
+        qa_links: data(ready(ArtifactKind::QaLinks)),
+        captions_url,
+        artifacts: statuses,
+    }))
 }
 
 /// `GET /api/courses/{courseId}/search?q=…` — transcript hits across the course.
@@ -367,7 +375,7 @@ pub async fn search(
     caller: Caller,
     ApiPath(course): ApiPath<CourseId>,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SearchHits>> {
     let c = app.store.course(caller.user.tenant_id, course).await?.ok_or_else(|| ApiError::not_found("course"))?;
     ensure(&caller, Action::ViewCourse, &Target::course(c.tenant_id, c.id))?;
     let term = q.q.trim();
@@ -375,12 +383,7 @@ pub async fn search(
         return Err(ApiError::validation("q", "must be 2 to 100 characters"));
     }
     let hits = app.store.search(c.tenant_id, course, term, 50).await?;
-    Ok(Json(json!({ "hits": hits })))
-}
-
-#[derive(Deserialize)]
-pub struct JobsQuery {
-    state: Option<String>,
+    Ok(Json(SearchHits { hits }))
 }
 
 fn job_scope(caller: &Caller) -> ApiResult<Option<shared_types::TenantId>> {
@@ -393,7 +396,7 @@ pub async fn jobs(
     State(app): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<JobsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobList>> {
     let scope = job_scope(&caller)?;
     let state = match q.state.as_deref() {
         None => None,
@@ -403,11 +406,15 @@ pub async fn jobs(
         ),
     };
     let jobs = app.store.jobs(scope, state, 200).await?;
-    Ok(Json(json!({ "jobs": jobs })))
+    Ok(Json(JobList { jobs }))
 }
 
 /// `POST /api/admin/jobs/{id}/retry` — back into the queue with a fresh attempt budget.
-pub async fn retry(State(app): State<AppState>, caller: Caller, ApiPath(id): ApiPath<JobId>) -> ApiResult<Json<Value>> {
+pub async fn retry(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<JobId>,
+) -> ApiResult<Json<JobAnswer>> {
     let scope = job_scope(&caller)?;
     if !app.store.retry_job(scope, id).await? {
         let exists = app.store.job(id).await?.filter(|j| scope.is_none_or(|t| t == j.tenant_id));
@@ -416,5 +423,5 @@ pub async fn retry(State(app): State<AppState>, caller: Caller, ApiPath(id): Api
             None => ApiError::not_found("job"),
         });
     }
-    Ok(Json(json!({ "job": app.store.job(id).await? })))
+    Ok(Json(JobAnswer { job: app.store.job(id).await? }))
 }

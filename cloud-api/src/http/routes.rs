@@ -2,9 +2,11 @@
 //! very table that serves requests and cannot drift from it.
 
 use crate::app::AppState;
+use crate::http::openapi::{openapi_path, Documented, OpDoc};
 use axum::handler::Handler;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
+use schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Debug)]
@@ -12,50 +14,87 @@ pub struct RouteDoc {
     pub method: &'static str,
     pub path: &'static str,
     pub summary: &'static str,
+    /// The OpenAPI operation, read off the handler's signature.
+    pub op: Value,
 }
 
-#[derive(Default)]
 pub struct ApiRouter {
     pub router: Router<AppState>,
     pub docs: Vec<RouteDoc>,
+    gen: SchemaGenerator,
+}
+
+impl Default for ApiRouter {
+    fn default() -> Self {
+        let settings = SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        });
+        ApiRouter { router: Router::new(), docs: Vec::new(), gen: settings.into_generator() }
+    }
+}
+
+/// Logins, logouts and webhooks are not replayed by key (see `idempotency::exempt`).
+fn public_write(path: &str) -> bool {
+    path.starts_with("/api/auth/") || path.starts_with("/api/webhooks/")
 }
 
 macro_rules! verb {
     ($name:ident, $method:literal) => {
-        pub fn $name<H, T>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
+        pub fn $name<H, T, D>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
         where
-            H: Handler<T, AppState>,
+            H: Handler<T, AppState> + Documented<D>,
             T: 'static,
         {
             self.router = self.router.route(path, $name(handler));
-            self.docs.push(RouteDoc { method: $method, path, summary });
+            self.record::<H, D>($method, path, summary);
             self
         }
     };
 }
 
 impl ApiRouter {
+    fn record<H: Documented<D>, D>(&mut self, method: &'static str, path: &'static str, summary: &'static str) {
+        let mut doc = OpDoc::new(&mut self.gen, method, path);
+        H::document(&mut doc);
+        let op = doc.finish(summary, public_write(path));
+        self.docs.push(RouteDoc { method, path, summary, op });
+    }
+
+    /// The JSON body of the last route's success answer, for handlers that build their `Response`
+    /// by hand (to set cookies, say).
+    pub fn answers<T: JsonSchema>(mut self) -> Self {
+        let schema = self.gen.subschema_for::<T>().to_value();
+        let last = self.docs.last_mut().expect("a route to describe");
+        last.op["responses"]["200"] =
+            json!({ "description": "success", "content": { "application/json": { "schema": schema } } });
+        if let Some(r) = last.op["responses"].as_object_mut() {
+            r.remove("2XX");
+        }
+        self
+    }
+
     /// A POST route that takes a large body (uploads); the limit is set per request from the config.
-    pub fn post_upload<H, T>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
+    pub fn post_upload<H, T, D>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
     where
-        H: Handler<T, AppState>,
+        H: Handler<T, AppState> + Documented<D>,
         T: 'static,
     {
         self.router = self.router.route(path, post(handler).layer(axum::extract::DefaultBodyLimit::disable()));
-        self.docs.push(RouteDoc { method: "post", path, summary });
+        self.record::<H, D>("post", path, summary);
         debug_assert!(crate::http::idempotency::is_upload(path), "make is_upload({path}) true");
         self
     }
 
     /// A PUT route with a large body (upload parts).
-    pub fn put_upload<H, T>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
+    pub fn put_upload<H, T, D>(mut self, path: &'static str, summary: &'static str, handler: H) -> Self
     where
-        H: Handler<T, AppState>,
+        H: Handler<T, AppState> + Documented<D>,
         T: 'static,
     {
         self.router =
             self.router.route(path, axum::routing::put(handler).layer(axum::extract::DefaultBodyLimit::disable()));
-        self.docs.push(RouteDoc { method: "put", path, summary });
+        self.record::<H, D>("put", path, summary);
         debug_assert!(crate::http::idempotency::is_upload(path), "make is_upload({path}) true");
         self
     }
@@ -65,52 +104,30 @@ impl ApiRouter {
     verb!(patch, "patch");
     verb!(delete, "delete");
 
-    /// The OpenAPI 3.1 document for every recorded route.
-    pub fn openapi(docs: &[RouteDoc]) -> Value {
+    /// The OpenAPI 3.1 document for every recorded route, with the schemas of every wire type.
+    pub fn openapi(&mut self) -> Value {
+        let problem = self.gen.subschema_for::<shared_types::error::Problem>().to_value();
+        debug_assert_eq!(problem["$ref"], "#/components/schemas/Problem");
         let mut paths = Map::new();
-        for d in docs {
-            let entry = paths.entry(d.path.to_string()).or_insert_with(|| json!({}));
-            let params: Vec<Value> = d
-                .path
-                .split('/')
-                .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split('}').next()))
-                .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-                .collect();
-            let writes = matches!(d.method, "post" | "patch" | "delete" | "put");
-            let mut op = json!({
-                "summary": d.summary,
-                "parameters": params,
-                "responses": {
-                    "default": {
-                        "description": "problem+json on error",
-                        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
-                    }
-                }
-            });
-            if writes && !d.path.starts_with("/api/auth/") && !d.path.starts_with("/api/webhooks/") {
-                op["parameters"].as_array_mut().expect("array").push(json!({
-                    "name": "Idempotency-Key", "in": "header", "required": true, "schema": { "type": "string" }
-                }));
-            }
-            entry[d.method] = op;
+        for d in &self.docs {
+            let entry = paths.entry(openapi_path(d.path)).or_insert_with(|| json!({}));
+            entry[d.method] = d.op.clone();
         }
+        paths.insert(
+            "/api/openapi.json".into(),
+            json!({ "get": {
+                "summary": "This document", "security": [],
+                "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } }
+            } }),
+        );
         json!({
             "openapi": "3.1.0",
             "info": { "title": "cloud-api", "version": env!("CARGO_PKG_VERSION") },
+            "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
             "paths": paths,
             "components": {
                 "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-                "schemas": {
-                    "Problem": {
-                        "type": "object",
-                        "required": ["type", "title", "status", "code", "message"],
-                        "properties": {
-                            "type": { "type": "string" }, "title": { "type": "string" },
-                            "status": { "type": "integer" }, "code": { "type": "string" },
-                            "message": { "type": "string" }, "details": { "type": "object" }
-                        }
-                    }
-                }
+                "schemas": self.gen.definitions().clone(),
             },
             "security": [{ "bearer": [] }]
         })

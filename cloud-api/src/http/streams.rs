@@ -12,20 +12,13 @@ use crate::store::{Destination, NewEvent, Write};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared_types::dto::{DestinationDto, DestinationList};
 use shared_types::error::ErrorCode;
+use shared_types::media::StreamAnswer;
 use shared_types::policy::Action;
+use shared_types::requests::{NewDestination, StreamTo};
 use shared_types::{SessionCommand, SessionId};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewDestination {
-    name: String,
-    rtmp_url: String,
-    stream_key: String,
-}
 
 fn public(d: &Destination, live: Option<bool>) -> DestinationDto {
     DestinationDto {
@@ -120,12 +113,6 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamTo {
-    destination_ids: Vec<uuid::Uuid>,
-}
-
 /// `POST /api/sessions/{id}/stream` — start the stream, or change where a running one goes.
 pub async fn start(
     State(app): State<AppState>,
@@ -133,12 +120,8 @@ pub async fn start(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiPath(id): ApiPath<SessionId>,
     ApiJson(req): ApiJson<StreamTo>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StreamAnswer>> {
     let target = authorize(&app, &caller, id, Action::ManageStreams).await?;
-    let lk = app
-        .livekit
-        .clone()
-        .ok_or_else(|| egress_unavailable(crate::livekit::Unavailable("LiveKit is not configured".into())))?;
     if req.destination_ids.is_empty() {
         return Err(ApiError::validation("destinationIds", "choose at least one destination"));
     }
@@ -152,6 +135,10 @@ pub async fn start(
     let actor = shared_types::SessionActor::participant(&caller.actor, &target).on_behalf();
     let ids: Vec<String> = req.destination_ids.iter().map(|d| d.to_string()).collect();
     shared_types::decide(&state, &actor, SessionCommand::StreamStarted { destination_ids: ids.clone() })?;
+    let lk = app
+        .livekit
+        .clone()
+        .ok_or_else(|| egress_unavailable(crate::livekit::Unavailable("LiveKit is not configured".into())))?;
     let urls = |ds: &[&Destination]| ds.iter().map(|d| push_url(&app, d)).collect::<ApiResult<Vec<_>>>();
     let (egress, changed) = match app.store.stream(id).await? {
         Some((egress, current)) => {
@@ -185,7 +172,7 @@ pub async fn start(
         app.store.set_stream(target.tenant, id, &egress, &req.destination_ids).await?;
         None
     };
-    Ok(Json(json!({ "egressId": egress, "destinationIds": req.destination_ids, "event": event })))
+    Ok(Json(StreamAnswer { egress_id: Some(egress), destination_ids: req.destination_ids, event }))
 }
 
 /// `DELETE /api/sessions/{id}/stream`.

@@ -11,12 +11,10 @@ use crate::store::Owned;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::Value;
 use shared_types::dto::{EventAnswer, SceneAnswer, SceneDto};
-use shared_types::events::{LayoutItem, Stroke};
 use shared_types::policy::{Action, Target};
-use shared_types::{AssetId, SceneId, SessionCommand, SessionId};
+use shared_types::requests::{BoardOnly, CreateScene, Erase, PatchScene, ShowSlide, Strokes};
+use shared_types::{SceneId, SessionCommand, SessionId};
 
 async fn scene_dto(app: &AppState, target: &Target, id: SceneId) -> ApiResult<SceneDto> {
     let state = app.store.state(target.tenant, target.session.expect("session"), None).await?;
@@ -29,17 +27,6 @@ async fn scene_dto(app: &AppState, target: &Target, id: SceneId) -> ApiResult<Sc
         metadata: sc.metadata.clone(),
         active: state.active_scene == Some(id),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateScene {
-    session_id: SessionId,
-    name: String,
-    #[serde(default)]
-    layout: Vec<LayoutItem>,
-    #[serde(default)]
-    metadata: Value,
 }
 
 pub async fn create_scene(
@@ -55,22 +42,6 @@ pub async fn create_scene(
     let event = submit(&app, &caller, &target, &key, command).await?;
     let scene = scene_dto(&app, &target, id).await?;
     Ok((StatusCode::CREATED, Json(SceneAnswer { scene, events: Vec::new(), event: Some(event) })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PatchScene {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    layout: Option<Vec<LayoutItem>>,
-    #[serde(default)]
-    assets: Option<Vec<AssetId>>,
-    /// `true` puts the scene on air.
-    #[serde(default)]
-    active: Option<bool>,
-    #[serde(default)]
-    idempotency_key: Option<String>,
 }
 
 pub async fn update_scene(
@@ -103,14 +74,6 @@ pub async fn update_scene(
     Ok(Json(SceneAnswer { scene: scene_dto(&app, &target, id).await?, events, event }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ShowSlide {
-    session_id: SessionId,
-    asset_id: AssetId,
-    page: u32,
-}
-
 pub async fn show_slide(
     State(app): State<AppState>,
     caller: Caller,
@@ -119,14 +82,6 @@ pub async fn show_slide(
 ) -> ApiResult<Json<EventAnswer>> {
     let c = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
     Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Strokes {
-    session_id: SessionId,
-    board_id: String,
-    strokes: Vec<Stroke>,
 }
 
 /// A batch of strokes (senders batch points at ~30–60 Hz).
@@ -140,14 +95,6 @@ pub async fn add_strokes(
     Ok((StatusCode::CREATED, Json(board_event(&app, &caller, &key, req.session_id, c).await?)))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Erase {
-    session_id: SessionId,
-    board_id: String,
-    stroke_ids: Vec<String>,
-}
-
 pub async fn erase(
     State(app): State<AppState>,
     caller: Caller,
@@ -156,13 +103,6 @@ pub async fn erase(
 ) -> ApiResult<Json<EventAnswer>> {
     let c = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
     Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BoardOnly {
-    session_id: SessionId,
-    board_id: String,
 }
 
 pub async fn clear(

@@ -11,13 +11,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::{TimeZone, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use shared_types::error::ErrorCode;
 use shared_types::jobs::JobKind;
+use shared_types::media::WebhookAnswer;
 use shared_types::policy::{Actor, Target};
 use shared_types::{RecordingId, Role, SessionActor, SessionCommand, UserId};
 
-pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Json<Value>> {
+pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Json<WebhookAnswer>> {
     let lk = app.livekit.as_ref().ok_or_else(|| ApiError::not_found("LiveKit integration"))?;
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(ev) = lk.verify_webhook(&body, auth) else {
@@ -28,11 +29,11 @@ pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: Stri
         return Err(ApiError::bad_request("the webhook has no id"));
     }
     if app.store.webhook_seen(&ev.id).await? {
-        return Ok(Json(json!({ "received": true, "duplicate": true })));
+        return Ok(Json(WebhookAnswer { received: true, duplicate: Some(true), handled: None }));
     }
     let handled = handle(&app, &ev).await?;
     app.store.mark_webhook(&ev.id, &ev.event).await?;
-    Ok(Json(json!({ "received": true, "handled": handled })))
+    Ok(Json(WebhookAnswer { received: true, duplicate: None, handled: Some(handled.into()) }))
 }
 
 /// Apply one verified event; every write is keyed by the webhook id, so a concurrent duplicate

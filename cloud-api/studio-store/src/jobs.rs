@@ -10,21 +10,7 @@ use shared_types::{JobId, TenantId};
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 3;
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Job {
-    pub id: JobId,
-    pub tenant_id: TenantId,
-    pub session_id: SessionId,
-    pub kind: JobKind,
-    pub payload: Value,
-    pub state: JobState,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub run_after: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
+pub use shared_types::jobs::Job;
 
 const JOB_COLS: &str =
     "id, tenant_id, session_id, kind, payload, state, attempts, max_attempts, run_after, last_error, created_at";

@@ -46,13 +46,7 @@ pub struct IndexedSegment {
     pub page: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SearchHit {
-    pub session_id: SessionId,
-    pub at_s: f64,
-    pub text: String,
-}
+pub use shared_types::media::SearchHit;
 
 fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
     let started: Option<String> = r.try_get("started_at")?;
