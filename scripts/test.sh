@@ -31,5 +31,8 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d f
 rm -f "$log"
 [ "$status" = 0 ] || exit "$status"
 
+echo "== schemathesis against /api/openapi.json"
+bash scripts/schemathesis.sh
+
 echo "== README commands, as written, in a fresh clone"
 bash scripts/readme-commands.sh

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::blob::{BlobError, BlobStore};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::extract::{ApiMultipart, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::{authorize, ensure, session_target};
 use crate::slides::{render_deck, DeckError};
@@ -149,7 +149,7 @@ pub async fn upload(
     State(app): State<AppState>,
     caller: Caller,
     Extension(IdemKey(key)): Extension<IdemKey>,
-    mp: Multipart,
+    ApiMultipart(mp): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<AssetDto>)> {
     let up = read_upload(mp).await?;
     let tenant = caller.user.tenant_id;

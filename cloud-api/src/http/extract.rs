@@ -61,3 +61,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
             .map_err(|e: QueryRejection| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
     }
 }
+
+/// A multipart form: a body that is not one → 415 `unsupported_media_type`.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state).await.map(ApiMultipart).map_err(|_| {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "send the file as multipart/form-data with a boundary")
+        })
+    }
+}

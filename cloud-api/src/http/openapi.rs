@@ -5,12 +5,12 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::spool::Spooled;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Multipart, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, Response};
 use axum::{Extension, Json};
@@ -181,7 +181,7 @@ impl DescribeArg for Request {
     }
 }
 
-impl DescribeArg for Multipart {
+impl DescribeArg for ApiMultipart {
     fn describe(doc: &mut OpDoc) {
         let form = json!({
             "type": "object",
@@ -198,8 +198,8 @@ impl DescribeArg for Multipart {
     }
 }
 
-/// A webhook's signed body, read as text to check its signature.
-impl DescribeArg for String {
+/// A webhook's signed body, read raw to check its signature.
+impl DescribeArg for axum::body::Bytes {
     fn describe(doc: &mut OpDoc) {
         doc.body("application/webhook+json", json!({ "type": "string" }));
     }

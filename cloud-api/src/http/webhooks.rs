@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::livekit::session_of_room;
 use crate::store::{NewEvent, Recording};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
@@ -18,10 +19,11 @@ use shared_types::media::WebhookAnswer;
 use shared_types::policy::{Actor, Target};
 use shared_types::{RecordingId, Role, SessionActor, SessionCommand, UserId};
 
-pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Json<WebhookAnswer>> {
+pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookAnswer>> {
     let lk = app.livekit.as_ref().ok_or_else(|| ApiError::not_found("LiveKit integration"))?;
+    let body = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the webhook body is not UTF-8"))?;
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(ev) = lk.verify_webhook(&body, auth) else {
+    let Some(ev) = lk.verify_webhook(body, auth) else {
         tracing::warn!("refused a LiveKit webhook with a bad signature");
         return Err(ApiError::new(ErrorCode::Unauthenticated, "the webhook signature is invalid"));
     };
