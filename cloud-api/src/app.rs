@@ -189,6 +189,11 @@ fn spawn_purge(state: AppState) {
                 Ok((uploads, files)) => tracing::info!(uploads, files, "swept old upload parts and spool files"),
                 Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
             }
+            match crate::sweep::sweep_orphans(&state, keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(blobs = n, "swept orphaned blobs"),
+                Err(e) => tracing::warn!(error = %e, "orphaned blob sweep failed"),
+            }
         }
     });
 }

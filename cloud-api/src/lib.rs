@@ -14,6 +14,7 @@ pub mod serve;
 pub mod slides;
 pub mod spawned;
 pub mod spool;
+pub mod sweep;
 
 pub use studio_store as store;
 pub use studio_store::{blob, fanout, keyfile};

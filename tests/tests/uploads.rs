@@ -136,6 +136,53 @@ async fn old_upload_parts_are_swept(db: Db) {
     assert_eq!(swept, 0, "nothing left to sweep");
 }
 
+/// Blobs whose asset or recording never committed are swept after the grace period; owned ones and
+/// young ones stay. (The orphans are written straight into the blob store: a refused commit after
+/// the files were stored is a race with ending the class, too narrow to hit on purpose.)
+async fn orphaned_blobs_are_swept(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Orphans").await;
+    app.live(&s).await;
+    let (t, sid) = (&s.teacher.token, &s.session);
+    let file = wav(1.0);
+    let rec = app
+        .post_body(
+            &format!("/api/sessions/{sid}/recordings"),
+            t,
+            "kept",
+            &[("content-type", "audio/wav")],
+            file.clone(),
+        )
+        .await;
+    assert_eq!(rec.status, 201, "{:?}", rec.body);
+    let png = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 64]].concat();
+    let asset = app.upload(t, &[("type", "image"), ("sessionId", sid)], png, "pic.png").await;
+    assert_eq!(asset.status, 201, "{:?}", asset.body);
+    let (ghost_asset, ghost_rec) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let orphans = [
+        format!("sessions/{sid}/assets/{ghost_asset}/source.png"),
+        format!("sessions/{sid}/recordings/{ghost_rec}.wav"),
+    ];
+    for k in &orphans {
+        app.state.blobs.put(k, b"left behind".to_vec(), "application/octet-stream").await.unwrap();
+    }
+    let blobs = app.data_dir.join("blobs");
+    let before = walk(&blobs).len();
+
+    assert_eq!(cloud_api::sweep::sweep_orphans(&app.state, chrono::Duration::days(7)).await.unwrap(), 0, "young");
+    assert_eq!(cloud_api::sweep::sweep_orphans(&app.state, chrono::Duration::seconds(-1)).await.unwrap(), 2);
+    assert_eq!(walk(&blobs).len(), before - 2);
+    for k in &orphans {
+        assert!(app.state.blobs.get(k).await.is_err(), "{k} is gone");
+    }
+    let replay = app.get(&format!("/api/replays/{sid}"), t).await;
+    let (status, bytes) = app.fetch(replay.body["recordings"][0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, bytes == file), (200, true), "the owned recording stays");
+    let a = app.get(&format!("/api/studio/assets/{}", asset.body["id"].as_str().unwrap()), t).await;
+    assert_eq!(app.fetch(a.body["contentUrl"].as_str().unwrap()).await.0, 200, "the owned asset stays");
+    assert_eq!(cloud_api::sweep::sweep_orphans(&app.state, chrono::Duration::seconds(-1)).await.unwrap(), 0);
+}
+
 /// Files below `dir`, recursively.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -150,7 +197,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-on_both!(resumable_upload, single_request_upload, old_upload_parts_are_swept);
+on_both!(resumable_upload, single_request_upload, old_upload_parts_are_swept, orphaned_blobs_are_swept);
 
 /// On S3 (a real SeaweedFS) too: the single upload is streamed to the bucket, the resumable one is
 /// joined part by part, and both read back byte for byte through presigned URLs.
@@ -188,5 +235,13 @@ async fn recordings_stream_to_s3() {
         assert!(url.starts_with("http"), "a presigned S3 URL: {url}");
         let (status, bytes) = app.fetch(url).await;
         assert_eq!((status, bytes.len(), bytes == file), (200, file.len(), true));
+    }
+    // The orphan sweep lists the bucket: a recording file without its row goes, the two owned stay.
+    let orphan = format!("sessions/{sid}/recordings/{}.wav", uuid::Uuid::now_v7());
+    app.state.blobs.put(&orphan, b"left behind".to_vec(), "audio/wav").await.unwrap();
+    assert_eq!(cloud_api::sweep::sweep_orphans(&app.state, chrono::Duration::seconds(-1)).await.unwrap(), 1);
+    assert!(app.state.blobs.get(&orphan).await.is_err());
+    for r in recs {
+        assert_eq!(app.fetch(r["url"].as_str().unwrap()).await.0, 200);
     }
 }

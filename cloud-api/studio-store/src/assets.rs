@@ -70,3 +70,26 @@ pub(crate) async fn insert_asset_in(
     .map_err(on_constraint)?;
     Ok(())
 }
+
+/// What a blob under `sessions/{id}/…` belongs to, for the orphan sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BlobOwner {
+    Asset,
+    Recording,
+}
+
+impl Store {
+    /// Whether the asset or recording that owns some blobs exists (across tenants: the sweep walks
+    /// the whole blob store).
+    pub async fn blob_owner_exists(&self, owner: BlobOwner, id: uuid::Uuid) -> StoreResult<bool> {
+        let table = match owner {
+            BlobOwner::Asset => "studio_assets",
+            BlobOwner::Recording => "recordings",
+        };
+        Ok(sqlx::query(&format!("select 1 from {table} where id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+}

@@ -1,6 +1,7 @@
 //! Blob storage for slides, images and recordings: S3 (path-style, presigned GET URLs) or a local
 //! directory (the embedded default), whose files cloud-api serves behind HMAC-signed, expiring URLs.
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::PathBuf;
@@ -113,6 +114,36 @@ impl BlobStore {
         match self {
             BlobStore::Local(l) => l.get(key).await,
             BlobStore::S3(s) => s.get(key).await,
+        }
+    }
+
+    /// Every blob whose key starts with `prefix`, with when it was last written.
+    pub async fn list(&self, prefix: &str) -> BlobResult<Vec<(String, DateTime<Utc>)>> {
+        match self {
+            BlobStore::Local(l) => {
+                let root = l.root.clone();
+                let start = root.join(prefix.trim_end_matches('/'));
+                tokio::task::spawn_blocking(move || {
+                    let mut out = Vec::new();
+                    let mut dirs = vec![start];
+                    while let Some(dir) = dirs.pop() {
+                        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                        for e in entries.flatten() {
+                            let path = e.path();
+                            let Ok(meta) = e.metadata() else { continue };
+                            if meta.is_dir() {
+                                dirs.push(path);
+                            } else if let (Ok(rel), Ok(modified)) = (path.strip_prefix(&root), meta.modified()) {
+                                out.push((rel.to_string_lossy().replace('\\', "/"), DateTime::<Utc>::from(modified)));
+                            }
+                        }
+                    }
+                    out
+                })
+                .await
+                .map_err(|e| BlobError::Unavailable(e.to_string()))
+            }
+            BlobStore::S3(s) => s.list(prefix).await,
         }
     }
 
@@ -278,6 +309,21 @@ impl S3Blobs {
             .await
             .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> BlobResult<Vec<(String, DateTime<Utc>)>> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            for o in page.contents() {
+                let (Some(key), Some(at)) = (o.key(), o.last_modified()) else { continue };
+                let at = DateTime::<Utc>::from_timestamp(at.secs(), at.subsec_nanos()).unwrap_or_default();
+                out.push((key.to_string(), at));
+            }
+        }
+        Ok(out)
     }
 
     async fn append_to(&self, key: &str, out: &mut tokio::fs::File) -> BlobResult<u64> {

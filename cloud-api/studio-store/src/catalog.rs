@@ -153,13 +153,14 @@ pub enum Owned {
 }
 
 impl Owned {
-    fn table(self) -> &'static str {
+    /// The table that knows the object's session, and the condition that picks its kind.
+    fn lookup(self) -> &'static str {
         match self {
-            Owned::Message => "chat_messages",
-            Owned::Question => "questions",
-            Owned::Poll => "polls",
-            Owned::Scene => "studio_scenes",
-            Owned::Asset => "studio_assets",
+            Owned::Message => "session_objects where kind = 'message' and",
+            Owned::Question => "session_objects where kind = 'question' and",
+            Owned::Poll => "session_objects where kind = 'poll' and",
+            Owned::Scene => "session_objects where kind = 'scene' and",
+            Owned::Asset => "studio_assets where",
         }
     }
 }
@@ -167,7 +168,7 @@ impl Owned {
 impl Store {
     /// The session an object belongs to, within `tenant`.
     pub async fn owner_session(&self, tenant: TenantId, kind: Owned, id: uuid::Uuid) -> StoreResult<Option<SessionId>> {
-        let r = sqlx::query(&format!("select session_id from {} where id = $1 and tenant_id = $2", kind.table()))
+        let r = sqlx::query(&format!("select session_id from {} id = $1 and tenant_id = $2", kind.lookup()))
             .bind(id.to_string())
             .bind(tenant.to_string())
             .fetch_optional(&self.pool)

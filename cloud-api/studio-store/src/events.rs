@@ -218,7 +218,7 @@ impl Store {
             }
         }
         for env in &fresh {
-            project(tx, tenant, env, &state).await?;
+            project(tx, tenant, env).await?;
         }
         if state.head != start_head && (!single || state.status != start_status) {
             let notify = if single { "" } else { self.notify_new_head() };
@@ -393,157 +393,39 @@ async fn load_after(
     rows.iter().map(envelope_from).collect()
 }
 
-/// Keep the relational projections in step with the log, inside the append transaction.
-/// `state` is the state after the whole append, so counts written here are the newest.
-async fn project(
-    tx: &mut Transaction<'static, Any>,
-    tenant: TenantId,
-    e: &EventEnvelope,
-    state: &SessionState,
-) -> StoreResult<()> {
-    let sid = e.session_id.to_string();
-    match &e.event {
-        SessionEvent::ChatPosted { message_id, content } => {
-            let sql = "insert into chat_messages (id, tenant_id, session_id, user_id, content, hidden, sequence, \
-                       created_at) values ($1, $2, $3, $4, $5, 0, $6, $7)";
-            insert_text_row(tx, sql, &message_id.to_string(), tenant, e, content).await?;
-        }
-        SessionEvent::SceneCreated { scene_id, .. } | SessionEvent::SceneUpdated { scene_id, .. } => {
-            if let Some(sc) = state.scenes.get(scene_id) {
-                sqlx::query(
-                    "insert into studio_scenes (id, tenant_id, session_id, name, layout, metadata) values ($1, $2, $3, $4, $5, $6) \
-                     on conflict (id) do update set name = $4, layout = $5, metadata = $6",
-                )
-                .bind(scene_id.to_string())
-                .bind(tenant.to_string())
-                .bind(&sid)
-                .bind(&sc.name)
-                .bind(serde_json::to_string(&sc.layout).unwrap_or_default())
-                .bind(sc.metadata.to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(on_constraint)?;
-            }
-        }
-        SessionEvent::RecordingAdded { recording_id, .. } => {
-            // Processing is enqueued with the fact that causes it; one job per recording.
-            let payload = serde_json::json!({ "recordingId": recording_id });
-            super::jobs::enqueue_in(
-                tx,
-                tenant,
-                e.session_id,
-                shared_types::jobs::JobKind::ProcessRecording,
-                &payload,
-                Some(&format!("recording:{recording_id}")),
-            )
-            .await?;
-        }
-        SessionEvent::ChatHidden { message_id } => {
-            sqlx::query("update chat_messages set hidden = 1 where id = $1 and session_id = $2")
-                .bind(message_id.to_string())
-                .bind(&sid)
-                .execute(&mut **tx)
-                .await?;
-        }
-        SessionEvent::QuestionAsked { question_id, content } => {
-            let sql = "insert into questions (id, tenant_id, session_id, user_id, content, sequence, created_at) \
-                       values ($1, $2, $3, $4, $5, $6, $7)";
-            insert_text_row(tx, sql, &question_id.to_string(), tenant, e, content).await?;
-        }
-        SessionEvent::QuestionUpvoted { question_id }
-        | SessionEvent::QuestionAnswered { question_id }
-        | SessionEvent::QuestionDismissed { question_id } => {
-            if let Some(q) = state.questions.iter().find(|q| q.id == *question_id) {
-                sqlx::query("update questions set upvotes = $2, answered = $3, dismissed = $4 where id = $1")
-                    .bind(question_id.to_string())
-                    .bind(q.upvoters.len() as i64)
-                    .bind(q.answered as i64)
-                    .bind(q.dismissed as i64)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        SessionEvent::PollOpened { poll_id, prompt, options } => {
-            sqlx::query(
-                "insert into polls (id, tenant_id, session_id, prompt, options, responses, closed, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, 0, $7)",
-            )
-            .bind(poll_id.to_string())
+/// What an append writes beside the log, inside its transaction: the session an object id belongs
+/// to (written once, when the object is created; reads fold the log) and the processing job a
+/// recording causes.
+async fn project(tx: &mut Transaction<'static, Any>, tenant: TenantId, e: &EventEnvelope) -> StoreResult<()> {
+    let created = match &e.event {
+        SessionEvent::ChatPosted { message_id, .. } => Some((message_id.0, "message")),
+        SessionEvent::QuestionAsked { question_id, .. } => Some((question_id.0, "question")),
+        SessionEvent::PollOpened { poll_id, .. } => Some((poll_id.0, "poll")),
+        SessionEvent::SceneCreated { scene_id, .. } => Some((scene_id.0, "scene")),
+        _ => None,
+    };
+    if let Some((id, kind)) = created {
+        sqlx::query("insert into session_objects (id, tenant_id, session_id, kind) values ($1, $2, $3, $4)")
+            .bind(id.to_string())
             .bind(tenant.to_string())
-            .bind(&sid)
-            .bind(prompt)
-            .bind(serde_json::to_string(options).unwrap_or_default())
-            .bind(serde_json::to_string(&vec![0; options.len()]).unwrap_or_default())
-            .bind(ts(e.occurred_at))
+            .bind(e.session_id.to_string())
+            .bind(kind)
             .execute(&mut **tx)
             .await
             .map_err(on_constraint)?;
-        }
-        SessionEvent::PollVoted { poll_id, .. } | SessionEvent::PollClosed { poll_id } => {
-            if let Some(p) = state.polls.get(poll_id) {
-                sqlx::query("update polls set responses = $2, closed = $3 where id = $1")
-                    .bind(poll_id.to_string())
-                    .bind(serde_json::to_string(&p.tally()).unwrap_or_default())
-                    .bind(p.closed as i64)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        SessionEvent::ParticipantJoined { user_id, role } => {
-            let perms = serde_json::to_value(shared_types::Permissions::of(*role)).unwrap_or_default();
-            sqlx::query(
-                "insert into session_participants (session_id, tenant_id, user_id, role, join_time, leave_time, permissions) \
-                 values ($1, $2, $3, $4, $5, null, $6) \
-                 on conflict (session_id, user_id) do update set role = $4, leave_time = null, permissions = $6",
-            )
-            .bind(e.session_id.to_string())
-            .bind(tenant.to_string())
-            .bind(user_id.to_string())
-            .bind(role.as_str())
-            .bind(ts(e.occurred_at))
-            .bind(perms.to_string())
-            .execute(&mut **tx)
-            .await?;
-        }
-        SessionEvent::ParticipantLeft { user_id } => {
-            sqlx::query("update session_participants set leave_time = $3 where session_id = $1 and user_id = $2")
-                .bind(e.session_id.to_string())
-                .bind(user_id.to_string())
-                .bind(ts(e.occurred_at))
-                .execute(&mut **tx)
-                .await?;
-        }
-        SessionEvent::SessionEnded {} => {
-            sqlx::query("update session_participants set leave_time = $2 where session_id = $1 and leave_time is null")
-                .bind(e.session_id.to_string())
-                .bind(ts(e.occurred_at))
-                .execute(&mut **tx)
-                .await?;
-        }
-        _ => {}
     }
-    Ok(())
-}
-
-/// A chat message or question row: (id, tenant, session, author, text, sequence, time).
-async fn insert_text_row(
-    tx: &mut Transaction<'static, Any>,
-    sql: &str,
-    id: &str,
-    tenant: TenantId,
-    e: &EventEnvelope,
-    content: &str,
-) -> StoreResult<()> {
-    sqlx::query(sql)
-        .bind(id)
-        .bind(tenant.to_string())
-        .bind(e.session_id.to_string())
-        .bind(e.actor_id.map(|a| a.to_string()))
-        .bind(content)
-        .bind(e.sequence as i64)
-        .bind(ts(e.occurred_at))
-        .execute(&mut **tx)
-        .await
-        .map_err(on_constraint)?;
+    if let SessionEvent::RecordingAdded { recording_id, .. } = &e.event {
+        // Processing is enqueued with the fact that causes it; one job per recording.
+        let payload = serde_json::json!({ "recordingId": recording_id });
+        super::jobs::enqueue_in(
+            tx,
+            tenant,
+            e.session_id,
+            shared_types::jobs::JobKind::ProcessRecording,
+            &payload,
+            Some(&format!("recording:{recording_id}")),
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -21,7 +21,7 @@ mod migrate;
 mod streams;
 mod users;
 
-pub use assets::AssetRecord;
+pub use assets::{AssetRecord, BlobOwner};
 pub use catalog::Owned;
 pub use commit::Write;
 pub use events::*;
