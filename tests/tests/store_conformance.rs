@@ -72,13 +72,13 @@ async fn suite(db: Db) {
         .await
         .unwrap();
     assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 2));
-    assert_eq!(head, 2);
+    assert_eq!(head.head, 2);
     let (o, head) = store
         .append(tenant, sid, vec![ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None })])
         .await
         .unwrap();
     assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 2), "{o:?}");
-    assert_eq!(head, 2);
+    assert_eq!(head.head, 2);
     let stranger = UserId::new();
     let (o, _) = store
         .append(tenant, sid, vec![ev("start", stranger, Role::Student, SessionEvent::HandRaised {})])
@@ -90,7 +90,7 @@ async fn suite(db: Db) {
         .await
         .unwrap();
     assert_eq!(o[0], AppendOutcome::Rejected(Rejection::AlreadyStarted));
-    assert_eq!(head, 2);
+    assert_eq!(head.head, 2);
 
     // A batch: the rejected middle entry is skipped, the others land in order.
     let batch = vec![
@@ -98,7 +98,8 @@ async fn suite(db: Db) {
         ev("bad", teacher.id, Role::Teacher, SessionEvent::PollClosed { poll_id: shared_types::PollId::new() }),
         ev("h2", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "b".into() }),
     ];
-    let (o, head) = store.append(tenant, sid, batch).await.unwrap();
+    let (o, state) = store.append(tenant, sid, batch).await.unwrap();
+    let head = state.head;
     assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 3));
     assert_eq!(o[1], AppendOutcome::Rejected(Rejection::Unknown("poll")));
     assert!(matches!(&o[2], AppendOutcome::Appended(e) if e.sequence == 4));
@@ -110,7 +111,8 @@ async fn suite(db: Db) {
         ev("dup", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "d".into() }),
         ev("h1", teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: "a".into() }),
     ];
-    let (o, head) = store.append(tenant, sid, twice).await.unwrap();
+    let (o, state) = store.append(tenant, sid, twice).await.unwrap();
+    let head = state.head;
     assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 5));
     assert!(matches!(&o[1], AppendOutcome::Replayed(e) if e.sequence == 5));
     assert!(matches!(&o[2], AppendOutcome::Replayed(e) if e.sequence == 3), "a key from an earlier batch: {o:?}");
@@ -239,7 +241,7 @@ async fn two_nodes(db: Db) {
             .await
             .unwrap();
         assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 3 + i), "{o:?}");
-        assert_eq!(head, 3 + i);
+        assert_eq!(head.head, 3 + i);
     }
     assert_eq!(a.state(tenant, sid, None).await.unwrap(), b.state(tenant, sid, None).await.unwrap());
     assert_eq!(a.state(tenant, sid, None).await.unwrap().highlights.len(), 10);

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::submit;
+use crate::http::sessions::{submit, submit_then};
 use crate::http::{authorize, ensure, session_target};
 use crate::store::Owned;
 use axum::extract::State;
@@ -91,10 +91,14 @@ pub async fn ask(
 ) -> ApiResult<(StatusCode, Json<QuestionAnswer>)> {
     let target = authorize(&app, &caller, req.session_id, Action::AskQuestion).await?;
     let id = QuestionId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event =
-        submit(&app, &caller, &target, &key, SessionCommand::AskQuestion { question_id: id, content: req.content })
-            .await?;
-    let state = current(&app, &target).await?;
+    let (event, state) = submit_then(
+        &app,
+        &caller,
+        &target,
+        &key,
+        SessionCommand::AskQuestion { question_id: id, content: req.content },
+    )
+    .await?;
     let question = state.questions.iter().find(|q| q.id == id).map(|q| QuestionDto::of(q, caller.user.id));
     Ok((StatusCode::CREATED, Json(QuestionAnswer { question, event })))
 }
@@ -108,8 +112,7 @@ async fn on_question(
     command: SessionCommand,
 ) -> ApiResult<Json<QuestionAnswer>> {
     let target = owned(&app, &caller, Owned::Question, id.0).await?;
-    let event = submit(&app, &caller, &target, &key, command).await?;
-    let state = current(&app, &target).await?;
+    let (event, state) = submit_then(&app, &caller, &target, &key, command).await?;
     let question = state.questions.iter().find(|q| q.id == id).map(|q| QuestionDto::of(q, caller.user.id));
     Ok(Json(QuestionAnswer { question, event }))
 }
@@ -162,7 +165,7 @@ pub async fn open_poll(
 ) -> ApiResult<(StatusCode, Json<PollAnswer>)> {
     let target = authorize(&app, &caller, req.session_id, Action::Present).await?;
     let id = PollId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let event = submit(
+    let (event, state) = submit_then(
         &app,
         &caller,
         &target,
@@ -170,7 +173,6 @@ pub async fn open_poll(
         SessionCommand::OpenPoll { poll_id: id, prompt: req.prompt, options: req.options },
     )
     .await?;
-    let state = current(&app, &target).await?;
     let poll = state.polls.get(&id).map(|p| PollDto::of(id, p, caller.user.id));
     Ok((StatusCode::CREATED, Json(PollAnswer { poll, event })))
 }
@@ -183,8 +185,7 @@ async fn on_poll(
     command: SessionCommand,
 ) -> ApiResult<Json<PollAnswer>> {
     let target = owned(&app, &caller, Owned::Poll, id.0).await?;
-    let event = submit(&app, &caller, &target, &key, command).await?;
-    let state = current(&app, &target).await?;
+    let (event, state) = submit_then(&app, &caller, &target, &key, command).await?;
     let poll = state.polls.get(&id).map(|p| PollDto::of(id, p, caller.user.id));
     Ok(Json(PollAnswer { poll, event }))
 }

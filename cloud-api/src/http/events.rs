@@ -62,8 +62,12 @@ pub async fn batch(
     // the store. Each entry needs the same policy action as the route that writes its event type.
     let decoded: Vec<Result<NewEvent, BatchError>> = req.events.iter().map(|e| admit(&actor, &window, e)).collect();
     let valid: Vec<NewEvent> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-    let (mut outcomes, head) =
-        if valid.is_empty() { (Vec::new(), session.head) } else { app.store.append(target.tenant, id, valid).await? };
+    let (mut outcomes, head) = if valid.is_empty() {
+        (Vec::new(), session.head)
+    } else {
+        let (outcomes, state) = app.store.append(target.tenant, id, valid).await?;
+        (outcomes, state.head)
+    };
     outcomes.reverse();
     let results = req
         .events

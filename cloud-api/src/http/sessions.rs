@@ -45,6 +45,19 @@ pub async fn submit(
     Ok(submit_as(app, caller, target, key, command, false).await?.0)
 }
 
+/// [`submit`], with the session's state right after the write (for answers that show the object
+/// the write changed, without reading the state again).
+pub async fn submit_then(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    command: SessionCommand,
+) -> ApiResult<(EventEnvelope, SessionState)> {
+    let (event, _, state) = submit_full(app, caller, target, key, command, false).await?;
+    Ok((event, state))
+}
+
 /// [`submit`], also saying whether the event is new (`false`: this key wrote it before). With
 /// `by_server`, a fact this server records for the caller's request after its side effect happened
 /// (a stream egress started, a recording stored): decided as the system, attributed to the caller.
@@ -56,6 +69,18 @@ pub async fn submit_as(
     command: SessionCommand,
     by_server: bool,
 ) -> ApiResult<(EventEnvelope, bool)> {
+    let (event, fresh, _) = submit_full(app, caller, target, key, command, by_server).await?;
+    Ok((event, fresh))
+}
+
+async fn submit_full(
+    app: &AppState,
+    caller: &Caller,
+    target: &Target,
+    key: &str,
+    command: SessionCommand,
+    by_server: bool,
+) -> ApiResult<(EventEnvelope, bool, SessionState)> {
     let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
     let actor = SessionActor::participant(&caller.actor, target);
     let actor = if by_server { actor.on_behalf() } else { actor };
@@ -67,12 +92,12 @@ pub async fn submit_as(
         occurred_at: None,
         event,
     };
-    let (mut outcomes, _) = app.store.append(target.tenant, session, vec![ne]).await?;
+    let (mut outcomes, state) = app.store.append(target.tenant, session, vec![ne]).await?;
     let first = outcomes.remove(0);
     let fresh = matches!(first, AppendOutcome::Appended(_));
     let result = outcome(first);
     app.metrics.appended(result.is_ok() as u64, result.is_err() as u64);
-    Ok((result?, fresh))
+    Ok((result?, fresh, state))
 }
 
 pub async fn create(

@@ -102,16 +102,16 @@ impl Store {
     }
 
     /// Append events to a session in order, in one transaction. Each gets its own outcome; a
-    /// rejected one is skipped and the rest still apply. Returns the outcomes and the new head.
+    /// rejected one is skipped and the rest still apply. Returns the outcomes and the state after
+    /// the append (its `head` is the new head).
     pub async fn append(
         &self,
         tenant: TenantId,
         session: SessionId,
         events: Vec<NewEvent>,
-    ) -> StoreResult<(Vec<AppendOutcome>, u64)> {
+    ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
         let mut w = self.write().await?;
         let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events).await?;
-        let head = state.head;
         if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
             w.commit().await?;
             self.fanout.publish(outcomes.iter().filter_map(|o| match o {
@@ -121,8 +121,8 @@ impl Store {
         } else {
             w.tx.rollback().await?;
         }
-        self.put_state(session, state);
-        Ok((outcomes, head))
+        self.put_state(session, state.clone());
+        Ok((outcomes, state))
     }
 
     pub(crate) async fn append_in(
