@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use studio_store::blob::BlobStore;
-use studio_store::{IndexedSegment, Job, NewEvent, Store};
+use studio_store::{Job, NewEvent, NewJob, Segment, SlideRef, Store};
 use tokio::sync::OnceCell;
 
 #[derive(Clone, Debug)]
@@ -164,9 +164,8 @@ impl Worker {
         for rec in self.store.recordings_of(job.tenant_id, job.session_id).await? {
             let payload = json!({ "recordingId": rec.id });
             let dedupe = format!("recording:{}", rec.id);
-            self.store
-                .enqueue(job.tenant_id, job.session_id, JobKind::ProcessRecording, &payload, Some(&dedupe))
-                .await?;
+            let new = NewJob { kind: JobKind::ProcessRecording, payload: &payload, dedupe_key: Some(&dedupe) };
+            self.store.enqueue(job.tenant_id, job.session_id, new).await?;
         }
         Ok(())
     }
@@ -245,15 +244,14 @@ impl Worker {
         course: shared_types::CourseId,
         tagged: &[Tagged],
     ) -> Result<(Option<String>, Option<Value>)> {
-        let rows: Vec<IndexedSegment> = tagged
+        let rows: Vec<Segment> = tagged
             .iter()
-            .map(|t| IndexedSegment {
+            .map(|t| Segment {
                 start_s: t.start_s,
                 end_s: t.end_s,
                 text: t.text.clone(),
                 scene_id: t.screen.scene_id.clone(),
-                asset_id: t.screen.asset_id.clone(),
-                page: t.screen.page,
+                slide: t.screen.asset_id.clone().map(|asset_id| SlideRef { asset_id, page: t.screen.page }),
             })
             .collect();
         self.store.replace_transcript(job.tenant_id, course, job.session_id, &rows).await?;

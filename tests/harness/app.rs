@@ -186,6 +186,18 @@ impl TestApp {
         Answer::checked("POST", path, req.send().await.expect("request")).await
     }
 
+    /// POST JSON without an `Idempotency-Key` header (the key may be in the body, or missing).
+    pub async fn post_unkeyed(&self, path: &str, token: &str, body: Value) -> Answer {
+        let req = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body);
+        Answer::checked("POST", path, req.send().await.expect("request")).await
+    }
+
+    /// POST a WAV recording of the session under `key`.
+    pub async fn post_recording(&self, token: &str, session: &str, key: &str, wav: Vec<u8>) -> Answer {
+        let path = format!("/api/sessions/{session}/recordings");
+        self.post_body(&path, token, key, &[("content-type", "audio/wav")], wav).await
+    }
+
     pub async fn post_key(&self, path: &str, token: &str, body: Value, key: &str) -> Answer {
         self.call(Method::POST, path, Some(token), Some(body), Some(key)).await
     }

@@ -103,8 +103,7 @@ async fn every_route_issues_its_command(db: Db) {
     ok(&app.post(&format!("/api/polls/{poll}/responses"), &st, json!({"option": 1})).await);
     ok(&app.post(&format!("/api/polls/{poll}/close"), &t, json!({})).await);
     ok(&app.post(&format!("/api/sessions/{sid}/highlights"), &t, json!({"label": "key idea"})).await);
-    let path = format!("/api/sessions/{sid}/recordings");
-    let rec = app.post_body(&path, &t, "rec-1", &[("content-type", "audio/wav")], wav(0.5)).await;
+    let rec = app.post_recording(&t, &sid, "rec-1", wav(0.5)).await;
     assert_eq!(rec.status, 201);
     ok(&app.post("/api/sessions/leave", &st, json!({"sessionId": sid})).await);
     ok(&app.post("/api/sessions/end", &t, json!({"sessionId": sid})).await);

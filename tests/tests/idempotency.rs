@@ -10,17 +10,9 @@ async fn key_cases(db: Db) {
     let start = json!({"sessionId": s.session});
 
     // Missing key → 400, nothing written.
-    let resp = app
-        .http
-        .post(format!("{}/api/sessions/start", app.base))
-        .bearer_auth(&s.teacher.token)
-        .json(&start)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["code"], "idempotency_key_missing");
+    let resp = app.post_unkeyed("/api/sessions/start", &s.teacher.token, start.clone()).await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.code(), "idempotency_key_missing");
     assert_eq!(app.all_events(&s.teacher.token, &s.session).await.len(), 1);
 
     // Malformed key → 400.
@@ -46,24 +38,10 @@ async fn key_cases(db: Db) {
 
     // Key in the body is accepted.
     let chat_like = json!({"sessionId": s.session, "idempotencyKey": "in-body"});
-    let a = app
-        .http
-        .post(format!("{}/api/sessions/join", app.base))
-        .bearer_auth(&s.student.token)
-        .json(&chat_like)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(a.status(), 200);
-    let a2 = app
-        .http
-        .post(format!("{}/api/sessions/join", app.base))
-        .bearer_auth(&s.student.token)
-        .json(&chat_like)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(a2.headers().get("idempotent-replayed").unwrap(), "true");
+    let a = app.post_unkeyed("/api/sessions/join", &s.student.token, chat_like.clone()).await;
+    assert_eq!(a.status, 200);
+    let a2 = app.post_unkeyed("/api/sessions/join", &s.student.token, chat_like.clone()).await;
+    assert_eq!(a2.headers.get("idempotent-replayed").unwrap(), "true");
 
     // Keys are scoped per user: the assistant may use the teacher's key for its own request.
     let mine = app.post_key("/api/sessions/join", &s.assistant.token, start.clone(), "k-start").await;

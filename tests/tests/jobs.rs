@@ -7,6 +7,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use studio_tests::*;
 
+/// A processing job under `key`.
+fn job<'a>(payload: &'a serde_json::Value, key: &'a str) -> cloud_api::store::NewJob<'a> {
+    cloud_api::store::NewJob { kind: shared_types::jobs::JobKind::ProcessRecording, payload, dedupe_key: Some(key) }
+}
+
 async fn queue_semantics(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.school("Jobs").await;
@@ -15,18 +20,10 @@ async fn queue_semantics(db: Db) {
     let sid: shared_types::SessionId = s.session.parse().unwrap();
     // Twelve distinct jobs, and one duplicate that must not make a thirteenth.
     for i in 0..12 {
-        store
-            .enqueue(
-                s.tenant,
-                sid,
-                shared_types::jobs::JobKind::ProcessRecording,
-                &json!({"recordingId": uuid::Uuid::new_v4()}),
-                Some(&format!("k{i}")),
-            )
-            .await
-            .unwrap();
+        let (payload, key) = (json!({"recordingId": uuid::Uuid::new_v4()}), format!("k{i}"));
+        store.enqueue(s.tenant, sid, job(&payload, &key)).await.unwrap();
     }
-    store.enqueue(s.tenant, sid, shared_types::jobs::JobKind::ProcessRecording, &json!({}), Some("k3")).await.unwrap();
+    store.enqueue(s.tenant, sid, job(&json!({}), "k3")).await.unwrap();
     assert_eq!(store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 100).await.unwrap().len(), 12);
 
     // Four workers claim at once: every job goes to exactly one of them.
@@ -56,10 +53,7 @@ async fn queue_semantics(db: Db) {
     assert!(!store.heartbeat_job(id, "someone-else", Duration::from_secs(30)).await.unwrap());
 
     // A short lease that is not renewed expires and the job is claimed again, attempt 2.
-    store
-        .enqueue(s.tenant, sid, shared_types::jobs::JobKind::ProcessRecording, &json!({}), Some("short"))
-        .await
-        .unwrap();
+    store.enqueue(s.tenant, sid, job(&json!({}), "short")).await.unwrap();
     let j = store.claim_job("crashy", Duration::from_millis(300)).await.unwrap().unwrap();
     assert_eq!(j.attempts, 1);
     assert!(store.claim_job("other", Duration::from_secs(30)).await.unwrap().is_none());

@@ -145,15 +145,7 @@ async fn orphaned_blobs_are_swept(db: Db) {
     app.live(&s).await;
     let (t, sid) = (&s.teacher.token, &s.session);
     let file = wav(1.0);
-    let rec = app
-        .post_body(
-            &format!("/api/sessions/{sid}/recordings"),
-            t,
-            "kept",
-            &[("content-type", "audio/wav")],
-            file.clone(),
-        )
-        .await;
+    let rec = app.post_recording(t, sid, "kept", file.clone()).await;
     assert_eq!(rec.status, 201, "{:?}", rec.body);
     let png = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 64]].concat();
     let asset = app.upload(t, &[("type", "image"), ("sessionId", sid)], png, "pic.png").await;
@@ -210,15 +202,7 @@ async fn recordings_stream_to_s3() {
     app.live(&s).await;
     let (t, sid) = (&s.teacher.token, &s.session);
     let file = wav(4.0);
-    let one = app
-        .post_body(
-            &format!("/api/sessions/{sid}/recordings"),
-            t,
-            "s3-one",
-            &[("content-type", "audio/wav")],
-            file.clone(),
-        )
-        .await;
+    let one = app.post_recording(t, sid, "s3-one", file.clone()).await;
     assert_eq!(one.status, 201, "{:?}", one.body);
     let up = app.post(&format!("/api/sessions/{sid}/recordings/uploads"), t, json!({})).await;
     let id = up.body["uploadId"].as_str().unwrap().to_string();

@@ -11,7 +11,7 @@ use axum::http::Request;
 use chrono::{Duration as CDuration, Utc};
 use cloud_api::app::{router, AppState};
 use cloud_api::blob::{BlobStore, LocalBlobs};
-use cloud_api::store::{IndexedSegment, NewEvent, Recording, Store};
+use cloud_api::store::{NewEvent, Recording, Segment, Store};
 use shared_types::{RecordingId, Role, RoleGrant, Scope, SessionEvent};
 use std::process::Command;
 use std::sync::Arc;
@@ -179,14 +179,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     store.append(tenant, big, batch).await?;
-    let segs: Vec<IndexedSegment> = (0..1500)
-        .map(|i| IndexedSegment {
+    let segs: Vec<Segment> = (0..1500)
+        .map(|i| Segment {
             start_s: i as f64 * 4.8,
             end_s: i as f64 * 4.8 + 4.5,
             text: format!("segment {i}: velocity is the rate of change of position"),
             scene_id: None,
-            asset_id: None,
-            page: None,
+            slide: None,
         })
         .collect();
     store.replace_transcript(tenant, course.id, big, &segs).await?;

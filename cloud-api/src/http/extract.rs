@@ -34,33 +34,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Path parameters: a malformed id → 400.
-pub struct ApiPath<T>(pub T);
+/// An extractor over request parts whose rejection is a problem+json 400 naming what was wrong.
+macro_rules! parts_extractor {
+    ($(#[$m:meta])* $name:ident, $inner:ident, $rejection:ty, $what:literal) => {
+        $(#[$m])*
+        pub struct $name<T>(pub T);
 
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
+        impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for $name<T> {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|e: PathRejection| ApiError::bad_request(format!("invalid path parameter: {}", e.body_text())))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+                axum::extract::$inner::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|v| $name(v.0))
+                    .map_err(|e: $rejection| ApiError::bad_request(format!(concat!($what, ": {}"), e.body_text())))
+            }
+        }
+    };
 }
 
-/// Query string: malformed → 400.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
-    }
-}
+parts_extractor!(
+    /// Path parameters: a malformed id → 400.
+    ApiPath, Path, PathRejection, "invalid path parameter"
+);
+parts_extractor!(
+    /// Query string: malformed → 400.
+    ApiQuery, Query, QueryRejection, "invalid query"
+);
 
 /// A multipart form: a body that is not one → 415 `unsupported_media_type`.
 pub struct ApiMultipart(pub axum::extract::Multipart);

@@ -9,7 +9,7 @@ use crate::http::idempotency::IdemKey;
 use crate::http::sessions::outcome;
 use crate::http::{authorize, ensure, session_target};
 use crate::spool::{self, Spooled};
-use crate::store::{NewEvent, Recording, Upload};
+use crate::store::{NewEvent, NewJob, Recording, Upload};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::{Extension, Json};
@@ -19,7 +19,7 @@ use shared_types::error::ErrorCode;
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind, JobState};
 use shared_types::media::{
     ArtifactDto, JobAnswer, JobList, PartDto, PartStored, ProcessQueued, RecordingAnswer, ReplayDto, ReplayRecording,
-    SearchHits, Segment, SlideRef, Transcript, UploadDto, UploadStarted,
+    SearchHits, Transcript, UploadDto, UploadStarted,
 };
 use shared_types::policy::{Action, Target};
 use shared_types::requests::{JobsQuery, NewUpload, Process, SearchQuery};
@@ -295,7 +295,8 @@ pub async fn process(
     rec.ok_or_else(|| ApiError::not_found("recording"))?;
     let payload = json!({ "recordingId": req.recording_id });
     let dedupe = format!("manual:{}:{}/{key}", req.recording_id, caller.user.id);
-    app.store.enqueue(target.tenant, req.session_id, JobKind::ProcessRecording, &payload, Some(&dedupe)).await?;
+    let job = NewJob { kind: JobKind::ProcessRecording, payload: &payload, dedupe_key: Some(&dedupe) };
+    app.store.enqueue(target.tenant, req.session_id, job).await?;
     Ok((StatusCode::ACCEPTED, Json(ProcessQueued { queued: true, recording_id: req.recording_id })))
 }
 
@@ -336,18 +337,7 @@ pub async fn replay(
             Vec::new()
         })
     }
-    let transcript = ready(ArtifactKind::Transcript).map(|_| Transcript {
-        segments: transcript
-            .iter()
-            .map(|s| Segment {
-                start_s: s.start_s,
-                end_s: s.end_s,
-                text: s.text.clone(),
-                scene_id: s.scene_id.clone(),
-                slide: s.asset_id.as_ref().map(|a| SlideRef { asset_id: a.clone(), page: s.page }),
-            })
-            .collect(),
-    });
+    let transcript = ready(ArtifactKind::Transcript).map(|_| Transcript { segments: transcript });
     let captions_url = match ready(ArtifactKind::Captions).and_then(|a| a.data_key.clone()) {
         Some(k) => Some(app.blobs.signed_url(&k, ttl).await?),
         None => None,

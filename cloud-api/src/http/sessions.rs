@@ -54,26 +54,15 @@ pub async fn submit_then(
     key: &str,
     command: SessionCommand,
 ) -> ApiResult<(EventEnvelope, SessionState)> {
-    let (event, _, state) = submit_full(app, caller, target, key, command, false).await?;
+    let (event, _, state) = submit_as(app, caller, target, key, command, false).await?;
     Ok((event, state))
 }
 
-/// [`submit`], also saying whether the event is new (`false`: this key wrote it before). With
+/// [`submit`], also saying whether the event is new (`false`: this key wrote it before), with the
+/// state after the write. With
 /// `by_server`, a fact this server records for the caller's request after its side effect happened
 /// (a stream egress started, a recording stored): decided as the system, attributed to the caller.
 pub async fn submit_as(
-    app: &AppState,
-    caller: &Caller,
-    target: &Target,
-    key: &str,
-    command: SessionCommand,
-    by_server: bool,
-) -> ApiResult<(EventEnvelope, bool)> {
-    let (event, fresh, _) = submit_full(app, caller, target, key, command, by_server).await?;
-    Ok((event, fresh))
-}
-
-async fn submit_full(
     app: &AppState,
     caller: &Caller,
     target: &Target,
@@ -157,7 +146,7 @@ pub async fn start(
     let room = crate::livekit::room_name(req.session_id);
     // Decide first: a second Start (another tab, a double click) is refused here and creates
     // nothing. Media side effects follow only a start that happened.
-    let (event, fresh) =
+    let (event, fresh, _) =
         submit_as(&app, &caller, &target, &key, SessionCommand::Start { room: Some(room.clone()) }, false).await?;
     // If LiveKit is down the class still runs, and the teacher is told why media is off. Creating
     // the room again for a replayed start is harmless (LiveKit returns the existing room).

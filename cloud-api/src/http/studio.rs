@@ -74,15 +74,31 @@ pub async fn update_scene(
     Ok(Json(SceneAnswer { scene: scene_dto(&app, &target, id).await?, events, event }))
 }
 
-pub async fn show_slide(
-    State(app): State<AppState>,
-    caller: Caller,
-    Extension(IdemKey(key)): Extension<IdemKey>,
-    ApiJson(req): ApiJson<ShowSlide>,
-) -> ApiResult<Json<EventAnswer>> {
-    let c = SessionCommand::ShowSlide { asset_id: req.asset_id, page: req.page };
-    Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
+/// A slide or board route: its body becomes one command, answered as `{event}`.
+macro_rules! board_route {
+    ($(#[$m:meta])* $name:ident, $req:ty, |$r:ident| $command:expr) => {
+        $(#[$m])*
+        pub async fn $name(
+            State(app): State<AppState>,
+            caller: Caller,
+            Extension(IdemKey(key)): Extension<IdemKey>,
+            ApiJson($r): ApiJson<$req>,
+        ) -> ApiResult<Json<EventAnswer>> {
+            let session = $r.session_id;
+            Ok(Json(board_event(&app, &caller, &key, session, $command).await?))
+        }
+    };
 }
+
+board_route!(show_slide, ShowSlide, |r| SessionCommand::ShowSlide { asset_id: r.asset_id, page: r.page });
+board_route!(erase, Erase, |r| SessionCommand::EraseStrokes { board_id: r.board_id, stroke_ids: r.stroke_ids });
+board_route!(clear, BoardOnly, |r| SessionCommand::ClearBoard { board_id: r.board_id });
+board_route!(
+    /// Undo the last stroke batch on a board.
+    undo,
+    BoardOnly,
+    |r| SessionCommand::UndoStroke { board_id: r.board_id }
+);
 
 /// A batch of strokes (senders batch points at ~30–60 Hz).
 pub async fn add_strokes(
@@ -93,38 +109,6 @@ pub async fn add_strokes(
 ) -> ApiResult<(StatusCode, Json<EventAnswer>)> {
     let c = SessionCommand::AddStrokes { board_id: req.board_id, strokes: req.strokes };
     Ok((StatusCode::CREATED, Json(board_event(&app, &caller, &key, req.session_id, c).await?)))
-}
-
-pub async fn erase(
-    State(app): State<AppState>,
-    caller: Caller,
-    Extension(IdemKey(key)): Extension<IdemKey>,
-    ApiJson(req): ApiJson<Erase>,
-) -> ApiResult<Json<EventAnswer>> {
-    let c = SessionCommand::EraseStrokes { board_id: req.board_id, stroke_ids: req.stroke_ids };
-    Ok(Json(board_event(&app, &caller, &key, req.session_id, c).await?))
-}
-
-pub async fn clear(
-    State(app): State<AppState>,
-    caller: Caller,
-    Extension(IdemKey(key)): Extension<IdemKey>,
-    ApiJson(req): ApiJson<BoardOnly>,
-) -> ApiResult<Json<EventAnswer>> {
-    Ok(Json(
-        board_event(&app, &caller, &key, req.session_id, SessionCommand::ClearBoard { board_id: req.board_id }).await?,
-    ))
-}
-
-pub async fn undo(
-    State(app): State<AppState>,
-    caller: Caller,
-    Extension(IdemKey(key)): Extension<IdemKey>,
-    ApiJson(req): ApiJson<BoardOnly>,
-) -> ApiResult<Json<EventAnswer>> {
-    Ok(Json(
-        board_event(&app, &caller, &key, req.session_id, SessionCommand::UndoStroke { board_id: req.board_id }).await?,
-    ))
 }
 
 /// Slides and whiteboard: the command decided and appended, answered as `{event}`.

@@ -6,7 +6,7 @@
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::livekit::session_of_room;
-use crate::store::{NewEvent, Recording};
+use crate::store::{NewEvent, NewJob, Recording};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -89,15 +89,9 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
         "room_finished" => {
             // The worker processes every recording of the session that has no job yet.
             let payload = json!({ "sessionId": session_id });
-            app.store
-                .enqueue(
-                    tenant,
-                    session_id,
-                    JobKind::FinalizeSession,
-                    &payload,
-                    Some(&format!("room_finished/{session_id}")),
-                )
-                .await?;
+            let dedupe = format!("room_finished/{session_id}");
+            let job = NewJob { kind: JobKind::FinalizeSession, payload: &payload, dedupe_key: Some(&dedupe) };
+            app.store.enqueue(tenant, session_id, job).await?;
             Ok("job enqueued")
         }
         "egress_ended" => {

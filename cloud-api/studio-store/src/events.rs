@@ -417,15 +417,13 @@ async fn project(tx: &mut Transaction<'static, Any>, tenant: TenantId, e: &Event
     if let SessionEvent::RecordingAdded { recording_id, .. } = &e.event {
         // Processing is enqueued with the fact that causes it; one job per recording.
         let payload = serde_json::json!({ "recordingId": recording_id });
-        super::jobs::enqueue_in(
-            tx,
-            tenant,
-            e.session_id,
-            shared_types::jobs::JobKind::ProcessRecording,
-            &payload,
-            Some(&format!("recording:{recording_id}")),
-        )
-        .await?;
+        let dedupe = format!("recording:{recording_id}");
+        let job = super::NewJob {
+            kind: shared_types::jobs::JobKind::ProcessRecording,
+            payload: &payload,
+            dedupe_key: Some(&dedupe),
+        };
+        super::jobs::enqueue_in(tx, tenant, e.session_id, job).await?;
     }
     Ok(())
 }

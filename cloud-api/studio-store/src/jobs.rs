@@ -38,15 +38,22 @@ pub(crate) fn named<T>(r: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> S
     parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{col} `{s}` is not known")))
 }
 
+/// A job to enqueue: what it does, its input, and the key that makes enqueueing it idempotent.
+#[derive(Clone, Copy, Debug)]
+pub struct NewJob<'a> {
+    pub kind: JobKind,
+    pub payload: &'a Value,
+    pub dedupe_key: Option<&'a str>,
+}
+
 /// Enqueue inside an open transaction; a job with the same `dedupe_key` already there wins.
 pub(crate) async fn enqueue_in(
     tx: &mut Transaction<'static, Any>,
     tenant: TenantId,
     session: SessionId,
-    kind: JobKind,
-    payload: &Value,
-    dedupe_key: Option<&str>,
+    job: NewJob<'_>,
 ) -> StoreResult<()> {
+    let NewJob { kind, payload, dedupe_key } = job;
     let now = ts(Utc::now());
     sqlx::query(
         "insert into jobs (id, tenant_id, session_id, kind, payload, state, attempts, max_attempts, run_after, \
@@ -68,16 +75,9 @@ pub(crate) async fn enqueue_in(
 }
 
 impl Store {
-    pub async fn enqueue(
-        &self,
-        tenant: TenantId,
-        session: SessionId,
-        kind: JobKind,
-        payload: &Value,
-        dedupe_key: Option<&str>,
-    ) -> StoreResult<()> {
+    pub async fn enqueue(&self, tenant: TenantId, session: SessionId, job: NewJob<'_>) -> StoreResult<()> {
         let mut w = self.write().await?;
-        enqueue_in(&mut w.tx, tenant, session, kind, payload, dedupe_key).await?;
+        enqueue_in(&mut w.tx, tenant, session, job).await?;
         w.commit().await
     }
 

@@ -26,7 +26,7 @@ pub use catalog::Owned;
 pub use commit::Write;
 pub use events::*;
 pub use idempotency::*;
-pub use jobs::{Job, DEFAULT_MAX_ATTEMPTS};
+pub use jobs::{Job, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use listen::Revoked;
 pub use media::*;
 pub use streams::Destination;

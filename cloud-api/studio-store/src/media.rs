@@ -34,19 +34,35 @@ pub struct Artifact {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One transcript segment as indexed (times relative to the recording).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IndexedSegment {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub text: String,
-    pub scene_id: Option<String>,
-    pub asset_id: Option<String>,
-    pub page: Option<u32>,
+pub use shared_types::media::SearchHit;
+/// Transcript segments are stored and answered as the wire type (times relative to the recording).
+pub use shared_types::media::{Segment, SlideRef};
+
+fn artifact_from(r: &AnyRow) -> StoreResult<Artifact> {
+    let rec: Option<String> = r.try_get("recording_id")?;
+    let data: Option<String> = r.try_get("data_json")?;
+    Ok(Artifact {
+        kind: crate::jobs::named(r, "type", ArtifactKind::parse)?,
+        status: crate::jobs::named(r, "status", ArtifactStatus::parse)?,
+        recording_id: rec.and_then(|s| s.parse().ok()),
+        data_key: r.try_get("data_url")?,
+        data: data.map(|d| serde_json::from_str(&d)).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        error: r.try_get("error")?,
+        updated_at: col_ts(r, "updated_at")?,
+    })
 }
 
-pub use shared_types::media::SearchHit;
+fn segment_from(r: &AnyRow) -> StoreResult<Segment> {
+    let asset_id: Option<String> = r.try_get("asset_id")?;
+    let page = r.try_get::<Option<i64>, _>("page")?.map(|p| p as u32);
+    Ok(Segment {
+        start_s: r.try_get("start_s")?,
+        end_s: r.try_get("end_s")?,
+        text: r.try_get("text")?,
+        scene_id: r.try_get("scene_id")?,
+        slide: asset_id.map(|asset_id| SlideRef { asset_id, page }),
+    })
+}
 
 fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
     let started: Option<String> = r.try_get("started_at")?;
@@ -66,8 +82,16 @@ const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, star
 
 impl Store {
     /// The rows of a query over one session's data (`$1` = session, `$2` = tenant).
-    async fn session_rows(&self, sql: &str, tenant: TenantId, session: SessionId) -> StoreResult<Vec<AnyRow>> {
-        Ok(sqlx::query(sql).bind(session.to_string()).bind(tenant.to_string()).fetch_all(&self.pool).await?)
+    /// The rows of `sql` (bound to `$1` = session, `$2` = tenant), each mapped by `row`.
+    async fn session_rows<T>(
+        &self,
+        sql: &str,
+        tenant: TenantId,
+        session: SessionId,
+        row: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let rows = sqlx::query(sql).bind(session.to_string()).bind(tenant.to_string()).fetch_all(&self.pool).await?;
+        rows.iter().map(row).collect()
     }
 
     /// Store a recording row and append its `recording.added` event (which enqueues processing) in
@@ -151,32 +175,9 @@ impl Store {
     }
 
     pub async fn artifacts_of(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Artifact>> {
-        let rows = self
-            .session_rows(
-                "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
-             where session_id = $1 and tenant_id = $2 order by type",
-                tenant,
-                session,
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let rec: Option<String> = r.try_get("recording_id")?;
-                let data: Option<String> = r.try_get("data_json")?;
-                Ok(Artifact {
-                    kind: crate::jobs::named(r, "type", ArtifactKind::parse)?,
-                    status: crate::jobs::named(r, "status", ArtifactStatus::parse)?,
-                    recording_id: rec.and_then(|s| s.parse().ok()),
-                    data_key: r.try_get("data_url")?,
-                    data: data
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    error: r.try_get("error")?,
-                    updated_at: col_ts(r, "updated_at")?,
-                })
-            })
-            .collect()
+        let sql = "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
+                   where session_id = $1 and tenant_id = $2 order by type";
+        self.session_rows(sql, tenant, session, artifact_from).await
     }
 
     /// Replace the session's transcript index.
@@ -185,7 +186,7 @@ impl Store {
         tenant: TenantId,
         course: CourseId,
         session: SessionId,
-        segments: &[IndexedSegment],
+        segments: &[Segment],
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         sqlx::query("delete from transcript_segments where session_id = $1")
@@ -211,35 +212,18 @@ impl Store {
                     .bind(s.end_s)
                     .bind(s.text.clone())
                     .bind(s.scene_id.clone())
-                    .bind(s.asset_id.clone())
-                    .bind(s.page.map(|p| p as i64));
+                    .bind(s.slide.as_ref().map(|sl| sl.asset_id.clone()))
+                    .bind(s.slide.as_ref().and_then(|sl| sl.page).map(|p| p as i64));
             }
             q.execute(&mut *w.tx).await?;
         }
         w.commit().await
     }
 
-    pub async fn transcript(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<IndexedSegment>> {
-        let rows = self
-            .session_rows(
-                "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
-             where session_id = $1 and tenant_id = $2 order by idx",
-                tenant,
-                session,
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(IndexedSegment {
-                    start_s: r.try_get("start_s")?,
-                    end_s: r.try_get("end_s")?,
-                    text: r.try_get("text")?,
-                    scene_id: r.try_get("scene_id")?,
-                    asset_id: r.try_get("asset_id")?,
-                    page: r.try_get::<Option<i64>, _>("page")?.map(|p| p as u32),
-                })
-            })
-            .collect()
+    pub async fn transcript(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Segment>> {
+        let sql = "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
+                   where session_id = $1 and tenant_id = $2 order by idx";
+        self.session_rows(sql, tenant, session, segment_from).await
     }
 
     /// Transcript lines of a course containing `q` (case-insensitive), oldest session first.

@@ -6,12 +6,12 @@ use sqlx::{Executor, Row};
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/sqlite/0001_core.sql")),
     (2, "claims", include_str!("../../../migrations/sqlite/0002_claims.sql")),
-    (3, "session_objects", include_str!("../../../migrations/sqlite/0003_session_objects.sql")),
+    (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
     (2, "claims", include_str!("../../../migrations/postgres/0002_claims.sql")),
-    (3, "session_objects", include_str!("../../../migrations/postgres/0003_session_objects.sql")),
+    (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
 ];
 
 pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
