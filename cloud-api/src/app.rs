@@ -16,6 +16,8 @@ use shared_types::{Role, RoleGrant, Scope};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -109,6 +111,26 @@ pub fn openapi_document() -> serde_json::Value {
     http::api().openapi()
 }
 
+/// Answers are gzipped for clients that accept it when they are text (JSON, problems, HTML,
+/// JavaScript, wasm, captions) and over 1 KiB. Media and images are sent as they are: they are
+/// compressed already, and recordings are served with byte ranges.
+fn compression() -> CompressionLayer<impl Predicate> {
+    fn text(
+        _: axum::http::StatusCode,
+        _: axum::http::Version,
+        h: &axum::http::HeaderMap,
+        _: &axum::http::Extensions,
+    ) -> bool {
+        let ct = h.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        ct.starts_with("application/json")
+            || ct.starts_with("application/problem+json")
+            || ct.starts_with("text/")
+            || ct.starts_with("application/javascript")
+            || ct.starts_with("application/wasm")
+    }
+    CompressionLayer::new().compress_when(SizeAbove::new(1024).and(text))
+}
+
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
     let mut api: ApiRouter = http::api();
@@ -129,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
         .layer(from_fn_with_state(state.clone(), crate::serve::body_guard))
+        .layer(compression())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

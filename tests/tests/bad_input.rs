@@ -85,7 +85,48 @@ async fn meta_endpoints(db: Db) {
     assert!(idem.as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key"));
 }
 
-on_both!(rejected_cleanly, meta_endpoints);
+/// Text answers are gzipped for clients that ask (the replay of a class is mostly repeated JSON keys);
+/// media is sent as it is, with byte ranges intact.
+async fn answers_are_compressed_when_asked(db: Db) {
+    use std::io::Read;
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Gzip").await;
+    app.live(&s).await;
+    let t = &s.teacher.token;
+    for i in 0..40 {
+        let chat = json!({"sessionId": s.session, "content": format!("message number {i} about velocity")});
+        assert_eq!(app.post("/api/chat", t, chat).await.status, 201);
+    }
+    let rec = app.post_recording(t, &s.session, "gz-rec", wav(1.0)).await;
+    assert_eq!(rec.status, 201);
+    let path = format!("/api/replays/{}", s.session);
+    let plain = app.get(&path, t).await;
+    let resp =
+        app.http.get(format!("{}{path}", app.base)).bearer_auth(t).header("accept-encoding", "gzip").send().await;
+    let resp = resp.unwrap();
+    assert_eq!(resp.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    let wire = resp.bytes().await.unwrap();
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&wire[..]).read_to_end(&mut json).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(body["state"], plain.body["state"], "the same answer, compressed");
+    assert!(wire.len() * 3 < plain.raw.len(), "gzip: {} → {} bytes", plain.raw.len(), wire.len());
+    // The recording itself: not compressed, and a range still answers 206 with those bytes.
+    let url = plain.body["recordings"][0]["url"].as_str().unwrap();
+    let media = app
+        .http
+        .get(if url.starts_with("http") { url.to_string() } else { format!("{}{url}", app.base) })
+        .header("accept-encoding", "gzip")
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(media.status(), 206);
+    assert!(media.headers().get("content-encoding").is_none());
+    assert_eq!(media.bytes().await.unwrap().len(), 100);
+}
+
+on_both!(rejected_cleanly, meta_endpoints, answers_are_compressed_when_asked);
 
 /// Every metric the alert rules use is exported, so no alert watches a name that does not exist.
 #[tokio::test]
