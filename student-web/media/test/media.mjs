@@ -33,11 +33,11 @@ try {
   const teacher = await loggedIn(env('TEACHER_EMAIL'));
   await teacher.goto(`${base}/media/broadcast.html?session=${session}`);
   await teacher.click('#go');
-  await teacher.waitForFunction(() => document.querySelector('#state').dataset.s === 'connected', null, { timeout: 20000 });
+  await teacher.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
 
   const student = await loggedIn(env('STUDENT_EMAIL'));
   await student.goto(`${base}/media/watch.html?session=${session}`);
-  await student.waitForFunction(() => document.querySelector('#state').dataset.s === 'connected', null, { timeout: 20000 });
+  await student.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline) {
     result.audioBytes = await student.evaluate(() => window.__studio.room ? StudioMedia.inboundAudioBytes(window.__studio.room) : 0);
