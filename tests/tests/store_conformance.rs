@@ -365,3 +365,50 @@ async fn sqlite_rows_and_events_commit_together() {
 async fn postgres_rows_and_events_commit_together() {
     rows_and_events_commit_together(Db::Postgres).await;
 }
+
+/// Upgrading a database written before migration 0003 keeps every object's session: chat messages,
+/// questions, polls and scenes written into the old projection tables are found by id afterwards, so
+/// hiding an old message or voting in an old poll still reaches its session.
+async fn upgrade_to_session_objects(db: Db) {
+    use cloud_api::store::Owned;
+    let url = fresh_db(db).await;
+    let old = Store::connect_at_version(&url, 2).await.unwrap();
+    let tenant = old.create_tenant("Upgrade").await.unwrap().id;
+    let teacher = old.create_user(tenant, "t@upgrade.test", None, "h", false).await.unwrap();
+    let sid = scheduled(&old, tenant, teacher.id).await;
+    let (msg, question, poll, scene) =
+        (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let now = "2026-12-01T09:00:00.000000Z";
+    let (t, s) = (tenant.to_string(), sid.to_string());
+    let rows = [
+        format!("insert into chat_messages (id, tenant_id, session_id, user_id, content, hidden, sequence, created_at) values ('{msg}', '{t}', '{s}', null, 'hello', 0, 2, '{now}')"),
+        format!("insert into questions (id, tenant_id, session_id, user_id, content, sequence, created_at) values ('{question}', '{t}', '{s}', null, 'why?', 3, '{now}')"),
+        format!("insert into polls (id, tenant_id, session_id, prompt, options, responses, closed, created_at) values ('{poll}', '{t}', '{s}', 'which?', '[\"a\",\"b\"]', '[0,0]', 0, '{now}')"),
+        format!("insert into studio_scenes (id, tenant_id, session_id, name, layout, metadata) values ('{scene}', '{t}', '{s}', 'Board', '[]', '{{}}')"),
+    ];
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    for sql in &rows {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    drop(old);
+
+    let store = Store::connect(&url).await.unwrap();
+    for (kind, id) in [(Owned::Message, msg), (Owned::Question, question), (Owned::Poll, poll), (Owned::Scene, scene)] {
+        assert_eq!(store.owner_session(tenant, kind, id).await.unwrap(), Some(sid), "{kind:?} {id} keeps its session");
+    }
+    // The kinds stay apart, and another tenant finds nothing.
+    assert_eq!(store.owner_session(tenant, Owned::Poll, msg).await.unwrap(), None);
+    let other = store.create_tenant("Other").await.unwrap().id;
+    assert_eq!(store.owner_session(other, Owned::Message, msg).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_to_session_objects() {
+    upgrade_to_session_objects(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_to_session_objects() {
+    upgrade_to_session_objects(Db::Postgres).await;
+}

@@ -109,6 +109,16 @@ pub(crate) struct NodeId(pub uuid::Uuid);
 impl Store {
     /// Connect to `url` (`sqlite://…` or `postgres://…`) and apply migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Self::connect_until(url, None).await
+    }
+
+    /// Open the store with the migrations applied only up to `version`: a database as an older
+    /// release left it, for upgrade tests. Connecting again with [`Store::connect`] upgrades it.
+    pub async fn connect_at_version(url: &str, version: i64) -> anyhow::Result<Store> {
+        Self::connect_until(url, Some(version)).await
+    }
+
+    async fn connect_until(url: &str, last_migration: Option<i64>) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -149,7 +159,7 @@ impl Store {
             claims: Default::default(),
             url: url.to_string(),
         };
-        migrate::run(&store).await?;
+        migrate::run(&store, last_migration).await?;
         Ok(store)
     }
 

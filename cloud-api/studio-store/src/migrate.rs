@@ -14,7 +14,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
 ];
 
-pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
+/// Apply every migration not applied yet, in order (up to `last` when given).
+pub(super) async fn run(store: &Store, last: Option<i64>) -> anyhow::Result<()> {
     let list = match store.backend {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => POSTGRES,
@@ -33,7 +34,7 @@ pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
         .map(|r| r.try_get::<i64, _>(0))
         .collect::<Result<_, _>>()?;
     for (version, name, sql) in list {
-        if done.contains(version) {
+        if done.contains(version) || last.is_some_and(|l| *version > l) {
             continue;
         }
         tracing::info!(version, name, "applying migration");
