@@ -4,7 +4,7 @@ set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # cmake + libclang build whisper.cpp (whisper-rs); espeak-ng, sox and ffmpeg make test speech.
-for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium; do
+for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium nodejs npm; do
   have_pkg "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = api.openapi();
     let mut router = api.router.route("/api/openapi.json", get(move || async move { Json(openapi) }));
     if let Some(dir) = state.config.student_web_dir.clone().filter(|d| d.join("index.html").exists()) {
+        // The app is one page with hash routes; `/` forwards to it (`meta::index`).
         router = router.nest_service("/app", tower_http::services::ServeDir::new(dir));
     }
     if let Some(dir) = state.config.media_dir.clone() {

@@ -16,7 +16,7 @@ pub struct Config {
     pub token_ttl_hours: i64,
     /// How long stored idempotent responses are kept (at least 24 h).
     pub idempotency_keep_hours: i64,
-    /// Where the built student web app lives, if it was built.
+    /// The built browser app (`index.html`, default `student-web/media/dist`), served at `/app/`.
     pub student_web_dir: Option<PathBuf>,
     /// S3 for blobs; `None` keeps them in `DATA_DIR/blobs`.
     pub s3: Option<crate::blob::S3Config>,
@@ -51,6 +51,10 @@ pub struct Config {
 }
 
 use studio_store::config::var;
+
+/// Where `scripts/build-web.sh` puts the browser app, relative to the repository root: served at
+/// `/app/` (the student and teacher app) and `/media` (the media bundle).
+pub const DEFAULT_WEB_DIR: &str = "student-web/media/dist";
 
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match var(name) {
@@ -88,7 +92,9 @@ impl Config {
             login_account_limit: parsed("LOGIN_ACCOUNT_LIMIT", 10)?,
             token_ttl_hours,
             idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
-            student_web_dir: var("STUDENT_WEB_DIR").map(PathBuf::from),
+            student_web_dir: var("STUDENT_WEB_DIR")
+                .map(PathBuf::from)
+                .or_else(|| Some(PathBuf::from(DEFAULT_WEB_DIR)).filter(|d| d.join("index.html").exists())),
             s3: store.s3,
             max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
             max_recording_bytes: parsed("MAX_RECORDING_MB", 8192usize)? * 1024 * 1024,
@@ -112,7 +118,7 @@ impl Config {
             },
             media_dir: var("MEDIA_DIR")
                 .map(PathBuf::from)
-                .or_else(|| Some(PathBuf::from("student-web/media/dist")).filter(|d| d.join("media.js").exists())),
+                .or_else(|| Some(PathBuf::from(DEFAULT_WEB_DIR)).filter(|d| d.join("media.js").exists())),
             password_hash_concurrency: parsed("PASSWORD_HASH_CONCURRENCY", default_hash_concurrency())?,
             password_hash_queue_secs: parsed("PASSWORD_HASH_QUEUE_SECS", 10)?,
             live_channel_capacity: parsed("LIVE_CHANNEL_CAPACITY", crate::fanout::CHANNEL_CAPACITY)?,

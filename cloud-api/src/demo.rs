@@ -53,8 +53,45 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Newest modification time under `dir` (recursively).
+fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    let mut latest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() { newest(&path) } else { entry.metadata().and_then(|m| m.modified()).ok() };
+        latest = latest.max(t);
+    }
+    latest
+}
+
+/// From a checkout, `cloud-api demo` builds the browser app when it is missing or older than its
+/// sources (`scripts/build-web.sh`: wasm target, wasm-bindgen-cli, npm; minutes the first time,
+/// seconds after), so a fresh clone's run command shows the sign-in page. Elsewhere (an installed
+/// binary, `STUDENT_WEB_DIR` set) it does nothing.
+pub fn build_web_if_stale() {
+    let root = std::path::Path::new(".");
+    let script = root.join("scripts/build-web.sh");
+    if !script.exists() || std::env::var_os("STUDENT_WEB_DIR").is_some() {
+        return;
+    }
+    let built = root.join(crate::config::DEFAULT_WEB_DIR).join("pkg/student_web_bg.wasm");
+    let built_at = std::fs::metadata(&built).and_then(|m| m.modified()).ok();
+    let sources = ["student-web/src", "student-web/media/src", "student-web/media/pages", "shared-types/src"]
+        .iter()
+        .filter_map(|d| newest(&root.join(d)))
+        .max();
+    if built_at.is_some() && built_at >= sources {
+        return;
+    }
+    println!("building the browser app (scripts/build-web.sh; the first time takes a few minutes)…");
+    match std::process::Command::new("bash").arg(&script).status() {
+        Ok(s) if s.success() => {}
+        _ => eprintln!("the browser app could not be built; the API still runs (see scripts/build-web.sh)"),
+    }
+}
+
 pub fn print_logins(addr: std::net::SocketAddr) {
-    println!("\nTeaching studio cloud-api with demo data: http://{addr}/");
+    println!("\nTeaching studio cloud-api with demo data (sign in with a login below): http://{addr}/");
     println!("  password for every demo login: {PASSWORD}");
     println!("  platform admin: {PLATFORM_ADMIN}");
     for (email, role) in LOGINS {

@@ -15,6 +15,9 @@ async fn main() -> anyhow::Result<()> {
     if !matches!(cmd.as_str(), "serve" | "demo" | "migrate") {
         anyhow::bail!("unknown command `{cmd}` (use: serve | demo | migrate)");
     }
+    if cmd == "demo" {
+        demo::build_web_if_stale();
+    }
     let config = Config::from_env().context("reading configuration")?;
     if cmd == "migrate" {
         cloud_api::app::prepare(&config).await.context("opening the store")?;

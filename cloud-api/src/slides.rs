@@ -52,3 +52,37 @@ pub fn render_deck(bytes: Vec<u8>, width_px: f32) -> Result<Deck, DeckError> {
     }
     Ok(Deck { pages: out })
 }
+
+/// A small valid PDF with one line of Helvetica text per page (400×300 pt): the demo class's deck
+/// and the tests' uploads.
+pub fn simple_pdf(pages: &[impl AsRef<str>]) -> Vec<u8> {
+    let n = pages.len();
+    let mut objs: Vec<String> = Vec::new();
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    objs.push("<< /Type /Catalog /Pages 2 0 R >>".into());
+    objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")));
+    objs.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
+    for (i, page) in pages.iter().enumerate() {
+        objs.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        // PDF string literals escape backslashes and parentheses.
+        let escaped = page.as_ref().replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+        let text = format!("BT /F1 28 Tf 30 140 Td ({escaped}) Tj ET");
+        objs.push(format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()));
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objs.len() + 1).as_bytes());
+    out
+}

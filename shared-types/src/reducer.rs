@@ -479,6 +479,7 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         ChatPosted { message_id, content } => s.chat.push(ChatMessage {
             id: *message_id,
             author: e.actor_id,
+            author_role: e.actor_role,
             content: content.clone(),
             hidden: false,
             sequence: e.sequence,
@@ -492,6 +493,7 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         QuestionAsked { question_id, content } => s.questions.push(Question {
             id: *question_id,
             author: e.actor_id,
+            author_role: e.actor_role,
             content: content.clone(),
             upvoters: Default::default(),
             answered: false,
@@ -516,7 +518,13 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         PollOpened { poll_id, prompt, options } => {
             s.polls.insert(
                 *poll_id,
-                Poll { prompt: prompt.clone(), options: options.clone(), votes: Default::default(), closed: false },
+                Poll {
+                    prompt: prompt.clone(),
+                    options: options.clone(),
+                    votes: Default::default(),
+                    closed: false,
+                    sequence: e.sequence,
+                },
             );
         }
         PollVoted { poll_id, option } => {

@@ -69,6 +69,9 @@ impl Board {
 pub struct ChatMessage {
     pub id: MessageId,
     pub author: Option<UserId>,
+    /// The author's role in the session when they wrote it (how clients name them).
+    #[serde(default)]
+    pub author_role: Option<Role>,
     pub content: String,
     pub hidden: bool,
     pub sequence: u64,
@@ -80,6 +83,8 @@ pub struct ChatMessage {
 pub struct Question {
     pub id: QuestionId,
     pub author: Option<UserId>,
+    #[serde(default)]
+    pub author_role: Option<Role>,
     pub content: String,
     pub upvoters: BTreeSet<UserId>,
     pub answered: bool,
@@ -95,6 +100,9 @@ pub struct Poll {
     /// voter → chosen option index
     pub votes: BTreeMap<UserId, u32>,
     pub closed: bool,
+    /// Sequence of the `poll.opened` event (polls are listed in the order they opened).
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 impl Poll {

@@ -7,8 +7,6 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_namespace = StudioMedia, js_name = api)]
-    fn api_js(path: &str, body: JsValue) -> Promise;
     #[wasm_bindgen(js_namespace = StudioMedia, js_name = broadcast)]
     fn broadcast_js(opts: &Object) -> Promise;
     #[wasm_bindgen(js_namespace = StudioMedia, js_name = watch)]
@@ -32,12 +30,6 @@ pub fn message(e: &JsValue) -> String {
         .and_then(|m| m.as_string())
         .or_else(|| Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
         .unwrap_or_else(|| "something went wrong".into())
-}
-
-pub async fn api(path: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
-    let body = to_js(&body)?;
-    let v = JsFuture::from(api_js(path, body)).await.map_err(|e| message(&e))?;
-    serde_wasm_bindgen::from_value(v).map_err(|e| e.to_string())
 }
 
 fn opts(pairs: &[(&str, &JsValue)]) -> Object {

@@ -25,30 +25,6 @@ pub fn wav(secs: f64) -> Vec<u8> {
 
 /// A small valid PDF with `pages` pages, each saying "Slide N" in Helvetica (for deck uploads).
 pub fn pdf(pages: usize) -> Vec<u8> {
-    let mut objs: Vec<String> = Vec::new();
-    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
-    objs.push("<< /Type /Catalog /Pages 2 0 R >>".into());
-    objs.push(format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")));
-    objs.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
-    for i in 0..pages {
-        objs.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
-            5 + 2 * i
-        ));
-        let text = format!("BT /F1 36 Tf 60 140 Td (Slide {}) Tj ET", i + 1);
-        objs.push(format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()));
-    }
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objs.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
-    for off in offsets {
-        out.extend(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objs.len() + 1).as_bytes());
-    out
+    let texts: Vec<String> = (1..=pages).map(|i| format!("Slide {i}")).collect();
+    cloud_api::slides::simple_pdf(&texts)
 }

@@ -20,9 +20,14 @@ pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Health>> {
     Ok(Json(Health { status: "ready".into(), store: Some(format!("{:?}", app.store.backend).to_lowercase()) }))
 }
 
-/// Until the student web app is built (see student-web/README.md) the root explains where to go.
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+/// The root: with the browser app built it forwards there at once (`/app/`); until then it says how
+/// to build it and where the API is.
+pub async fn index(State(app): State<AppState>) -> Html<&'static str> {
+    if app.config.student_web_dir.is_some() {
+        Html(include_str!("app-redirect.html"))
+    } else {
+        Html(include_str!("index.html"))
+    }
 }
 
 pub async fn metrics(State(app): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {

@@ -1,0 +1,130 @@
+// The live room in headless Chromium against the real cloud-api binary (cloud-api/tests/browser_app.rs):
+// a student signs in through the form, finds the class, joins, sees the slide and strokes the teacher
+// made through the API, votes, asks; a second student (another context, keyboard only) votes, asks and
+// upvotes; the first sees the upvote; the late joiner's "what you missed" card; the server restarts
+// (the test prints RESTART and waits for RESTARTED on stdin) and every event is there once; axe-core
+// on sign-in and the room; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL,
+// SHOTS. Prints one JSON line last.
+import { createInterface } from 'node:readline';
+import { env, launch, signIn, axe, tabTo, sleep } from './common.mjs';
+
+const [base, session, password, shots] = [env('BASE'), env('SESSION'), env('PASSWORD'), env('SHOTS')];
+const stdin = createInterface({ input: process.stdin });
+const lines = stdin[Symbol.asyncIterator]();
+const result = { axe: {} };
+
+/** What the room shows, read from the DOM. */
+const roomDom = (page) => page.evaluate(() => {
+  const q = (s) => document.querySelector(s);
+  const canvas = q('.board-canvas');
+  return {
+    head: Number(q('.room')?.dataset.head),
+    link: q('#link')?.dataset.link,
+    slide: q('#slide') ? { asset: q('#slide').dataset.asset || null, page: Number(q('#slide').dataset.page) } : null,
+    slideImage: !!q('#slide img')?.complete && (q('#slide img')?.naturalWidth || 0) > 0,
+    strokes: canvas ? Number(canvas.dataset.strokes) : null,
+    strokeIds: canvas ? canvas.dataset.strokeIds.split(',').filter(Boolean) : [],
+    poll: q('#poll')?.dataset.poll || null,
+    tally: [...document.querySelectorAll('#tally li')].map((li) => Number(li.dataset.votes)),
+    questions: [...document.querySelectorAll('#questions li')].map((li) => ({
+      id: li.dataset.question, upvotes: Number(li.dataset.upvotes), text: li.querySelector('.text').textContent })),
+    chat: [...document.querySelectorAll('#chat li[data-message]')].map((li) => li.dataset.message),
+    missedSlides: q('#missed-slides') ? Number(q('#missed-slides').dataset.n) : null,
+    missedPolls: [...document.querySelectorAll('#missed .missed-poll .result')].map((e) => e.textContent),
+  };
+});
+const state = (page) => page.evaluate(async (s) => (await (await fetch(`/api/sessions/${s}/state`)).json()).state, session);
+const until = (page, fn, arg, timeout = 15000) => page.waitForFunction(fn, arg, { timeout });
+
+const browser = await launch();
+try {
+  // Sign-in: a wrong password is refused in words, then the right one lands on the course list.
+  const ctx0 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const first = await ctx0.newPage();
+  await first.goto(`${base}/`);
+  await first.waitForSelector('#email');
+  result.url = first.url();
+  result.axe.signin = await axe(first);
+  await first.screenshot({ path: `${shots}/signin.png` });
+  await first.fill('#email', env('STUDENT_EMAIL'));
+  await first.fill('#password', 'not-the-password');
+  await first.click('#signin');
+  await until(first, () => document.querySelector('#signin-error')?.textContent.length > 0);
+  result.wrongPassword = await first.textContent('#signin-error');
+  await ctx0.close();
+
+  const student = await signIn(browser, base, env('STUDENT_EMAIL'), password);
+  await student.waitForSelector(`li[data-session="${session}"] a.primary`);
+  result.courseList = await student.evaluate(() => [...document.querySelectorAll('.session')].map((li) => li.dataset.status));
+  await student.screenshot({ path: `${shots}/courses.png` });
+  await student.click(`li[data-session="${session}"] a.primary`);
+  await until(student, () => document.querySelector('#link')?.dataset.link === 'live');
+  await until(student, () => document.querySelector('#slide img')?.naturalWidth > 0);
+  result.joined = { dom: await roomDom(student), state: await state(student) };
+
+  // Vote with the mouse, ask a question with the keyboard's Enter.
+  await student.check('#opt-1');
+  await student.click('#vote');
+  await until(student, () => document.querySelectorAll('#tally li').length > 0);
+  await student.fill('#ask', 'Why does the ball speed up?');
+  await student.press('#ask', 'Enter');
+  await until(student, () => document.querySelectorAll('#questions li').length === 1);
+
+  // The second student joins late, keyboard only: vote, ask, upvote the first one's question.
+  const second = await signIn(browser, base, env('STUDENT2_EMAIL'), password);
+  await second.goto(`${base}/app/#/sessions/${session}`);
+  await until(second, () => document.querySelector('#link')?.dataset.link === 'live');
+  await until(second, () => document.querySelector('#missed-slides'));
+  result.late = await roomDom(second);
+  result.lateState = await state(second);
+  result.keyboard = {};
+  result.keyboard.radio = await tabTo(second, '#opt-0');
+  await second.keyboard.press('ArrowDown');
+  await second.keyboard.press('ArrowDown');
+  result.keyboard.vote = await tabTo(second, '#vote');
+  await second.keyboard.press('Enter');
+  await until(second, () => document.querySelectorAll('#tally li').length > 0);
+  result.keyboard.ask = await tabTo(second, '#ask');
+  await second.keyboard.type('Is the slope the velocity?');
+  await second.keyboard.press('Enter');
+  await until(second, () => document.querySelectorAll('#questions li').length === 2);
+  result.keyboard.upvote = await tabTo(second, '#questions li:not([data-upvotes="1"]) .upvote:not([disabled])');
+  await second.keyboard.press('Enter');
+  await until(student, () => [...document.querySelectorAll('#questions li')].some((li) => li.dataset.upvotes === '1'));
+  result.afterVotes = { dom: await roomDom(student), state: await state(student) };
+  result.axe.room = await axe(second);
+  await second.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await second.screenshot({ path: `${shots}/room-desktop.png` });
+
+  // The same room on a phone.
+  const phone = await signIn(browser, base, env('STUDENT2_EMAIL'), password, { width: 390, height: 844 });
+  await phone.goto(`${base}/app/#/sessions/${session}`);
+  await until(phone, () => document.querySelector('#link')?.dataset.link === 'live');
+  await sleep(500);
+  await phone.screenshot({ path: `${shots}/room-phone.png`, fullPage: true });
+  result.phoneOverflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+  // The server goes away: the indicator says so, and after the restart every event is there once.
+  await student.evaluate(() => {
+    window.__links = [];
+    new MutationObserver(() => window.__links.push(document.querySelector('#link')?.dataset.link))
+      .observe(document.querySelector('.room-head'), { subtree: true, attributes: true, childList: true });
+  });
+  console.log('RESTART');
+  await until(student, () => ['reconnecting', 'offline'].includes(document.querySelector('#link')?.dataset.link), null, 20000);
+  result.whileDown = await student.evaluate(() => document.querySelector('#link').dataset.link);
+  // The test restarts the server, posts more events, and answers with the head it reached.
+  const answer = (await lines.next()).value || '';
+  const [word, head] = answer.split(' ');
+  if (word !== 'RESTARTED') throw new Error(`expected RESTARTED, got ${answer}`);
+  await until(student, () => document.querySelector('#link')?.dataset.link === 'live', null, 30000);
+  await until(student, (h) => Number(document.querySelector('.room').dataset.head) === h, Number(head), 20000);
+  result.links = await student.evaluate(() => window.__links);
+  result.afterRestart = { dom: await roomDom(student), state: await state(student) };
+} catch (e) {
+  result.error = String(e && e.stack || e);
+} finally {
+  await browser.close();
+  stdin.close();
+}
+console.log(JSON.stringify(result));

@@ -1,0 +1,53 @@
+// Shared by the app's browser tests: launch Chromium, sign in through the form, run axe-core.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+
+export const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
+
+export async function launch(extra = []) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', ...extra],
+  });
+}
+
+/** A fresh context signed in through the sign-in form; the page is on the course list. */
+export async function signIn(browser, base, email, password, viewport = { width: 1280, height: 800 }) {
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.error(`[${email}] ${m.text()}`));
+  page.on('pageerror', (e) => console.error(`[${email}] page error: ${e}`));
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#email');
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#signin');
+  await page.waitForSelector('#who');
+  return page;
+}
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations on the page as it is now. */
+export async function axe(page) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** Press Tab until `selector` has focus (keyboard only); false if it never does. */
+export async function tabTo(page, selector, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return true;
+  }
+  return false;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,352 @@
+//! The app shell: hash routes, who is signed in, the top bar, sign-in and the course list.
+
+use crate::api::{self, ApiError};
+use shared_types::dto::{CourseDto, LessonDto, MeResponse, SessionDto};
+use shared_types::{Role, Scope};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Route {
+    Courses,
+    Room(String),
+    Present(String),
+    /// The session, and a moment (seconds from the class start) to open at.
+    Replay(String, Option<f64>),
+    NotFound,
+}
+
+impl Route {
+    pub fn parse(hash: &str) -> Route {
+        let hash = hash.trim_start_matches('#');
+        let (path, query) = hash.split_once('?').unwrap_or((hash, ""));
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let t = query.split('&').find_map(|kv| kv.strip_prefix("t=")).and_then(|v| v.parse().ok());
+        match parts.as_slice() {
+            [] | ["courses"] | ["signin"] => Route::Courses,
+            ["sessions", id] => Route::Room(id.to_string()),
+            ["sessions", id, "present"] => Route::Present(id.to_string()),
+            ["sessions", id, "replay"] => Route::Replay(id.to_string(), t),
+            _ => Route::NotFound,
+        }
+    }
+}
+
+pub fn room_href(id: &str) -> String {
+    format!("#/sessions/{id}")
+}
+pub fn present_href(id: &str) -> String {
+    format!("#/sessions/{id}/present")
+}
+pub fn replay_href(id: &str, t: Option<f64>) -> String {
+    match t {
+        Some(t) => format!("#/sessions/{id}/replay?t={t:.1}"),
+        None => format!("#/sessions/{id}/replay"),
+    }
+}
+
+fn current_route() -> Route {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    Route::parse(&hash)
+}
+
+/// Who is signed in, for every page.
+#[derive(Clone, PartialEq)]
+pub struct Me {
+    pub me: Rc<MeResponse>,
+    pub sign_out: Callback<()>,
+}
+
+impl Me {
+    /// Teacher, assistant or admin of this course (or of the whole school).
+    pub fn presents(&self, course: &shared_types::CourseId) -> bool {
+        self.me.roles.iter().any(|g| {
+            matches!(g.role, Role::Teacher | Role::Assistant | Role::Admin)
+                && (g.scope == Scope::Tenant || g.scope_id == Some(course.0))
+        })
+    }
+}
+
+/// A local date and time, e.g. "1 Dec 2026, 09:00".
+pub fn local_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(t.timestamp_millis() as f64));
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&opts, &"timeStyle".into(), &"short".into());
+    d.to_locale_string("en-GB", &opts).as_string().unwrap_or_default()
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let route = use_state(current_route);
+    // None: still asking; Some(None): signed out.
+    let me = use_state(|| None::<Option<Rc<MeResponse>>>);
+    {
+        let route = route.clone();
+        use_effect_with((), move |_| {
+            let listener = Closure::<dyn FnMut()>::new(move || route.set(current_route()));
+            if let Some(w) = web_sys::window() {
+                let _ = w.add_event_listener_with_callback("hashchange", listener.as_ref().unchecked_ref());
+            }
+            listener.forget();
+        });
+    }
+    let refresh = {
+        let me = me.clone();
+        Callback::from(move |_: ()| {
+            let me = me.clone();
+            spawn_local(async move {
+                match api::get::<MeResponse>("/api/auth/me").await {
+                    Ok(m) => me.set(Some(Some(Rc::new(m)))),
+                    Err(_) => me.set(Some(None)),
+                }
+            });
+        })
+    };
+    {
+        let refresh = refresh.clone();
+        use_effect_with((), move |_| refresh.emit(()));
+    }
+    let sign_out = {
+        let me = me.clone();
+        Callback::from(move |_: ()| {
+            let me = me.clone();
+            spawn_local(async move {
+                let _ = api::logout().await;
+                me.set(Some(None));
+            });
+        })
+    };
+    let body = match (*me).clone() {
+        None => html! { <p class="muted" aria-live="polite">{ "Loading…" }</p> },
+        Some(None) => html! { <SignIn on_signed_in={refresh.clone()} /> },
+        Some(Some(m)) => {
+            let ctx = Me { me: m, sign_out: sign_out.clone() };
+            let page = match (*route).clone() {
+                Route::Courses => html! { <Courses /> },
+                Route::Room(id) => {
+                    html! { <crate::room::Room key={format!("r{id}")} session={id.clone()} present={false} /> }
+                }
+                Route::Present(id) => {
+                    html! { <crate::room::Room key={format!("p{id}")} session={id.clone()} present={true} /> }
+                }
+                Route::Replay(id, t) => {
+                    html! { <crate::replay::Replay key={format!("v{id}")} session={id.clone()} start_at={t} /> }
+                }
+                Route::NotFound => html! {
+                    <section class="empty"><h1>{ "Page not found" }</h1><p><a href="#/">{ "Back to my courses" }</a></p></section>
+                },
+            };
+            html! { <ContextProvider<Me> context={ctx}>{ page }</ContextProvider<Me>> }
+        }
+    };
+    let who = (*me).clone().flatten();
+    let skip = Callback::from(|e: MouseEvent| {
+        e.prevent_default();
+        if let Some(main) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("main")) {
+            if let Ok(main) = main.dyn_into::<web_sys::HtmlElement>() {
+                let _ = main.focus();
+            }
+        }
+    });
+    let out = sign_out.clone();
+    html! {
+        <>
+            <a class="skip" href="#/" onclick={skip}>{ "Skip to content" }</a>
+            <header class="topbar">
+                <a class="brand" href="#/"><span class="logo" aria-hidden="true">{ "◐" }</span>{ "Teaching studio" }</a>
+                if let Some(m) = who {
+                    <nav class="account" aria-label="Account">
+                        <span class="who" id="who">{ m.email.clone() }</span>
+                        <button class="ghost" id="signout" onclick={move |_| out.emit(())}>{ "Sign out" }</button>
+                    </nav>
+                }
+            </header>
+            <main id="main" tabindex="-1">{ body }</main>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SignInProps {
+    on_signed_in: Callback<()>,
+}
+
+#[function_component(SignIn)]
+fn sign_in(props: &SignInProps) -> Html {
+    let email = use_node_ref();
+    let password = use_node_ref();
+    let error = use_state(|| None::<String>);
+    let busy = use_state(|| false);
+    let submit = {
+        let (email, password, error, busy, done) =
+            (email.clone(), password.clone(), error.clone(), busy.clone(), props.on_signed_in.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = |r: &NodeRef| r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+            let (em, pw) = (value(&email), value(&password));
+            if em.trim().is_empty() || pw.is_empty() {
+                error.set(Some("Enter your email and password.".into()));
+                return;
+            }
+            let (error, busy, done) = (error.clone(), busy.clone(), done.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match api::login(em.trim(), &pw).await {
+                    Ok(_) => {
+                        error.set(None);
+                        done.emit(());
+                    }
+                    Err(ApiError { status: 401, .. }) => {
+                        error.set(Some("That email and password do not match an account.".into()))
+                    }
+                    Err(e) => error.set(Some(e.message)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <section class="signin card">
+            <h1>{ "Sign in" }</h1>
+            <p class="muted">{ "Use the account your school gave you." }</p>
+            <form onsubmit={submit} novalidate=true>
+                <label for="email">{ "Email" }</label>
+                <input id="email" ref={email} type="email" autocomplete="username" required=true />
+                <label for="password">{ "Password" }</label>
+                <input id="password" ref={password} type="password" autocomplete="current-password" required=true />
+                <p id="signin-error" class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
+                <button id="signin" class="primary" type="submit" disabled={*busy}>
+                    { if *busy { "Signing in…" } else { "Sign in" } }
+                </button>
+            </form>
+        </section>
+    }
+}
+
+#[function_component(Courses)]
+fn courses() -> Html {
+    let courses = use_state(|| None::<Result<Vec<CourseDto>, String>>);
+    {
+        let courses = courses.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                courses.set(Some(api::get::<Vec<CourseDto>>("/api/courses").await.map_err(|e| e.message)));
+            });
+        });
+    }
+    let body = match (*courses).clone() {
+        None => html! { <p class="muted" aria-live="polite">{ "Loading your courses…" }</p> },
+        Some(Err(e)) => html! { <p class="error" role="alert">{ e }</p> },
+        Some(Ok(list)) if list.is_empty() => html! {
+            <div class="empty card">
+                <h2>{ "No courses yet" }</h2>
+                <p>{ "When your school enrols you in a course, it appears here with its lessons and classes." }</p>
+            </div>
+        },
+        Some(Ok(list)) => html! {
+            <div class="courses">{ for list.into_iter().map(|c| html! { <CourseCard key={c.id.to_string()} course={c.clone()} /> }) }</div>
+        },
+    };
+    html! {
+        <section>
+            <h1>{ "My courses" }</h1>
+            { body }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CourseProps {
+    course: CourseDto,
+}
+
+type LessonRows = Vec<(LessonDto, Vec<SessionDto>)>;
+
+#[function_component(CourseCard)]
+fn course_card(props: &CourseProps) -> Html {
+    let me = use_context::<Me>().expect("signed in");
+    let lessons = use_state(|| None::<Result<LessonRows, String>>);
+    {
+        let (lessons, id) = (lessons.clone(), props.course.id);
+        use_effect_with(id, move |_| {
+            spawn_local(async move {
+                let got: Result<LessonRows, ApiError> = async {
+                    let mut rows = Vec::new();
+                    for l in api::get::<Vec<LessonDto>>(&format!("/api/courses/{id}/lessons")).await? {
+                        let s = api::get::<Vec<SessionDto>>(&format!("/api/lessons/{}/sessions", l.id)).await?;
+                        rows.push((l, s));
+                    }
+                    Ok(rows)
+                }
+                .await;
+                lessons.set(Some(got.map_err(|e| e.message)));
+            });
+        });
+    }
+    let presents = me.presents(&props.course.id);
+    let rows = match (*lessons).clone() {
+        None => html! { <p class="muted">{ "Loading lessons…" }</p> },
+        Some(Err(e)) => html! { <p class="error" role="alert">{ e }</p> },
+        Some(Ok(rows)) if rows.is_empty() => html! { <p class="muted">{ "No lessons in this course yet." }</p> },
+        Some(Ok(rows)) => html! {
+            <ol class="lessons">
+                { for rows.into_iter().map(|(l, sessions)| html! {
+                    <li class="lesson">
+                        <h3>{ l.title.clone() }</h3>
+                        if sessions.is_empty() {
+                            <p class="muted">{ "No class scheduled." }</p>
+                        } else {
+                            <ul class="sessions">{ for sessions.iter().map(|s| session_row(s, presents)) }</ul>
+                        }
+                    </li>
+                }) }
+            </ol>
+        },
+    };
+    html! {
+        <article class="card course">
+            <h2>{ props.course.title.clone() }</h2>
+            { rows }
+        </article>
+    }
+}
+
+fn session_row(s: &SessionDto, presents: bool) -> Html {
+    let id = s.id.to_string();
+    let (badge, class) = match s.status.as_str() {
+        "live" => ("Live now", "badge live"),
+        "ended" => ("Ended", "badge ended"),
+        _ => ("Scheduled", "badge"),
+    };
+    html! {
+        <li class="session" data-session={id.clone()} data-status={s.status.clone()}>
+            <span class={class}>{ badge }</span>
+            <time datetime={s.scheduled_start.to_rfc3339()}>{ local_time(&s.scheduled_start) }</time>
+            <span class="actions">
+                if s.status == "live" {
+                    <a class="button primary" href={room_href(&id)}>{ "Join class" }</a>
+                }
+                if presents && s.status != "ended" {
+                    <a class="button" href={present_href(&id)}>{ if s.status == "live" { "Present" } else { "Start and present" } }</a>
+                }
+                if s.status == "ended" {
+                    <a class="button" href={replay_href(&id, None)}>{ "Watch replay" }</a>
+                }
+                if s.status == "scheduled" && !presents {
+                    <span class="muted">{ "Opens when the teacher starts the class" }</span>
+                }
+            </span>
+        </li>
+    }
+}
+
+/// Mount the app into `#app`.
+#[wasm_bindgen]
+pub fn start_app() {
+    let root = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("app")).expect("#app");
+    yew::Renderer::<App>::with_root(root).render();
+}

@@ -1,0 +1,240 @@
+//! The media panes of the live room: the students' `MediaWatch` (subscribes, attaches the teacher's
+//! audio and video) and the presenter's `MediaBroadcast` (publishes microphone and camera, records
+//! the microphone locally with MediaRecorder and uploads it when the class ends). Each shows the
+//! connection state and says plainly when media is unavailable, since chat, polls and slides keep
+//! working without it.
+
+use crate::media;
+use js_sys::Reflect;
+use shared_types::dto::LiveKitGrant;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+
+/// Expose a value to tests as `window.__studio[key]`.
+pub fn expose(key: &str, value: &JsValue) {
+    let Some(window) = web_sys::window() else { return };
+    let studio = Reflect::get(&window, &"__studio".into()).ok().filter(|v| v.is_object()).unwrap_or_else(|| {
+        let o: JsValue = js_sys::Object::new().into();
+        let _ = Reflect::set(&window, &"__studio".into(), &o);
+        o
+    });
+    let _ = Reflect::set(&studio, &key.into(), value);
+}
+
+fn state_callback(handle: UseStateHandle<String>) -> js_sys::Function {
+    Closure::<dyn FnMut(String)>::new(move |s: String| handle.set(s)).into_js_value().into()
+}
+
+#[derive(Properties, PartialEq, Clone)]
+pub struct WatchProps {
+    pub grant: Option<LiveKitGrant>,
+}
+
+#[function_component(MediaWatch)]
+pub fn media_watch(props: &WatchProps) -> Html {
+    let state = use_state(|| "connecting".to_string());
+    let hearing = use_state(|| "waiting for the teacher".to_string());
+    let error = use_state(|| None::<String>);
+    let container = use_node_ref();
+    let room = use_mut_ref(|| None::<JsValue>);
+    {
+        let (grant, state, hearing, error, container, room) =
+            (props.grant.clone(), state.clone(), hearing.clone(), error.clone(), container.clone(), room.clone());
+        use_effect_with(grant.clone(), move |_| {
+            let keep = room.clone();
+            spawn_local(async move {
+                let result: Result<(), String> = async {
+                    let Some(lk) = grant else {
+                        state.set("unavailable".into());
+                        return Err("Audio and video are unavailable; chat, slides and polls still work.".into());
+                    };
+                    let el: JsValue = container.get().map(JsValue::from).ok_or("the page is not ready")?;
+                    // Which kinds of track arrived so far: (audio, video).
+                    let mut got = (false, false);
+                    let on_track: js_sys::Function = Closure::<dyn FnMut(String)>::new(move |kind: String| {
+                        if kind == "audio" {
+                            got.0 = true;
+                        } else {
+                            got.1 = true;
+                        }
+                        hearing.set(
+                            match got {
+                                (true, true) => "hearing and seeing the teacher",
+                                (true, false) => "hearing the teacher",
+                                _ => "seeing the teacher",
+                            }
+                            .into(),
+                        )
+                    })
+                    .into_js_value()
+                    .into();
+                    let r = media::watch(&lk.url, &lk.token, &el, &state_callback(state.clone()), &on_track).await?;
+                    expose("room", &r);
+                    *room.borrow_mut() = Some(r);
+                    Ok(())
+                }
+                .await;
+                if let Err(e) = result {
+                    error.set(Some(e));
+                }
+            });
+            move || {
+                if let Some(r) = keep.borrow_mut().take() {
+                    spawn_local(async move { media::disconnect(&r).await });
+                }
+            }
+        });
+    }
+    html! {
+        <div class="media-pane">
+            <div id="media" class="media" ref={container}></div>
+            <p class="media-state">
+                <span class="state" id="state" data-s={(*state).clone()}>{ (*state).clone() }</span>
+                { " · " }<span id="hearing">{ (*hearing).clone() }</span>
+            </p>
+            if let Some(e) = (*error).clone() { <p id="error" class="note" role="status">{ e }</p> }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq, Clone)]
+pub struct BroadcastProps {
+    pub session: String,
+    pub grant: Option<LiveKitGrant>,
+    /// Told once the class has ended (after the recording is uploaded).
+    pub on_ended: Callback<()>,
+}
+
+#[function_component(MediaBroadcast)]
+pub fn media_broadcast(props: &BroadcastProps) -> Html {
+    let state = use_state(|| "not connected".to_string());
+    let rec = use_state(|| "off".to_string());
+    let error = use_state(|| None::<String>);
+    let live = use_state(|| false);
+    let busy = use_state(|| false);
+    let camera = use_state(|| true);
+    let room = use_mut_ref(|| None::<JsValue>);
+    let recorder = use_mut_ref(|| None::<JsValue>);
+
+    let toggle_camera = {
+        let camera = camera.clone();
+        Callback::from(move |_| camera.set(!*camera))
+    };
+    let go = {
+        let with_camera = *camera;
+        let (grant, state, rec, error, live, busy, room, recorder) = (
+            props.grant.clone(),
+            state.clone(),
+            rec.clone(),
+            error.clone(),
+            live.clone(),
+            busy.clone(),
+            room.clone(),
+            recorder.clone(),
+        );
+        Callback::from(move |_| {
+            let (grant, state, rec, error, live, busy, room, recorder) = (
+                grant.clone(),
+                state.clone(),
+                rec.clone(),
+                error.clone(),
+                live.clone(),
+                busy.clone(),
+                room.clone(),
+                recorder.clone(),
+            );
+            busy.set(true);
+            error.set(None);
+            spawn_local(async move {
+                let result: Result<(), String> = async {
+                    let lk = grant.ok_or("live media is not available on this server")?;
+                    let r = media::broadcast(&lk.url, &lk.token, with_camera, &state_callback(state.clone())).await?;
+                    let handle = media::record(&r);
+                    expose("room", &r);
+                    *room.borrow_mut() = Some(r);
+                    *recorder.borrow_mut() = Some(handle);
+                    rec.set("on (saved in this browser, uploaded when the class ends)".into());
+                    live.set(true);
+                    Ok(())
+                }
+                .await;
+                if let Err(e) = result {
+                    error.set(Some(e));
+                }
+                busy.set(false);
+            });
+        })
+    };
+
+    let end = {
+        let (session, rec, error, live, busy, room, recorder, on_ended) = (
+            props.session.clone(),
+            rec.clone(),
+            error.clone(),
+            live.clone(),
+            busy.clone(),
+            room.clone(),
+            recorder.clone(),
+            props.on_ended.clone(),
+        );
+        Callback::from(move |_| {
+            let (session, rec, error, live, busy, room, recorder, on_ended) = (
+                session.clone(),
+                rec.clone(),
+                error.clone(),
+                live.clone(),
+                busy.clone(),
+                room.clone(),
+                recorder.clone(),
+                on_ended.clone(),
+            );
+            busy.set(true);
+            spawn_local(async move {
+                let handle = recorder.borrow().clone();
+                let result: Result<(), String> = async {
+                    if let Some(handle) = handle {
+                        rec.set("uploading…".into());
+                        let uploaded = media::stop_and_upload(&session, &handle).await?;
+                        expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
+                        rec.set("uploaded; the transcript will follow".into());
+                    }
+                    let r = room.borrow().clone();
+                    if let Some(r) = r {
+                        media::disconnect(&r).await;
+                    }
+                    let body = shared_types::dto::SessionAction {
+                        session_id: session.parse().map_err(|_| "bad session id")?,
+                        idempotency_key: None,
+                    };
+                    crate::api::post::<serde_json::Value>("/api/sessions/end", &body).await.map_err(|e| e.message)?;
+                    live.set(false);
+                    expose("ended", &JsValue::TRUE);
+                    on_ended.emit(());
+                    Ok(())
+                }
+                .await;
+                if let Err(e) = result {
+                    error.set(Some(e));
+                }
+                busy.set(false);
+            });
+        })
+    };
+
+    html! {
+        <div class="media-pane broadcast">
+            <p class="media-state">
+                { "Media: " }<span class="state" id="state" data-s={(*state).clone()}>{ (*state).clone() }</span>
+                { " · Recording: " }<span id="rec">{ (*rec).clone() }</span>
+            </p>
+            <div class="row">
+                <label class="check"><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>
+                <button id="go" class="primary" onclick={go} disabled={*live || *busy || props.grant.is_none()}>{ "Go live" }</button>
+                <button id="end" class="danger" onclick={end} disabled={*busy}>{ "End class" }</button>
+            </div>
+            if props.grant.is_none() { <p class="note">{ "Live audio and video are not configured on this server; the class runs without them." }</p> }
+            <p id="error" class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
+        </div>
+    }
+}
