@@ -229,8 +229,14 @@ pub fn room(props: &RoomProps) -> Html {
                     }
                     <div class="room-grid">
                         <div class="stage-col">
-                            <Stage ctx={ctx.clone()} media={media} has_media={has_media} />
-                            if props.present { <PresenterBar ctx={ctx.clone()} /> }
+                            if props.present {
+                                // The presenter's media controls sit beside the stage, not on it.
+                                <Stage ctx={ctx.clone()} media={Html::default()} has_media={false} />
+                                <section class="card" aria-label="Camera and microphone">{ media }</section>
+                                <PresenterBar ctx={ctx.clone()} />
+                            } else {
+                                <Stage ctx={ctx.clone()} media={media} has_media={has_media} />
+                            }
                         </div>
                         <aside class="side" aria-label="Class activity">
                             <PollPane ctx={ctx.clone()} />

@@ -19,7 +19,8 @@ async fn teacher_broadcasts_student_hears() {
     let dist = media.join("dist");
     let app = TestApp::spawn_with(Db::Sqlite, move |c| {
         c.livekit = Some(cfg);
-        c.media_dir = Some(dist);
+        c.media_dir = Some(dist.clone());
+        c.student_web_dir = Some(dist);
     })
     .await;
     let s = app.school("Browser").await;

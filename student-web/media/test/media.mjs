@@ -1,42 +1,25 @@
-// Headless Chromium: the teacher's broadcast page publishes a microphone fed from a WAV file, a
-// student's watch page (another browser context) subscribes; audio bytes must arrive (WebRTC stats).
+// Headless Chromium: the teacher's present view publishes a microphone fed from a WAV file, a
+// student's live room (another browser context) subscribes; audio bytes must arrive (WebRTC stats).
 // Then the teacher ends the class and the local MediaRecorder recording is uploaded.
 // Env: BASE, SESSION, TEACHER_EMAIL, STUDENT_EMAIL, PASSWORD, WAV, SHOTS. Prints one JSON line.
-import { chromium } from 'playwright-core';
+import { env, launch, signIn } from './common.mjs';
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`,
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${wav}`]);
 const result = { audioBytes: 0 };
 try {
-  async function loggedIn(email) {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    page.on('console', (m) => m.type() === 'error' && console.error(`[${email}] ${m.text()}`));
-    await page.goto(`${base}/`);
-    const status = await page.evaluate(async ([email, password]) => {
-      const r = await fetch('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) });
-      return r.status;
-    }, [email, env('PASSWORD')]);
-    if (status !== 200) throw new Error(`login ${email}: ${status}`);
-    return page;
-  }
+  const loggedIn = (email) => signIn(browser, base, email, env('PASSWORD'));
   const teacher = await loggedIn(env('TEACHER_EMAIL'));
-  await teacher.goto(`${base}/media/broadcast.html?session=${session}`);
+  // The app's present view (the old /media/broadcast.html link leads there too).
+  await teacher.goto(`${base}/app/#/sessions/${session}/present`);
   await teacher.click('#go');
   await teacher.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
 
   const student = await loggedIn(env('STUDENT_EMAIL'));
+  // An old link: /media/watch.html forwards to the app's live room.
   await student.goto(`${base}/media/watch.html?session=${session}`);
+  await student.waitForURL(/\/app\/#\/sessions\//);
   await student.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline) {
