@@ -161,7 +161,7 @@ pub fn replay(props: &ReplayProps) -> Html {
             <div class="replay-grid">
                 <div class="stage-col">
                     if let Some(rec) = recording.clone() {
-                        <video id="player" ref={player} class="player" controls=true preload="metadata" src={rec.url.clone()}
+                        <video id="player" ref={player} class={classes!("player", rec.content_type.starts_with("audio/").then_some("audio"))} controls=true preload="metadata" src={rec.url.clone()}
                             ontimeupdate={on_time.clone()} onseeked={on_time} onloadedmetadata={on_meta}>
                             if let Some(c) = r.captions_url.clone() {
                                 <track kind="captions" src={c} srclang="en" label="English" default=true />

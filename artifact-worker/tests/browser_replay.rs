@@ -1,0 +1,100 @@
+//! The replay page in headless Chromium (`student-web/media/test/replay.mjs`) for a lecture processed
+//! by the real worker and model: transcript and chapters visible, a chapter click seeks the player,
+//! at a chosen time the slide pane shows the slide that was live then, search narrows the transcript,
+//! the captions track is on the player, axe-core finds nothing serious; screenshots on desktop and phone.
+
+mod common;
+
+use chrono::Duration as CDuration;
+use common::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use studio_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_watches_the_replay() {
+    let media = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media");
+    let dist = media.join("dist");
+    assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.student_web_dir = Some(dist.clone());
+        c.media_dir = Some(dist);
+    })
+    .await;
+    let s = app.school("Replay").await;
+    app.live(&s).await;
+    let dir = std::env::temp_dir().join(format!("replay-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (wav, d) = lecture(&dir);
+
+    let fields = [("sessionId", s.session.as_str()), ("type", "slide"), ("title", "Motion")];
+    let deck = app.upload(&s.teacher.token, &fields, pdf(3), "motion.pdf").await;
+    assert_eq!(deck.status, 201, "{:?}", deck.body);
+    let deck_id = deck.body["id"].as_str().unwrap().to_string();
+    // The recording starts now, after the class started; the slide changes fall within the next
+    // 40 s (the log takes times up to 5 min ahead), so the log's clock and the recording's agree.
+    let rec_start = chrono::Utc::now() + CDuration::seconds(1);
+    let at = |secs: f64| rec_start + CDuration::milliseconds((secs * 1000.0) as i64);
+    let b = app
+        .post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, slide_changes(&deck_id, &d, at))
+        .await;
+    assert!(b.body["results"].as_array().unwrap().iter().all(|r| r["sequence"].is_u64()), "{:?}", b.body);
+    for text in ["Is velocity a vector?", "See you next week"] {
+        assert_eq!(
+            app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": text})).await.status,
+            201
+        );
+    }
+    assert_eq!(app.post("/api/sessions/end", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
+    let up = upload_recording(&app, &s.teacher.token, &s.session, wav, Some(rec_start), "rec-1").await;
+    assert_eq!(up.status, 201, "{:?}", up.body);
+    worker(&app, 60).run_one().await.unwrap().expect("a job");
+    let replay = app.get(&format!("/api/replays/{}", s.session), &s.student.token).await;
+    let chapters = replay.body["chapters"].as_array().unwrap().clone();
+    assert_eq!(chapters.len(), 3, "{chapters:?}");
+    let segments = replay.body["transcript"]["segments"].as_array().unwrap().clone();
+
+    let shots = dir.join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    // Two seconds into part two, slide 2 was on screen.
+    let check_at = d[0] + 2.0;
+    let out = tokio::process::Command::new("node")
+        .arg(media.join("test/replay.mjs"))
+        .current_dir(&media)
+        .env("BASE", &app.base)
+        .env("SESSION", &s.session)
+        .env("EMAIL", &s.student.email)
+        .env("PASSWORD", PASSWORD)
+        .env("SHOTS", &shots)
+        .env("CHECK_AT", check_at.to_string())
+        .env("SEARCH", "velocity")
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    println!("replay page: {r}\nscreenshots in {}", shots.display());
+    assert!(r["error"].is_null(), "{}\n{}", r["error"], String::from_utf8_lossy(&out.stderr));
+
+    assert_eq!(r["segments"], json!(segments.len()), "every transcript segment is listed");
+    let titles: Vec<&Value> = chapters.iter().map(|c| &c["title"]).collect();
+    assert_eq!(r["chapters"], json!(titles));
+    let second = chapters[1]["startS"].as_f64().unwrap();
+    assert!((r["afterChapterClick"].as_f64().unwrap() - second).abs() < 0.6, "seeked to chapter 2 at {second}: {r}");
+    assert_eq!(r["slideAt"], json!({"page": 2, "asset": deck_id}), "the slide live {check_at:.1} s in");
+    assert_eq!(r["slideAtStart"]["page"], 0, "nothing was on screen before the first slide at 0.5 s");
+    let active = r["activeSegment"].as_u64().expect("a segment follows the playhead") as usize;
+    let seg = &segments[active];
+    assert!(seg["startS"].as_f64().unwrap() <= check_at, "{seg}");
+    let hits = segments.iter().filter(|sg| sg["text"].as_str().unwrap().to_lowercase().contains("velocity")).count();
+    assert!(hits > 0);
+    assert_eq!(r["searchHits"], json!(hits));
+    assert_eq!(r["chatAtEnd"], json!(["Is velocity a vector?", "See you next week"]));
+    assert!(r["captions"].as_str().is_some_and(|c| c.contains("/api/blobs/")), "{}", r["captions"]);
+    assert_eq!(r["axe"], json!([]), "axe on the replay page");
+    assert!(r["phoneOverflow"].as_i64().unwrap() <= 0, "{}", r["phoneOverflow"]);
+    for shot in ["replay.png", "replay-phone.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 5_000, "{shot}");
+    }
+}
