@@ -128,6 +128,7 @@ async fn students_use_the_live_room() {
         .env("PASSWORD", PASSWORD)
         .env("STUDENT_EMAIL", "student@demo.school")
         .env("STUDENT2_EMAIL", email2)
+        .env("TEACHER_EMAIL", "teacher@demo.school")
         .env("SHOTS", &shots)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -231,12 +232,26 @@ async fn students_use_the_live_room() {
     assert_eq!(chat.len(), 50);
     assert_eq!(dom["chat"], json!(chat), "every message once, in order");
 
+    // The teacher's present view moved the class on; the student's room follows the state.
+    let (dom, st) = (&r["afterTeacher"]["dom"], &r["afterTeacher"]["state"]);
+    assert_eq!(dom["head"], st["head"]);
+    assert_eq!(st["currentSlide"]["page"], 3);
+    assert_eq!(dom["slide"]["page"], 3);
+    assert_eq!(st["polls"][&poll_id]["closed"], true);
+    let open: Vec<&Value> = st["polls"].as_object().unwrap().values().filter(|p| p["closed"] == false).collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["options"], json!(["Yes", "Not yet"]));
+    assert_ne!(dom["poll"], json!(poll_id), "the new poll is the one shown");
+    let answered: Vec<&Value> = st["questions"].as_array().unwrap().iter().filter(|q| q["answered"] == true).collect();
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["content"], "Why does the ball speed up?", "the top question was answered");
+
     // Accessibility and layout.
-    for page in ["signin", "room"] {
+    for page in ["signin", "room", "present"] {
         assert_eq!(r["axe"][page], json!([]), "axe on {page}");
     }
     assert!(r["phoneOverflow"].as_i64().unwrap() <= 0, "no sideways scrolling at 390 px: {}", r["phoneOverflow"]);
-    for shot in ["signin.png", "courses.png", "room-desktop.png", "room-phone.png"] {
+    for shot in ["signin.png", "courses.png", "room-desktop.png", "room-phone.png", "present.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 5_000, "{shot}");
     }
     server.kill();

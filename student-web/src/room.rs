@@ -113,18 +113,18 @@ pub fn room(props: &RoomProps) -> Html {
                 if dto.status != "live" {
                     return phase.set(Phase::Waiting(dto));
                 }
-                let joined = match api::post::<JoinResponse>(
-                    "/api/sessions/join",
-                    &SessionAction { session_id: id, idempotency_key: None },
+                // Join and read the state at once: one round trip less before the first render.
+                let (joined, state) = futures::future::join(
+                    api::post::<JoinResponse>(
+                        "/api/sessions/join",
+                        &SessionAction { session_id: id, idempotency_key: None },
+                    ),
+                    api::get::<StateResponse>(&format!("/api/sessions/{id}/state")),
                 )
-                .await
-                {
-                    Ok(j) => j,
-                    Err(e) => return phase.set(Phase::Failed(e.message)),
-                };
-                let state = match api::get::<StateResponse>(&format!("/api/sessions/{id}/state")).await {
-                    Ok(s) => s.state,
-                    Err(e) => return phase.set(Phase::Failed(e.message)),
+                .await;
+                let (joined, state) = match (joined, state) {
+                    (Ok(j), Ok(s)) => (j, s.state),
+                    (Err(e), _) | (_, Err(e)) => return phase.set(Phase::Failed(e.message)),
                 };
                 let head = state.head;
                 // Late: the class has been going for two minutes, or a good deal has happened already.
@@ -151,7 +151,9 @@ pub fn room(props: &RoomProps) -> Html {
                 };
                 *feed.borrow_mut() = Some(LiveFeed::open(&id.to_string(), head, on_event, on_link));
                 if late {
-                    // Fold the log up to the join into the card, page by page, after first paint.
+                    // Fold the log up to the join into the card, page by page, once the room is on
+                    // screen and the socket has had its turn.
+                    api::sleep(400).await;
                     let mut events = Vec::new();
                     let mut after = 0;
                     while after < head {

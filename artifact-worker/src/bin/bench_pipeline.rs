@@ -59,9 +59,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let model_path = model::prepare()?;
 
+    // BENCH_PAGES_ONLY=1: skip transcription and the pipeline (parts 1 and 2) to measure the pages.
+    let pages_only = std::env::var_os("BENCH_PAGES_ONLY").is_some();
     // 1. Real-time factor on one minute of speech.
     let (pcm, secs) = decode::to_whisper(speech(60.0, &dir)?, Some("audio/wav"))?;
-    for threads in [1, 2] {
+    for threads in if pages_only { vec![] } else { vec![1, 2] } {
         let t = Transcriber::load(&model_path, threads)?;
         let t0 = Instant::now();
         let segs = t.transcribe(&pcm)?;
@@ -116,23 +118,31 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let sid = new_session("ten-minutes").await?;
-    let wav = speech(600.0, &dir)?;
-    let rid = RecordingId::new();
-    let key = format!("sessions/{sid}/recordings/{rid}.wav");
-    blobs.put(&key, wav.clone(), "audio/wav").await?;
-    let rec = Recording {
-        id: rid,
-        session_id: sid,
-        file_key: key,
-        content_type: "audio/wav".into(),
-        size_bytes: wav.len() as i64,
-        started_at: Some(start),
-        duration_s: None,
-        created_at: Utc::now(),
+    let wav = speech(if pages_only { 5.0 } else { 600.0 }, &dir)?;
+    // A recording of `session` (this speech), stored and added to its log.
+    let record = |session: shared_types::SessionId, duration_s: Option<f64>| {
+        let (store, blobs, wav) = (store.clone(), blobs.clone(), wav.clone());
+        async move {
+            let rid = RecordingId::new();
+            let key = format!("sessions/{session}/recordings/{rid}.wav");
+            blobs.put(&key, wav.clone(), "audio/wav").await?;
+            let rec = Recording {
+                id: rid,
+                session_id: session,
+                file_key: key,
+                content_type: "audio/wav".into(),
+                size_bytes: wav.len() as i64,
+                started_at: Some(start),
+                duration_s,
+                created_at: Utc::now(),
+            };
+            let event = SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s };
+            let added = ev(&format!("rec-{rid}"), event, None);
+            store.add_recording(tenant, &rec, teacher.id, added).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
+            anyhow::Ok(rid)
+        }
     };
-    let added =
-        ev("rec", SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s: None }, None);
-    store.add_recording(tenant, &rec, teacher.id, added).await?.map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    record(sid, None).await?;
     let cfg = WorkerConfig {
         id: "bench".into(),
         model: Some(model_path.clone()),
@@ -142,43 +152,31 @@ async fn main() -> anyhow::Result<()> {
         backoff: Duration::from_secs(1),
     };
     let worker = Worker::new(store.clone(), blobs.clone(), cfg);
-    let t0 = Instant::now();
-    let (_, ran) = worker.run_one().await?.ok_or_else(|| anyhow::anyhow!("no job"))?;
-    let el = t0.elapsed().as_secs_f64();
-    println!("pipeline, 600 s recording, 1 thread: {el:.1} s end to end ({ran:?}), {:.3} × real time", el / 600.0);
+    if !pages_only {
+        let t0 = Instant::now();
+        let (_, ran) = worker.run_one().await?.ok_or_else(|| anyhow::anyhow!("no job"))?;
+        let el = t0.elapsed().as_secs_f64();
+        println!("pipeline, 600 s recording, 1 thread: {el:.1} s end to end ({ran:?}), {:.3} × real time", el / 600.0);
+    }
 
     // 3. Replay latency for a 2-hour session: 20,000 events, 1,500 segments.
     let big = new_session("two-hours").await?;
-    let mut n = 2u64;
-    let mut batch = Vec::new();
-    while n < 20_000 {
-        let at = start + CDuration::milliseconds((n as f64 * 7200.0 / 20_000.0 * 1000.0) as i64);
-        let event = match n % 4 {
-            0 => {
-                SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("message {n}") }
+    let fill = |session: shared_types::SessionId, count: u64| {
+        let store = store.clone();
+        async move {
+            let mut batch = Vec::new();
+            for n in 2..count {
+                let at = start + CDuration::milliseconds((n as f64 * 7200.0 / 20_000.0 * 1000.0) as i64);
+                batch.push(ev(&format!("e{n}"), class_event(n), Some(at)));
+                if batch.len() == 1000 {
+                    store.append(tenant, session, std::mem::take(&mut batch)).await?;
+                }
             }
-            1 => SessionEvent::HighlightMarked { label: format!("mark {n}") },
-            2 => SessionEvent::WhiteboardStrokeAdded {
-                board_id: "main".into(),
-                strokes: vec![shared_types::events::Stroke {
-                    id: format!("s{n}"),
-                    points: vec![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
-                    color: "#222".into(),
-                    width: 2.0,
-                }],
-            },
-            _ => SessionEvent::QuestionAsked {
-                question_id: shared_types::QuestionId::new(),
-                content: format!("question {n}?"),
-            },
-        };
-        batch.push(ev(&format!("e{n}"), event, Some(at)));
-        n += 1;
-        if batch.len() == 1000 {
-            store.append(tenant, big, std::mem::take(&mut batch)).await?;
+            store.append(tenant, session, batch).await?;
+            anyhow::Ok(())
         }
-    }
-    store.append(tenant, big, batch).await?;
+    };
+    fill(big, 20_000).await?;
     let segs: Vec<Segment> = (0..1500)
         .map(|i| Segment {
             start_s: i as f64 * 4.8,
@@ -189,11 +187,40 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     store.replace_transcript(tenant, course.id, big, &segs).await?;
+    // The 2-hour session's own recording (the speech above stands in), which its artifacts belong to.
+    let rid = record(big, Some(7200.0)).await?;
     use shared_types::jobs::{ArtifactKind, ArtifactStatus};
-    for kind in [ArtifactKind::Transcript, ArtifactKind::Chapters, ArtifactKind::Highlights, ArtifactKind::QaLinks] {
-        let data = serde_json::json!((0..40)
-            .map(|i| serde_json::json!({"startS": i * 180, "endS": i * 180 + 180, "title": format!("chapter {i}")}))
-            .collect::<Vec<_>>());
+    // Artifacts in the pipeline's own types: 40 chapters, 60 highlights, 30 question links.
+    let chapters: Vec<_> = (0..40)
+        .map(|i| shared_types::media::Chapter {
+            start_s: i as f64 * 180.0,
+            end_s: i as f64 * 180.0 + 180.0,
+            title: format!("chapter {i}"),
+            reason: "slide".into(),
+        })
+        .collect();
+    let highlights: Vec<_> = (0..60)
+        .map(|i| shared_types::media::Highlight {
+            at_s: i as f64 * 120.0,
+            label: format!("mark {i}"),
+            reason: "marked".into(),
+        })
+        .collect();
+    let links: Vec<_> = (0..30)
+        .map(|i| shared_types::media::QaLink {
+            question_id: format!("q{i}"),
+            question: format!("question {i}?"),
+            start_s: i as f64 * 240.0,
+            end_s: i as f64 * 240.0 + 20.0,
+            text: "velocity is the rate of change of position".into(),
+        })
+        .collect();
+    for (kind, data) in [
+        (ArtifactKind::Transcript, serde_json::Value::Null),
+        (ArtifactKind::Chapters, serde_json::to_value(&chapters)?),
+        (ArtifactKind::Highlights, serde_json::to_value(&highlights)?),
+        (ArtifactKind::QaLinks, serde_json::to_value(&links)?),
+    ] {
         store.put_artifact(tenant, big, rid, kind, ArtifactStatus::Ready, None, Some(&data), None).await?;
     }
     let config = cloud_api::config::Config::from_env()?;
@@ -225,5 +252,54 @@ async fn main() -> anyhow::Result<()> {
     let (p50, p95) = (pct(&mut lat, 0.5), pct(&mut lat, 0.95));
     println!("replay, warm, 100 requests: p50 {p50:.1} ms  p95 {p95:.1} ms  ({} bytes)", size);
     println!("goal replay p95 <= 100 ms   {}", if p95 <= 100.0 { "met" } else { "NOT met" });
+
+    // 4. The browser app on these sessions: the replay page of the 2-hour session, and the live room
+    //    of a class with 5,000 events before the join (headless Chromium, student-web/media/test/bench.mjs).
+    let live = new_session("five-thousand").await?;
+    fill(live, 5_000).await?;
+    // The baseline: the same room with nothing before the join (loading the app, joining, the socket).
+    let empty = new_session("empty").await?;
+    let bench_js = std::path::Path::new("student-web/media/test/bench.mjs");
+    if !bench_js.exists() || !std::path::Path::new("student-web/media/dist/index.html").exists() {
+        println!("app pages: skipped (run from the repository root after scripts/build-web.sh)");
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let out = tokio::process::Command::new("node")
+        .arg("test/bench.mjs")
+        .current_dir("student-web/media")
+        .env("BASE", &base)
+        .env("TOKEN", &token)
+        .env("REPLAY_SESSION", big.to_string())
+        .env("ROOM_SESSION", live.to_string())
+        .env("EMPTY_SESSION", empty.to_string())
+        .output()
+        .await?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    anyhow::ensure!(out.status.success(), "bench.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
     Ok(())
+}
+
+/// The 2-hour class's mix: chat, marks, strokes, questions in turn.
+fn class_event(n: u64) -> SessionEvent {
+    match n % 4 {
+        0 => SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("message {n}") },
+        1 => SessionEvent::HighlightMarked { label: format!("mark {n}") },
+        2 => SessionEvent::WhiteboardStrokeAdded {
+            board_id: "main".into(),
+            strokes: vec![shared_types::events::Stroke {
+                id: format!("s{n}"),
+                points: vec![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+                color: "#222".into(),
+                width: 2.0,
+            }],
+        },
+        _ => SessionEvent::QuestionAsked {
+            question_id: shared_types::QuestionId::new(),
+            content: format!("question {n}?"),
+        },
+    }
 }

@@ -3,7 +3,8 @@
 // made through the API, votes, asks; a second student (another context, keyboard only) votes, asks and
 // upvotes; the first sees the upvote; the late joiner's "what you missed" card; the server restarts
 // (the test prints RESTART and waits for RESTARTED on stdin) and every event is there once; axe-core
-// on sign-in and the room; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL,
+// on sign-in, the room and the present view; the teacher's present view moves the slide, answers,
+// closes and opens polls; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL, TEACHER_EMAIL,
 // SHOTS. Prints one JSON line last.
 import { createInterface } from 'node:readline';
 import { env, launch, signIn, axe, tabTo, sleep } from './common.mjs';
@@ -121,6 +122,26 @@ try {
   await until(student, (h) => Number(document.querySelector('.room').dataset.head) === h, Number(head), 20000);
   result.links = await student.evaluate(() => window.__links);
   result.afterRestart = { dom: await roomDom(student), state: await state(student) };
+
+  // The teacher in the browser: next slide, answer the top question, close the poll, open another.
+  const teacher = await signIn(browser, base, env('TEACHER_EMAIL'), password);
+  await teacher.goto(`${base}/app/#/sessions/${session}/present`);
+  await until(teacher, () => document.querySelector('#link')?.dataset.link === 'live');
+  await teacher.click('#next');
+  await until(student, () => document.querySelector('#slide')?.dataset.page === '3');
+  await teacher.click('#questions li:first-child button:has-text("Answered")');
+  await until(student, () => document.querySelector('#questions li[data-answered="true"]'));
+  await teacher.click('#close-poll');
+  await until(student, () => document.querySelector('#poll-title')?.textContent.includes('closed'));
+  await teacher.click('summary:has-text("Open a poll")');
+  await teacher.fill('#poll-prompt', 'Ready for the quiz?');
+  await teacher.fill('#poll-options', 'Yes\nNot yet');
+  await teacher.click('button:has-text("Open poll")');
+  await until(student, () => document.querySelector('#poll .prompt')?.textContent.includes('Ready for the quiz?'));
+  result.axe.present = await axe(teacher);
+  await teacher.evaluate(() => window.scrollTo(0, 0));
+  await teacher.screenshot({ path: `${shots}/present.png`, fullPage: true });
+  result.afterTeacher = { dom: await roomDom(student), state: await state(student) };
 } catch (e) {
   result.error = String(e && e.stack || e);
 } finally {
