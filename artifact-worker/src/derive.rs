@@ -256,23 +256,6 @@ pub fn highlights(events: &[EventEnvelope], start: DateTime<Utc>, duration: f64)
     out
 }
 
-fn vtt_time(t: f64) -> String {
-    let ms = (t.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
-}
-
-/// WebVTT captions, one cue per segment.
-pub fn webvtt(segments: &[Segment]) -> String {
-    let mut out = String::from("WEBVTT\n\n");
-    for (i, s) in segments.iter().enumerate() {
-        let end = if s.end_s > s.start_s { s.end_s } else { s.start_s + 0.5 };
-        // A cue's text may not contain "-->" or a blank line.
-        let text = s.text.replace("-->", "->").replace("\n\n", "\n");
-        out.push_str(&format!("{}\n{} --> {}\n{}\n\n", i + 1, vtt_time(s.start_s), vtt_time(end), text.trim()));
-    }
-    out
-}
-
 /// For each answered question, the transcript span where the teacher answered it: within the time
 /// between asking and marking answered (plus a little), the run of segments sharing the most words
 /// with the question; failing any overlap, the segments just before it was marked answered.
@@ -334,7 +317,8 @@ mod tests {
 
     #[test]
     fn vtt_is_well_formed() {
-        let v = webvtt(&[seg(0.0, 1.5, "Hello there."), seg(61.25, 3725.0, "Bye --> now")]);
+        let segs = [seg(0.0, 1.5, "Hello there."), seg(61.25, 3725.0, "Bye --> now")];
+        let v = shared_types::media::webvtt(segs.iter().map(|s| (s.start_s, s.end_s, s.text.as_str())));
         assert!(v.starts_with("WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nHello there.\n\n"));
         assert!(v.contains("2\n00:01:01.250 --> 01:02:05.000\nBye -> now\n"));
     }

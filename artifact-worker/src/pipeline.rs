@@ -8,13 +8,12 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind};
 use shared_types::RecordingId;
-use shared_types::{SessionActor, SessionCommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use studio_store::blob::BlobStore;
-use studio_store::{Job, NewEvent, NewJob, Segment, SlideRef, Store};
+use studio_store::{Job, NewJob, Segment, SlideRef, Store};
 use tokio::sync::OnceCell;
 
 #[derive(Clone, Debug)]
@@ -203,7 +202,8 @@ impl Worker {
         results.push((ArtifactKind::Highlights, to_json(derive::highlights(&events, start, duration))));
         results.push((ArtifactKind::QaLinks, to_json(derive::qa_links(&tagged, &events, start))));
         let key = format!("sessions/{}/artifacts/{rid}/captions.vtt", session.id);
-        let vtt = derive::webvtt(&segments).into_bytes();
+        let vtt =
+            shared_types::media::webvtt(segments.iter().map(|s| (s.start_s, s.end_s, s.text.as_str()))).into_bytes();
         results.push((
             ArtifactKind::Captions,
             self.blobs
@@ -222,18 +222,7 @@ impl Worker {
                 }
             };
             let (key, value) = (data_key.as_deref(), data.as_ref());
-            self.store.put_artifact(tenant, session.id, rid, kind, status, key, value, error.as_deref()).await?;
-            if status == ArtifactStatus::Ready {
-                let command = SessionCommand::ArtifactReady { artifact_type: kind.as_str().into(), artifact_id: None };
-                let ev = NewEvent {
-                    idempotency_key: format!("artifact/{rid}/{kind}"),
-                    actor_id: None,
-                    actor_role: None,
-                    occurred_at: None,
-                    event: shared_types::decide::authorize(&SessionActor::system(), command)?,
-                };
-                self.store.append(tenant, session.id, vec![ev]).await?;
-            }
+            self.store.record_artifact(tenant, session.id, rid, kind, status, key, value, error.as_deref()).await?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let app = App::build(config).await?;
     if cmd == "demo" {
-        demo::seed(&app.state.store).await.context("seeding demo data")?;
+        demo::seed(&app.state).await.context("seeding demo data")?;
     }
     tracing::info!(addr = %app.addr, backend = ?app.state.store.backend, "cloud-api listening");
     if cmd == "demo" {

@@ -120,6 +120,8 @@ async fn students_use_the_live_room() {
 
     let shots = std::env::temp_dir().join(format!("app-shots-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&shots).unwrap();
+    let second_deck = shots.join("forces.pdf");
+    std::fs::write(&second_deck, cloud_api::slides::simple_pdf(&["Forces", "Newton's laws"])).unwrap();
     let mut node = tokio::process::Command::new("node")
         .arg(media.join("test/app.mjs"))
         .current_dir(&media)
@@ -129,6 +131,7 @@ async fn students_use_the_live_room() {
         .env("STUDENT_EMAIL", "student@demo.school")
         .env("STUDENT2_EMAIL", email2)
         .env("TEACHER_EMAIL", "teacher@demo.school")
+        .env("DECK_PDF", &second_deck)
         .env("SHOTS", &shots)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -175,7 +178,7 @@ async fn students_use_the_live_room() {
     // Sign-in: `/` leads to the app; a wrong password is refused in words.
     assert!(r["url"].as_str().unwrap().ends_with("/app/"), "{}", r["url"]);
     assert!(r["wrongPassword"].as_str().unwrap().contains("do not match"), "{}", r["wrongPassword"]);
-    assert_eq!(r["courseList"], json!(["live"]));
+    assert_eq!(r["courseList"], json!(["live", "ended"]), "the class under way and the demo's recorded one");
 
     // Joined: the DOM is the state.
     let (dom, st) = (&r["joined"]["dom"], &r["joined"]["state"]);
@@ -235,8 +238,11 @@ async fn students_use_the_live_room() {
     // The teacher's present view moved the class on; the student's room follows the state.
     let (dom, st) = (&r["afterTeacher"]["dom"], &r["afterTeacher"]["state"]);
     assert_eq!(dom["head"], st["head"]);
-    assert_eq!(st["currentSlide"]["page"], 3);
-    assert_eq!(dom["slide"]["page"], 3);
+    assert_eq!(st["decks"].as_object().unwrap().len(), 2, "the deck uploaded in the browser");
+    assert_ne!(st["currentSlide"]["assetId"], json!(deck_id));
+    assert_eq!(st["currentSlide"]["page"], 1);
+    assert_eq!(dom["slide"]["page"], 1);
+    assert_eq!(dom["slide"]["asset"], st["currentSlide"]["assetId"]);
     assert_eq!(st["polls"][&poll_id]["closed"], true);
     let open: Vec<&Value> = st["polls"].as_object().unwrap().values().filter(|p| p["closed"] == false).collect();
     assert_eq!(open.len(), 1);

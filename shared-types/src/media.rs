@@ -240,3 +240,20 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
 }
+
+fn vtt_time(t: f64) -> String {
+    let ms = (t.max(0.0) * 1000.0).round() as u64;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+/// WebVTT captions, one cue per `(startS, endS, text)` — the pipeline's and the demo class's.
+pub fn webvtt<'a>(cues: impl IntoIterator<Item = (f64, f64, &'a str)>) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for (i, (start, end, text)) in cues.into_iter().enumerate() {
+        let end = if end > start { end } else { start + 0.5 };
+        // A cue's text may not contain "-->" or a blank line.
+        let text = text.replace("-->", "->").replace("\n\n", "\n");
+        out.push_str(&format!("{}\n{} --> {}\n{}\n\n", i + 1, vtt_time(start), vtt_time(end), text.trim()));
+    }
+    out
+}

@@ -25,6 +25,10 @@ impl ApiError {
         }
     }
 
+    pub fn from_message(message: &str) -> Self {
+        ApiError { status: 0, code: "client".into(), message: message.into() }
+    }
+
     fn unreadable(e: impl std::fmt::Display) -> Self {
         ApiError {
             status: 0,
@@ -61,15 +65,25 @@ pub async fn sleep(ms: i32) {
     let _ = JsFuture::from(p).await;
 }
 
-async fn send(method: &str, path: &str, body: Option<&str>, key: Option<&str>) -> ApiResult<String> {
+/// A request body: JSON text, or a multipart form (the browser sets its content type).
+enum Payload<'a> {
+    Json(&'a str),
+    Form(&'a web_sys::FormData),
+}
+
+async fn send(method: &str, path: &str, body: Option<Payload<'_>>, key: Option<&str>) -> ApiResult<String> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
     let headers = web_sys::Headers::new().map_err(|_| ApiError::network())?;
     let _ = headers.set("Accept", "application/json");
-    if let Some(b) = body {
-        let _ = headers.set("Content-Type", "application/json");
-        init.set_body(&JsValue::from_str(b));
+    match body {
+        Some(Payload::Json(b)) => {
+            let _ = headers.set("Content-Type", "application/json");
+            init.set_body(&JsValue::from_str(b));
+        }
+        Some(Payload::Form(f)) => init.set_body(f),
+        None => {}
     }
     if let Some(k) = key {
         let _ = headers.set("Idempotency-Key", k);
@@ -119,7 +133,7 @@ pub async fn write_with<T: DeserializeOwned>(
     let body = serde_json::to_string(body).map_err(ApiError::unreadable)?;
     let mut wait = 400;
     for attempt in 0.. {
-        match send(method, path, Some(&body), Some(key)).await {
+        match send(method, path, Some(Payload::Json(&body)), Some(key)).await {
             Ok(text) => return parse(&text),
             Err(e) if e.transient() && attempt < 8 => {
                 sleep(wait).await;
@@ -139,7 +153,24 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Api
 /// Log in (no idempotency key: login is exempt and must not be retried blindly).
 pub async fn login(email: &str, password: &str) -> ApiResult<shared_types::dto::LoginResponse> {
     let body = serde_json::json!({ "email": email, "password": password }).to_string();
-    parse(&send("POST", "/api/auth/login", Some(&body), None).await?)
+    parse(&send("POST", "/api/auth/login", Some(Payload::Json(&body)), None).await?)
+}
+
+/// Upload a multipart form (slides) under one key, retried like any write.
+pub async fn upload<T: DeserializeOwned>(path: &str, form: &web_sys::FormData) -> ApiResult<T> {
+    let key = new_key();
+    let mut wait = 400;
+    for attempt in 0.. {
+        match send("POST", path, Some(Payload::Form(form)), Some(&key)).await {
+            Ok(text) => return parse(&text),
+            Err(e) if e.transient() && attempt < 4 => {
+                sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 pub async fn logout() -> ApiResult<()> {

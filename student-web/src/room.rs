@@ -14,6 +14,7 @@ use crate::media_ui::{expose, MediaBroadcast, MediaWatch};
 use crate::view::{self, Missed};
 use shared_types::dto::{JoinResponse, SessionAction, SessionDto, StateResponse};
 use shared_types::events::LayoutItem;
+use shared_types::media::AssetDto;
 use shared_types::requests::{Hand, Mark, OpenPoll, PostText, ShowSlide, Vote};
 use shared_types::state::SessionStatus;
 use shared_types::{apply, EventEnvelope, SessionId, SessionState, UserId};
@@ -486,6 +487,8 @@ fn presenter_bar(props: &CtxProps) -> Html {
     let prompt = use_node_ref();
     let options = use_node_ref();
     let mark = use_node_ref();
+    let file = use_node_ref();
+    let uploading = use_state(|| false);
     let s = props.ctx.state();
     let session = props.ctx.session;
     // The deck on screen, else the first one uploaded.
@@ -543,6 +546,44 @@ fn presenter_bar(props: &CtxProps) -> Html {
             });
         })
     };
+    let upload = {
+        let (error, file, uploading) = (error.clone(), file.clone(), uploading.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Some(f) = file.cast::<HtmlInputElement>().and_then(|i| i.files()).and_then(|l| l.get(0)) else {
+                error.set(Some("Choose a PDF to upload first.".into()));
+                return;
+            };
+            let (error, file, uploading) = (error.clone(), file.clone(), uploading.clone());
+            uploading.set(true);
+            spawn_local(async move {
+                let result: Result<(), api::ApiError> = async {
+                    let form = web_sys::FormData::new()
+                        .map_err(|_| api::ApiError::from_message("this browser cannot upload files"))?;
+                    let _ = form.append_with_str("sessionId", &session.to_string());
+                    let _ = form.append_with_str("type", "slide");
+                    let _ = form.append_with_str("title", f.name().trim_end_matches(".pdf"));
+                    let _ = form.append_with_blob_and_filename("file", &f, &f.name());
+                    let deck: AssetDto = api::upload("/api/studio/assets", &form).await?;
+                    // Put its first page on screen.
+                    let show = ShowSlide { session_id: session, asset_id: deck.id, page: 1 };
+                    api::post::<serde_json::Value>("/api/studio/slides/show", &show).await?;
+                    Ok(())
+                }
+                .await;
+                uploading.set(false);
+                match result {
+                    Ok(()) => {
+                        error.set(None);
+                        if let Some(i) = file.cast::<HtmlInputElement>() {
+                            i.set_value("");
+                        }
+                    }
+                    Err(e) => error.set(Some(e.message)),
+                }
+            });
+        })
+    };
     let hands: Vec<UserId> = s.participants.iter().filter(|(_, p)| p.hand_raised).map(|(u, _)| *u).collect();
     html! {
         <section class="card presenter" aria-label="Presenter controls">
@@ -553,6 +594,11 @@ fn presenter_bar(props: &CtxProps) -> Html {
                 <button id="next" onclick={show((page + 1).min(pages.max(1)))} disabled={deck.is_none() || page >= pages} aria-label="Next slide">{ "Next ▶" }</button>
                 <span class="label">{ format!("Hands up: {}", hands.len()) }</span>
             </div>
+            <form class="row" onsubmit={upload}>
+                <label for="deck-file">{ "Slides (PDF)" }</label>
+                <input id="deck-file" ref={file} type="file" accept="application/pdf" />
+                <button type="submit" disabled={*uploading}>{ if *uploading { "Uploading…" } else { "Upload and show" } }</button>
+            </form>
             <details>
                 <summary>{ "Open a poll" }</summary>
                 <form class="stack" onsubmit={open_poll}>

@@ -55,6 +55,7 @@ async fn teacher_broadcasts_student_hears() {
     for shot in ["teacher-broadcast.png", "student-watch.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
     }
+    assert_eq!(result["teacherAfterEnd"], "This class has ended", "the present view says so and links the replay");
     // The browser's own recording reached the API and waits for the pipeline.
     assert_eq!(result["recording"]["contentType"], "video/webm");
     let replay = app.get(&format!("/api/replays/{}", s.session), &s.teacher.token).await;

@@ -174,6 +174,38 @@ impl Store {
         w.commit().await
     }
 
+    /// Record one artifact of a recording and, when it is ready, the log's `artifact.ready` event —
+    /// once per recording and kind however often the recording is processed (the worker's results
+    /// and the demo class's shipped ones alike).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_artifact(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        recording: RecordingId,
+        kind: ArtifactKind,
+        status: ArtifactStatus,
+        data_key: Option<&str>,
+        data: Option<&Value>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        self.put_artifact(tenant, session, recording, kind, status, data_key, data, error).await?;
+        if status == ArtifactStatus::Ready {
+            let ev = NewEvent {
+                idempotency_key: format!("artifact/{recording}/{kind}"),
+                actor_id: None,
+                actor_role: None,
+                occurred_at: None,
+                event: shared_types::SessionEvent::ArtifactReady {
+                    artifact_type: kind.as_str().into(),
+                    artifact_id: None,
+                },
+            };
+            self.append(tenant, session, vec![ev]).await?;
+        }
+        Ok(())
+    }
+
     pub async fn artifacts_of(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Artifact>> {
         let sql = "select type, status, recording_id, data_url, data_json, error, updated_at from artifacts \
                    where session_id = $1 and tenant_id = $2 order by type";

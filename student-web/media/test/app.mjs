@@ -4,7 +4,7 @@
 // upvotes; the first sees the upvote; the late joiner's "what you missed" card; the server restarts
 // (the test prints RESTART and waits for RESTARTED on stdin) and every event is there once; axe-core
 // on sign-in, the room and the present view; the teacher's present view moves the slide, answers,
-// closes and opens polls; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL, TEACHER_EMAIL,
+// closes and opens polls; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL, TEACHER_EMAIL, DECK_PDF,
 // SHOTS. Prints one JSON line last.
 import { createInterface } from 'node:readline';
 import { env, launch, signIn, axe, tabTo, sleep } from './common.mjs';
@@ -129,6 +129,12 @@ try {
   await until(teacher, () => document.querySelector('#link')?.dataset.link === 'live');
   await teacher.click('#next');
   await until(student, () => document.querySelector('#slide')?.dataset.page === '3');
+  // A deck uploaded from the present view goes on screen at page 1.
+  const oldDeck = await student.evaluate(() => document.querySelector('#slide').dataset.asset);
+  await teacher.setInputFiles('#deck-file', env('DECK_PDF'));
+  await teacher.click('button:has-text("Upload and show")');
+  await until(student, (old) => document.querySelector('#slide')?.dataset.asset !== old
+    && document.querySelector('#slide')?.dataset.page === '1' && document.querySelector('#slide img')?.naturalWidth > 0, oldDeck, 30000);
   await teacher.click('#questions li:first-child button:has-text("Answered")');
   await until(student, () => document.querySelector('#questions li[data-answered="true"]'));
   await teacher.click('#close-poll');

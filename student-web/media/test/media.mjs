@@ -38,7 +38,9 @@ try {
   // The class is ended after the upload: wait for that too before closing the browser.
   await teacher.waitForFunction(() => window.__studio.ended, null, { timeout: 20000 });
   result.recording = await teacher.evaluate(() => window.__studio.uploaded);
-  result.teacherState = await teacher.evaluate(() => document.querySelector('#rec').textContent);
+  // After the end the present view turns into "this class has ended" with the replay link.
+  await teacher.waitForSelector('a[href$="/replay"]', { timeout: 10000 });
+  result.teacherAfterEnd = await teacher.evaluate(() => document.querySelector('main h1')?.textContent ?? null);
 } catch (e) {
   result.error = String(e && e.stack || e);
 } finally {
