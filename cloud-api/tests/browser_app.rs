@@ -252,6 +252,8 @@ async fn students_use_the_live_room() {
     assert_eq!(answered.len(), 1);
     assert_eq!(answered[0]["content"], "Why does the ball speed up?", "the top question was answered");
 
+    assert_eq!(r["afterSignOut"], 401, "signed out for real");
+
     // Accessibility and layout.
     for page in ["signin", "room", "present"] {
         assert_eq!(r["axe"][page], json!([]), "axe on {page}");

@@ -7,6 +7,8 @@
 use crate::media;
 use js_sys::Reflect;
 use shared_types::dto::LiveKitGrant;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -106,121 +108,95 @@ pub struct BroadcastProps {
     pub on_ended: Callback<()>,
 }
 
+/// The broadcast pane's state, cloned into its callbacks whole.
+#[derive(Clone)]
+struct Pane {
+    state: UseStateHandle<String>,
+    rec: UseStateHandle<String>,
+    error: UseStateHandle<Option<String>>,
+    live: UseStateHandle<bool>,
+    busy: UseStateHandle<bool>,
+    room: Rc<RefCell<Option<JsValue>>>,
+    recorder: Rc<RefCell<Option<JsValue>>>,
+}
+
+impl Pane {
+    /// Run `work` with the pane busy; its error is shown.
+    fn run(&self, work: impl std::future::Future<Output = Result<(), String>> + 'static) {
+        let pane = self.clone();
+        pane.busy.set(true);
+        pane.error.set(None);
+        spawn_local(async move {
+            if let Err(e) = work.await {
+                pane.error.set(Some(e));
+            }
+            pane.busy.set(false);
+        });
+    }
+}
+
 #[function_component(MediaBroadcast)]
 pub fn media_broadcast(props: &BroadcastProps) -> Html {
-    let state = use_state(|| "not connected".to_string());
-    let rec = use_state(|| "off".to_string());
-    let error = use_state(|| None::<String>);
-    let live = use_state(|| false);
-    let busy = use_state(|| false);
+    let pane = Pane {
+        state: use_state(|| "not connected".to_string()),
+        rec: use_state(|| "off".to_string()),
+        error: use_state(|| None::<String>),
+        live: use_state(|| false),
+        busy: use_state(|| false),
+        room: use_mut_ref(|| None::<JsValue>),
+        recorder: use_mut_ref(|| None::<JsValue>),
+    };
     let camera = use_state(|| true);
-    let room = use_mut_ref(|| None::<JsValue>);
-    let recorder = use_mut_ref(|| None::<JsValue>);
-
     let toggle_camera = {
         let camera = camera.clone();
         Callback::from(move |_| camera.set(!*camera))
     };
     let go = {
-        let with_camera = *camera;
-        let (grant, state, rec, error, live, busy, room, recorder) = (
-            props.grant.clone(),
-            state.clone(),
-            rec.clone(),
-            error.clone(),
-            live.clone(),
-            busy.clone(),
-            room.clone(),
-            recorder.clone(),
-        );
+        let (p, grant, with_camera) = (pane.clone(), props.grant.clone(), *camera);
         Callback::from(move |_| {
-            let (grant, state, rec, error, live, busy, room, recorder) = (
-                grant.clone(),
-                state.clone(),
-                rec.clone(),
-                error.clone(),
-                live.clone(),
-                busy.clone(),
-                room.clone(),
-                recorder.clone(),
-            );
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                let result: Result<(), String> = async {
-                    let lk = grant.ok_or("live media is not available on this server")?;
-                    let r = media::broadcast(&lk.url, &lk.token, with_camera, &state_callback(state.clone())).await?;
-                    let handle = media::record(&r);
-                    expose("room", &r);
-                    *room.borrow_mut() = Some(r);
-                    *recorder.borrow_mut() = Some(handle);
-                    rec.set("on (saved in this browser, uploaded when the class ends)".into());
-                    live.set(true);
-                    Ok(())
-                }
-                .await;
-                if let Err(e) = result {
-                    error.set(Some(e));
-                }
-                busy.set(false);
+            let (p2, grant) = (p.clone(), grant.clone());
+            p.run(async move {
+                let lk = grant.ok_or("live media is not available on this server")?;
+                let r = media::broadcast(&lk.url, &lk.token, with_camera, &state_callback(p2.state.clone())).await?;
+                let handle = media::record(&r);
+                expose("room", &r);
+                *p2.room.borrow_mut() = Some(r);
+                *p2.recorder.borrow_mut() = Some(handle);
+                p2.rec.set("on (saved in this browser, uploaded when the class ends)".into());
+                p2.live.set(true);
+                Ok(())
             });
         })
     };
-
     let end = {
-        let (session, rec, error, live, busy, room, recorder, on_ended) = (
-            props.session.clone(),
-            rec.clone(),
-            error.clone(),
-            live.clone(),
-            busy.clone(),
-            room.clone(),
-            recorder.clone(),
-            props.on_ended.clone(),
-        );
+        let (p, session, on_ended) = (pane.clone(), props.session.clone(), props.on_ended.clone());
         Callback::from(move |_| {
-            let (session, rec, error, live, busy, room, recorder, on_ended) = (
-                session.clone(),
-                rec.clone(),
-                error.clone(),
-                live.clone(),
-                busy.clone(),
-                room.clone(),
-                recorder.clone(),
-                on_ended.clone(),
-            );
-            busy.set(true);
-            spawn_local(async move {
-                let handle = recorder.borrow().clone();
-                let result: Result<(), String> = async {
-                    if let Some(handle) = handle {
-                        rec.set("uploading…".into());
-                        let uploaded = media::stop_and_upload(&session, &handle).await?;
-                        expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
-                        rec.set("uploaded; the transcript will follow".into());
-                    }
-                    let r = room.borrow().clone();
-                    if let Some(r) = r {
-                        media::disconnect(&r).await;
-                    }
-                    let body = shared_types::dto::SessionAction {
-                        session_id: session.parse().map_err(|_| "bad session id")?,
-                        idempotency_key: None,
-                    };
-                    crate::api::post::<serde_json::Value>("/api/sessions/end", &body).await.map_err(|e| e.message)?;
-                    live.set(false);
-                    expose("ended", &JsValue::TRUE);
-                    on_ended.emit(());
-                    Ok(())
+            let (p2, session, on_ended) = (p.clone(), session.clone(), on_ended.clone());
+            p.run(async move {
+                let handle = p2.recorder.borrow().clone();
+                if let Some(handle) = handle {
+                    p2.rec.set("uploading…".into());
+                    let uploaded = media::stop_and_upload(&session, &handle).await?;
+                    expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
+                    p2.rec.set("uploaded; the transcript will follow".into());
                 }
-                .await;
-                if let Err(e) = result {
-                    error.set(Some(e));
+                let r = p2.room.borrow().clone();
+                if let Some(r) = r {
+                    media::disconnect(&r).await;
                 }
-                busy.set(false);
+                let body = shared_types::dto::SessionAction {
+                    session_id: session.parse().map_err(|_| "bad session id")?,
+                    idempotency_key: None,
+                };
+                crate::api::post::<serde_json::Value>("/api/sessions/end", &body).await.map_err(|e| e.message)?;
+                p2.live.set(false);
+                expose("ended", &JsValue::TRUE);
+                on_ended.emit(());
+                Ok(())
             });
         })
     };
+    let Pane { state, rec, error, live, busy, .. } = pane;
 
     html! {
         <div class="media-pane broadcast">

@@ -84,6 +84,29 @@ fn write(
     });
 }
 
+/// A one-line form's submit: POST the body made from the input's text, and clear the input once
+/// the server has it (on a refusal the text stays, so nothing typed is lost).
+fn submit_text<B: serde::Serialize + 'static>(
+    path: String,
+    input: NodeRef,
+    error: UseStateHandle<Option<String>>,
+    body: impl Fn(String) -> B + 'static,
+) -> Callback<SubmitEvent> {
+    Callback::from(move |e: SubmitEvent| {
+        e.prevent_default();
+        let text = input.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+        if text.trim().is_empty() {
+            return;
+        }
+        let input = input.clone();
+        write(path.clone(), body(text), error.clone(), move || {
+            if let Some(i) = input.cast::<HtmlInputElement>() {
+                i.set_value("");
+            }
+        });
+    })
+}
+
 #[function_component(Room)]
 pub fn room(props: &RoomProps) -> Html {
     let me = use_context::<Me>().expect("signed in");
@@ -533,19 +556,8 @@ fn presenter_bar(props: &CtxProps) -> Html {
             });
         })
     };
-    let mark_moment = {
-        let (error, mark) = (error.clone(), mark.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let label = mark.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
-            let mark = mark.clone();
-            write(format!("/api/sessions/{session}/highlights"), Mark { label }, error.clone(), move || {
-                if let Some(i) = mark.cast::<HtmlInputElement>() {
-                    i.set_value("");
-                }
-            });
-        })
-    };
+    let mark_moment =
+        submit_text(format!("/api/sessions/{session}/highlights"), mark.clone(), error.clone(), |label| Mark { label });
     let upload = {
         let (error, file, uploading) = (error.clone(), file.clone(), uploading.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -699,22 +711,10 @@ fn questions_pane(props: &CtxProps) -> Html {
     let input = use_node_ref();
     let s = props.ctx.state();
     let session = props.ctx.session;
-    let ask = {
-        let (error, input) = (error.clone(), input.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let content = input.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
-            if content.trim().is_empty() {
-                return;
-            }
-            let input = input.clone();
-            write("/api/questions", PostText { session_id: session, content }, error.clone(), move || {
-                if let Some(i) = input.cast::<HtmlInputElement>() {
-                    i.set_value("");
-                }
-            });
-        })
-    };
+    let ask = submit_text("/api/questions".into(), input.clone(), error.clone(), move |content| PostText {
+        session_id: session,
+        content,
+    });
     let act = |path: String| {
         let error = error.clone();
         Callback::from(move |_| write(&path, serde_json::json!({}), error.clone(), || ()))
@@ -774,22 +774,10 @@ fn chat_pane(props: &CtxProps) -> Html {
             }
         });
     }
-    let send = {
-        let (error, input) = (error.clone(), input.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let content = input.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
-            if content.trim().is_empty() {
-                return;
-            }
-            let input = input.clone();
-            write("/api/chat", PostText { session_id: session, content }, error.clone(), move || {
-                if let Some(i) = input.cast::<HtmlInputElement>() {
-                    i.set_value("");
-                }
-            });
-        })
-    };
+    let send = submit_text("/api/chat".into(), input.clone(), error.clone(), move |content| PostText {
+        session_id: session,
+        content,
+    });
     let shown: Vec<_> = s.chat.iter().filter(|m| !m.hidden).collect();
     html! {
         <section class="pane chat" aria-labelledby="chat-title">

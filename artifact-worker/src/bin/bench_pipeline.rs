@@ -221,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
         (ArtifactKind::Highlights, serde_json::to_value(&highlights)?),
         (ArtifactKind::QaLinks, serde_json::to_value(&links)?),
     ] {
-        store.put_artifact(tenant, big, rid, kind, ArtifactStatus::Ready, None, Some(&data), None).await?;
+        store.record_artifact(tenant, big, rid, kind, ArtifactStatus::Ready, None, Some(&data), None).await?;
     }
     let config = cloud_api::config::Config::from_env()?;
     let state = AppState::new(store.clone(), config, BlobStore::Local(LocalBlobs::in_data_dir(&dir)?))?;

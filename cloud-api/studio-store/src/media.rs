@@ -138,9 +138,12 @@ impl Store {
         w.commit().await
     }
 
-    /// Replace the session's artifact of this type (a re-run replaces, never duplicates).
+    /// Record one artifact of a recording, replacing the session's artifact of this type (a re-run
+    /// replaces, never duplicates), and when it is ready the log's `artifact.ready` event — once per
+    /// recording and kind however often the recording is processed (the worker's results and the
+    /// demo class's shipped ones alike).
     #[allow(clippy::too_many_arguments)]
-    pub async fn put_artifact(
+    pub async fn record_artifact(
         &self,
         tenant: TenantId,
         session: SessionId,
@@ -171,25 +174,7 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .map_err(on_constraint)?;
-        w.commit().await
-    }
-
-    /// Record one artifact of a recording and, when it is ready, the log's `artifact.ready` event —
-    /// once per recording and kind however often the recording is processed (the worker's results
-    /// and the demo class's shipped ones alike).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_artifact(
-        &self,
-        tenant: TenantId,
-        session: SessionId,
-        recording: RecordingId,
-        kind: ArtifactKind,
-        status: ArtifactStatus,
-        data_key: Option<&str>,
-        data: Option<&Value>,
-        error: Option<&str>,
-    ) -> StoreResult<()> {
-        self.put_artifact(tenant, session, recording, kind, status, data_key, data, error).await?;
+        w.commit().await?;
         if status == ArtifactStatus::Ready {
             let ev = NewEvent {
                 idempotency_key: format!("artifact/{recording}/{kind}"),

@@ -148,6 +148,11 @@ try {
   await teacher.evaluate(() => window.scrollTo(0, 0));
   await teacher.screenshot({ path: `${shots}/present.png`, fullPage: true });
   result.afterTeacher = { dom: await roomDom(student), state: await state(student) };
+
+  // Signing out ends the session: the sign-in form again, and the API refuses the old cookie.
+  await student.click('#signout');
+  await student.waitForSelector('#email');
+  result.afterSignOut = await student.evaluate(async () => (await fetch('/api/auth/me')).status);
 } catch (e) {
   result.error = String(e && e.stack || e);
 } finally {
