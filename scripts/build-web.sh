@@ -17,7 +17,7 @@ if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q "$wbg_version"; t
   cargo install wasm-bindgen-cli --version "$wbg_version" --root "$tools" --quiet
 fi
 (cd student-web/media && { { [ -d node_modules/livekit-client ] && [ -d node_modules/axe-core ]; } || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >/dev/null)
-cargo build --quiet -p student-web --target wasm32-unknown-unknown --release
+cargo build --quiet -p student-web --target wasm32-unknown-unknown --profile wasm-release
 "$tools/bin/wasm-bindgen" --target web --no-typescript --out-dir student-web/media/dist/pkg \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/student_web.wasm"
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/student_web.wasm"
 echo "student-web/media/dist ready"

@@ -708,6 +708,7 @@ fn poll_pane(props: &CtxProps) -> Html {
 #[function_component(QuestionsPane)]
 fn questions_pane(props: &CtxProps) -> Html {
     let error = use_state(|| None::<String>);
+    let limit = use_state(|| 30usize);
     let input = use_node_ref();
     let s = props.ctx.state();
     let session = props.ctx.session;
@@ -720,12 +721,18 @@ fn questions_pane(props: &CtxProps) -> Html {
         Callback::from(move |_| write(&path, serde_json::json!({}), error.clone(), || ()))
     };
     let qs = view::questions_in_order(&s);
+    // A long class can hold a thousand questions: the top ones first, the rest on request.
+    let hidden = qs.len().saturating_sub(*limit);
+    let show_all = {
+        let limit = limit.clone();
+        Callback::from(move |_| limit.set(usize::MAX))
+    };
     html! {
         <section class="pane questions" aria-labelledby="qa-title">
             <h2 id="qa-title">{ "Questions" }</h2>
             if qs.is_empty() { <p class="muted">{ "No questions yet. Ask one below." }</p> }
             <ul id="questions" class="list">
-                { for qs.iter().map(|q| {
+                { for qs.iter().take(*limit).map(|q| {
                     let voted = q.upvoters.contains(&props.ctx.me);
                     let own = q.author == Some(props.ctx.me);
                     html! {
@@ -748,6 +755,7 @@ fn questions_pane(props: &CtxProps) -> Html {
                     }
                 }) }
             </ul>
+            if hidden > 0 { <button class="link-button" onclick={show_all}>{ format!("Show {hidden} more questions") }</button> }
             <form class="row" onsubmit={ask}>
                 <label class="sr-only" for="ask">{ "Your question" }</label>
                 <input id="ask" ref={input} type="text" placeholder="Ask a question" maxlength="2000" />
@@ -761,6 +769,7 @@ fn questions_pane(props: &CtxProps) -> Html {
 #[function_component(ChatPane)]
 fn chat_pane(props: &CtxProps) -> Html {
     let error = use_state(|| None::<String>);
+    let limit = use_state(|| 100usize);
     let input = use_node_ref();
     let list = use_node_ref();
     let s = props.ctx.state();
@@ -779,12 +788,19 @@ fn chat_pane(props: &CtxProps) -> Html {
         content,
     });
     let shown: Vec<_> = s.chat.iter().filter(|m| !m.hidden).collect();
+    // The newest messages; earlier ones on request (a long class has thousands).
+    let earlier = shown.len().saturating_sub(*limit);
+    let more = {
+        let limit = limit.clone();
+        Callback::from(move |_| limit.set(limit.saturating_add(200)))
+    };
     html! {
         <section class="pane chat" aria-labelledby="chat-title">
             <h2 id="chat-title">{ "Chat" }</h2>
             <ol id="chat" class="list chat-list" ref={list} aria-live="polite" tabindex="0" aria-label="Chat messages">
                 if shown.is_empty() { <li class="muted">{ "No messages yet." }</li> }
-                { for shown.iter().map(|m| html! {
+                if earlier > 0 { <li><button class="link-button" onclick={more}>{ format!("Show {} earlier messages", earlier.min(200)) }</button></li> }
+                { for shown[earlier..].iter().map(|m| html! {
                     <li data-message={m.id.to_string()}><span class="author">{ view::who(&s, m.author, m.author_role, Some(props.ctx.me)) }</span>{ " " }<span class="text">{ m.content.clone() }</span></li>
                 }) }
             </ol>
