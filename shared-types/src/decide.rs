@@ -139,6 +139,12 @@ pub enum SessionCommand {
         artifact_type: String,
         artifact_id: Option<ArtifactId>,
     },
+    AddCaption {
+        recording_id: RecordingId,
+        start_s: f64,
+        end_s: f64,
+        text: String,
+    },
 }
 
 /// Who asks: a participant with the actions the policy gives them on this session, or the server.
@@ -235,7 +241,8 @@ impl SessionCommand {
             | C::AddRecording { .. }
             | C::StreamStarted { .. }
             | C::StreamStopped
-            | C::ArtifactReady { .. } => return None,
+            | C::ArtifactReady { .. }
+            | C::AddCaption { .. } => return None,
         })
     }
 
@@ -280,7 +287,8 @@ impl SessionCommand {
             | E::RecordingAdded { .. }
             | E::StreamStarted { .. }
             | E::StreamStopped {}
-            | E::ArtifactReady { .. } => return Err(system()),
+            | E::ArtifactReady { .. }
+            | E::CaptionAdded { .. } => return Err(system()),
         })
     }
 
@@ -328,6 +336,9 @@ impl SessionCommand {
             C::StreamStarted { destination_ids } => E::StreamStarted { destination_ids },
             C::StreamStopped => E::StreamStopped {},
             C::ArtifactReady { artifact_type, artifact_id } => E::ArtifactReady { artifact_type, artifact_id },
+            C::AddCaption { recording_id, start_s, end_s, text } => {
+                E::CaptionAdded { recording_id, start_s, end_s, text }
+            }
         })
     }
 }

@@ -91,6 +91,8 @@ session_events! {
     StreamStarted = "stream.started" { #[serde(default)] destination_ids: Vec<String> },
     StreamStopped = "stream.stopped" {},
     ArtifactReady = "artifact.ready" { artifact_type: String, #[serde(default)] artifact_id: Option<ArtifactId> },
+    /// A live caption, transcribed while the class runs; times from the recording's first sample.
+    CaptionAdded = "caption.added" { recording_id: RecordingId, start_s: f64, end_s: f64, text: String },
 }
 
 /// The schema version every event is written with today.

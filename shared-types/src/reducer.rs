@@ -363,6 +363,15 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
             text("artifactType", artifact_type)?;
         }
+        CaptionAdded { start_s, end_s, text: words, .. } => {
+            if s.started_at.is_none() {
+                return Err(Rejection::NotLive);
+            }
+            text("text", words)?;
+            if !(start_s.is_finite() && end_s.is_finite() && *start_s >= 0.0 && end_s >= start_s) {
+                return Err(invalid("a caption runs from startS to a later endS, both at least 0"));
+            }
+        }
     }
     Ok(())
 }
@@ -549,6 +558,17 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         }
         ArtifactReady { artifact_type, .. } => {
             s.artifacts.insert(artifact_type.clone());
+        }
+        CaptionAdded { start_s, end_s, text, .. } => {
+            s.captions.push(crate::state::Caption {
+                start_s: *start_s,
+                end_s: *end_s,
+                text: text.clone(),
+                sequence: e.sequence,
+            });
+            if s.captions.len() > SessionState::CAPTIONS_KEPT {
+                s.captions.remove(0);
+            }
         }
     }
 }

@@ -127,6 +127,16 @@ pub struct Highlight {
     pub at: DateTime<Utc>,
 }
 
+/// A live caption (the newest few are kept; the whole transcript is the replay's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Caption {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub sequence: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionState {
@@ -155,4 +165,11 @@ pub struct SessionState {
     pub streaming: bool,
     pub artifacts: BTreeSet<String>,
     pub recordings: BTreeSet<RecordingId>,
+    /// The newest live captions, oldest first (at most [`SessionState::CAPTIONS_KEPT`]).
+    #[serde(default)]
+    pub captions: Vec<Caption>,
+}
+
+impl SessionState {
+    pub const CAPTIONS_KEPT: usize = 5;
 }

@@ -124,6 +124,7 @@ fn journals_carry_only_what_a_participant_may_ask() {
                 | "stream.started"
                 | "stream.stopped"
                 | "artifact.ready"
+                | "caption.added"
         );
         let sample = SessionEvent::from_parts(ty, 1, sample_payload(ty)).unwrap_or_else(|e| panic!("{ty}: {e}"));
         let cmd = SessionCommand::from_journal(sample);
@@ -132,6 +133,33 @@ fn journals_carry_only_what_a_participant_may_ask() {
             assert!(c.action().is_some(), "{ty}: a journal command has a policy action");
         }
     }
+}
+
+#[test]
+fn live_captions_come_from_the_system_and_only_the_newest_are_kept() {
+    let (mut s, teacher, _, student) = live_class();
+    let caption = |i: u32| SessionCommand::AddCaption {
+        recording_id: RecordingId(uuid::Uuid::from_u128(9)),
+        start_s: i as f64,
+        end_s: i as f64 + 0.5,
+        text: format!("words {i}"),
+    };
+    for who in [&teacher, &student] {
+        assert!(matches!(decide(&s, who, caption(0)), Err(Rejection::Forbidden(_))), "a caption is the worker's");
+    }
+    let system = SessionActor::system();
+    let bad = SessionCommand::AddCaption {
+        recording_id: RecordingId(uuid::Uuid::from_u128(9)),
+        start_s: 2.0,
+        end_s: 1.0,
+        text: "x".into(),
+    };
+    assert!(decide(&s, &system, bad).is_err(), "a caption ends after it starts");
+    for i in 0..8 {
+        run(&mut s, &system, caption(i)).unwrap();
+    }
+    let kept: Vec<&str> = s.captions.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(kept, ["words 3", "words 4", "words 5", "words 6", "words 7"]);
 }
 
 fn sample_payload(ty: &str) -> serde_json::Value {
@@ -160,6 +188,7 @@ fn sample_payload(ty: &str) -> serde_json::Value {
         "highlight.marked" => json!({"label": "x"}),
         "recording.added" => json!({"recordingId": id}),
         "artifact.ready" => json!({"artifactType": "transcript"}),
+        "caption.added" => json!({"recordingId": id, "startS": 0.0, "endS": 1.0, "text": "x"}),
         _ => json!({}),
     }
 }

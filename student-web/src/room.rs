@@ -117,6 +117,11 @@ pub fn room(props: &RoomProps) -> Html {
     let missed = use_state(|| None::<Missed>);
     let feed = use_mut_ref(|| None::<LiveFeed>);
     let attempt = use_state(|| 0u32);
+    let captions = use_state(|| true);
+    let toggle_captions = {
+        let captions = captions.clone();
+        Callback::from(move |_| captions.set(!*captions))
+    };
     let session_id: Option<SessionId> = props.session.parse().ok();
 
     {
@@ -245,6 +250,9 @@ pub fn room(props: &RoomProps) -> Html {
                         <h1>{ if props.present { "Presenting" } else { "Class" } }</h1>
                         <LinkBadge link={*link} />
                         if !has_media { <span class="note small" id="no-media">{ "No live audio or video on this server; slides, chat and polls work." }</span> }
+                        if !ctx.state().captions.is_empty() {
+                            <button id="cc" class="ghost" aria-pressed={captions.to_string()} onclick={toggle_captions}>{ "Captions" }</button>
+                        }
                         if !props.present { <HandButton ctx={ctx.clone()} /> }
                     </header>
                     if ended {
@@ -261,7 +269,7 @@ pub fn room(props: &RoomProps) -> Html {
                                 <section class="card" aria-label="Camera and microphone">{ media }</section>
                                 <PresenterBar ctx={ctx.clone()} />
                             } else {
-                                <Stage ctx={ctx.clone()} media={media} has_media={has_media} />
+                                <Stage ctx={ctx.clone()} media={media} has_media={has_media} captions={*captions} />
                             }
                         </div>
                         <aside class="side" aria-label="Class activity">
@@ -447,6 +455,9 @@ struct StageProps {
     media: Html,
     /// Whether there is any media to place (students without a LiveKit grant have none).
     has_media: bool,
+    /// Show live captions over the stage.
+    #[prop_or(true)]
+    captions: bool,
 }
 
 fn place(item: &LayoutItem) -> String {
@@ -499,6 +510,9 @@ fn stage(props: &StageProps) -> Html {
             <div class="stage-box">
                 { for items }
                 <div class="item camera" style={camera}>{ props.media.clone() }</div>
+                if let Some(c) = s.captions.last().filter(|_| props.captions) {
+                    <p id="caption" class="caption" aria-live="polite">{ c.text.clone() }</p>
+                }
             </div>
         </section>
     }

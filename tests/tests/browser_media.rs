@@ -1,6 +1,7 @@
-//! Headless Chromium against a real livekit-server: the teacher's broadcast page publishes a
-//! microphone fed from espeak-ng speech, a student's watch page subscribes and receives audio bytes
-//! (WebRTC stats), and ending the class uploads the browser's own MediaRecorder recording.
+//! Headless Chromium against a real livekit-server: the teacher's present view publishes a
+//! microphone fed from espeak-ng speech, a student's live room subscribes and receives audio bytes
+//! (WebRTC stats) and sees the live caption, and ending the class uploads the browser's own
+//! MediaRecorder recording.
 
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -26,6 +27,20 @@ async fn teacher_broadcasts_student_hears() {
     let s = app.school("Browser").await;
     assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
 
+    // A live caption, as the worker appends them while the class runs: the room shows the newest.
+    let caption = cloud_api::store::NewEvent {
+        idempotency_key: "caption-1".into(),
+        actor_id: None,
+        actor_role: None,
+        occurred_at: None,
+        event: shared_types::SessionEvent::CaptionAdded {
+            recording_id: shared_types::RecordingId::new(),
+            start_s: 1.0,
+            end_s: 3.5,
+            text: "Good morning class.".into(),
+        },
+    };
+    app.store.append(s.tenant, s.session.parse().unwrap(), vec![caption]).await.unwrap();
     let shots = std::env::temp_dir().join(format!("media-shots-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&shots).unwrap();
     let wav = shots.join("voice.wav");
@@ -52,6 +67,8 @@ async fn teacher_broadcasts_student_hears() {
     assert!(result["audioBytes"].as_u64().unwrap() > 2000, "the student received audio: {result}");
     assert!(result["audioElements"].as_u64().unwrap() >= 1);
     assert!(result["videoElements"].as_u64().unwrap() >= 1, "the teacher's camera reaches the student: {result}");
+    assert_eq!(result["caption"], "Good morning class.", "the live caption is over the stage");
+    assert_eq!(result["captionAfterToggle"], serde_json::Value::Null, "and the Captions button hides it");
     for shot in ["teacher-broadcast.png", "student-watch.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
     }

@@ -44,6 +44,7 @@ fn issued_by(c: &SessionCommand) -> &'static str {
             "POST/DELETE /api/sessions/{id}/stream, after LiveKit Egress answers"
         }
         C::ArtifactReady { .. } => "system: artifact-worker (artifact-worker/tests/pipeline.rs)",
+        C::AddCaption { .. } => "system: live captions (tests/tests/browser_media.rs shows them in the room)",
     }
 }
 

@@ -42,6 +42,7 @@ async fn forged_system_events_are_refused(db: Db) {
         entry("stream.started", json!({"destinationIds": []})),
         entry("stream.stopped", json!({})),
         entry("artifact.ready", json!({"artifactType": "transcript"})),
+        entry("caption.added", json!({"recordingId": rid, "startS": 0.0, "endS": 1.0, "text": "forged words"})),
         entry("slide.deck_added", json!({"assetId": uuid::Uuid::new_v4(), "pageCount": 3})),
         entry("asset.added", json!({"assetId": uuid::Uuid::new_v4(), "kind": "image"})),
     ];
@@ -89,6 +90,7 @@ fn sample(ty: &str, s: &School) -> Value {
         "recording.added" => json!({"recordingId": id}),
         "stream.started" => json!({"destinationIds": []}),
         "artifact.ready" => json!({"artifactType": "transcript"}),
+        "caption.added" => json!({"recordingId": id, "startS": 0.0, "endS": 1.0, "text": "words"}),
         _ => json!({}),
     }
 }

@@ -27,6 +27,10 @@ try {
     if (result.audioBytes > 2000) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  result.caption = await student.evaluate(() => document.querySelector('#caption')?.textContent ?? null);
+  await student.click('#cc');
+  result.captionAfterToggle = await student.evaluate(() => document.querySelector('#caption')?.textContent ?? null);
+  await student.click('#cc');
   result.audioElements = await student.evaluate(() => document.querySelectorAll('#media audio').length);
   await student.waitForFunction(() => document.querySelector('#media video'), null, { timeout: 10000 }).catch(() => {});
   result.videoElements = await student.evaluate(() => document.querySelectorAll('#media video').length);
