@@ -93,6 +93,7 @@ async fn a_student_watches_the_replay() {
     assert_eq!(r["chatAtEnd"], json!(["Is velocity a vector?", "See you next week"]));
     assert!(r["captions"].as_str().is_some_and(|c| c.contains("/api/blobs/")), "{}", r["captions"]);
     assert_eq!(r["axe"], json!([]), "axe on the replay page");
+    assert_eq!(r["csp"], json!([]), "the Content-Security-Policy blocks nothing the replay needs");
     assert!(r["phoneOverflow"].as_i64().unwrap() <= 0, "{}", r["phoneOverflow"]);
     for shot in ["replay.png", "replay-phone.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 5_000, "{shot}");

@@ -131,6 +131,36 @@ fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().compress_when(SizeAbove::new(1024).and(text))
 }
 
+/// What the browser may load for the app: scripts and wasm only from this origin (no inline
+/// script), styles from here plus inline style attributes (the stage places items with them),
+/// pictures and media also from signed storage URLs and `blob:`, sockets to LiveKit; never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; \
+    connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// Security headers on every answer (a handler's own win); HSTS when the public URL is https.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "same-origin");
+    set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    if state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) {
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+    }
+    resp
+}
+
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
     let mut api: ApiRouter = http::api();
@@ -153,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
         .layer(from_fn_with_state(state.clone(), crate::serve::body_guard))
         .layer(compression())
+        .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -174,6 +174,7 @@ async fn students_use_the_live_room() {
     println!("screenshots in {}", shots.display());
     assert!(r["error"].is_null(), "{}", r["error"].as_str().unwrap_or_default());
     assert!(restarted);
+    assert_eq!(r["csp"], json!([]), "the Content-Security-Policy blocks nothing the app needs");
 
     // Sign-in: `/` leads to the app; a wrong password is refused in words.
     assert!(r["url"].as_str().unwrap().ends_with("/app/"), "{}", r["url"]);

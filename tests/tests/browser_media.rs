@@ -65,6 +65,7 @@ async fn teacher_broadcasts_student_hears() {
     println!("browser result: {result}\nscreenshots in {}", shots.display());
     assert!(result["error"].is_null(), "{result}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(result["audioBytes"].as_u64().unwrap() > 2000, "the student received audio: {result}");
+    assert_eq!(result["csp"], json!([]), "the Content-Security-Policy lets livekit-client work");
     assert!(result["audioElements"].as_u64().unwrap() >= 1);
     assert!(result["videoElements"].as_u64().unwrap() >= 1, "the teacher's camera reaches the student: {result}");
     assert_eq!(result["caption"], "Good morning class.", "the live caption is over the stage");

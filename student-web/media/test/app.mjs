@@ -7,7 +7,7 @@
 // closes and opens polls; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL, TEACHER_EMAIL, DECK_PDF,
 // SHOTS. Prints one JSON line last.
 import { createInterface } from 'node:readline';
-import { env, launch, signIn, axe, tabTo, sleep } from './common.mjs';
+import { env, launch, signIn, axe, tabTo, sleep, watch, cspViolations } from './common.mjs';
 
 const [base, session, password, shots] = [env('BASE'), env('SESSION'), env('PASSWORD'), env('SHOTS')];
 const stdin = createInterface({ input: process.stdin });
@@ -42,6 +42,7 @@ try {
   // Sign-in: a wrong password is refused in words, then the right one lands on the course list.
   const ctx0 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const first = await ctx0.newPage();
+  watch(first, 'anonymous');
   await first.goto(`${base}/`);
   await first.waitForSelector('#email');
   result.url = first.url();
@@ -159,4 +160,5 @@ try {
   await browser.close();
   stdin.close();
 }
+result.csp = cspViolations;
 console.log(JSON.stringify(result));

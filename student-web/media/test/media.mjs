@@ -2,7 +2,7 @@
 // student's live room (another browser context) subscribes; audio bytes must arrive (WebRTC stats).
 // Then the teacher ends the class and the local MediaRecorder recording is uploaded.
 // Env: BASE, SESSION, TEACHER_EMAIL, STUDENT_EMAIL, PASSWORD, WAV, SHOTS. Prints one JSON line.
-import { env, launch, signIn } from './common.mjs';
+import { env, launch, signIn, cspViolations } from './common.mjs';
 
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
 const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
@@ -50,4 +50,5 @@ try {
 } finally {
   await browser.close();
 }
+result.csp = cspViolations;
 console.log(JSON.stringify(result));

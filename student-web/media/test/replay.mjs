@@ -1,7 +1,7 @@
 // The replay page (artifact-worker/tests/browser_replay.rs): transcript and chapters visible, a chapter
 // click seeks the player, the slide pane follows the playhead, search narrows the transcript, captions
 // track present; axe-core; screenshots. Env: BASE, SESSION, EMAIL, PASSWORD, SHOTS, CHECK_AT, SEARCH.
-import { env, launch, signIn, axe } from './common.mjs';
+import { env, launch, signIn, axe, cspViolations } from './common.mjs';
 
 const [base, session, shots] = [env('BASE'), env('SESSION'), env('SHOTS')];
 const result = {};
@@ -64,4 +64,5 @@ try {
 } finally {
   await browser.close();
 }
+result.csp = cspViolations;
 console.log(JSON.stringify(result));
