@@ -41,7 +41,8 @@ serve_and_login() {
   curl -sf http://127.0.0.1:8080/readyz >/dev/null || fail "$name: not ready"
   # The browser app, built by the run command itself on a fresh clone: `/` forwards to the sign-in page.
   curl -sf http://127.0.0.1:8080/ | grep -q 'url=/app/' || fail "$name: / does not lead to the app"
-  curl -sf http://127.0.0.1:8080/app/ | grep -q 'start_app' || fail "$name: /app/ is not the app"
+  curl -sf http://127.0.0.1:8080/app/ | grep -q 'src="boot.js"' || fail "$name: /app/ is not the app"
+  curl -sf http://127.0.0.1:8080/app/boot.js | grep -q 'start_app' || fail "$name: the app's boot script is missing"
   curl -sf -o /dev/null http://127.0.0.1:8080/app/pkg/student_web_bg.wasm || fail "$name: the app's wasm is missing"
   kill -- -"$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true

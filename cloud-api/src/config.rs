@@ -48,6 +48,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Where users reach the API (`PUBLIC_URL`); `https://…` marks the login cookie `Secure`.
     pub public_url: Option<String>,
+    /// Other origins whose pages may call the API with the login cookie (`WEB_ORIGINS`, comma-separated,
+    /// e.g. a separately hosted web app); empty: same origin only.
+    pub web_origins: Vec<String>,
 }
 
 use studio_store::config::var;
@@ -126,6 +129,11 @@ impl Config {
             body_idle_timeout_secs: parsed("BODY_IDLE_TIMEOUT_SECS", 20)?,
             max_connections: parsed("MAX_CONNECTIONS", 12_000)?,
             public_url,
+            web_origins: var("WEB_ORIGINS")
+                .map(|v| {
+                    v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+                })
+                .unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)

@@ -40,6 +40,7 @@ pub fn test_config(database_url: String) -> Config {
         body_idle_timeout_secs: 20,
         max_connections: 12_000,
         public_url: None,
+        web_origins: Vec::new(),
     }
 }
 
