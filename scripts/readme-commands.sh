@@ -11,7 +11,8 @@ rm -rf "$clone"
 git clone -q "$src" "$clone"
 cd "$clone"
 log=$(mktemp -d)
-fail() { echo "README command check FAILED: $*" >&2; for f in "$log"/*.log; do echo "--- $f" >&2; tail -n 30 "$f" >&2; done; exit 1; }
+# A failed check also stops the server it started (else it keeps port 8080 for the next run).
+fail() { [ -n "${serving:-}" ] && kill -- -"$serving" 2>/dev/null; echo "README command check FAILED: $*" >&2; for f in "$log"/*.log; do echo "--- $f" >&2; tail -n 30 "$f" >&2; done; exit 1; }
 
 # The exact commands, taken from the README (fails if the README stops showing them).
 cmd_of() { grep -oF -- "$1" README.md | head -n 1; }
@@ -29,6 +30,7 @@ serve_and_login() {
   port_free || fail "port 8080 is taken; the README's run command binds it"
   setsid bash -c "$cmd" >"$log/$name.log" 2>&1 &
   local pid=$!
+  serving=$pid
   for _ in $(seq 1 900); do
     grep -q 'http://127.0.0.1:8080/' "$log/$name.log" && break
     kill -0 "$pid" 2>/dev/null || fail "$name exited early"
@@ -46,6 +48,7 @@ serve_and_login() {
   curl -sf -o /dev/null http://127.0.0.1:8080/app/pkg/student_web_bg.wasm || fail "$name: the app's wasm is missing"
   kill -- -"$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  serving=
   echo "ok: $cmd"
 }
 
