@@ -92,6 +92,25 @@ pub struct GrantDto {
     pub grant: RoleGrant,
 }
 
+/// A user as admins list them (`GET /api/admin/users`, deactivate, reactivate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserDto {
+    pub id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub tenant_id: TenantId,
+    pub active: bool,
+}
+
+/// `GET /api/admin/users?q=&cursor=`: a page of users by email; `nextCursor` asks for the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPage {
+    pub users: Vec<AdminUserDto>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCourse {

@@ -188,6 +188,17 @@ pub struct SearchQuery {
     pub q: String,
 }
 
+/// `GET /api/admin/users?q=&cursor=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct UsersQuery {
+    /// Part of an email or a name.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// `nextCursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
 /// `GET /api/admin/jobs?state=failed`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct JobsQuery {

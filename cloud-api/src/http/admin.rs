@@ -4,12 +4,13 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ensure;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use shared_types::dto::{CreateTenant, CreateUser, GrantDto, GrantRole, TenantDto, UserDto};
+use shared_types::dto::{AdminUserDto, CreateTenant, CreateUser, GrantDto, GrantRole, TenantDto, UserDto, UserPage};
 use shared_types::policy::{Action, Target};
+use shared_types::requests::UsersQuery;
 use shared_types::{CourseId, RoleGrant, Scope, SessionId};
 
 pub async fn create_tenant(
@@ -119,4 +120,70 @@ pub async fn revoke_role(
     let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
     app.store.revoke(tenant, req.user_id, grant).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn admin_user(r: studio_store::UserRecord) -> AdminUserDto {
+    AdminUserDto {
+        id: r.user.id,
+        email: r.user.email,
+        name: r.user.display_name,
+        tenant_id: r.user.tenant_id,
+        active: r.active,
+    }
+}
+
+/// Users per page of `GET /api/admin/users`.
+const USERS_PAGE: u32 = 100;
+
+/// Tenant admins list their tenant's users, platform admins everyone's; `q` matches email or name.
+pub async fn list_users(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UsersQuery>,
+) -> ApiResult<Json<UserPage>> {
+    ensure(&caller, Action::ManageUsers, &Target::tenant(caller.user.tenant_id))?;
+    let scope = (!caller.actor.platform_admin).then_some(caller.user.tenant_id);
+    if q.q.as_deref().is_some_and(|q| q.len() > 200) || q.cursor.as_deref().is_some_and(|c| c.len() > 254) {
+        return Err(ApiError::validation("q", "at most 200 characters (cursor: 254)"));
+    }
+    let rows = app.store.list_users(scope, q.q.as_deref(), q.cursor.as_deref(), USERS_PAGE + 1).await?;
+    let more = rows.len() > USERS_PAGE as usize;
+    let users: Vec<AdminUserDto> = rows.into_iter().take(USERS_PAGE as usize).map(admin_user).collect();
+    let next_cursor = if more { users.last().map(|u| u.email.clone()) } else { None };
+    Ok(Json(UserPage { users, next_cursor }))
+}
+
+async fn set_active(
+    app: &AppState,
+    caller: &Caller,
+    id: shared_types::UserId,
+    active: bool,
+) -> ApiResult<Json<AdminUserDto>> {
+    let tenant =
+        if caller.actor.platform_admin { app.store.user_tenant(id).await? } else { Some(caller.user.tenant_id) };
+    let tenant = tenant.ok_or_else(|| ApiError::not_found("user"))?;
+    ensure(caller, Action::ManageUsers, &Target::tenant(tenant))?;
+    if !active && id == caller.user.id {
+        return Err(ApiError::validation("id", "an admin cannot deactivate themselves"));
+    }
+    let rec = app.store.set_user_active(tenant, id, active).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    tracing::info!(user = %id, active, "user activity changed");
+    Ok(Json(admin_user(rec)))
+}
+
+/// Deactivate a user: they cannot sign in, and every token of theirs stops working at once.
+pub async fn deactivate_user(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<shared_types::UserId>,
+) -> ApiResult<Json<AdminUserDto>> {
+    set_active(&app, &caller, id, false).await
+}
+
+pub async fn reactivate_user(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<shared_types::UserId>,
+) -> ApiResult<Json<AdminUserDto>> {
+    set_active(&app, &caller, id, true).await
 }

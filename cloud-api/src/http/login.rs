@@ -35,7 +35,8 @@ pub async fn login(
         app.metrics.login_shed();
         ApiError::busy(2)
     })?;
-    let Some(record) = record.filter(|_| ok) else {
+    // A deactivated account answers exactly like a wrong password (after the same hashing work).
+    let Some(record) = record.filter(|r| ok && r.active) else {
         app.limiter.record_failure(&email);
         tracing::info!("failed login");
         return Err(wrong_login());

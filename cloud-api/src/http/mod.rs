@@ -37,6 +37,13 @@ pub fn api() -> ApiRouter {
         .get("/api/auth/me", "The caller and their roles", login::me)
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
         .post("/api/admin/users", "Create a user", admin::create_user)
+        .get("/api/admin/users", "Users of the tenant (?q= email or name, ?cursor=)", admin::list_users)
+        .post(
+            "/api/admin/users/{id}/deactivate",
+            "Deactivate a user (revokes their tokens at once)",
+            admin::deactivate_user,
+        )
+        .post("/api/admin/users/{id}/reactivate", "Reactivate a user", admin::reactivate_user)
         .post("/api/admin/roles", "Grant a role", admin::grant_role)
         .delete("/api/admin/roles", "Revoke a role", admin::revoke_role)
         .post("/api/courses", "Create a course", catalog::create_course)

@@ -7,11 +7,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/sqlite/0001_core.sql")),
     (2, "claims", include_str!("../../../migrations/sqlite/0002_claims.sql")),
     (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
+    (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
     (2, "claims", include_str!("../../../migrations/postgres/0002_claims.sql")),
     (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
+    (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

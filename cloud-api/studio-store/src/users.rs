@@ -9,6 +9,7 @@ pub struct UserRecord {
     pub user: UserDto,
     pub hashed_password: String,
     pub platform_admin: bool,
+    pub active: bool,
 }
 
 /// What a valid token resolves to.
@@ -29,10 +30,11 @@ fn user_from(row: &AnyRow) -> StoreResult<UserRecord> {
         },
         hashed_password: row.try_get("hashed_password")?,
         platform_admin: row.try_get::<i64, _>("platform_admin")? != 0,
+        active: row.try_get::<Option<String>, _>("deactivated_at")?.is_none(),
     })
 }
 
-const USER_COLS: &str = "id, email, tenant_id, display_name, hashed_password, platform_admin";
+const USER_COLS: &str = "id, email, tenant_id, display_name, hashed_password, platform_admin, deactivated_at";
 
 impl Store {
     /// A tenant and its four role rows.
@@ -211,9 +213,9 @@ impl Store {
     /// The owner of an unexpired, unrevoked token.
     pub async fn token_owner(&self, hash: &str) -> StoreResult<Option<TokenOwner>> {
         let row = sqlx::query(
-            "select u.id, u.email, u.tenant_id, u.display_name, u.hashed_password, u.platform_admin \
+            "select u.id, u.email, u.tenant_id, u.display_name, u.hashed_password, u.platform_admin, u.deactivated_at \
              from auth_tokens t join users u on u.id = t.user_id \
-             where t.token_hash = $1 and t.revoked_at is null and t.expires_at > $2",
+             where t.token_hash = $1 and t.revoked_at is null and t.expires_at > $2 and u.deactivated_at is null",
         )
         .bind(hash)
         .bind(ts(Utc::now()))
@@ -223,6 +225,74 @@ impl Store {
         let rec = user_from(&row)?;
         let grants = self.grants_of(rec.user.id).await?;
         Ok(Some(TokenOwner { user: rec.user, platform_admin: rec.platform_admin, grants }))
+    }
+
+    /// Users of a tenant (all tenants for `None`) whose email or name contains `q`, by email, after
+    /// the email `after` (the cursor); at most `limit`.
+    pub async fn list_users(
+        &self,
+        tenant: Option<TenantId>,
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRecord>> {
+        let pattern = q.map(|q| format!("%{}%", q.trim().to_lowercase().replace('%', "").replace('_', "")));
+        let rows = sqlx::query(&format!(
+            "select {USER_COLS} from users where ($1 is null or tenant_id = $1) \
+             and ($2 is null or lower(email) like $2 or lower(coalesce(display_name, '')) like $2) \
+             and ($3 is null or email > $3) order by email limit $4"
+        ))
+        .bind(tenant.map(|t| t.to_string()))
+        .bind(pattern)
+        .bind(after.map(str::to_string))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    /// Deactivate (revoking every token at once, on every node) or reactivate a user of `tenant`;
+    /// the user as they are now, `None` when not in that tenant.
+    pub async fn set_user_active(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        active: bool,
+    ) -> StoreResult<Option<UserRecord>> {
+        let mut w = self.write().await?;
+        let now = ts(Utc::now());
+        let n = sqlx::query(
+            "update users set deactivated_at = case when $3 = 1 then null else coalesce(deactivated_at, $4) end \
+             where id = $1 and tenant_id = $2",
+        )
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .bind(active as i64)
+        .bind(&now)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        if !active {
+            sqlx::query("update auth_tokens set revoked_at = $2 where user_id = $1 and revoked_at is null")
+                .bind(user.to_string())
+                .bind(&now)
+                .execute(&mut *w.tx)
+                .await?;
+            self.notify_revoked(&mut w.tx, &Revoked::User(user)).await?;
+        }
+        let row = sqlx::query(&format!("select {USER_COLS} from users where id = $1"))
+            .bind(user.to_string())
+            .fetch_one(&mut *w.tx)
+            .await?;
+        let rec = user_from(&row)?;
+        w.commit().await?;
+        if !active {
+            self.revoked_locally(Revoked::User(user));
+        }
+        Ok(Some(rec))
     }
 
     pub async fn revoke_token(&self, hash: &str) -> StoreResult<()> {
