@@ -236,7 +236,7 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<UserRecord>> {
-        let pattern = q.map(|q| format!("%{}%", q.trim().to_lowercase().replace('%', "").replace('_', "")));
+        let pattern = q.map(|q| format!("%{}%", q.trim().to_lowercase().replace(['%', '_'], "")));
         let rows = sqlx::query(&format!(
             "select {USER_COLS} from users where ($1 is null or tenant_id = $1) \
              and ($2 is null or lower(email) like $2 or lower(coalesce(display_name, '')) like $2) \
