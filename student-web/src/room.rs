@@ -748,7 +748,6 @@ fn questions_pane(props: &CtxProps) -> Html {
             <ul id="questions" class="list">
                 { for qs.iter().take(*limit).map(|q| {
                     let voted = q.upvoters.contains(&props.ctx.me);
-                    let own = q.author == Some(props.ctx.me);
                     html! {
                         <li class={classes!("question", q.answered.then_some("answered"))} data-question={q.id.to_string()}
                             data-upvotes={q.upvoters.len().to_string()} data-answered={q.answered.to_string()}>
@@ -756,7 +755,7 @@ fn questions_pane(props: &CtxProps) -> Html {
                             <p class="meta">
                                 <span>{ view::who(&s, q.author, q.author_role, Some(props.ctx.me)) }</span>
                                 if q.answered { <span class="badge ended">{ "Answered" }</span> }
-                                <button class="upvote" aria-pressed={voted.to_string()} disabled={voted || own || q.answered}
+                                <button class="upvote" aria-pressed={voted.to_string()} disabled={voted}
                                     onclick={act(format!("/api/questions/{}/upvote", q.id))}>
                                     <span class="sr-only">{ "Upvote, now " }</span><span aria-hidden="true">{ "▲ " }</span>{ q.upvoters.len() }
                                 </button>
