@@ -37,7 +37,8 @@ pub struct AppState {
 impl AppState {
     /// Refuses (with the reason) when a key file is unusable.
     pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> anyhow::Result<Self> {
-        let limiter = Arc::new(LoginLimiter::new(config.login_account_limit, config.login_ip_limit_per_min));
+        let limiter =
+            Arc::new(LoginLimiter::new(store.clone(), config.login_account_limit, config.login_ip_limit_per_min));
         let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c)));
         let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)?;
         Ok(Self {
@@ -184,6 +185,7 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 pub fn router(state: AppState) -> Router {
     let mut api: ApiRouter = http::api();
     let openapi = api.openapi();
+    let audited = api.audit_actions();
     let mut router = api.router.route("/api/openapi.json", get(move || async move { Json(openapi) }));
     if let Some(dir) = state.config.student_web_dir.clone().filter(|d| d.join("index.html").exists()) {
         // The app is one page with hash routes; `/` forwards to it (`meta::index`).
@@ -198,6 +200,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn_with_state((state.clone(), audited), crate::audit::record))
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
         .layer(from_fn_with_state(state.clone(), crate::serve::body_guard))
@@ -261,6 +264,9 @@ fn spawn_purge(state: AppState) {
             }
             if let Err(e) = state.store.purge_webhooks(chrono::Duration::days(7)).await {
                 tracing::warn!(error = %e, "webhook id purge failed");
+            }
+            if let Err(e) = state.store.purge_rate_counters().await {
+                tracing::warn!(error = %e, "rate counter purge failed");
             }
             if let Err(e) = state.store.purge_nodes().await {
                 tracing::warn!(error = %e, "server node purge failed");

@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::store::{Store, StoreError};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{FromRequestParts, Request, State};
@@ -14,10 +15,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use shared_types::dto::UserDto;
 use shared_types::policy::Actor;
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
 const M_COST_KIB: u32 = 19 * 1024;
@@ -153,71 +153,50 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// In-process login limits: failed attempts per account and all attempts per IP.
+/// Login limits kept in the database, so every node counts the same attempts: failed attempts per
+/// account (a sliding 15 minutes) and all attempts per IP (a sliding minute).
 pub struct LoginLimiter {
-    account_limit: usize,
-    account_window: Duration,
+    store: Arc<Store>,
+    account_limit: u32,
     ip_limit: u32,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-    ips: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
+/// The account window, seconds.
+const ACCOUNT_WINDOW: i64 = 15 * 60;
+
 impl LoginLimiter {
-    pub fn new(account_limit: u32, ip_limit_per_min: u32) -> Self {
-        Self {
-            account_limit: account_limit as usize,
-            account_window: Duration::from_secs(15 * 60),
-            ip_limit: ip_limit_per_min,
-            failures: Mutex::default(),
-            ips: Mutex::default(),
-        }
+    pub fn new(store: Arc<Store>, account_limit: u32, ip_limit_per_min: u32) -> Self {
+        Self { store, account_limit, ip_limit: ip_limit_per_min }
     }
 
-    /// Count an attempt from `ip`; `Err(retry_after_secs)` when over the per-minute limit.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut ips = self.ips.lock().expect("ip limiter");
-        if ips.len() > 100_000 {
-            ips.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let (start, count) = ips.entry(ip).or_insert((now, 0));
-        if now.duration_since(*start) >= Duration::from_secs(60) {
-            *start = now;
-            *count = 0;
-        }
-        *count += 1;
-        if *count > self.ip_limit {
-            return Err(60 - now.duration_since(*start).as_secs());
+    fn account_key(email: &str) -> String {
+        format!("login-failed:{email}")
+    }
+
+    /// Count an attempt from `ip`; 429 with `Retry-After` when over the per-minute limit.
+    pub async fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let w = self.store.rate_hit(&format!("login-ip:{ip}"), 60).await?;
+        if w.estimate() > self.ip_limit as f64 {
+            return Err(ApiError::rate_limited(w.retry_after(self.ip_limit)));
         }
         Ok(())
     }
 
-    /// `Err(retry_after_secs)` while the account has too many recent failures.
-    pub fn check_account(&self, email: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut f = self.failures.lock().expect("account limiter");
-        let Some(q) = f.get_mut(email) else { return Ok(()) };
-        while q.front().is_some_and(|t| now.duration_since(*t) >= self.account_window) {
-            q.pop_front();
-        }
-        if q.len() >= self.account_limit {
-            let oldest = *q.front().expect("non-empty");
-            return Err((self.account_window - now.duration_since(oldest)).as_secs() + 1);
+    /// 429 with `Retry-After` while the account has too many recent failures.
+    pub async fn check_account(&self, email: &str) -> Result<(), ApiError> {
+        let w = self.store.rate_peek(&Self::account_key(email), ACCOUNT_WINDOW).await?;
+        if w.estimate() >= self.account_limit as f64 {
+            return Err(ApiError::rate_limited(w.retry_after(self.account_limit)));
         }
         Ok(())
     }
 
-    pub fn record_failure(&self, email: &str) {
-        let mut f = self.failures.lock().expect("account limiter");
-        let q = f.entry(email.to_string()).or_default();
-        q.push_back(Instant::now());
-        if q.len() > self.account_limit * 2 {
-            q.pop_front();
-        }
+    pub async fn record_failure(&self, email: &str) -> Result<(), StoreError> {
+        self.store.rate_hit(&Self::account_key(email), ACCOUNT_WINDOW).await.map(|_| ())
     }
 
-    pub fn record_success(&self, email: &str) {
-        self.failures.lock().expect("account limiter").remove(email);
+    pub async fn record_success(&self, email: &str) -> Result<(), StoreError> {
+        self.store.rate_clear(&Self::account_key(email)).await
     }
 }
 

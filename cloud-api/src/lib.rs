@@ -2,6 +2,7 @@
 //! The store (event log, jobs, catalog, blobs) is the `studio-store` crate, re-exported here.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod demo;

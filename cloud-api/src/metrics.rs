@@ -17,6 +17,7 @@ pub struct Metrics {
     ws_revoked: AtomicU64,
     rooms_created: AtomicU64,
     recordings_requested: AtomicU64,
+    audit_write_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -59,6 +60,11 @@ impl Metrics {
         self.logins_shed.fetch_add(1, Relaxed);
     }
 
+    /// An audit entry that could not be written (the action itself went through).
+    pub fn audit_write_failed(&self) {
+        self.audit_write_failures.fetch_add(1, Relaxed);
+    }
+
     /// A class recording (LiveKit egress) that could not start.
     pub fn recording_failed(&self) {
         self.recording_failures.fetch_add(1, Relaxed);
@@ -97,7 +103,12 @@ impl Metrics {
         );
         line("studio_joins_total{result=\"ok\"}", "counter", "Session joins.", self.joins_ok.load(Relaxed).to_string());
         let _ = writeln!(out, "studio_joins_total{{result=\"failed\"}} {}", self.joins_failed.load(Relaxed));
-        let counters: [(&str, &str, &AtomicU64); 5] = [
+        let counters: [(&str, &str, &AtomicU64); 6] = [
+            (
+                "studio_audit_write_failures_total",
+                "Audit entries that could not be written.",
+                &self.audit_write_failures,
+            ),
             ("studio_recording_failures_total", "Class recordings that could not start.", &self.recording_failures),
             (
                 "studio_logins_shed_total",

@@ -111,6 +111,74 @@ pub struct UserPage {
     pub next_cursor: Option<String>,
 }
 
+/// One audit entry (`GET /api/admin/audit`). `outcome` is `ok`, `failed` (a wrong login), `denied`
+/// (no permission), `limited` (rate limit), `refused` (bad input) or `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryDto {
+    pub id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub tenant_id: Option<TenantId>,
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A page of audit entries, newest first; `nextCursor` asks for older ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// A one-time link for a user to choose their password (an invite or a reset).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteLink {
+    pub email: String,
+    pub link: String,
+}
+
+/// `POST /api/admin/users/import` → 200: how many rows made a user, how many were there already,
+/// and an invite link per new user (delivering them is the school's; the API only makes them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterImported {
+    pub created: u32,
+    pub existing: u32,
+    pub invites: Vec<InviteLink>,
+}
+
+/// `POST /api/admin/users/{id}/invite` or `…/password-reset` → 201.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserLink {
+    pub email: String,
+    pub link: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/auth/password`: change one's own password (other sessions are signed out).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /api/auth/redeem`: the token of an invite or reset link and the password chosen; answers
+/// like a login.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedeemLink {
+    pub token: String,
+    pub password: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCourse {

@@ -64,6 +64,8 @@ error_codes! {
     UnsupportedMediaType = (415, "unsupported_media_type"),
     ValidationFailed = (422, "validation_failed"),
     IdempotencyKeyReused = (422, "idempotency_key_reused"),
+    RosterInvalid = (422, "roster_invalid"),
+    LinkInvalid = (422, "link_invalid"),
     UpgradeRequired = (426, "upgrade_required"),
     RateLimited = (429, "rate_limited"),
     Internal = (500, "internal"),

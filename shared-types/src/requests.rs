@@ -188,6 +188,34 @@ pub struct SearchQuery {
     pub q: String,
 }
 
+/// `?tenantId=`: a platform admin acting on another tenant (others: their own, the default).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantQuery {
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
+}
+
+/// `GET /api/admin/audit?actor=&action=&from=&to=&cursor=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct AuditQuery {
+    /// Entries of this user only.
+    #[serde(default)]
+    pub actor: Option<UserId>,
+    /// One action (`auth.login`, `user.create`, …; a denial is named `METHOD /route`).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// At or after this time (RFC 3339).
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    /// At or before this time (RFC 3339).
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    /// `nextCursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<uuid::Uuid>,
+}
+
 /// `GET /api/admin/users?q=&cursor=`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct UsersQuery {

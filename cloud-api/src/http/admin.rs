@@ -1,6 +1,7 @@
 //! Tenants, users and role grants (admins; tenants need a platform admin).
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ensure;
@@ -16,6 +17,7 @@ use shared_types::{CourseId, RoleGrant, Scope, SessionId};
 pub async fn create_tenant(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<TenantDto>)> {
     ensure(&caller, Action::CreateTenant, &Target::tenant(caller.user.tenant_id))?;
@@ -23,11 +25,13 @@ pub async fn create_tenant(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::validation("name", "must be 1 to 200 characters"));
     }
-    Ok((StatusCode::CREATED, Json(app.store.create_tenant(name).await?)))
+    let tenant = app.store.create_tenant(name).await?;
+    audit.tenant(tenant.id).target(format!("tenant:{}", tenant.id));
+    Ok((StatusCode::CREATED, Json(tenant)))
 }
 
 /// The tenant an admin request is about: the caller's own unless a platform admin names another.
-async fn tenant_for(
+pub async fn tenant_for(
     app: &AppState,
     caller: &Caller,
     asked: Option<shared_types::TenantId>,
@@ -41,11 +45,20 @@ async fn tenant_for(
 }
 
 pub fn validate_credentials(email: &str, password: &str) -> ApiResult<()> {
+    validate_email(email)?;
+    validate_password(password)
+}
+
+pub fn validate_email(email: &str) -> ApiResult<()> {
     let email = email.trim();
     let at = email.find('@');
     if email.len() > 254 || at.is_none_or(|i| i == 0 || i == email.len() - 1) || email.contains(char::is_whitespace) {
         return Err(ApiError::validation("email", "must be an email address"));
     }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < 8 || password.len() > 1024 {
         return Err(ApiError::validation("password", "must be 8 to 1024 characters"));
     }
@@ -55,17 +68,16 @@ pub fn validate_credentials(email: &str, password: &str) -> ApiResult<()> {
 pub async fn create_user(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
     let tenant = tenant_for(&app, &caller, req.tenant_id).await?;
     ensure(&caller, Action::ManageUsers, &Target::tenant(tenant))?;
     validate_credentials(&req.email, &req.password)?;
-    let password = req.password.clone();
-    let hash = app.hashing.hash(password, app.hash_wait()).await.map_err(|_| ApiError::busy(2))?.map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ApiError::internal()
-    })?;
+    audit.tenant(tenant).target(req.email.trim().to_lowercase());
+    let hash = crate::http::onboarding::hash(&app, req.password.clone()).await?;
     let user = app.store.create_user(tenant, &req.email, req.display_name.as_deref(), &hash, false).await?;
+    audit.target(format!("user:{}", user.id));
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -73,6 +85,7 @@ pub async fn create_user(
 async fn resolve_grant(
     app: &AppState,
     caller: &Caller,
+    audit: &Audit,
     req: &GrantRole,
 ) -> ApiResult<(shared_types::TenantId, RoleGrant)> {
     let user_tenant = if caller.actor.platform_admin {
@@ -81,6 +94,8 @@ async fn resolve_grant(
         app.store.user_in_tenant(caller.user.tenant_id, req.user_id).await?.map(|u| u.tenant_id)
     };
     let tenant = user_tenant.ok_or_else(|| ApiError::not_found("user"))?;
+    let scope = req.scope_id.map(|id| format!(":{id}")).unwrap_or_default();
+    audit.tenant(tenant).target(format!("user:{} {}@{}{scope}", req.user_id, req.role.as_str(), req.scope.as_str()));
     ensure(caller, Action::GrantRoles, &Target::tenant(tenant))?;
     let scope_id = match req.scope {
         Scope::Tenant => match req.scope_id {
@@ -105,9 +120,10 @@ async fn resolve_grant(
 pub async fn grant_role(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiJson(req): ApiJson<GrantRole>,
 ) -> ApiResult<(StatusCode, Json<GrantDto>)> {
-    let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
+    let (tenant, grant) = resolve_grant(&app, &caller, &audit, &req).await?;
     app.store.grant(tenant, req.user_id, grant).await?;
     Ok((StatusCode::CREATED, Json(GrantDto { user_id: req.user_id, grant })))
 }
@@ -115,9 +131,10 @@ pub async fn grant_role(
 pub async fn revoke_role(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiJson(req): ApiJson<GrantRole>,
 ) -> ApiResult<StatusCode> {
-    let (tenant, grant) = resolve_grant(&app, &caller, &req).await?;
+    let (tenant, grant) = resolve_grant(&app, &caller, &audit, &req).await?;
     app.store.revoke(tenant, req.user_id, grant).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -156,12 +173,14 @@ pub async fn list_users(
 async fn set_active(
     app: &AppState,
     caller: &Caller,
+    audit: &Audit,
     id: shared_types::UserId,
     active: bool,
 ) -> ApiResult<Json<AdminUserDto>> {
     let tenant =
         if caller.actor.platform_admin { app.store.user_tenant(id).await? } else { Some(caller.user.tenant_id) };
     let tenant = tenant.ok_or_else(|| ApiError::not_found("user"))?;
+    audit.tenant(tenant).target(format!("user:{id}"));
     ensure(caller, Action::ManageUsers, &Target::tenant(tenant))?;
     if !active && id == caller.user.id {
         return Err(ApiError::validation("id", "an admin cannot deactivate themselves"));
@@ -175,15 +194,17 @@ async fn set_active(
 pub async fn deactivate_user(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiPath(id): ApiPath<shared_types::UserId>,
 ) -> ApiResult<Json<AdminUserDto>> {
-    set_active(&app, &caller, id, false).await
+    set_active(&app, &caller, &audit, id, false).await
 }
 
 pub async fn reactivate_user(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiPath(id): ApiPath<shared_types::UserId>,
 ) -> ApiResult<Json<AdminUserDto>> {
-    set_active(&app, &caller, id, true).await
+    set_active(&app, &caller, &audit, id, true).await
 }

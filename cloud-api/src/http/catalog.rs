@@ -1,6 +1,7 @@
 //! Courses and lessons.
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ensure;
@@ -23,11 +24,14 @@ fn title(t: &str) -> ApiResult<&str> {
 pub async fn create_course(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiJson(req): ApiJson<CreateCourse>,
 ) -> ApiResult<(StatusCode, Json<CourseDto>)> {
     let tenant = caller.user.tenant_id;
     ensure(&caller, Action::CreateCourse, &Target::tenant(tenant))?;
-    Ok((StatusCode::CREATED, Json(app.store.create_course(tenant, title(&req.title)?).await?)))
+    let course = app.store.create_course(tenant, title(&req.title)?).await?;
+    audit.target(format!("course:{}", course.id));
+    Ok((StatusCode::CREATED, Json(course)))
 }
 
 pub async fn list_courses(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<CourseDto>>> {
@@ -55,12 +59,14 @@ async fn course_target(app: &AppState, caller: &Caller, id: CourseId) -> ApiResu
 pub async fn create_lesson(
     State(app): State<AppState>,
     caller: Caller,
+    audit: Audit,
     ApiPath(course_id): ApiPath<CourseId>,
     ApiJson(req): ApiJson<CreateLesson>,
 ) -> ApiResult<(StatusCode, Json<LessonDto>)> {
     let target = course_target(&app, &caller, course_id).await?;
     ensure(&caller, Action::ManageLessons, &target)?;
     let lesson = app.store.create_lesson(target.tenant, course_id, title(&req.title)?, req.order).await?;
+    audit.target(format!("course:{course_id} lesson:{}", lesson.id));
     Ok((StatusCode::CREATED, Json(lesson)))
 }
 

@@ -74,3 +74,23 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
         })
     }
 }
+
+/// A `text/csv` body as text: another type → 415, not UTF-8 → 422, too big → 413.
+pub struct CsvBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for CsvBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv") {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the roster as text/csv"));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"))?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::validation("body", "the file is not UTF-8 text (save it as CSV UTF-8)"))?;
+        Ok(CsvBody(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)))
+    }
+}

@@ -18,7 +18,12 @@ use shared_types::error::ErrorCode;
 pub struct IdemKey(pub String);
 
 /// Routes that authenticate differently and dedupe by their own means.
-const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/webhooks/"];
+const EXEMPT: &[&str] = &["/api/auth/login", "/api/auth/logout", "/api/auth/redeem", "/api/webhooks/"];
+
+/// Writes not replayed by key: signing in and out, a one-time link (its token is the key), webhooks.
+pub fn exempt(path: &str) -> bool {
+    EXEMPT.iter().any(|p| path.starts_with(p))
+}
 
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -56,7 +61,7 @@ fn valid_key(k: &str) -> bool {
 pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     let writes = matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE | Method::PUT);
     let path = req.uri().path().to_string();
-    if !writes || EXEMPT.iter().any(|p| path.starts_with(p)) {
+    if !writes || exempt(&path) {
         return Ok(next.run(req).await);
     }
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {

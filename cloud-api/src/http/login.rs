@@ -1,6 +1,7 @@
 //! Login, logout, me.
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
@@ -8,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use shared_types::dto::{LoginRequest, LoginResponse, MeResponse};
+use shared_types::dto::{LoginRequest, LoginResponse, MeResponse, RedeemLink};
 use shared_types::error::ErrorCode;
 use std::net::SocketAddr;
 
@@ -19,17 +20,24 @@ fn wrong_login() -> ApiError {
 pub async fn login(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    audit: Audit,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    app.limiter.check_ip(peer.ip()).map_err(ApiError::rate_limited)?;
     let email = req.email.trim().to_lowercase();
+    audit.target(email.chars().take(254).collect::<String>());
+    app.limiter.check_ip(peer.ip()).await?;
     if email.is_empty() || email.len() > 254 || req.password.len() > 1024 {
         return Err(wrong_login());
     }
-    app.limiter.check_account(&email).map_err(ApiError::rate_limited)?;
     let record = app.store.user_by_email(&email).await?;
-    let stored = record.as_ref().map(|r| r.hashed_password.clone());
+    if let Some(r) = &record {
+        // The account's school sees attempts on it, failed ones too.
+        audit.tenant(r.user.tenant_id).actor(r.user.id);
+    }
+    app.limiter.check_account(&email).await?;
+    // A user who has not chosen a password yet (invited) costs the same as an unknown one.
+    let stored = record.as_ref().map(|r| r.hashed_password.clone()).filter(|h| h != studio_store::NO_PASSWORD);
     // Bounded: a storm of logins queues for a hashing slot, then gets 503 + Retry-After.
     let ok = app.hashing.verify(req.password, stored, app.hash_wait()).await.map_err(|_| {
         app.metrics.login_shed();
@@ -37,24 +45,52 @@ pub async fn login(
     })?;
     // A deactivated account answers exactly like a wrong password (after the same hashing work).
     let Some(record) = record.filter(|r| ok && r.active) else {
-        app.limiter.record_failure(&email);
+        app.limiter.record_failure(&email).await?;
         tracing::info!("failed login");
         return Err(wrong_login());
     };
-    app.limiter.record_success(&email);
+    app.limiter.record_success(&email).await?;
+    sign_in(&app, &headers, record.user).await
+}
+
+/// A fresh token for `user`, in the answer and as the `studio_token` cookie.
+async fn sign_in(app: &AppState, headers: &HeaderMap, user: shared_types::dto::UserDto) -> ApiResult<Response> {
     let (token, hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(app.config.token_ttl_hours);
-    app.store.insert_token(&hash, &record.user, expires_at).await?;
-    let secure = if app.config.tls_public() || forwarded_https(&headers) { "; Secure" } else { "" };
+    app.store.insert_token(&hash, &user, expires_at).await?;
+    let secure = if app.config.tls_public() || forwarded_https(headers) { "; Secure" } else { "" };
     let cookie = format!(
         "studio_token={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         app.config.token_ttl_hours * 3600
     );
-    let mut resp = Json(LoginResponse { token, expires_at, user: record.user }).into_response();
+    let mut resp = Json(LoginResponse { token, expires_at, user }).into_response();
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// Use an invite or reset link: set the password chosen and sign in. A used, expired or unknown
+/// link is `422 link_invalid` (and the password is not checked against anything).
+pub async fn redeem(
+    State(app): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RedeemLink>,
+) -> ApiResult<Response> {
+    crate::http::admin::validate_password(&req.password)?;
+    if req.token.is_empty() || req.token.len() > 100 {
+        return Err(link_invalid());
+    }
+    let hash = crate::http::onboarding::hash(&app, req.password).await?;
+    let record = app.store.redeem_link(&auth::token_hash(&req.token), &hash).await?.ok_or_else(link_invalid)?;
+    audit.tenant(record.user.tenant_id).actor(record.user.id).target(format!("user:{}", record.user.id));
+    app.limiter.record_success(&record.user.email).await?;
+    sign_in(&app, &headers, record.user).await
+}
+
+fn link_invalid() -> ApiError {
+    ApiError::new(ErrorCode::LinkInvalid, "this link was used already or has expired; ask your school for a new one")
 }
 
 /// Behind a TLS-terminating proxy that says so.

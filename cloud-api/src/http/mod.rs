@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod live;
 pub mod login;
 pub mod meta;
+pub mod onboarding;
 pub mod openapi;
 pub mod replay;
 pub mod routes;
@@ -33,22 +34,52 @@ pub fn api() -> ApiRouter {
         .get("/", "Landing page", meta::index)
         .post("/api/auth/login", "Log in with email and password", login::login)
         .answers::<shared_types::dto::LoginResponse>()
+        .audited("auth.login")
         .post("/api/auth/logout", "Revoke the current token", login::logout)
+        .audited("auth.logout")
         .get("/api/auth/me", "The caller and their roles", login::me)
+        .post("/api/auth/password", "Change one's own password (other sessions end)", onboarding::change_password)
+        .audited("auth.password_change")
+        .post("/api/auth/redeem", "Use an invite or reset link: set the password and sign in", login::redeem)
+        .answers::<shared_types::dto::LoginResponse>()
+        .audited("auth.redeem")
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
+        .audited("tenant.create")
         .post("/api/admin/users", "Create a user", admin::create_user)
+        .audited("user.create")
         .get("/api/admin/users", "Users of the tenant (?q= email or name, ?cursor=)", admin::list_users)
         .post(
             "/api/admin/users/{id}/deactivate",
             "Deactivate a user (revokes their tokens at once)",
             admin::deactivate_user,
         )
+        .audited("user.deactivate")
         .post("/api/admin/users/{id}/reactivate", "Reactivate a user", admin::reactivate_user)
+        .audited("user.reactivate")
+        .post(
+            "/api/admin/users/import",
+            "Import a roster (text/csv: email,name,role,courseId)",
+            onboarding::import_roster,
+        )
+        .audited("user.import")
+        .post("/api/admin/users/{id}/invite", "A fresh invite link for a user", onboarding::invite)
+        .audited("user.invite")
+        .post("/api/admin/users/{id}/password-reset", "A password-reset link for a user", onboarding::reset_link)
+        .audited("user.password_reset")
+        .get(
+            "/api/admin/audit",
+            "The audit log, newest first (?actor=&action=&from=&to=&cursor=)",
+            onboarding::audit_log,
+        )
         .post("/api/admin/roles", "Grant a role", admin::grant_role)
+        .audited("role.grant")
         .delete("/api/admin/roles", "Revoke a role", admin::revoke_role)
+        .audited("role.revoke")
         .post("/api/courses", "Create a course", catalog::create_course)
+        .audited("course.create")
         .get("/api/courses", "Courses the caller may see", catalog::list_courses)
         .post("/api/courses/{course_id}/lessons", "Add a lesson", catalog::create_lesson)
+        .audited("lesson.create")
         .get("/api/courses/{course_id}/lessons", "Lessons of a course", catalog::list_lessons)
         .get("/api/lessons/{lesson_id}/sessions", "Sessions of a lesson", sessions::lesson_sessions)
         .post("/api/sessions", "Schedule a session", sessions::create)
@@ -105,20 +136,26 @@ pub fn api() -> ApiRouter {
             replay::complete_upload,
         )
         .post("/api/artifacts/process", "Process a recording again (admins)", replay::process)
+        .audited("job.process")
         .post("/api/webhooks/livekit", "LiveKit webhooks (signed)", webhooks::livekit)
         .post("/api/sessions/{id}/destinations", "Add an RTMP destination (key sealed, never returned)", streams::add)
+        .audited("stream.destination.add")
         .get("/api/sessions/{id}/destinations", "Destinations of a session", streams::list)
         .delete(
             "/api/sessions/{id}/destinations/{dest_id}",
             "Remove a destination (live: UpdateStream)",
             streams::remove,
         )
+        .audited("stream.destination.remove")
         .post("/api/sessions/{id}/stream", "Start or update the stream egress", streams::start)
+        .audited("stream.start")
         .delete("/api/sessions/{id}/stream", "Stop the stream", streams::stop)
+        .audited("stream.stop")
         .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
         .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)
         .get("/api/admin/jobs", "Pipeline jobs (?state=failed)", replay::jobs)
         .post("/api/admin/jobs/{id}/retry", "Retry a failed job", replay::retry)
+        .audited("job.retry")
 }
 
 /// Allow `action` on `target`, or answer 403.

@@ -5,7 +5,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, CsvBody};
 use crate::http::idempotency::IdemKey;
 use crate::spool::Spooled;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -178,6 +178,12 @@ impl<T: JsonSchema> DescribeArg for ApiQuery<T> {
 impl DescribeArg for Request {
     fn describe(doc: &mut OpDoc) {
         doc.body("application/octet-stream", json!({ "type": "string", "format": "binary" }));
+    }
+}
+
+impl DescribeArg for CsvBody {
+    fn describe(doc: &mut OpDoc) {
+        doc.body("text/csv", json!({ "type": "string" }));
     }
 }
 

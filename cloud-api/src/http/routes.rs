@@ -16,6 +16,8 @@ pub struct RouteDoc {
     pub summary: &'static str,
     /// The OpenAPI operation, read off the handler's signature.
     pub op: Value,
+    /// The audit action a call of this route writes (see `crate::audit`).
+    pub audit: Option<&'static str>,
 }
 
 pub struct ApiRouter {
@@ -34,9 +36,9 @@ impl Default for ApiRouter {
     }
 }
 
-/// Logins, logouts and webhooks are not replayed by key (see `idempotency::exempt`).
+/// Logins, logouts, link redemptions and webhooks are not replayed by key.
 fn public_write(path: &str) -> bool {
-    path.starts_with("/api/auth/") || path.starts_with("/api/webhooks/")
+    crate::http::idempotency::exempt(path)
 }
 
 macro_rules! verb {
@@ -58,7 +60,7 @@ impl ApiRouter {
         let mut doc = OpDoc::new(&mut self.gen, method, path);
         H::document(&mut doc);
         let op = doc.finish(summary, public_write(path));
-        self.docs.push(RouteDoc { method, path, summary, op });
+        self.docs.push(RouteDoc { method, path, summary, op, audit: None });
     }
 
     /// The JSON body of the last route's success answer, for handlers that build their `Response`
@@ -72,6 +74,20 @@ impl ApiRouter {
             r.remove("2XX");
         }
         self
+    }
+
+    /// Every call of the last route leaves an audit entry named `action`.
+    pub fn audited(mut self, action: &'static str) -> Self {
+        let last = self.docs.last_mut().expect("a route to audit");
+        last.audit = Some(action);
+        last.op["x-audit-action"] = json!(action);
+        self
+    }
+
+    /// The audited routes, for the audit middleware.
+    pub fn audit_actions(&self) -> crate::audit::Actions {
+        let map = self.docs.iter().filter_map(|d| Some(((d.method.to_uppercase(), d.path.to_string()), d.audit?)));
+        std::sync::Arc::new(map.collect())
     }
 
     /// A POST route that takes a large body (uploads); the limit is set per request from the config.

@@ -10,25 +10,31 @@ pub mod fanout;
 pub mod keyfile;
 
 mod assets;
+mod audit;
 mod catalog;
 mod commit;
 mod events;
 mod idempotency;
 mod jobs;
+mod limits;
 mod listen;
 mod media;
 mod migrate;
+mod onboarding;
 mod streams;
 mod users;
 
 pub use assets::{AssetRecord, BlobOwner};
+pub use audit::{AuditEntry, AuditFilter};
 pub use catalog::Owned;
 pub use commit::Write;
 pub use events::*;
 pub use idempotency::*;
 pub use jobs::{Job, NewJob, DEFAULT_MAX_ATTEMPTS};
+pub use limits::RateWindow;
 pub use listen::Revoked;
 pub use media::*;
+pub use onboarding::{LinkPurpose, NewLink, RosterOutcome, RosterRow, NO_PASSWORD};
 pub use streams::Destination;
 pub use users::*;
 

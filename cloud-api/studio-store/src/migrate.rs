@@ -8,12 +8,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "claims", include_str!("../../../migrations/sqlite/0002_claims.sql")),
     (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
     (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
+    (5, "audit", include_str!("../../../migrations/sqlite/0005_audit.sql")),
+    (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
     (2, "claims", include_str!("../../../migrations/postgres/0002_claims.sql")),
     (3, "session_objects", include_str!("../../../migrations/common/0003_session_objects.sql")),
     (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
+    (5, "audit", include_str!("../../../migrations/postgres/0005_audit.sql")),
+    (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

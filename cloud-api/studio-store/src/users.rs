@@ -20,7 +20,7 @@ pub struct TokenOwner {
     pub grants: Vec<RoleGrant>,
 }
 
-fn user_from(row: &AnyRow) -> StoreResult<UserRecord> {
+pub(crate) fn user_from(row: &AnyRow) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         user: UserDto {
             id: col_uuid(row, "id")?,
@@ -34,7 +34,8 @@ fn user_from(row: &AnyRow) -> StoreResult<UserRecord> {
     })
 }
 
-const USER_COLS: &str = "id, email, tenant_id, display_name, hashed_password, platform_admin, deactivated_at";
+pub(crate) const USER_COLS: &str =
+    "id, email, tenant_id, display_name, hashed_password, platform_admin, deactivated_at";
 
 impl Store {
     /// A tenant and its four role rows.
@@ -150,22 +151,8 @@ impl Store {
 
     /// Grant `g` (its `scope_id` already resolved) to a user of `tenant`; granting twice is a no-op.
     pub async fn grant(&self, tenant: TenantId, user: UserId, g: RoleGrant) -> StoreResult<()> {
-        let scope_id = g.scope_id.ok_or(StoreError::NotFound)?;
         let mut w = self.write().await?;
-        sqlx::query(
-            "insert into user_roles (tenant_id, user_id, role_id, scope, scope_id, created_at) \
-             select $1, $2, id, $3, $4, $5 from roles where tenant_id = $1 and name = $6 \
-             on conflict do nothing",
-        )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(g.scope.as_str())
-        .bind(scope_id.to_string())
-        .bind(ts(Utc::now()))
-        .bind(g.role.as_str())
-        .execute(&mut *w.tx)
-        .await
-        .map_err(on_constraint)?;
+        insert_grant(&mut w.tx, tenant, user, g).await?;
         w.commit().await
     }
 
@@ -319,4 +306,29 @@ impl Store {
             .await?;
         row.map(|r| col_uuid(&r, "tenant_id")).transpose()
     }
+}
+
+/// Grant `g` inside a write (granting twice is a no-op).
+pub(crate) async fn insert_grant(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    user: UserId,
+    g: RoleGrant,
+) -> StoreResult<()> {
+    let scope_id = g.scope_id.ok_or(StoreError::NotFound)?;
+    sqlx::query(
+        "insert into user_roles (tenant_id, user_id, role_id, scope, scope_id, created_at) \
+         select $1, $2, id, $3, $4, $5 from roles where tenant_id = $1 and name = $6 \
+         on conflict do nothing",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(g.scope.as_str())
+    .bind(scope_id.to_string())
+    .bind(ts(Utc::now()))
+    .bind(g.role.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(on_constraint)?;
+    Ok(())
 }
