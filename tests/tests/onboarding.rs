@@ -1,6 +1,7 @@
 //! Onboarding, as API.md's Admin section has it: list and search users (tenant admins see their
 //! tenant, platform admins all), deactivate — sign-in refused like a wrong password and every token
-//! dead at once — and reactivate. On both databases.
+//! dead at once — and reactivate; a roster in one CSV, invite and reset links, password changes,
+//! and login limits shared by every node. On both databases.
 
 use serde_json::{json, Value};
 use studio_tests::*;
@@ -66,4 +67,169 @@ async fn users_are_listed_searched_deactivated_and_reactivated(db: Db) {
     assert_eq!(back.status, 200, "{:?}", back.body);
 }
 
-on_both!(users_are_listed_searched_deactivated_and_reactivated);
+
+fn roster(rows: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut csv = String::from("email,name,role,courseId\r\n");
+    for r in rows {
+        csv.push_str(&r);
+        csv.push_str("\r\n");
+    }
+    csv.into_bytes()
+}
+
+async fn import(app: &TestApp, token: &str, body: Vec<u8>) -> Answer {
+    let key = uuid::Uuid::new_v4().to_string();
+    app.post_body("/api/admin/users/import", token, &key, &[("content-type", "text/csv")], body).await
+}
+
+async fn count_users(app: &TestApp, tenant: shared_types::TenantId) -> usize {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let rows = app.store.list_users(Some(tenant), None, cursor.as_deref(), 500).await.unwrap();
+        n += rows.len();
+        match rows.last() {
+            Some(last) if rows.len() == 500 => cursor = Some(last.user.email.clone()),
+            _ => return n,
+        }
+    }
+}
+
+/// A roster of 1,000 students in one request, twice: 1,000 users once, each enrolled in the course,
+/// each with an invite link that works once. A file with one bad row writes nothing.
+async fn a_roster_imports_once_and_a_bad_file_writes_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Roster import").await;
+    let other = app.school("Elsewhere").await;
+    let before = count_users(&app, s.tenant).await;
+
+    let rows: Vec<String> =
+        (0..1000).map(|i| format!("Pupil{i:04}@Roster.test,\"Pupil {i}, Class 7\",student,{}", s.course)).collect();
+    let t = std::time::Instant::now();
+    let first = import(&app, &s.admin.token, roster(rows.clone())).await;
+    let took = t.elapsed();
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!((first.body["created"].as_u64(), first.body["existing"].as_u64()), (Some(1000), Some(0)));
+    let invites = first.body["invites"].as_array().unwrap();
+    assert_eq!(invites.len(), 1000);
+    assert_eq!(invites[0]["email"], "pupil0000@roster.test", "emails are stored lower-case");
+    eprintln!("1,000-row roster imported in {took:?}");
+    let second = import(&app, &s.admin.token, roster(rows)).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!((second.body["created"].as_u64(), second.body["existing"].as_u64()), (Some(0), Some(1000)));
+    assert_eq!(second.body["invites"], json!([]));
+    assert_eq!(count_users(&app, s.tenant).await, before + 1000);
+    let named = app.get("/api/admin/users?q=pupil0007", &s.admin.token).await;
+    assert_eq!(named.body["users"][0]["name"], "Pupil 7, Class 7", "a quoted name keeps its comma");
+
+    // An invited pupil cannot sign in before choosing a password; the link sets it, once.
+    let link = invites[7]["link"].as_str().unwrap();
+    assert!(link.contains("/app/#/welcome?token="), "{link}");
+    let token = link.rsplit("token=").next().unwrap();
+    assert_eq!(app.login("pupil0007@roster.test", "").await.status, 401);
+    let redeem = |password: &'static str| {
+        app.call(reqwest::Method::POST, "/api/auth/redeem", None, Some(json!({"token": token, "password": password})), None)
+    };
+    assert_eq!(redeem("short").await.code(), "validation_failed");
+    let signed_in = redeem("my own password").await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    let pupil = signed_in.body["token"].as_str().unwrap().to_string();
+    let courses = app.get("/api/courses", &pupil).await;
+    assert_eq!(courses.body[0]["id"], s.course.to_string(), "enrolled by the roster");
+    assert_eq!(redeem("another password").await.code(), "link_invalid", "a link works once");
+    assert_eq!(app.login("pupil0007@roster.test", "my own password").await.status, 200);
+
+    // One bad row among good ones: 422 naming it, nothing written.
+    let mut rows: Vec<String> = (0..50).map(|i| format!("new{i}@roster.test,New {i},student,")).collect();
+    rows[20] = "not-an-email,Someone,student,".into();
+    rows[30] = "new30@roster.test,Someone,principal,".into();
+    rows[40] = format!("{},Taken,student,", other.student.email);
+    rows.push("new0@roster.test,Twice,teacher,".into());
+    rows.push(format!("new51@roster.test,No course,student,{}", uuid::Uuid::new_v4()));
+    let bad = import(&app, &s.admin.token, roster(rows)).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.code(), "roster_invalid");
+    let errs = bad.body["details"]["rows"].as_array().unwrap();
+    let numbers: Vec<u64> = errs.iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, vec![21, 31, 41, 51, 52], "{errs:?}");
+    assert!(errs[0]["error"].as_str().unwrap().contains("not an email"), "{errs:?}");
+    assert!(errs[1]["error"].as_str().unwrap().contains("principal"), "{errs:?}");
+    assert!(errs[3]["error"].as_str().unwrap().contains("twice"), "{errs:?}");
+    assert_eq!(count_users(&app, s.tenant).await, before + 1000, "nothing written");
+
+    // Bad files as a whole.
+    assert_eq!(import(&app, &s.admin.token, b"name,email\nx,y\n".to_vec()).await.code(), "roster_invalid");
+    assert_eq!(import(&app, &s.admin.token, b"email,name,role,courseId\n".to_vec()).await.code(), "roster_invalid");
+    let open_quote = b"email,name,role,courseId\na@b.test,\"Ann,student,\n".to_vec();
+    assert_eq!(import(&app, &s.admin.token, open_quote).await.code(), "roster_invalid");
+    let key = uuid::Uuid::new_v4().to_string();
+    let json_body = app.post_body("/api/admin/users/import", &s.admin.token, &key, &[("content-type", "application/json")], b"{}".to_vec()).await;
+    assert_eq!(json_body.code(), "unsupported_media_type");
+    assert_eq!(import(&app, &s.teacher.token, roster(["x@y.test,X,student,".into()])).await.status, 403);
+}
+
+/// Password resets and changes: a reset link (made by an admin of the user's school only) signs
+/// the user out everywhere; changing one's own password asks for the current one and ends the other
+/// sessions but not this one.
+async fn resets_and_password_changes(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Resets").await;
+    let other = app.school("Not theirs").await;
+    let path = format!("/api/admin/users/{}/password-reset", s.teacher.id);
+    assert_eq!(app.post(&path, &other.admin.token, json!({})).await.status, 404);
+    assert_eq!(app.post(&path, &s.student.token, json!({})).await.status, 403);
+    let link = app.post(&path, &s.admin.token, json!({})).await;
+    assert_eq!(link.status, 201, "{:?}", link.body);
+    assert_eq!(link.body["email"], s.teacher.email);
+    let expires: chrono::DateTime<chrono::Utc> = link.body["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(expires > chrono::Utc::now() && expires < chrono::Utc::now() + chrono::Duration::hours(3));
+    let token = link.body["link"].as_str().unwrap().rsplit("token=").next().unwrap().to_string();
+    let body = json!({"token": token, "password": "a brand new one"});
+    let r = app.call(reqwest::Method::POST, "/api/auth/redeem", None, Some(body), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(app.get("/api/auth/me", &s.teacher.token).await.status, 401, "the old session ended");
+    assert_eq!(app.login(&s.teacher.email, PASSWORD).await.status, 401);
+    let fresh = r.body["token"].as_str().unwrap().to_string();
+
+    // A second session, then a change from the fresh one: the second ends, this one stays.
+    let second = app.login(&s.teacher.email, "a brand new one").await.body["token"].as_str().unwrap().to_string();
+    let wrong = app.post("/api/auth/password", &fresh, json!({"currentPassword": "nope-nope", "newPassword": "third password"})).await;
+    assert_eq!(wrong.code(), "validation_failed");
+    let short = app.post("/api/auth/password", &fresh, json!({"currentPassword": "a brand new one", "newPassword": "x"})).await;
+    assert_eq!(short.code(), "validation_failed");
+    let ok = app.post("/api/auth/password", &fresh, json!({"currentPassword": "a brand new one", "newPassword": "third password"})).await;
+    assert_eq!(ok.status, 204, "{:?}", ok.body);
+    assert_eq!(app.get("/api/auth/me", &fresh).await.status, 200, "this session stays");
+    assert_eq!(app.get("/api/auth/me", &second).await.status, 401, "the other one ended");
+    assert_eq!(app.login(&s.teacher.email, "third password").await.status, 200);
+
+    // A deactivated user's link does not work (and stays unused).
+    let link = app.post(&format!("/api/admin/users/{}/invite", s.student.id), &s.admin.token, json!({})).await;
+    let token = link.body["link"].as_str().unwrap().rsplit("token=").next().unwrap().to_string();
+    app.post(&format!("/api/admin/users/{}/deactivate", s.student.id), &s.admin.token, json!({})).await;
+    let body = json!({"token": token, "password": "letmein-please"});
+    let r = app.call(reqwest::Method::POST, "/api/auth/redeem", None, Some(body), None).await;
+    assert_eq!(r.code(), "link_invalid");
+}
+
+/// Login limits live in the database: ten failures on node A lock the account on node B too.
+async fn login_limits_hold_across_nodes(db: Db) {
+    let a = TestApp::spawn(db).await;
+    let b = a.second_node().await;
+    let t = a.store.create_tenant("Two nodes").await.unwrap().id;
+    let u = a.user(t, "target@two.test", &[]).await;
+    for _ in 0..10 {
+        assert_eq!(a.login(&u.email, "wrong-password").await.status, 401);
+    }
+    let eleventh = b.login(&u.email, "wrong-password").await;
+    assert_eq!(eleventh.status, 429, "node B counts node A's failures");
+    assert!(eleventh.headers.get("retry-after").is_some());
+    assert_eq!(b.login(&u.email, PASSWORD).await.status, 429, "even the right password waits");
+}
+
+on_both!(
+    users_are_listed_searched_deactivated_and_reactivated,
+    a_roster_imports_once_and_a_bad_file_writes_nothing,
+    resets_and_password_changes,
+    login_limits_hold_across_nodes
+);
