@@ -16,13 +16,18 @@ pub struct Spawned {
 impl Spawned {
     /// Start `exe demo` on a free port with `DATA_DIR=data_dir` and the given environment.
     pub fn start(exe: &Path, data_dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Spawned> {
+        Self::start_logging(exe, data_dir, env, Stdio::inherit())
+    }
+
+    /// [`Spawned::start`] with the process's log (stderr) going to `log`.
+    pub fn start_logging(exe: &Path, data_dir: &Path, env: &[(&str, &str)], log: Stdio) -> anyhow::Result<Spawned> {
         let mut cmd = Command::new(exe);
         cmd.arg("demo").env("DATA_DIR", data_dir).env("BIND_ADDR", "127.0.0.1:0").env("RUST_LOG", "warn");
         cmd.env_remove("DATABASE_URL");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn()?;
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -156,6 +156,13 @@ pub async fn login(email: &str, password: &str) -> ApiResult<shared_types::dto::
     parse(&send("POST", "/api/auth/login", Some(Payload::Json(&body)), None).await?)
 }
 
+/// Use an invite or reset link's token: set the password and sign in (exempt from keys like login;
+/// the token itself works once).
+pub async fn redeem(token: &str, password: &str) -> ApiResult<shared_types::dto::LoginResponse> {
+    let body = serde_json::json!({ "token": token, "password": password }).to_string();
+    parse(&send("POST", "/api/auth/redeem", Some(Payload::Json(&body)), None).await?)
+}
+
 /// Upload a multipart form (slides) under one key, retried like any write.
 pub async fn upload<T: DeserializeOwned>(path: &str, form: &web_sys::FormData) -> ApiResult<T> {
     let key = new_key();

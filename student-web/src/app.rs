@@ -16,6 +16,10 @@ pub enum Route {
     Present(String),
     /// The session, and a moment (seconds from the class start) to open at.
     Replay(String, Option<f64>),
+    /// An invite or reset link: choose a password.
+    Welcome(String),
+    /// One's account: change the password.
+    Account,
     NotFound,
 }
 
@@ -30,6 +34,11 @@ impl Route {
             ["sessions", id] => Route::Room(id.to_string()),
             ["sessions", id, "present"] => Route::Present(id.to_string()),
             ["sessions", id, "replay"] => Route::Replay(id.to_string(), t),
+            ["welcome"] => {
+                let token = query.split('&').find_map(|kv| kv.strip_prefix("token=")).unwrap_or_default();
+                Route::Welcome(token.to_string())
+            }
+            ["account"] => Route::Account,
             _ => Route::NotFound,
         }
     }
@@ -121,6 +130,11 @@ pub fn app() -> Html {
         })
     };
     let body = match (*me).clone() {
+        // A link from the school comes first, whoever is signed in on this browser.
+        _ if matches!(*route, Route::Welcome(_)) => {
+            let Route::Welcome(token) = (*route).clone() else { unreachable!("matched above") };
+            html! { <crate::account::Welcome token={token} on_signed_in={refresh.clone()} /> }
+        }
         None => html! { <p class="muted" aria-live="polite">{ "Loading…" }</p> },
         Some(None) => html! { <SignIn on_signed_in={refresh.clone()} /> },
         Some(Some(m)) => {
@@ -136,6 +150,8 @@ pub fn app() -> Html {
                 Route::Replay(id, t) => {
                     html! { <crate::replay::Replay key={format!("v{id}")} session={id.clone()} start_at={t} /> }
                 }
+                Route::Account => html! { <crate::account::Account /> },
+                Route::Welcome(_) => html! {},
                 Route::NotFound => html! {
                     <section class="empty"><h1>{ "Page not found" }</h1><p><a href="#/">{ "Back to my courses" }</a></p></section>
                 },
@@ -160,7 +176,7 @@ pub fn app() -> Html {
                 <a class="brand" href="#/"><span class="logo" aria-hidden="true">{ "◐" }</span>{ "Teaching studio" }</a>
                 if let Some(m) = who {
                     <nav class="account" aria-label="Account">
-                        <span class="who" id="who">{ m.email.clone() }</span>
+                        <a class="who" id="who" href="#/account" title="Your account">{ m.email.clone() }</a>
                         <button class="ghost" id="signout" onclick={move |_| out.emit(())}>{ "Sign out" }</button>
                     </nav>
                 }

@@ -9,6 +9,8 @@ pub use shared_types::{apply, SessionState};
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
+mod account;
+#[cfg(target_arch = "wasm32")]
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod app;

@@ -225,6 +225,20 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
+/// What is wrong with a new password and its repetition, as the form says it (the server's rule:
+/// 8 to 1024 characters).
+pub fn password_problem(new: &str, repeat: &str) -> Option<&'static str> {
+    if new.chars().count() < 8 {
+        Some("Choose a password of at least 8 characters.")
+    } else if new.len() > 1024 {
+        Some("That password is too long.")
+    } else if new != repeat {
+        Some("The two passwords are not the same.")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +443,15 @@ mod tests {
         assert!(search(&segs, "  ").is_empty());
         assert_eq!(clock(65.4), "1:05");
         assert_eq!(clock(3_725.0), "1:02:05");
+    }
+
+    #[test]
+    fn a_new_password_is_long_enough_and_typed_twice_alike() {
+        assert!(password_problem("short", "short").unwrap().contains("8 characters"));
+        assert!(password_problem("long enough", "long enougH").unwrap().contains("not the same"));
+        assert!(password_problem(&"x".repeat(1025), &"x".repeat(1025)).is_some());
+        assert_eq!(password_problem("long enough", "long enough"), None);
+        // Characters, not bytes: eight accented letters are enough.
+        assert_eq!(password_problem("éééééééé", "éééééééé"), None);
     }
 }

@@ -67,7 +67,6 @@ async fn users_are_listed_searched_deactivated_and_reactivated(db: Db) {
     assert_eq!(back.status, 200, "{:?}", back.body);
 }
 
-
 fn roster(rows: impl IntoIterator<Item = String>) -> Vec<u8> {
     let mut csv = String::from("email,name,role,courseId\r\n");
     for r in rows {
@@ -128,7 +127,13 @@ async fn a_roster_imports_once_and_a_bad_file_writes_nothing(db: Db) {
     let token = link.rsplit("token=").next().unwrap();
     assert_eq!(app.login("pupil0007@roster.test", "").await.status, 401);
     let redeem = |password: &'static str| {
-        app.call(reqwest::Method::POST, "/api/auth/redeem", None, Some(json!({"token": token, "password": password})), None)
+        app.call(
+            reqwest::Method::POST,
+            "/api/auth/redeem",
+            None,
+            Some(json!({"token": token, "password": password})),
+            None,
+        )
     };
     assert_eq!(redeem("short").await.code(), "validation_failed");
     let signed_in = redeem("my own password").await;
@@ -163,7 +168,15 @@ async fn a_roster_imports_once_and_a_bad_file_writes_nothing(db: Db) {
     let open_quote = b"email,name,role,courseId\na@b.test,\"Ann,student,\n".to_vec();
     assert_eq!(import(&app, &s.admin.token, open_quote).await.code(), "roster_invalid");
     let key = uuid::Uuid::new_v4().to_string();
-    let json_body = app.post_body("/api/admin/users/import", &s.admin.token, &key, &[("content-type", "application/json")], b"{}".to_vec()).await;
+    let json_body = app
+        .post_body(
+            "/api/admin/users/import",
+            &s.admin.token,
+            &key,
+            &[("content-type", "application/json")],
+            b"{}".to_vec(),
+        )
+        .await;
     assert_eq!(json_body.code(), "unsupported_media_type");
     assert_eq!(import(&app, &s.teacher.token, roster(["x@y.test,X,student,".into()])).await.status, 403);
 }
@@ -193,11 +206,20 @@ async fn resets_and_password_changes(db: Db) {
 
     // A second session, then a change from the fresh one: the second ends, this one stays.
     let second = app.login(&s.teacher.email, "a brand new one").await.body["token"].as_str().unwrap().to_string();
-    let wrong = app.post("/api/auth/password", &fresh, json!({"currentPassword": "nope-nope", "newPassword": "third password"})).await;
+    let wrong = app
+        .post("/api/auth/password", &fresh, json!({"currentPassword": "nope-nope", "newPassword": "third password"}))
+        .await;
     assert_eq!(wrong.code(), "validation_failed");
-    let short = app.post("/api/auth/password", &fresh, json!({"currentPassword": "a brand new one", "newPassword": "x"})).await;
+    let short =
+        app.post("/api/auth/password", &fresh, json!({"currentPassword": "a brand new one", "newPassword": "x"})).await;
     assert_eq!(short.code(), "validation_failed");
-    let ok = app.post("/api/auth/password", &fresh, json!({"currentPassword": "a brand new one", "newPassword": "third password"})).await;
+    let ok = app
+        .post(
+            "/api/auth/password",
+            &fresh,
+            json!({"currentPassword": "a brand new one", "newPassword": "third password"}),
+        )
+        .await;
     assert_eq!(ok.status, 204, "{:?}", ok.body);
     assert_eq!(app.get("/api/auth/me", &fresh).await.status, 200, "this session stays");
     assert_eq!(app.get("/api/auth/me", &second).await.status, 401, "the other one ended");
