@@ -4,7 +4,8 @@ set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # cmake + libclang build whisper.cpp (whisper-rs); espeak-ng, sox and ffmpeg make test speech.
-for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium; do
+# prometheus brings promtool (alert rules are checked and unit-tested; /metrics is linted).
+for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium prometheus; do
   have_pkg "$p" || need+=("$p")
 done
 # Node.js with npm builds and tests the browser app; a nodejs package may bring npm itself (NodeSource).

@@ -39,14 +39,15 @@ impl AppState {
     pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> anyhow::Result<Self> {
         let limiter =
             Arc::new(LoginLimiter::new(store.clone(), config.login_account_limit, config.login_ip_limit_per_min));
-        let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c)));
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c, metrics.clone())));
         let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)?;
         Ok(Self {
             store,
             hashing: Arc::new(auth::HashPool::new(config.password_hash_concurrency)),
             config: Arc::new(config),
             limiter,
-            metrics: Arc::default(),
+            metrics,
             blobs: Arc::new(blobs),
             livekit,
             sealer: Arc::new(sealer),
@@ -55,6 +56,19 @@ impl AppState {
 }
 
 impl AppState {
+    /// Append to a session's log, timed (`studio_event_append_seconds`).
+    pub async fn append(
+        &self,
+        tenant: shared_types::TenantId,
+        session: shared_types::SessionId,
+        events: Vec<crate::store::NewEvent>,
+    ) -> Result<(Vec<crate::store::AppendOutcome>, shared_types::SessionState), crate::store::StoreError> {
+        let t = std::time::Instant::now();
+        let out = self.store.append(tenant, session, events).await;
+        self.metrics.append.observe(t.elapsed());
+        out
+    }
+
     /// How long a request waits for a password-hashing slot.
     pub fn hash_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.config.password_hash_queue_secs)
@@ -163,6 +177,25 @@ async fn security_headers(
     resp
 }
 
+/// HTTP latency by method and route (`studio_http_request_duration_seconds`); unmatched paths share one
+/// label, so a scan cannot grow the series without bound.
+async fn http_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
+    let labels = format!(
+        "method=\"{}\",route=\"{}\",",
+        req.method().as_str(),
+        crate::metrics::label(route.as_deref().unwrap_or("unmatched"))
+    );
+    let t = std::time::Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.http.observe(&labels, t.elapsed());
+    resp
+}
+
 /// Cross-origin calls from the configured web origins only (credentials allowed, so never `*`).
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderName, HeaderValue, Method};
@@ -202,6 +235,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn_with_state((state.clone(), audited), crate::audit::record))
         .layer(from_fn_with_state(state.clone(), auth::resolve_caller))
+        .layer(from_fn_with_state(state.clone(), http_metrics))
         .layer(DefaultBodyLimit::max(idempotency::MAX_BODY))
         .layer(from_fn_with_state(state.clone(), crate::serve::body_guard))
         .layer(compression())

@@ -26,6 +26,8 @@ pub struct LiveKit {
     rooms: RoomClient,
     egress: EgressClient,
     webhooks: WebhookReceiver,
+    /// Failed calls are counted here, by call (`studio_livekit_errors_total`).
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,27 +55,35 @@ pub fn session_of_room(room: &str) -> Option<SessionId> {
 }
 
 impl LiveKit {
-    pub fn new(cfg: LiveKitConfig) -> Self {
+    pub fn new(cfg: LiveKitConfig, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
         let rooms = RoomClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
             .with_request_timeout(Duration::from_secs(3));
         let egress = EgressClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
             .with_request_timeout(Duration::from_secs(10));
         let webhooks = WebhookReceiver::new(TokenVerifier::with_api_key(&cfg.api_key, &cfg.api_secret));
-        LiveKit { cfg, rooms, egress, webhooks }
+        LiveKit { cfg, rooms, egress, webhooks, metrics }
+    }
+
+    /// The error of a failed `call`, counted.
+    fn failed(&self, call: &'static str) -> impl Fn(livekit_api::services::ServiceError) -> Unavailable + '_ {
+        move |e| {
+            self.metrics.livekit_error(call);
+            Unavailable(e.to_string())
+        }
     }
 
     pub async fn create_room(&self, room: &str) -> Result<(), Unavailable> {
         let opts = CreateRoomOptions { empty_timeout: EMPTY_TIMEOUT_S, departure_timeout: 120, ..Default::default() };
-        self.rooms.create_room(room, opts).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+        self.rooms.create_room(room, opts).await.map(|_| ()).map_err(self.failed("create_room"))
     }
 
     pub async fn delete_room(&self, room: &str) -> Result<(), Unavailable> {
-        self.rooms.delete_room(room).await.map_err(|e| Unavailable(e.to_string()))
+        self.rooms.delete_room(room).await.map_err(self.failed("delete_room"))
     }
 
     /// Names of the rooms the server has now (also a reachability check).
     pub async fn rooms(&self, names: Vec<String>) -> Result<Vec<String>, Unavailable> {
-        let list = self.rooms.list_rooms(names).await.map_err(|e| Unavailable(e.to_string()))?;
+        let list = self.rooms.list_rooms(names).await.map_err(self.failed("list_rooms"))?;
         Ok(list.into_iter().map(|r| r.name).collect())
     }
 
@@ -116,17 +126,17 @@ impl LiveKit {
                 RoomCompositeOptions { layout: "speaker".into(), ..Default::default() },
             )
             .await
-            .map_err(|e| Unavailable(e.to_string()))?;
+            .map_err(self.failed("start_stream"))?;
         Ok(info.egress_id)
     }
 
     /// Add and remove RTMP outputs of a running stream egress.
     pub async fn update_stream(&self, egress: &str, add: Vec<String>, remove: Vec<String>) -> Result<(), Unavailable> {
-        self.egress.update_stream(egress, add, remove).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+        self.egress.update_stream(egress, add, remove).await.map(|_| ()).map_err(self.failed("update_stream"))
     }
 
     pub async fn stop_egress(&self, egress: &str) -> Result<(), Unavailable> {
-        self.egress.stop_egress(egress).await.map(|_| ()).map_err(|e| Unavailable(e.to_string()))
+        self.egress.stop_egress(egress).await.map(|_| ()).map_err(self.failed("stop_egress"))
     }
 
     /// Record the room (composite MP4) straight into the S3 bucket; the egress id.
@@ -155,7 +165,7 @@ impl LiveKit {
             .egress
             .start_room_composite_egress(room, vec![EgressOutput::File(file)], RoomCompositeOptions::default())
             .await
-            .map_err(|e| Unavailable(e.to_string()))?;
+            .map_err(self.failed("start_recording"))?;
         Ok(info.egress_id)
     }
 

@@ -1,7 +1,76 @@
 //! Counters and gauges exposed at `/metrics` in the Prometheus text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::RwLock;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, seconds (Prometheus `le`), 1 ms to 10 s.
+pub const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// A Prometheus histogram: counts per bucket (not cumulative; summed when rendered), sum and count.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    /// Sum of the observations, microseconds.
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.sum_us.fetch_add(d.as_micros() as u64, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    /// `name_bucket{labels,le=…}`, `name_sum`, `name_count` lines (`labels` like `route="/x",` or empty).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (b, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
+        let bare = labels.trim_end_matches(',');
+        let braces = if bare.is_empty() { String::new() } else { format!("{{{bare}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{braces} {count}");
+    }
+}
+
+/// Histograms by a label set (HTTP latency by method and route), created on first use.
+#[derive(Default)]
+pub struct HistogramVec {
+    by: RwLock<BTreeMap<String, Histogram>>,
+}
+
+impl HistogramVec {
+    /// Observe under `labels` (rendered label pairs, each followed by a comma).
+    pub fn observe(&self, labels: &str, d: Duration) {
+        if let Some(h) = self.by.read().expect("histograms").get(labels) {
+            h.observe(d);
+            return;
+        }
+        self.by.write().expect("histograms").entry(labels.to_string()).or_default().observe(d);
+    }
+
+    fn render(&self, out: &mut String, name: &str) {
+        for (labels, h) in self.by.read().expect("histograms").iter() {
+            h.render(out, name, labels);
+        }
+    }
+}
+
+/// A label value with `\`, `"` and line breaks escaped.
+pub fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -18,6 +87,12 @@ pub struct Metrics {
     rooms_created: AtomicU64,
     recordings_requested: AtomicU64,
     audit_write_failures: AtomicU64,
+    webhook_signature_failures: AtomicU64,
+    livekit_errors: RwLock<BTreeMap<&'static str, u64>>,
+    pub http: HistogramVec,
+    pub session_start: Histogram,
+    pub append: Histogram,
+    pub fanout_lag: Histogram,
 }
 
 impl Metrics {
@@ -58,6 +133,16 @@ impl Metrics {
     /// A login refused with 503 because every hashing slot stayed busy.
     pub fn login_shed(&self) {
         self.logins_shed.fetch_add(1, Relaxed);
+    }
+
+    /// A webhook whose signature did not verify.
+    pub fn webhook_signature_failed(&self) {
+        self.webhook_signature_failures.fetch_add(1, Relaxed);
+    }
+
+    /// A LiveKit API call (`call`: create_room, egress, …) that failed.
+    pub fn livekit_error(&self, call: &'static str) {
+        *self.livekit_errors.write().expect("livekit errors").entry(call).or_default() += 1;
     }
 
     /// An audit entry that could not be written (the action itself went through).
@@ -101,8 +186,13 @@ impl Metrics {
             "Events refused by the reducer.",
             self.append_rejections.load(Relaxed).to_string(),
         );
-        line("studio_joins_total{result=\"ok\"}", "counter", "Session joins.", self.joins_ok.load(Relaxed).to_string());
-        let _ = writeln!(out, "studio_joins_total{{result=\"failed\"}} {}", self.joins_failed.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP studio_joins_total Session joins, by result.\n# TYPE studio_joins_total counter\n\
+             studio_joins_total{{result=\"ok\"}} {}\nstudio_joins_total{{result=\"failed\"}} {}",
+            self.joins_ok.load(Relaxed),
+            self.joins_failed.load(Relaxed)
+        );
         let counters: [(&str, &str, &AtomicU64); 6] = [
             (
                 "studio_audit_write_failures_total",
@@ -130,6 +220,59 @@ impl Metrics {
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
         }
+        let name = "studio_webhook_signature_failures_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Webhooks refused because their signature did not verify.\n# TYPE {name} counter\n{name} {}",
+            self.webhook_signature_failures.load(Relaxed)
+        );
+        let name = "studio_livekit_errors_total";
+        let _ = writeln!(out, "# HELP {name} LiveKit API calls that failed, by call.\n# TYPE {name} counter");
+        for (call, n) in self.livekit_errors.read().expect("livekit errors").iter() {
+            let _ = writeln!(out, "{name}{{call=\"{call}\"}} {n}");
+        }
+        let histograms: [(&str, &str, &Histogram); 3] = [
+            ("studio_session_start_seconds", "Time to start a class (POST /api/sessions/start).", &self.session_start),
+            (
+                "studio_event_append_seconds",
+                "Time to append a command or journal batch to a session log.",
+                &self.append,
+            ),
+            (
+                "studio_fanout_lag_seconds",
+                "From an event being recorded to its send on a live socket.",
+                &self.fanout_lag,
+            ),
+        ];
+        for (name, help, h) in histograms {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            h.render(&mut out, name, "");
+        }
+        let name = "studio_http_request_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} HTTP answers by method and route.\n# TYPE {name} histogram");
+        self.http.render(&mut out, name);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_renders_cumulative_buckets() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(800));
+        h.observe(Duration::from_millis(20));
+        h.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        h.render(&mut out, "x", "route=\"/a\",");
+        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.001\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.025\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{route=\"/a\",le=\"30\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count{route=\"/a\"} 3\n"), "{out}");
+        assert!(out.contains("x_sum{route=\"/a\"} 60.0208\n"), "{out}");
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

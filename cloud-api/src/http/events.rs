@@ -65,7 +65,7 @@ pub async fn batch(
     let (mut outcomes, head) = if valid.is_empty() {
         (Vec::new(), session.head)
     } else {
-        let (outcomes, state) = app.store.append(target.tenant, id, valid).await?;
+        let (outcomes, state) = app.append(target.tenant, id, valid).await?;
         (outcomes, state.head)
     };
     outcomes.reverse();

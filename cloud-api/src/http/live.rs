@@ -100,7 +100,10 @@ async fn run(
                 Ok(p) if p.sequence <= last => {}
                 Ok(p) if p.sequence == last + 1 => {
                     last = p.sequence;
+                    let recorded = p.recorded_at;
                     sink.send(text(p)?).await?;
+                    let lag = (chrono::Utc::now() - recorded).to_std().unwrap_or_default();
+                    app.metrics.fanout_lag.observe(lag);
                 }
                 // A gap (another node's event not seen yet) or a lag: the store has it all.
                 Ok(_) | Err(RecvError::Lagged(_)) => {

@@ -41,5 +41,15 @@ pub async fn metrics(State(app): State<AppState>) -> ([(axum::http::HeaderName, 
         )),
         Err(e) => tracing::warn!(error = %e, "queue depth unavailable"),
     }
+    match app.store.job_failures().await {
+        Ok(rows) => {
+            let name = "studio_job_failures_total";
+            text.push_str(&format!("# HELP {name} Failed pipeline job attempts, by kind.\n# TYPE {name} counter\n"));
+            for (kind, n) in rows {
+                text.push_str(&format!("{name}{{kind=\"{}\"}} {n}\n", crate::metrics::label(&kind)));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "job failures unavailable"),
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

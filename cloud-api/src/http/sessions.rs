@@ -81,7 +81,7 @@ pub async fn submit_as(
         occurred_at: None,
         event,
     };
-    let (mut outcomes, state) = app.store.append(target.tenant, session, vec![ne]).await?;
+    let (mut outcomes, state) = app.append(target.tenant, session, vec![ne]).await?;
     let first = outcomes.remove(0);
     let fresh = matches!(first, AppendOutcome::Appended(_));
     let result = outcome(first);
@@ -142,6 +142,16 @@ pub async fn start(
     Extension(IdemKey(key)): Extension<IdemKey>,
     ApiJson(req): ApiJson<SessionAction>,
 ) -> ApiResult<Json<StartResponse>> {
+    let t = std::time::Instant::now();
+    let started = start_class(app.clone(), caller, key, req).await;
+    if started.is_ok() {
+        app.metrics.session_start.observe(t.elapsed());
+    }
+    started.map(Json)
+}
+
+/// Start the class: the event, the LiveKit room and grant, the recording asked for.
+async fn start_class(app: AppState, caller: Caller, key: String, req: SessionAction) -> ApiResult<StartResponse> {
     let target = authorize(&app, &caller, req.session_id, Action::StartSession).await?;
     let room = crate::livekit::room_name(req.session_id);
     // Decide first: a second Start (another tab, a double click) is refused here and creates
@@ -196,7 +206,7 @@ pub async fn start(
         });
     }
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
-    Ok(Json(StartResponse { session, event, livekit, livekit_error, recording }))
+    Ok(StartResponse { session, event, livekit, livekit_error, recording })
 }
 
 pub fn livekit_unavailable(e: &crate::livekit::Unavailable) -> ApiError {

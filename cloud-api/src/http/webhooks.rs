@@ -25,6 +25,7 @@ pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(ev) = lk.verify_webhook(body, auth) else {
         tracing::warn!("refused a LiveKit webhook with a bad signature");
+        app.metrics.webhook_signature_failed();
         return Err(ApiError::new(ErrorCode::Unauthenticated, "the webhook signature is invalid"));
     };
     if ev.id.is_empty() {

@@ -18,12 +18,14 @@ pub const CHANNEL_CAPACITY: usize = 512;
 pub struct Published {
     pub sequence: u64,
     pub text: Bytes,
+    /// When the server recorded the event (for the fan-out lag: record → socket send).
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Published {
     pub fn new(env: &EventEnvelope) -> Self {
         let text = json!({ "kind": "event", "event": env }).to_string();
-        Published { sequence: env.sequence, text: Bytes::from(text) }
+        Published { sequence: env.sequence, text: Bytes::from(text), recorded_at: env.recorded_at }
     }
 }
 

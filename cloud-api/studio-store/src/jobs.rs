@@ -146,7 +146,7 @@ impl Store {
     ) -> StoreResult<String> {
         let mut w = self.write().await?;
         let row = sqlx::query(
-            "select attempts, max_attempts from jobs where id = $1 and locked_by = $2 and state = 'running'",
+            "select attempts, max_attempts, kind from jobs where id = $1 and locked_by = $2 and state = 'running'",
         )
         .bind(id.to_string())
         .bind(worker)
@@ -169,6 +169,13 @@ impl Store {
         .bind(error)
         .bind(ts(run_after))
         .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query(
+            "insert into job_failure_counts (kind, failures) values ($1, 1) \
+             on conflict (kind) do update set failures = job_failure_counts.failures + 1",
+        )
+        .bind(row.try_get::<String, _>(2)?)
         .execute(&mut *w.tx)
         .await?;
         w.commit().await?;
@@ -213,6 +220,13 @@ impl Store {
         .rows_affected();
         w.commit().await?;
         Ok(n == 1)
+    }
+
+    /// Failed attempts by job kind, ever.
+    pub async fn job_failures(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("select kind, failures from job_failure_counts order by kind").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     /// Queued and running jobs, and the age of the oldest queued one in seconds (metrics).

@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
     (5, "audit", include_str!("../../../migrations/sqlite/0005_audit.sql")),
     (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
+    (7, "job_failures", include_str!("../../../migrations/common/0007_job_failures.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -18,6 +19,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "user_active", include_str!("../../../migrations/common/0004_user_active.sql")),
     (5, "audit", include_str!("../../../migrations/postgres/0005_audit.sql")),
     (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
+    (7, "job_failures", include_str!("../../../migrations/common/0007_job_failures.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).
