@@ -5,7 +5,7 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # cmake + libclang build whisper.cpp (whisper-rs); espeak-ng, sox and ffmpeg make test speech.
 # prometheus brings promtool (alert rules are checked and unit-tested; /metrics is linted).
-for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium prometheus; do
+for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium prometheus unzip; do
   have_pkg "$p" || need+=("$p")
 done
 # Node.js with npm builds and tests the browser app; a nodejs package may bring npm itself (NodeSource).
@@ -28,6 +28,8 @@ python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --
 python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
+# helm, kubeconform and Kubernetes schemas for the deployment checks, built once and cached.
+bash "$(dirname "$0")/infra-tools.sh" >/dev/null
 # The browser pieces: livekit-client bundle, pages, and the yew app (wasm) — also playwright-core.
 bash "$(dirname "$0")/build-web.sh" >/dev/null
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }

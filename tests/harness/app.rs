@@ -55,6 +55,36 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The running app's state (for background tasks a test drives by hand).
     pub state: cloud_api::app::AppState,
+    /// Removes the test's directories (SQLite file, DATA_DIR) once the last node sharing them goes.
+    dirs: Arc<TempDirs>,
+}
+
+/// Directories a test made under the system temp dir, removed when dropped (thousands of runs on a
+/// reused CI machine would otherwise fill `/tmp`).
+#[derive(Default)]
+struct TempDirs(std::sync::Mutex<Vec<PathBuf>>);
+
+impl TempDirs {
+    fn add(&self, dir: PathBuf) {
+        // Only what lives under the temp dir: a test that points DATA_DIR elsewhere keeps it.
+        if dir.starts_with(std::env::temp_dir()) && dir != std::env::temp_dir() {
+            self.0.lock().expect("dirs").push(dir);
+        }
+    }
+}
+
+impl Drop for TempDirs {
+    fn drop(&mut self) {
+        for d in self.0.lock().expect("dirs").drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// The directory of a `sqlite://…/t.db?…` URL.
+fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    PathBuf::from(path).parent().map(PathBuf::from)
 }
 
 pub struct TestUser {
@@ -92,22 +122,28 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let url = fresh_db(db).await;
-        Self::node(db, url, tweak, None).await
+        Self::node(db, url, tweak, None, Arc::default()).await
     }
 
     /// Another cloud-api node on this one's database and blobs (multi-node tests).
     pub async fn second_node(&self) -> TestApp {
         let dir = self.data_dir.clone();
-        Self::node(self.db, self.store_url.clone(), move |c| c.data_dir = dir, None).await
+        Self::node(self.db, self.store_url.clone(), move |c| c.data_dir = dir, None, self.dirs.clone()).await
     }
 
     /// A node whose live channels hold only `capacity` events, so sockets lag quickly.
     pub async fn spawn_small_channels(db: Db, capacity: usize) -> TestApp {
         let url = fresh_db(db).await;
-        Self::node(db, url, |_| {}, Some(capacity)).await
+        Self::node(db, url, |_| {}, Some(capacity), Arc::default()).await
     }
 
-    async fn node(db: Db, url: String, tweak: impl FnOnce(&mut Config), capacity: Option<usize>) -> TestApp {
+    async fn node(
+        db: Db,
+        url: String,
+        tweak: impl FnOnce(&mut Config),
+        capacity: Option<usize>,
+        dirs: Arc<TempDirs>,
+    ) -> TestApp {
         let mut config = test_config(url.clone());
         if let Some(c) = capacity {
             config.live_channel_capacity = c;
@@ -117,6 +153,10 @@ impl TestApp {
             config.data_dir = std::env::temp_dir().join(format!("studio-test-{}", uuid::Uuid::new_v4()));
         }
         let data_dir = config.data_dir.clone();
+        if let Some(d) = sqlite_dir(&url) {
+            dirs.add(d);
+        }
+        dirs.add(data_dir.clone());
         // The same start-up path as `main`.
         let app = App::build(config).await.expect("build the app");
         let addr = app.addr;
@@ -124,7 +164,8 @@ impl TestApp {
         let state = app.state.clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        let t = TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir, state };
+        let t =
+            TestApp { addr, base: format!("http://{addr}"), store, http, db, store_url: url, data_dir, state, dirs };
         // Ready when /readyz says so (no sleeping).
         for _ in 0..200 {
             if t.http.get(format!("{}/readyz", t.base)).send().await.is_ok_and(|r| r.status().is_success()) {

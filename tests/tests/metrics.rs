@@ -88,6 +88,27 @@ async fn metrics_measure_what_the_runbooks_ask() {
     assert!(sample(&text, "studio_livekit_errors_total{call=\"create_room\"}") >= 1.0, "{text}");
     assert_eq!(sample(&text, "studio_job_failures_total{kind=\"process_recording\"}"), 1.0);
 
+    // Every metric the Grafana dashboard and the alert rules query is one this server exposes.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["infra/grafana/studio.json", "infra/alerts.yml"] {
+        let text_of = std::fs::read_to_string(root.join(file)).unwrap();
+        let mut names: Vec<String> = text_of
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("studio_") && w.len() > 7)
+            .map(|w| w.trim_end_matches("_bucket").trim_end_matches("_count").trim_end_matches("_sum").to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        assert!(names.len() >= 10, "{file} queries {names:?}");
+        for n in names {
+            let exposed = text.lines().any(|l| l.starts_with(&format!("# TYPE {n} ")));
+            assert!(exposed, "{file} queries {n}, which /metrics does not have");
+        }
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("infra/grafana/studio.json")).unwrap()).unwrap();
+    assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 10), "the dashboard has its panels");
+
     // The exposition format is valid, as Prometheus's own linter reads it.
     let out = std::process::Command::new("promtool")
         .args(["check", "metrics"])
