@@ -70,5 +70,29 @@ grep -q 'polling for jobs' "$log/worker.log" || fail "the worker did not start p
 kill -- -"$wpid" 2>/dev/null || true
 wait "$wpid" 2>/dev/null || true
 echo "ok: $worker_cmd"
+# The dev stack: everything up, both nodes answer, a login on node B; Ctrl-C stops it all and cleans up.
+dev_cmd=$(cmd_of 'bash scripts/dev-stack.sh')
+[ -n "$dev_cmd" ] || fail "the README no longer shows the dev stack command"
+setsid bash -c "$dev_cmd" >"$log/dev.log" 2>&1 &
+dpid=$!
+serving=$dpid
+for _ in $(seq 1 900); do grep -q 'dev stack ready' "$log/dev.log" && break; kill -0 "$dpid" 2>/dev/null || fail "the dev stack exited early"; sleep 1; done
+grep -q 'dev stack ready' "$log/dev.log" || fail "the dev stack did not get ready"
+node_a=$(awk '/node A/{print $3; exit}' "$log/dev.log"); node_b=$(awk '/node B/{print $3; exit}' "$log/dev.log")
+dev_state=$(awk '/^  logs/{print $2; exit}' "$log/dev.log"); dev_state=${dev_state%/\*.log}
+for u in "$node_a" "$node_b"; do curl -sf "${u}readyz" >/dev/null || fail "dev stack: $u is not ready"; done
+curl -sf "${node_b}api/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"teacher@demo.school","password":"'"$(awk '/password for every demo login/{print $NF; exit}' "$log/dev.log")"'"}' | grep -q '"token"' \
+  || fail "dev stack: the demo teacher cannot sign in on node B"
+grep -q 'S3 *http://127.0.0.1' "$log/dev.log" && grep -q 'LiveKit *ws://127.0.0.1' "$log/dev.log" || fail "dev stack: S3 or LiveKit missing"
+kill -INT -- -"$dpid"
+for _ in $(seq 1 60); do kill -0 "$dpid" 2>/dev/null || break; sleep 1; done
+kill -0 "$dpid" 2>/dev/null && fail "the dev stack did not stop on Ctrl-C"
+serving=
+grep -q '^stopped' "$log/dev.log" || fail "the dev stack did not say it stopped"
+[ -n "$dev_state" ] && [ ! -e "$dev_state" ] || fail "the dev stack left its state behind: $dev_state"
+for u in "$node_a" "$node_b"; do curl -s -o /dev/null "${u}healthz" && fail "dev stack: $u still answers after Ctrl-C"; done
+echo "ok: $dev_cmd"
+
 rm -rf "$clone" "$log"
 echo "README commands: all ran as written"

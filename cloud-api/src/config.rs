@@ -104,7 +104,8 @@ impl Config {
             upload_keep_days: parsed("UPLOAD_KEEP_DAYS", 7)?,
             livekit: match (var("LIVEKIT_URL"), var("LIVEKIT_API_KEY"), var("LIVEKIT_API_SECRET")) {
                 (Some(url), Some(api_key), Some(api_secret)) => {
-                    Some(crate::livekit::LiveKitConfig { url, api_key, api_secret })
+                    let previous = previous_livekit_key(&api_key)?;
+                    Some(crate::livekit::LiveKitConfig { url, api_key, api_secret, previous })
                 }
                 (None, None, None) => None,
                 _ => anyhow::bail!("set all of LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, or none"),
@@ -165,4 +166,19 @@ impl Config {
 /// Two hashes per core: enough to keep the cores busy, few enough to bound memory (19 MiB each).
 fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(2).min(16)
+}
+
+/// The LiveKit key being rotated out, if `LIVEKIT_PREVIOUS_API_SECRET` is set: its key (default: the
+/// current key) and `LIVEKIT_PREVIOUS_UNTIL`, the RFC 3339 time its webhooks stop counting.
+fn previous_livekit_key(current_key: &str) -> anyhow::Result<Option<crate::livekit::PreviousKey>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let Some(api_secret) = var("LIVEKIT_PREVIOUS_API_SECRET") else { return Ok(None) };
+    let until = var("LIVEKIT_PREVIOUS_UNTIL").ok_or_else(|| {
+        anyhow::anyhow!("LIVEKIT_PREVIOUS_API_SECRET needs LIVEKIT_PREVIOUS_UNTIL (an RFC 3339 time)")
+    })?;
+    let until = chrono::DateTime::parse_from_rfc3339(until.trim())
+        .map_err(|e| anyhow::anyhow!("LIVEKIT_PREVIOUS_UNTIL is not an RFC 3339 time: {e}"))?
+        .with_timezone(&chrono::Utc);
+    let api_key = var("LIVEKIT_PREVIOUS_API_KEY").unwrap_or_else(|| current_key.to_string());
+    Ok(Some(crate::livekit::PreviousKey { api_key, api_secret, until }))
 }

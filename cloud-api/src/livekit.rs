@@ -14,6 +14,17 @@ pub struct LiveKitConfig {
     pub url: String,
     pub api_key: String,
     pub api_secret: String,
+    /// The key being rotated out: webhooks it signed are still accepted until its time is up.
+    pub previous: Option<PreviousKey>,
+}
+
+/// An API key and secret that signed webhooks before the current ones (`LIVEKIT_PREVIOUS_API_KEY`,
+/// `LIVEKIT_PREVIOUS_API_SECRET`, `LIVEKIT_PREVIOUS_UNTIL`).
+#[derive(Clone, Debug)]
+pub struct PreviousKey {
+    pub api_key: String,
+    pub api_secret: String,
+    pub until: chrono::DateTime<chrono::Utc>,
 }
 
 /// Media tokens live at most this long (a class plus some).
@@ -26,6 +37,8 @@ pub struct LiveKit {
     rooms: RoomClient,
     egress: EgressClient,
     webhooks: WebhookReceiver,
+    /// Webhooks signed with the previous key, and until when they count.
+    previous_webhooks: Option<(WebhookReceiver, chrono::DateTime<chrono::Utc>)>,
     /// Failed calls are counted here, by call (`studio_livekit_errors_total`).
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
@@ -61,7 +74,11 @@ impl LiveKit {
         let egress = EgressClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
             .with_request_timeout(Duration::from_secs(10));
         let webhooks = WebhookReceiver::new(TokenVerifier::with_api_key(&cfg.api_key, &cfg.api_secret));
-        LiveKit { cfg, rooms, egress, webhooks, metrics }
+        let previous_webhooks = cfg
+            .previous
+            .as_ref()
+            .map(|p| (WebhookReceiver::new(TokenVerifier::with_api_key(&p.api_key, &p.api_secret)), p.until));
+        LiveKit { cfg, rooms, egress, webhooks, previous_webhooks, metrics }
     }
 
     /// The error of a failed `call`, counted.
@@ -170,7 +187,19 @@ impl LiveKit {
     }
 
     /// Verify a webhook over its raw body against the `Authorization` JWT (sha256 claim).
+    /// The event of a webhook signed with the current key — or with the previous one while its
+    /// rotation window lasts.
     pub fn verify_webhook(&self, body: &str, auth: &str) -> Option<livekit_protocol::WebhookEvent> {
-        self.webhooks.receive(body, auth.trim_start_matches("Bearer ").trim()).ok()
+        let token = auth.trim_start_matches("Bearer ").trim();
+        if let Ok(ev) = self.webhooks.receive(body, token) {
+            return Some(ev);
+        }
+        let (previous, until) = self.previous_webhooks.as_ref()?;
+        if chrono::Utc::now() >= *until {
+            return None;
+        }
+        let ev = previous.receive(body, token).ok()?;
+        tracing::info!(until = %until, "accepted a webhook signed with the previous LiveKit key");
+        Some(ev)
     }
 }

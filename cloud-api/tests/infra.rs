@@ -32,17 +32,14 @@ fn alert_rules_check_and_pass_their_unit_tests() {
     assert!(ok, "{said}");
     let (ok, said) = run(Command::new("promtool").args(["test", "rules"]).arg(infra.join("alerts.test.yml")));
     assert!(ok, "{said}");
-    // Every alert has a unit test and a runbook section.
+    // Every alert has a unit test (that each names an exported metric and a runbook section is
+    // tests/tests/bad_input.rs `alert_rules_use_exported_metrics`).
     let rules = std::fs::read_to_string(infra.join("alerts.yml")).unwrap();
     let tests = std::fs::read_to_string(infra.join("alerts.test.yml")).unwrap();
-    let runbooks = std::fs::read_to_string(root().join("docs/runbooks.md")).unwrap();
-    let anchors: Vec<String> =
-        runbooks.lines().filter_map(|l| l.strip_prefix("## ")).map(|h| h.to_lowercase().replace(' ', "-")).collect();
-    for line in rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")) {
-        assert!(tests.contains(&format!("alertname: {line}")), "alert {line} has no test in alerts.test.yml");
-    }
-    for anchor in rules.split("docs/runbooks.md#").skip(1).map(|r| r.split('"').next().unwrap()) {
-        assert!(anchors.iter().any(|a| a == anchor), "runbook section #{anchor} is missing in docs/runbooks.md");
+    let alerts: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).collect();
+    assert!(alerts.len() >= 14, "{alerts:?}");
+    for alert in alerts {
+        assert!(tests.contains(&format!("alertname: {alert}")), "alert {alert} has no test in alerts.test.yml");
     }
 }
 

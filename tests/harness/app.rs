@@ -125,6 +125,11 @@ impl TestApp {
         Self::node(db, url, tweak, None, Arc::default()).await
     }
 
+    /// A node on a database of the test's own making (a cluster it restarts, say).
+    pub async fn spawn_on(db: Db, url: String) -> TestApp {
+        Self::node(db, url, |_| {}, None, Arc::default()).await
+    }
+
     /// Another cloud-api node on this one's database and blobs (multi-node tests).
     pub async fn second_node(&self) -> TestApp {
         let dir = self.data_dir.clone();

@@ -72,6 +72,7 @@ impl LiveKitServer {
                 url: vars["LIVEKIT_URL"].clone(),
                 api_key: vars["LIVEKIT_API_KEY"].clone(),
                 api_secret: vars["LIVEKIT_API_SECRET"].clone(),
+                previous: None,
             },
             dir,
         }

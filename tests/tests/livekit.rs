@@ -72,6 +72,9 @@ async fn livekit_outage_keeps_the_class_going() {
     assert_eq!(join.status, 503, "{:?}", join.body);
     assert_eq!(join.code(), "livekit_unavailable");
     assert_eq!(app.all_events(&s.teacher.token, &s.session).await.len(), before);
+    // What the alerts read (JoinsFailing, LiveKitErrors; unit-tested in infra/alerts.test.yml).
+    assert!(metric(&app, "studio_joins_total{result=\"failed\"}").await >= 1);
+    assert!(metric(&app, "studio_livekit_errors_total{call=\"list_rooms\"}").await >= 1);
     // Everything else works.
     assert_eq!(
         app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "can't hear you"}))
@@ -437,4 +440,41 @@ async fn a_second_start_creates_nothing() {
     assert_eq!(metric(&app, "studio_livekit_rooms_created_total").await, 1);
     assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1);
     assert!(!room_names(&lk).await.contains(&format!("session-{}", s.session)), "no room re-created after the end");
+}
+
+/// Rotating the webhook key: during the window both the previous and the current secret verify;
+/// after it only the current one does. A third secret never does, and each refusal is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secret_rotation_accepts_old_and_new_for_a_window() {
+    let (old, new) = ("the-old-secret-of-this-school-000", "the-new-secret-of-this-school-111");
+    let config = |until: chrono::DateTime<chrono::Utc>| cloud_api::livekit::LiveKitConfig {
+        // No LiveKit server is needed to verify a signature; room calls fail and the class goes on.
+        url: "ws://127.0.0.1:9".into(),
+        api_key: "devkey".into(),
+        api_secret: new.into(),
+        previous: Some(cloud_api::livekit::PreviousKey { api_key: "devkey".into(), api_secret: old.into(), until }),
+    };
+    let during = config(chrono::Utc::now() + chrono::Duration::hours(1));
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(during)).await;
+    let s = app.school("Rotation").await;
+    assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
+    let url = format!("{}/api/webhooks/livekit", app.base);
+    let student = s.student.id.to_string();
+    let hook = |id: &str| webhook("participant_joined", id, &s.session, Some(&student));
+    let (a, b, c) = (hook("EV_old"), hook("EV_new"), hook("EV_other"));
+    assert_eq!(python_webhook(&url, "devkey", old, &a, &a).0, 200, "the previous secret, inside the window");
+    assert_eq!(python_webhook(&url, "devkey", new, &b, &b).0, 200, "the current secret");
+    let before = metric(&app, "studio_webhook_signature_failures_total").await;
+    assert_eq!(python_webhook(&url, "devkey", "some-third-secret-nobody-was-given", &c, &c).0, 401);
+    assert_eq!(metric(&app, "studio_webhook_signature_failures_total").await, before + 1);
+
+    // The window is over: the previous secret is refused, the current one still works.
+    let after = config(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let app2 = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(after)).await;
+    let s2 = app2.school("Rotated").await;
+    app2.post("/api/sessions/start", &s2.teacher.token, json!({"sessionId": s2.session})).await;
+    let url2 = format!("{}/api/webhooks/livekit", app2.base);
+    let late = webhook("participant_joined", "EV_late", &s2.session, Some(&s2.student.id.to_string()));
+    assert_eq!(python_webhook(&url2, "devkey", old, &late, &late).0, 401, "the previous secret, after the window");
+    assert_eq!(python_webhook(&url2, "devkey", new, &late, &late).0, 200);
 }

@@ -13,7 +13,9 @@ pub async fn healthz() -> Json<Health> {
 }
 
 pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Health>> {
-    app.store.ping().await.map_err(|e| {
+    // At once, not when the pool gives up: a load balancer asks every few seconds.
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping()).await;
+    ping.map_err(|_| "no answer within 2 s".to_string()).and_then(|r| r.map_err(|e| e.to_string())).map_err(|e| {
         tracing::warn!(error = %e, "store not reachable");
         ApiError::new(ErrorCode::NotReady, "the store is not reachable")
     })?;
