@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
 state=$(mktemp -d /tmp/studio-dev.XXXXXX)
+chmod 755 "$state"   # PostgreSQL runs as its own user and must reach its directory inside
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
 stopping=0
 cleanup() {
-  [ "$stopping" = 1 ] && return; stopping=1
+  # Once, and only in the script itself (not in a command substitution's subshell).
+  [ "$stopping" = 1 ] || [ "$BASHPID" != "$$" ] && return; stopping=1
   echo; echo "stopping the stack …"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -26,7 +28,7 @@ trap 'exit 130' INT TERM
 
 echo "building (cloud-api, artifact-worker, the web app) …"
 cargo build -q -p cloud-api -p artifact-worker --bin cloud-api --bin artifact-worker
-bash scripts/build-web.sh >/dev/null
+bash scripts/build-web.sh >"$state/build-web.log" 2>&1 || { tail -20 "$state/build-web.log"; exit 1; }
 bin=$CARGO_TARGET_DIR/debug
 
 pg=$(PG_TEST_DIR=$state/pg bash scripts/pg-test-cluster.sh start "$(free)")
@@ -60,7 +62,7 @@ The studio, on loopback:
   LiveKit    $LIVEKIT_URL  (devkey / secret)
   worker     artifact-worker (transcripts after class; the first run prepares the model)
   logs       $state/*.log
-$(grep -iE "teacher@|student@|admin@|password" "$state/a.out" | sed 's/^/  /')
+$(grep -iE "teacher@|student@|admin|password" "$state/a.out" | sed 's/^/  /')
 Ctrl-C stops everything.
 TXT
 echo "dev stack ready"
