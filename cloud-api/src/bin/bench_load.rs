@@ -1,7 +1,9 @@
 //! bench-load: a school's morning on two `cloud-api` nodes (release binaries, separate processes)
 //! sharing one PostgreSQL. 50 classes × 30 students: each teacher starts the class and opens a poll;
-//! each student signs in, joins, keeps a live socket, chats twice, asks a question and votes —
-//! students alternate between the nodes, so half the fan-out crosses nodes. Prints throughput,
+//! each student signs in, joins, keeps a live socket, chats twice, asks a question and votes, then
+//! (everyone signed in) chats once more, all at once —
+//! students alternate between the nodes, so half the fan-out crosses nodes. Baseline from the same
+//! run: 20 chats one at a time on the idle system. Prints throughput,
 //! p50/p99 per request kind, errors, and then checks every session's log (no gaps, no duplicates,
 //! exactly the writes made) and that every socket saw every event in order. Bounded to 3 minutes.
 //!
@@ -22,6 +24,8 @@ const STUDENTS: usize = 30;
 const PASSWORD: &str = "bench password";
 /// Logins in flight at once (each is an argon2 hash on the server: the rest queue here, as at 9:00).
 const LOGINS_AT_ONCE: usize = 64;
+/// Chats of the in-run baseline (one at a time, before the students come).
+const BASELINE_CHATS: usize = 20;
 
 #[derive(Default)]
 struct Stats {
@@ -167,6 +171,12 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("{CLASSES} classes started with a poll in {:.1} s", t_start.elapsed().as_secs_f64());
 
+    // Baseline in this run: the first teacher chats 20 times, one after another, on an idle system.
+    for n in 0..BASELINE_CHATS {
+        let body = json!({"sessionId": classes[0].0.session, "content": format!("baseline {n}")});
+        client.post("baseline chat", format!("{}/api/chat", nodes[0]), Some(&classes[0].0.teacher), body).await;
+    }
+
     // Students, all at once: sign in (64 hashing at a time), join, listen, chat, ask, vote, chat.
     let t_run = Instant::now();
     let logins = Arc::new(tokio::sync::Semaphore::new(LOGINS_AT_ONCE));
@@ -201,37 +211,56 @@ async fn main() -> anyhow::Result<()> {
                 c.post("vote", format!("{base}/api/polls/{poll}/responses"), Some(&token), json!({"option": si % 3}))
                     .await?;
                 c.post("chat", format!("{base}/api/chat"), Some(&token), chat(2)).await?;
-                Some(listener)
+                Some((listener, base, token, session))
             }));
         }
     }
     let mut listeners = Vec::new();
+    let mut signed_in = Vec::new();
     for t in tasks {
-        if let Some(l) = t.await? {
+        if let Some((l, base, token, session)) = t.await? {
             listeners.push(l);
+            signed_in.push((base, token, session));
         }
     }
     let run_secs = t_run.elapsed().as_secs_f64();
+    // Then the class in full swing, everyone signed in: one more chat each, all at once.
+    let t_swing = Instant::now();
+    let mut tasks = Vec::new();
+    for (base, token, session) in signed_in {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"sessionId": session, "content": "and one more"});
+            c.post("chat, all signed in", format!("{base}/api/chat"), Some(&token), body).await
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let swing_secs = t_swing.elapsed().as_secs_f64();
     anyhow::ensure!(Instant::now() < deadline, "the run took longer than 3 minutes");
 
     let by_kind = stats.by_kind.lock().expect("stats").clone();
     let total: usize = by_kind.values().map(Vec::len).sum();
     let errors = stats.errors.lock().expect("stats").clone();
+    let swing = by_kind.get("chat, all signed in").map(Vec::len).unwrap_or(0);
     println!(
-        "students: {} requests in {run_secs:.1} s = {:.0} requests/s over both nodes; errors: {}",
-        total,
-        total as f64 / run_secs,
+        "students signing in and working: {} requests in {run_secs:.1} s = {:.0} requests/s; then {swing} chats \
+         at once in {swing_secs:.1} s = {:.0}/s; errors: {}",
+        total - swing - BASELINE_CHATS,
+        (total - swing - BASELINE_CHATS) as f64 / run_secs,
+        swing as f64 / swing_secs,
         if errors.is_empty() { "none".to_string() } else { format!("{errors:?}") }
     );
     for (kind, mut ms) in by_kind {
         ms.sort_by(f64::total_cmp);
-        println!("  {kind:<10} n={:<5} p50 {:>7.1} ms  p99 {:>7.1} ms", ms.len(), pct(&ms, 0.5), pct(&ms, 0.99));
+        println!("  {kind:<20} n={:<5} p50 {:>7.1} ms  p99 {:>7.1} ms", ms.len(), pct(&ms, 0.5), pct(&ms, 0.99));
     }
 
     // Every log: sequences 1..=head with no gap, no repeat, and exactly the writes that succeeded.
     let mut bad = Vec::new();
     let mut heads = Vec::new();
-    for class in &classes {
+    for (ci, class) in classes.iter().enumerate() {
         let (session, token) = (&class.0.session, &class.0.teacher);
         let mut events = Vec::new();
         let mut after = 0;
@@ -257,7 +286,7 @@ async fn main() -> anyhow::Result<()> {
         let ids: std::collections::HashSet<&str> = events.iter().filter_map(|e| e["idempotencyKey"].as_str()).collect();
         let expected =
             (count("chat.posted"), count("question.asked"), count("poll.voted"), count("participant.joined"));
-        if !contiguous || ids.len() != events.len() || expected != (2 * STUDENTS, STUDENTS, STUDENTS, STUDENTS + 1) {
+        if !contiguous || ids.len() != events.len() || expected != (3 * STUDENTS + if ci == 0 { BASELINE_CHATS } else { 0 }, STUDENTS, STUDENTS, STUDENTS) {
             bad.push(format!(
                 "{session}: contiguous {contiguous}, {} events, {} keys, counts {expected:?}",
                 events.len(),
@@ -281,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "logs: {} of {CLASSES} sessions exact (no gaps, no duplicates, every write once){}",
         CLASSES - bad.len(),
-        if bad.is_empty() { String::new() } else { format!(": {bad:?}") }
+        if bad.is_empty() { String::new() } else { format!("; first: {:?}", &bad[..bad.len().min(3)]) }
     );
     println!(
         "sockets: {} of {} reached their session's head; {} saw a gap or a repeat",
