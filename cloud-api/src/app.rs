@@ -1,6 +1,6 @@
 //! Application state, the assembled router, and serving.
 
-use crate::auth::{self, LoginLimiter};
+use crate::auth::{self, Limits};
 use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
-    pub limiter: Arc<LoginLimiter>,
+    pub limiter: Arc<Limits>,
     /// Bounds how many password hashes run at once (each holds 19 MiB).
     pub hashing: Arc<auth::HashPool>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -37,8 +37,10 @@ pub struct AppState {
 impl AppState {
     /// Refuses (with the reason) when a key file is unusable.
     pub fn new(store: Arc<Store>, config: Config, blobs: BlobStore) -> anyhow::Result<Self> {
-        let limiter =
-            Arc::new(LoginLimiter::new(store.clone(), config.login_account_limit, config.login_ip_limit_per_min));
+        let limiter = Arc::new(
+            Limits::new(store.clone(), config.login_account_limit, config.login_ip_limit_per_min)
+                .with_write_limit(config.write_limit_per_min),
+        );
         let metrics: Arc<crate::metrics::Metrics> = Arc::default();
         let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c, metrics.clone())));
         let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)?;

@@ -153,20 +153,38 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Login limits kept in the database, so every node counts the same attempts: failed attempts per
-/// account (a sliding 15 minutes) and all attempts per IP (a sliding minute).
-pub struct LoginLimiter {
+/// Limits kept in the database, so every node counts the same attempts: failed logins per account
+/// (a sliding 15 minutes), all logins per IP (a sliding minute), and writes per user (a sliding minute).
+pub struct Limits {
     store: Arc<Store>,
     account_limit: u32,
     ip_limit: u32,
+    write_limit: u32,
 }
 
 /// The account window, seconds.
 const ACCOUNT_WINDOW: i64 = 15 * 60;
 
-impl LoginLimiter {
+impl Limits {
     pub fn new(store: Arc<Store>, account_limit: u32, ip_limit_per_min: u32) -> Self {
-        Self { store, account_limit, ip_limit: ip_limit_per_min }
+        Self { store, account_limit, ip_limit: ip_limit_per_min, write_limit: u32::MAX }
+    }
+
+    pub fn with_write_limit(mut self, per_min: u32) -> Self {
+        self.write_limit = per_min;
+        self
+    }
+
+    /// Count one write of `user`; 429 with `Retry-After` over the per-minute limit (a runaway script,
+    /// not a person: the default is 20 a second, sustained for a minute).
+    pub async fn check_writes(&self, user: shared_types::UserId) -> Result<(), ApiError> {
+        let w = self.store.rate_hit(&format!("writes:{user}"), 60).await?;
+        if w.estimate() > self.write_limit as f64 {
+            let mut e = ApiError::rate_limited(w.retry_after(self.write_limit));
+            e.problem.message = "too many writes in a minute; slow down and try again".into();
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn account_key(email: &str) -> String {

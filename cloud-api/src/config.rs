@@ -13,6 +13,8 @@ pub struct Config {
     pub login_ip_limit_per_min: u32,
     /// Failed logins per account per 15 minutes before 429.
     pub login_account_limit: u32,
+    /// Writes per user per minute, counted across every node (`WRITE_LIMIT_PER_MIN`).
+    pub write_limit_per_min: u32,
     pub token_ttl_hours: i64,
     /// How long stored idempotent responses are kept (at least 24 h).
     pub idempotency_keep_hours: i64,
@@ -93,6 +95,7 @@ impl Config {
             bootstrap_admin,
             login_ip_limit_per_min: parsed("LOGIN_IP_LIMIT_PER_MIN", 300)?,
             login_account_limit: parsed("LOGIN_ACCOUNT_LIMIT", 10)?,
+            write_limit_per_min: parsed("WRITE_LIMIT_PER_MIN", 1200)?,
             token_ttl_hours,
             idempotency_keep_hours: parsed::<i64>("IDEMPOTENCY_KEEP_HOURS", 48)?.max(24),
             student_web_dir: var("STUDENT_WEB_DIR")
@@ -144,6 +147,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.login_ip_limit_per_min > 0, "LOGIN_IP_LIMIT_PER_MIN must be at least 1");
         anyhow::ensure!(self.login_account_limit > 0, "LOGIN_ACCOUNT_LIMIT must be at least 1");
+        anyhow::ensure!(self.write_limit_per_min > 0, "WRITE_LIMIT_PER_MIN must be at least 1");
         anyhow::ensure!(self.max_upload_bytes > 0, "MAX_UPLOAD_MB must be at least 1");
         anyhow::ensure!(
             (1..=64).contains(&self.password_hash_concurrency),

@@ -22,6 +22,7 @@ pub fn test_config(database_url: String) -> Config {
         bootstrap_admin: None,
         login_ip_limit_per_min: 10_000,
         login_account_limit: 10,
+        write_limit_per_min: 100_000,
         token_ttl_hours: 1,
         idempotency_keep_hours: 24,
         student_web_dir: None,
@@ -132,8 +133,17 @@ impl TestApp {
 
     /// Another cloud-api node on this one's database and blobs (multi-node tests).
     pub async fn second_node(&self) -> TestApp {
+        self.second_node_with(|_| {}).await
+    }
+
+    /// [`TestApp::second_node`] with its configuration changed like the first's was.
+    pub async fn second_node_with(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = self.data_dir.clone();
-        Self::node(self.db, self.store_url.clone(), move |c| c.data_dir = dir, None, self.dirs.clone()).await
+        let tweak = move |c: &mut Config| {
+            c.data_dir = dir;
+            tweak(c);
+        };
+        Self::node(self.db, self.store_url.clone(), tweak, None, self.dirs.clone()).await
     }
 
     /// A node whose live channels hold only `capacity` events, so sockets lag quickly.

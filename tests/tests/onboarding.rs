@@ -249,7 +249,34 @@ async fn login_limits_hold_across_nodes(db: Db) {
     assert_eq!(b.login(&u.email, PASSWORD).await.status, 429, "even the right password waits");
 }
 
+/// Write limits live in the database too: 20 a minute per user — the join and 12 chats on node A, 7 on
+/// node B — and the 21st, on either node, is refused with `Retry-After`; a retry with the same key is
+/// refused again (not replayed), another user writes on.
+async fn write_limits_hold_across_nodes(db: Db) {
+    let a = TestApp::spawn_with(db, |c| c.write_limit_per_min = 20).await;
+    let b = a.second_node_with(|c| c.write_limit_per_min = 20).await;
+    let s = a.school("Busy").await;
+    a.live(&s).await;
+    let chat = |n: usize| json!({"sessionId": s.session, "content": format!("message {n}")});
+    for n in 0..12 {
+        assert_eq!(a.post("/api/chat", &s.student.token, chat(n)).await.status, 201, "write {n} on A");
+    }
+    for n in 12..19 {
+        assert_eq!(b.post("/api/chat", &s.student.token, chat(n)).await.status, 201, "write {n} on B");
+    }
+    let over = b.post_key("/api/chat", &s.student.token, chat(19), "the-21st").await;
+    assert_eq!(over.status, 429, "{:?}", over.body);
+    assert_eq!(over.code(), "rate_limited");
+    let retry: u64 = over.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(a.post_key("/api/chat", &s.student.token, chat(19), "the-21st").await.status, 429, "on A too");
+    let chats = a.all_events(&s.teacher.token, &s.session).await.iter().filter(|e| e["type"] == "chat.posted").count();
+    assert_eq!(chats, 19, "nothing of the refused writes was written");
+    assert_eq!(a.post("/api/chat", &s.assistant.token, chat(99)).await.status, 201, "another user writes on");
+}
+
 on_both!(
+    write_limits_hold_across_nodes,
     users_are_listed_searched_deactivated_and_reactivated,
     a_roster_imports_once_and_a_bad_file_writes_nothing,
     resets_and_password_changes,

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 fn start_server(database_url: Option<&str>) -> anyhow::Result<Spawned> {
     let exe = std::env::current_exe()?.with_file_name("cloud-api");
     let dir = std::env::temp_dir().join(format!("bench-fanout-{}", uuid::Uuid::new_v4()));
-    let mut env = vec![("LOGIN_IP_LIMIT_PER_MIN", "100000")];
+    let mut env = vec![("LOGIN_IP_LIMIT_PER_MIN", "100000"), ("WRITE_LIMIT_PER_MIN", "10000000")];
     if let Some(u) = database_url {
         env.push(("DATABASE_URL", u));
     }

@@ -286,7 +286,10 @@ async fn main() -> anyhow::Result<()> {
         let ids: std::collections::HashSet<&str> = events.iter().filter_map(|e| e["idempotencyKey"].as_str()).collect();
         let expected =
             (count("chat.posted"), count("question.asked"), count("poll.voted"), count("participant.joined"));
-        if !contiguous || ids.len() != events.len() || expected != (3 * STUDENTS + if ci == 0 { BASELINE_CHATS } else { 0 }, STUDENTS, STUDENTS, STUDENTS) {
+        if !contiguous
+            || ids.len() != events.len()
+            || expected != (3 * STUDENTS + if ci == 0 { BASELINE_CHATS } else { 0 }, STUDENTS, STUDENTS, STUDENTS)
+        {
             bad.push(format!(
                 "{session}: contiguous {contiguous}, {} events, {} keys, counts {expected:?}",
                 events.len(),

@@ -158,6 +158,11 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         }
         IdemBegin::Proceed => {}
     }
+    // A new write (a replay above is not one) counts against the caller's limit, on every node.
+    if let Err(e) = app.limiter.check_writes(user).await {
+        app.store.idem_release_or_later(user, &key).await;
+        return Err(e);
+    }
     parts.extensions.insert(IdemKey(key.clone()));
     if let Some(s) = spooled {
         parts.extensions.insert(s);
