@@ -5,13 +5,7 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,whisper_rs=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    studio_store::config::init_logs("info,sqlx=warn,whisper_rs=warn");
     let cmd = std::env::args().nth(1).unwrap_or_else(|| "run".into());
     match cmd.as_str() {
         "prepare-model" => {

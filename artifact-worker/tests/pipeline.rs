@@ -248,6 +248,8 @@ async fn corrupt_recording_fails_cleanly() {
     assert_eq!(retried.body["job"]["state"], "queued");
     let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("studio_job_queue_depth 1"), "{metrics}");
+    // The three failed attempts are what alert PipelineJobsFailing reads.
+    assert!(metrics.contains("studio_job_failures_total{kind=\"process_recording\"} 3\n"), "{metrics}");
 }
 
 /// A worker process killed mid-job: its lease runs out and another worker finishes the job.
@@ -287,6 +289,15 @@ async fn killed_worker_lease_expires_and_another_finishes() {
     assert!(held, "the child worker claimed the job");
     child.kill().unwrap();
     child.wait().unwrap();
+    // What alert PipelineBacklog reads: the job is still unfinished and ageing.
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("studio_job_queue_depth 1\n"), "{metrics}");
+    let age: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("studio_job_oldest_age_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(age > 0.0, "the stuck job ages: {age}");
     // Another worker gets nothing until the lease expires, then finishes the job.
     let early = app.store.claim_job("probe", Duration::from_secs(1)).await.unwrap();
     assert!(early.is_none(), "the lease still holds: {early:?} now {}", Utc::now());
@@ -296,6 +307,8 @@ async fn killed_worker_lease_expires_and_another_finishes() {
     assert_eq!(job.attempts, 2);
     let r = app.get(&format!("/api/replays/{}", s.session), &s.student.token).await;
     assert!(r.body["transcript"]["segments"].as_array().is_some_and(|v| !v.is_empty()));
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("studio_job_queue_depth 0\n"), "the backlog is gone: {metrics}");
 }
 
 /// Derivers fail alone: when captions cannot be stored (a file sits where their folder should be),

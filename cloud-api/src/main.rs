@@ -5,16 +5,7 @@ use cloud_api::{app::App, config::Config, demo};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
-    // Logs on stderr; stdout is for what a person reads (the URL and logins of `demo`).
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        // One JSON object a line, with the request span (method, path, request id) on each.
-        logs.json().with_current_span(true).with_span_list(false).init();
-    } else {
-        logs.init();
-    }
+    cloud_api::store::config::init_logs("info,sqlx=warn,tower_http=info");
     let cmd = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     if !matches!(cmd.as_str(), "serve" | "demo" | "migrate") {
         anyhow::bail!("unknown command `{cmd}` (use: serve | demo | migrate)");

@@ -44,3 +44,16 @@ pub async fn open_blobs(s3: Option<&S3Config>, data_dir: &std::path::Path) -> an
         None => BlobStore::Local(LocalBlobs::in_data_dir(data_dir)?),
     })
 }
+
+/// Logging for both binaries: to stderr (stdout is for what a person reads), `RUST_LOG` or `default`
+/// as the filter, and with `LOG_FORMAT=json` one JSON object a line carrying the current span (for
+/// cloud-api: the request's method, path and id).
+pub fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
+    }
+}
