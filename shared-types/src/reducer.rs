@@ -102,6 +102,16 @@ fn live(s: &SessionState) -> Result<(), Rejection> {
     }
 }
 
+/// Preparing the class — scenes, decks, images, the slide to open on, whiteboards — may start once it
+/// is scheduled (a teacher prepares before class, offline in the studio), and stops when it ends.
+fn prepared(s: &SessionState) -> Result<(), Rejection> {
+    match s.status {
+        SessionStatus::Scheduled | SessionStatus::Live => Ok(()),
+        SessionStatus::Ended => Err(Rejection::Ended),
+        SessionStatus::New => Err(Rejection::NotLive),
+    }
+}
+
 fn presenter(e: &EventEnvelope) -> Result<(), Rejection> {
     match e.actor_role {
         Some(r) if crate::policy::presents(r) => Ok(()),
@@ -166,7 +176,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         SceneCreated { scene_id, name, .. } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             text("name", name)?;
             if s.scenes.contains_key(scene_id) {
@@ -174,7 +184,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         SceneUpdated { scene_id, name, .. } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             if let Some(n) = name {
                 text("name", n)?;
@@ -184,14 +194,14 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         SceneChanged { scene_id } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             if !s.scenes.contains_key(scene_id) {
                 return Err(Rejection::Unknown("scene"));
             }
         }
         SlideDeckAdded { asset_id, page_count, .. } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             if *page_count == 0 {
                 return Err(invalid("pageCount must be at least 1"));
@@ -201,7 +211,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         AssetAdded { asset_id, kind, .. } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             if !matches!(kind.as_str(), "image" | "whiteboard") {
                 return Err(invalid("kind must be image or whiteboard"));
@@ -211,7 +221,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         SlideShown { asset_id, page } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             let deck = s.decks.get(asset_id).ok_or(Rejection::Unknown("deck"))?;
             if *page == 0 || *page > deck.page_count {
@@ -219,7 +229,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         WhiteboardStrokeAdded { board_id, strokes } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             text("boardId", board_id)?;
             if strokes.is_empty() || strokes.len() > MAX_STROKES_PER_BATCH {
@@ -244,7 +254,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         WhiteboardStrokeErased { board_id, stroke_ids } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             let board = s.boards.get(board_id).ok_or(Rejection::Unknown("board"))?;
             if stroke_ids.is_empty() {
@@ -255,7 +265,7 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             }
         }
         WhiteboardCleared { board_id } | WhiteboardUndone { board_id } => {
-            live(s)?;
+            prepared(s)?;
             presenter(e)?;
             if !s.boards.contains_key(board_id) {
                 return Err(Rejection::Unknown("board"));

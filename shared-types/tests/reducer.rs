@@ -101,7 +101,11 @@ fn nothing_is_presented_before_start_or_after_end() {
         layout: vec![],
         metadata: serde_json::Value::Null,
     };
-    assert_eq!(g.when(TEACHER, scene.clone()), Err(Rejection::NotLive));
+    // Preparing is not presenting: scenes and boards may be set up once the class is scheduled.
+    assert!(g.when(TEACHER, scene.clone()).is_ok());
+    assert_eq!(g.when(STUDENT, scene.clone()), Err(Rejection::NotPresenter));
+    let chat = SessionEvent::ChatPosted { message_id: MessageId::new(), content: "early".into() };
+    assert_eq!(g.when(TEACHER, chat), Err(Rejection::NotLive), "the class itself waits for the start");
     let ended = Given::live().had(TEACHER, SessionEvent::SessionEnded {});
     assert_eq!(ended.when(TEACHER, scene), Err(Rejection::Ended));
     assert_eq!(ended.when(TEACHER, open_poll()), Err(Rejection::Ended));

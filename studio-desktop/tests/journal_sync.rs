@@ -283,3 +283,58 @@ async fn a_long_offline_class_arrives_once() {
     ops.extend([Op::Online, Op::PushLoseAnswer, Op::Restart, Op::Push]);
     run(ops).await;
 }
+
+/// Preparing before class, offline: on a scheduled session the studio records a scene and a drawing
+/// with the server unreachable; once it is back they arrive once, and the class starts with them —
+/// while a chat, which waits for the start, is refused by the same rules locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_prepared_offline_arrives_before_it_starts() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let s = app.school("Prepared").await;
+    let me: shared_types::dto::MeResponse =
+        serde_json::from_value(app.get("/api/auth/me", &s.teacher.token).await.body).unwrap();
+    let dto: shared_types::dto::SessionDto =
+        serde_json::from_value(app.get(&format!("/api/sessions/{}", s.session), &s.teacher.token).await.body).unwrap();
+    assert_eq!(dto.status, "scheduled");
+    let actor = studio_desktop::session_actor(&me, &dto);
+    let session: SessionId = s.session.parse().unwrap();
+    let file = std::env::temp_dir().join(format!("studio-prep-{}.db", uuid::Uuid::new_v4()));
+    let journal = Journal::open(&file).unwrap();
+    let client = Client::new(&app.base, &s.teacher.token);
+    client.pull(&journal, session).await.unwrap();
+
+    let scene = shared_types::SceneId::new();
+    let layout =
+        vec![shared_types::events::LayoutItem { source: "slide".into(), ref_id: None, x: 0.0, y: 0.0, w: 1.0, h: 1.0 }];
+    let c = SessionCommand::CreateScene { scene_id: scene, name: "Lecture".into(), layout, metadata: json!({}) };
+    journal.record(session, &actor, c).unwrap();
+    let stroke =
+        Stroke { id: "prep-1".into(), points: vec![[0.2, 0.2], [0.8, 0.8]], color: "#2a4fd6".into(), width: 3.0 };
+    journal
+        .record(session, &actor, SessionCommand::AddStrokes { board_id: "main".into(), strokes: vec![stroke] })
+        .unwrap();
+    let chat = SessionCommand::PostChat { message_id: MessageId::new(), content: "too early".into() };
+    assert!(matches!(journal.record(session, &actor, chat), Err(JournalError::Refused(_))), "chat waits for the start");
+
+    // Offline: nothing leaves; online: both arrive, once.
+    let offline = Client::new("http://127.0.0.1:9", &s.teacher.token);
+    assert!(matches!(offline.push(&journal, session).await, Err(SyncError::Offline(_))));
+    assert_eq!(journal.pending_count().unwrap(), 2);
+    let pushed = client.push_until_synced(&journal, session, std::time::Duration::from_secs(20)).await.unwrap();
+    assert_eq!((pushed.synced, pushed.refused), (2, 0));
+    client.push(&journal, session).await.unwrap();
+    let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
+    assert_eq!(start.status, 200, "{:?}", start.body);
+    let state = app.get(&format!("/api/sessions/{}/state", s.session), &s.student.token).await;
+    assert_eq!(state.body["state"]["status"], "live");
+    assert_eq!(state.body["state"]["scenes"][scene.to_string()]["name"], "Lecture");
+    let strokes = &state.body["state"]["boards"]["main"];
+    assert!(strokes.to_string().contains("prep-1"), "the drawing is on the board: {strokes}");
+    let log = app.all_events(&s.teacher.token, &s.session).await;
+    assert_eq!(
+        log.iter().filter(|e| e["idempotencyKey"].as_str().is_some_and(|k| k.starts_with("studio-"))).count(),
+        2
+    );
+    drop(journal);
+    let _ = std::fs::remove_file(&file);
+}

@@ -17,9 +17,13 @@ async fn deck_upload(app: &TestApp, s: &School, pages: usize) -> Answer {
 async fn pdf_becomes_a_deck(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.school("Decks").await;
-    // Not before the class is live.
+    // Prepared before class: a deck may be added once the class is scheduled (decks prepared offline
+    // in the studio arrive then); it is in the state the class starts with.
     let early = deck_upload(&app, &s, 2).await;
-    assert_eq!(early.status, 409, "{:?}", early.body);
+    assert_eq!(early.status, 201, "{:?}", early.body);
+    let scheduled = app.get(&format!("/api/sessions/{}/state", s.session), &s.teacher.token).await;
+    assert_eq!(scheduled.body["state"]["status"], "scheduled");
+    assert_eq!(scheduled.body["state"]["decks"][early.body["id"].as_str().unwrap()]["pageCount"], 2);
     app.live(&s).await;
     let before = app.all_events(&s.teacher.token, &s.session).await.len();
     let by_student =
