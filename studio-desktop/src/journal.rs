@@ -20,6 +20,17 @@ pub enum Status {
     Refused { code: String, message: String },
 }
 
+/// What a server event did to the journal (see [`Journal::apply_remote`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// The next event: folded onto the base (and, if it was ours, the entry marked synced).
+    Applied,
+    /// Already in the base.
+    Old,
+    /// Events are missing before it: pull the state, then listen again.
+    Gap,
+}
+
 /// One journal entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -235,6 +246,30 @@ impl Journal {
             recorded_at: e.occurred_at,
             event: e.event.clone(),
         }
+    }
+
+    /// A server event from the live socket: what others wrote (students, assistants) joins the base
+    /// as it happens; one of our own entries coming back is marked synced with its sequence.
+    pub fn apply_remote(&self, env: &EventEnvelope) -> Result<Remote, JournalError> {
+        let mut base = self.base(env.session_id)?;
+        if env.sequence <= base.head {
+            return Ok(Remote::Old);
+        }
+        if env.sequence != base.head + 1 {
+            return Ok(Remote::Gap);
+        }
+        apply(&mut base, env).map_err(|r| {
+            JournalError::Corrupt(format!("the server's event {} does not fold here: {r}", env.sequence))
+        })?;
+        self.set_base(env.session_id, &base)?;
+        let ours = self.conn.execute(
+            "update entries set status = 'synced', server_seq = ?2 where idempotency_key = ?1 and status = 'pending'",
+            params![env.idempotency_key, env.sequence as i64],
+        )?;
+        if ours > 0 {
+            self.forget(None);
+        }
+        Ok(Remote::Applied)
     }
 
     /// Decide `command` for `actor` against the local state; written as a pending entry if allowed.

@@ -6,8 +6,8 @@
 pub mod journal;
 pub mod sync;
 
-pub use journal::{Entry, Journal, JournalError, Status};
-pub use sync::{Client, Pushed, SyncError};
+pub use journal::{Entry, Journal, JournalError, Remote, Status};
+pub use sync::{Client, Live, Pushed, SyncError};
 
 use shared_types::decide::SessionActor;
 use shared_types::dto::{MeResponse, SessionDto};

@@ -180,3 +180,41 @@ impl Client {
         }
     }
 }
+
+/// The session's live socket: the server's events after a sequence, as they are committed.
+pub struct Live {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Live {
+    /// The next event, `None` when the socket closed (reconnect with the journal's base head).
+    pub async fn next(&mut self) -> Option<shared_types::EventEnvelope> {
+        use futures::StreamExt;
+        while let Some(msg) = self.ws.next().await {
+            let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = msg else {
+                if msg.is_err() {
+                    return None;
+                }
+                continue;
+            };
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            if v["kind"] == "event" {
+                return serde_json::from_value(v["event"].clone()).ok();
+            }
+        }
+        None
+    }
+}
+
+impl Client {
+    /// Open the live socket of `session` after sequence `after` (the journal base's head).
+    pub async fn listen(&self, session: SessionId, after: u64) -> Result<Live, SyncError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/sessions/{session}/live?after={after}", self.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().map_err(|e| SyncError::Offline(e.to_string()))?;
+        let auth = format!("Bearer {}", self.token).parse().map_err(|_| SyncError::Offline("bad token".into()))?;
+        req.headers_mut().insert("authorization", auth);
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| SyncError::Offline(e.to_string()))?;
+        Ok(Live { ws })
+    }
+}

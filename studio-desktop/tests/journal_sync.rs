@@ -338,3 +338,60 @@ async fn a_class_prepared_offline_arrives_before_it_starts() {
     drop(journal);
     let _ = std::fs::remove_file(&file);
 }
+
+/// What others write reaches the studio through the live socket: a student's chat and question join
+/// the base as they happen, the studio's own pushed entries come back marked synced, old events are
+/// ignored, and a gap says "pull first".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_socket_brings_what_others_write() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let s = app.school("Listening").await;
+    app.live(&s).await;
+    let me: shared_types::dto::MeResponse =
+        serde_json::from_value(app.get("/api/auth/me", &s.teacher.token).await.body).unwrap();
+    let dto: shared_types::dto::SessionDto =
+        serde_json::from_value(app.get(&format!("/api/sessions/{}", s.session), &s.teacher.token).await.body).unwrap();
+    let actor = studio_desktop::session_actor(&me, &dto);
+    let session: SessionId = s.session.parse().unwrap();
+    let file = std::env::temp_dir().join(format!("studio-live-{}.db", uuid::Uuid::new_v4()));
+    let journal = Journal::open(&file).unwrap();
+    let client = Client::new(&app.base, &s.teacher.token);
+    let head = client.pull(&journal, session).await.unwrap();
+    let mut live = client.listen(session, head).await.unwrap();
+
+    let chat = app
+        .post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "Can you repeat that?"}))
+        .await;
+    assert_eq!(chat.status, 201);
+    let q = app
+        .post("/api/questions", &s.student.token, json!({"sessionId": s.session, "content": "Is it on the test?"}))
+        .await;
+    assert_eq!(q.status, 201);
+    journal
+        .record(session, &actor, SessionCommand::PostChat { message_id: MessageId::new(), content: "Yes.".into() })
+        .unwrap();
+    client.send(session, &journal.pending(session, 10).unwrap()).await.unwrap(); // the answer is lost
+    assert_eq!(journal.pending_count().unwrap(), 1);
+    for _ in 0..3 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), live.next()).await.unwrap().unwrap();
+        assert_eq!(journal.apply_remote(&e).unwrap(), studio_desktop::Remote::Applied);
+    }
+    let state = journal.state(session).unwrap();
+    assert!(state.chat.iter().any(|m| m.content == "Can you repeat that?"), "the student's chat is in the studio");
+    assert_eq!(state.questions.len(), 1);
+    assert_eq!(journal.pending_count().unwrap(), 0, "our own entry came back over the socket: synced");
+    assert!(matches!(journal.entries(session).unwrap()[0].status, Status::Synced { .. }));
+    // An old event changes nothing; one from beyond a gap asks for a pull.
+    let log = app.all_events(&s.teacher.token, &s.session).await;
+    let first: shared_types::EventEnvelope = serde_json::from_value(log[0].clone()).unwrap();
+    assert_eq!(journal.apply_remote(&first).unwrap(), studio_desktop::Remote::Old);
+    let mut ahead: shared_types::EventEnvelope = serde_json::from_value(log.last().unwrap().clone()).unwrap();
+    ahead.sequence += 5;
+    assert_eq!(journal.apply_remote(&ahead).unwrap(), studio_desktop::Remote::Gap);
+    let server: shared_types::dto::StateResponse =
+        serde_json::from_value(app.get(&format!("/api/sessions/{}/state", s.session), &s.teacher.token).await.body)
+            .unwrap();
+    assert_eq!(journal.state(session).unwrap(), server.state, "the studio sees what the server has");
+    drop(journal);
+    let _ = std::fs::remove_file(&file);
+}
