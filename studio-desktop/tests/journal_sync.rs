@@ -89,15 +89,20 @@ impl Model {
     }
 }
 
-async fn run(ops: Vec<Op>) {
-    let app = TestApp::spawn(Db::Sqlite).await;
-    let s = app.school("Studio").await;
-    app.live(&s).await;
+/// The teacher as the studio decides for them: `GET /api/auth/me` and the session, as the app reads them.
+async fn teacher_of(app: &TestApp, s: &School) -> (shared_types::decide::SessionActor, shared_types::dto::SessionDto) {
     let me: shared_types::dto::MeResponse =
         serde_json::from_value(app.get("/api/auth/me", &s.teacher.token).await.body).unwrap();
     let dto: shared_types::dto::SessionDto =
         serde_json::from_value(app.get(&format!("/api/sessions/{}", s.session), &s.teacher.token).await.body).unwrap();
-    let actor = studio_desktop::session_actor(&me, &dto);
+    (studio_desktop::session_actor(&me, &dto), dto)
+}
+
+async fn run(ops: Vec<Op>) {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let s = app.school("Studio").await;
+    app.live(&s).await;
+    let (actor, _) = teacher_of(&app, &s).await;
     let session: SessionId = s.session.parse().unwrap();
     let file = std::env::temp_dir().join(format!("studio-journal-{}.db", uuid::Uuid::new_v4()));
     let open = |p: &Path| Journal::open(p).expect("journal");
@@ -347,11 +352,7 @@ async fn the_live_socket_brings_what_others_write() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let s = app.school("Listening").await;
     app.live(&s).await;
-    let me: shared_types::dto::MeResponse =
-        serde_json::from_value(app.get("/api/auth/me", &s.teacher.token).await.body).unwrap();
-    let dto: shared_types::dto::SessionDto =
-        serde_json::from_value(app.get(&format!("/api/sessions/{}", s.session), &s.teacher.token).await.body).unwrap();
-    let actor = studio_desktop::session_actor(&me, &dto);
+    let (actor, _) = teacher_of(&app, &s).await;
     let session: SessionId = s.session.parse().unwrap();
     let file = std::env::temp_dir().join(format!("studio-live-{}.db", uuid::Uuid::new_v4()));
     let journal = Journal::open(&file).unwrap();

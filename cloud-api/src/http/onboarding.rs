@@ -318,21 +318,7 @@ pub async fn audit_log(
     };
     let rows = app.store.audit_entries(&filter, AUDIT_PAGE + 1).await?;
     let more = rows.len() > AUDIT_PAGE as usize;
-    let entries: Vec<AuditEntryDto> = rows
-        .into_iter()
-        .take(AUDIT_PAGE as usize)
-        .map(|e| AuditEntryDto {
-            id: e.id,
-            at: e.at,
-            tenant_id: e.tenant_id,
-            actor_id: e.actor_id,
-            action: e.action,
-            target: e.target,
-            outcome: e.outcome,
-            request_id: e.request_id,
-            ip: e.ip,
-        })
-        .collect();
+    let entries: Vec<AuditEntryDto> = rows.into_iter().take(AUDIT_PAGE as usize).collect();
     let next_cursor = if more { entries.last().map(|e| e.id.to_string()) } else { None };
     Ok(Json(AuditPage { entries, next_cursor }))
 }

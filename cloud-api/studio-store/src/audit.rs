@@ -3,19 +3,8 @@
 use super::*;
 use shared_types::{TenantId, UserId};
 
-/// One audited action as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub id: uuid::Uuid,
-    pub at: DateTime<Utc>,
-    pub tenant_id: Option<TenantId>,
-    pub actor_id: Option<UserId>,
-    pub action: String,
-    pub target: String,
-    pub outcome: String,
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-}
+/// One audited action, as written and as read: the wire type itself.
+pub use shared_types::dto::AuditEntryDto as AuditEntry;
 
 /// What to read: a tenant (`None`: every tenant), optional filters, entries older than `before`.
 #[derive(Clone, Debug, Default)]
