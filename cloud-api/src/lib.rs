@@ -12,7 +12,8 @@ pub mod livekit;
 pub mod metrics;
 pub mod secrets;
 pub mod serve;
-pub mod slides;
+/// PDF decks (the renderer is shared with the studio).
+pub use shared_types::deck as slides;
 pub mod spawned;
 pub mod spool;
 pub mod sweep;

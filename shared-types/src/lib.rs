@@ -4,6 +4,8 @@
 //! `wasm32-unknown-unknown` and does no I/O.
 
 pub mod decide;
+#[cfg(feature = "pdf")]
+pub mod deck;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -16,6 +18,7 @@ pub mod reducer;
 pub mod requests;
 pub mod roles;
 pub mod state;
+pub mod studio;
 
 pub use decide::{decide, Permissions, SessionActor, SessionCommand};
 pub use events::{EventEnvelope, SessionEvent};

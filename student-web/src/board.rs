@@ -71,6 +71,22 @@ pub fn board_canvas(props: &BoardProps) -> Html {
 
 thread_local! {
     static ASSETS: RefCell<HashMap<AssetId, (AssetDto, f64)>> = RefCell::new(HashMap::new());
+    /// In the studio window, pages and images come from its core (`studio://`), offline too.
+    static STUDIO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Take pages and images from the studio's core instead of the API.
+pub fn use_studio_assets() {
+    STUDIO.with(|s| s.set(true));
+}
+
+/// A page (1-based; 0 for an image) as the studio window loads it from its core.
+pub fn studio_src(asset: AssetId, page: u32) -> String {
+    format!("studio://localhost/asset/{asset}/{page}")
+}
+
+fn in_studio() -> bool {
+    STUDIO.with(|s| s.get())
 }
 
 /// The asset with URLs that are still good, from the cache or the API.
@@ -93,7 +109,7 @@ fn use_asset(id: Option<AssetId>) -> Option<AssetDto> {
     {
         let got = got.clone();
         use_effect_with(id, move |id| {
-            if let Some(id) = *id {
+            if let (Some(id), false) = (*id, in_studio()) {
                 spawn_local(async move { got.set(asset(id).await) });
             }
         });
@@ -112,7 +128,11 @@ pub fn slide_image(props: &SlideProps) -> Html {
     let Some(pos) = props.slide else {
         return html! { <div id="slide" class="slide-blank" data-page="0"></div> };
     };
-    let src = asset.as_ref().and_then(|a| a.pages.get(pos.page.saturating_sub(1) as usize).cloned());
+    let src = if in_studio() {
+        Some(studio_src(pos.asset_id, pos.page))
+    } else {
+        asset.as_ref().and_then(|a| a.pages.get(pos.page.saturating_sub(1) as usize).cloned())
+    };
     let title = asset.as_ref().and_then(|a| a.title.clone()).unwrap_or_else(|| "Slides".into());
     let count = asset.as_ref().and_then(|a| a.page_count).unwrap_or(0);
     html! {
@@ -133,10 +153,165 @@ pub struct ImageProps {
 
 #[function_component(AssetImage)]
 pub fn asset_image(props: &ImageProps) -> Html {
-    match use_asset(props.asset) {
+    let asset = use_asset(props.asset);
+    if let (Some(id), true) = (props.asset, in_studio()) {
+        return html! { <img src={studio_src(id, 0)} alt="Image" /> };
+    }
+    match asset {
         Some(a) => {
             html! { <img src={a.content_url.clone()} alt={a.title.clone().unwrap_or_else(|| "Image".into())} /> }
         }
         None => html! {},
+    }
+}
+
+/// What the pointer does on the studio's whiteboard.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tool {
+    /// Width as a fraction of the board's width.
+    Pen {
+        color: String,
+        width: f64,
+    },
+    Eraser,
+}
+
+/// How near (a fraction of the board) the eraser must pass to a stroke's point to take it.
+const ERASE_RADIUS: f64 = 0.015;
+
+/// The strokes with a point within the eraser's reach of `at` (board coordinates 0..1).
+pub fn erase_hits(strokes: &[Stroke], at: [f64; 2]) -> Vec<String> {
+    strokes
+        .iter()
+        .filter(|s| s.points.iter().any(|p| (p[0] - at[0]).hypot(p[1] - at[1]) <= ERASE_RADIUS))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DrawProps {
+    pub board: String,
+    /// Where the board sits on the stage (fractions).
+    pub place: shared_types::events::LayoutItem,
+    pub tool: Tool,
+    pub strokes: Rc<Vec<Stroke>>,
+    /// A piece of the stroke being drawn (sent 30 times a second while the pen moves).
+    pub on_strokes: Callback<Vec<Stroke>>,
+    pub on_erase: Callback<Vec<String>>,
+}
+
+/// Flush the pen's points this often while it moves (≈30 Hz).
+const FLUSH_MS: f64 = 33.0;
+
+/// One gesture of the pen: its id (`g-…`), the segments sent so far, the points not sent yet.
+struct Gesture {
+    id: String,
+    sent: usize,
+    last: Option<[f64; 2]>,
+    points: Vec<[f64; 2]>,
+    flushed_at: f64,
+    erased: std::collections::HashSet<String>,
+}
+
+/// A transparent layer over the board that turns pointer gestures into stroke segments (ids
+/// `<gesture>~<n>`, so undo can take a whole gesture) or erasures; what is drawn shows once the
+/// core folded it, like everything else.
+#[function_component(DrawBoard)]
+pub fn draw_board(props: &DrawProps) -> Html {
+    let layer = use_node_ref();
+    let gesture = use_mut_ref(|| None::<Gesture>);
+    let at = {
+        let layer = layer.clone();
+        move |e: &PointerEvent| -> Option<[f64; 2]> {
+            let r = layer.cast::<web_sys::Element>()?.get_bounding_client_rect();
+            let x = ((e.client_x() as f64 - r.left()) / r.width().max(1.0)).clamp(0.0, 1.0);
+            let y = ((e.client_y() as f64 - r.top()) / r.height().max(1.0)).clamp(0.0, 1.0);
+            Some([(x * 10000.0).round() / 10000.0, (y * 10000.0).round() / 10000.0])
+        }
+    };
+    let flush = {
+        let (tool, on_strokes) = (props.tool.clone(), props.on_strokes.clone());
+        move |g: &mut Gesture| {
+            let Tool::Pen { color, width } = &tool else { return };
+            if g.points.is_empty() {
+                return;
+            }
+            // Each segment starts where the last one ended, so the line has no gaps.
+            let mut points: Vec<[f64; 2]> = g.last.into_iter().collect();
+            points.append(&mut g.points);
+            g.last = points.last().copied();
+            g.sent += 1;
+            g.flushed_at = js_sys::Date::now();
+            on_strokes.emit(vec![Stroke {
+                id: format!("{}~{}", g.id, g.sent),
+                points,
+                color: color.clone(),
+                width: *width,
+            }]);
+        }
+    };
+    let erase = {
+        let (strokes, on_erase) = (props.strokes.clone(), props.on_erase.clone());
+        move |g: &mut Gesture, p: [f64; 2]| {
+            let hits: Vec<String> =
+                erase_hits(&strokes, p).into_iter().filter(|id| g.erased.insert(id.clone())).collect();
+            if !hits.is_empty() {
+                on_erase.emit(hits);
+            }
+        }
+    };
+    let down = {
+        let (gesture, at, erase, tool) = (gesture.clone(), at.clone(), erase.clone(), props.tool.clone());
+        Callback::from(move |e: PointerEvent| {
+            e.prevent_default();
+            if let Some(t) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+                let _ = t.set_pointer_capture(e.pointer_id());
+            }
+            let Some(p) = at(&e) else { return };
+            let mut g = Gesture {
+                id: format!("g-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                sent: 0,
+                last: None,
+                points: vec![p],
+                flushed_at: js_sys::Date::now(),
+                erased: Default::default(),
+            };
+            if tool == Tool::Eraser {
+                erase(&mut g, p);
+            }
+            *gesture.borrow_mut() = Some(g);
+        })
+    };
+    let moved = {
+        let (gesture, at, flush, erase, tool) =
+            (gesture.clone(), at.clone(), flush.clone(), erase.clone(), props.tool.clone());
+        Callback::from(move |e: PointerEvent| {
+            let mut slot = gesture.borrow_mut();
+            let (Some(g), Some(p)) = (slot.as_mut(), at(&e)) else { return };
+            if tool == Tool::Eraser {
+                erase(g, p);
+                return;
+            }
+            g.points.push(p);
+            if js_sys::Date::now() - g.flushed_at >= FLUSH_MS {
+                flush(g);
+            }
+        })
+    };
+    let up = {
+        let (gesture, flush) = (gesture.clone(), flush.clone());
+        Callback::from(move |_: PointerEvent| {
+            if let Some(mut g) = gesture.borrow_mut().take() {
+                flush(&mut g);
+            }
+        })
+    };
+    let p = &props.place;
+    let style = format!("left:{}%;top:{}%;width:{}%;height:{}%", p.x * 100.0, p.y * 100.0, p.w * 100.0, p.h * 100.0);
+    let cursor = if props.tool == Tool::Eraser { "eraser" } else { "pen" };
+    html! {
+        <div id="draw" ref={layer} class={classes!("draw-layer", cursor)} {style} data-board={props.board.clone()}
+             onpointerdown={down} onpointermove={moved} onpointerup={up.clone()} onpointercancel={up}
+             role="application" aria-label={format!("Draw on whiteboard {}", props.board)}></div>
     }
 }

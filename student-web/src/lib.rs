@@ -2,7 +2,9 @@
 //! the live room (scene, slides, whiteboard, chat, Q&A, polls, hands, "what you missed"), the
 //! teacher's present view, and the replay page. Session state is folded with `shared_types::apply`,
 //! the same reducer as the server; what pages compute from it lives in `view` (no I/O, tested
-//! natively). Media calls livekit-client through `media.rs`'s bindings to the bundled `StudioMedia`.
+//! natively). In the teacher's studio window (Tauri) the same app starts in studio mode
+//! (`start_studio`, `studio.rs`): it draws from the studio core's snapshot and sends actions there.
+//! Media calls livekit-client through `media.rs`'s bindings to the bundled `StudioMedia`.
 
 pub use shared_types::{apply, SessionState};
 
@@ -26,3 +28,7 @@ mod media_ui;
 mod replay;
 #[cfg(target_arch = "wasm32")]
 mod room;
+#[cfg(target_arch = "wasm32")]
+mod studio;
+#[cfg(target_arch = "wasm32")]
+mod tauri;

@@ -51,12 +51,12 @@ impl PartialEq for Model {
 
 /// What the room's panes need: the state (re-rendered on `version`), who I am, how to write.
 #[derive(Clone, PartialEq)]
-struct Ctx {
-    session: SessionId,
-    model: Model,
-    version: u64,
-    me: UserId,
-    present: bool,
+pub(crate) struct Ctx {
+    pub session: SessionId,
+    pub model: Model,
+    pub version: u64,
+    pub me: UserId,
+    pub present: bool,
 }
 
 impl Ctx {
@@ -450,14 +450,14 @@ fn missed_card(props: &MissedProps) -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-struct StageProps {
-    ctx: Ctx,
-    media: Html,
+pub(crate) struct StageProps {
+    pub ctx: Ctx,
+    pub media: Html,
     /// Whether there is any media to place (students without a LiveKit grant have none).
-    has_media: bool,
+    pub has_media: bool,
     /// Show live captions over the stage.
     #[prop_or(true)]
-    captions: bool,
+    pub captions: bool,
 }
 
 fn place(item: &LayoutItem) -> String {
@@ -469,7 +469,7 @@ fn place(item: &LayoutItem) -> String {
 /// page) with the whiteboard over it and the teacher's video in a corner. The media element stays
 /// in one place in the page so the attached tracks survive scene changes.
 #[function_component(Stage)]
-fn stage(props: &StageProps) -> Html {
+pub(crate) fn stage(props: &StageProps) -> Html {
     let s = props.ctx.state();
     let scene = s.active_scene.and_then(|id| s.scenes.get(&id));
     let layout: Vec<LayoutItem> = match scene {

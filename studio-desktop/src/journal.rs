@@ -31,6 +31,21 @@ pub enum Remote {
     Gap,
 }
 
+/// A file that travels with an entry (an imported deck or image).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    /// `slide` (a PDF deck) or `image`.
+    pub kind: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A fresh entry key: `studio-<uuidv7>` (ordered, unique across restarts and machines).
+pub fn fresh_key() -> String {
+    format!("studio-{}", uuid::Uuid::now_v7())
+}
+
 /// One journal entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -80,6 +95,19 @@ create table if not exists entries (
     error_message text
 );
 create index if not exists entries_pending on entries (session_id, status, local_seq);
+-- A file an entry brings (a deck or an image imported offline): uploaded with the entry when online.
+create table if not exists files (
+    idempotency_key text primary key references entries (idempotency_key),
+    name text not null,
+    content_type text not null,
+    kind text not null,
+    bytes blob not null
+);
+-- What the studio keeps for offline use (the sign-in's profile, the course catalogue).
+create table if not exists cache (
+    name text primary key,
+    value text not null
+);
 -- The server's state of a session as last pulled (the base the local entries fold onto).
 create table if not exists bases (
     session_id text primary key,
@@ -279,13 +307,28 @@ impl Journal {
         actor: &SessionActor,
         command: SessionCommand,
     ) -> Result<Entry, JournalError> {
+        self.record_keyed(session, actor, fresh_key(), command, None)
+    }
+
+    /// `record` under a key chosen by the caller (an upload's asset id is derived from it, as the
+    /// server derives it), with the file the entry brings, written in the same transaction.
+    pub fn record_keyed(
+        &self,
+        session: SessionId,
+        actor: &SessionActor,
+        key: String,
+        command: SessionCommand,
+        file: Option<&Attachment>,
+    ) -> Result<Entry, JournalError> {
         let events = self.with_state(session, |state| decide(state, actor, command))?.map_err(JournalError::Refused)?;
-        let mut last = None;
-        for event in events {
-            let key = format!("studio-{}", uuid::Uuid::now_v7());
+        let many = events.len() > 1;
+        let tx = self.conn.unchecked_transaction()?;
+        let mut written = Vec::new();
+        for (i, event) in events.into_iter().enumerate() {
+            let key = if many && i > 0 { format!("{key}-{i}") } else { key.clone() };
             let occurred_at = Utc::now().trunc_subsecs(6);
             let payload = serde_json::to_string(&event.payload()).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-            self.conn.execute(
+            tx.execute(
                 "insert into entries (session_id, idempotency_key, event_type, payload, occurred_at, actor_id, actor_role) \
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -298,9 +341,14 @@ impl Journal {
                     actor.role.map(|r| r.as_str())
                 ],
             )?;
-            let local_seq = self.conn.last_insert_rowid();
-            let entry = Entry {
-                local_seq,
+            if let (Some(f), 0) = (file, i) {
+                tx.execute(
+                    "insert into files (idempotency_key, name, content_type, kind, bytes) values (?1, ?2, ?3, ?4, ?5)",
+                    params![key, f.name, f.content_type, f.kind, f.bytes],
+                )?;
+            }
+            written.push(Entry {
+                local_seq: tx.last_insert_rowid(),
                 session,
                 idempotency_key: key,
                 event,
@@ -308,15 +356,69 @@ impl Journal {
                 actor_id: actor.user,
                 actor_role: actor.role,
                 status: Status::Pending,
-            };
-            // The new entry folds onto the state at hand (decided against it a moment ago).
-            if let Some(state) = self.folded.borrow_mut().get_mut(&session) {
-                let env = self.envelope(state, &entry);
+            });
+        }
+        tx.commit()?;
+        // The new entries fold onto the state at hand (decided against it a moment ago).
+        if let Some(state) = self.folded.borrow_mut().get_mut(&session) {
+            for entry in &written {
+                let env = self.envelope(state, entry);
                 let _ = apply(state, &env);
             }
-            last = Some(entry);
         }
-        last.ok_or_else(|| JournalError::Corrupt("decide returned no event".into()))
+        written.pop().ok_or_else(|| JournalError::Corrupt("decide returned no event".into()))
+    }
+
+    /// The file entry `key` brings, if any.
+    pub fn attachment(&self, key: &str) -> Result<Option<Attachment>, JournalError> {
+        Ok(self
+            .conn
+            .query_row("select name, content_type, kind, bytes from files where idempotency_key = ?1", [key], |r| {
+                Ok(Attachment { name: r.get(0)?, content_type: r.get(1)?, kind: r.get(2)?, bytes: r.get(3)? })
+            })
+            .optional()?)
+    }
+
+    /// Keys of the pending entries of `session` that bring a file.
+    pub fn pending_uploads(&self, session: SessionId) -> Result<std::collections::HashSet<String>, JournalError> {
+        let mut st = self.conn.prepare(
+            "select f.idempotency_key from files f join entries e on e.idempotency_key = f.idempotency_key \
+             where e.session_id = ?1 and e.status = 'pending'",
+        )?;
+        let keys = st.query_map([session.to_string()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(keys)
+    }
+
+    /// A value kept for offline use (`None` before the first `put_cached`).
+    pub fn cached<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, JournalError> {
+        let raw: Option<String> =
+            self.conn.query_row("select value from cache where name = ?1", [name], |r| r.get(0)).optional()?;
+        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    pub fn put_cached<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), JournalError> {
+        let json = serde_json::to_string(value).map_err(|e| JournalError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "insert into cache (name, value) values (?1, ?2) on conflict (name) do update set value = ?2",
+            params![name, json],
+        )?;
+        Ok(())
+    }
+
+    /// Forget a cached value (signing out forgets the profile).
+    pub fn drop_cached(&self, name: &str) -> Result<(), JournalError> {
+        self.conn.execute("delete from cache where name = ?1", [name])?;
+        Ok(())
+    }
+
+    /// The most recent refusals of `session` (newest first): what the teacher is told.
+    pub fn refusals(&self, session: SessionId, limit: usize) -> Result<Vec<Entry>, JournalError> {
+        let mut st = self.conn.prepare(&format!(
+            "select {COLS} from entries where session_id = ?1 and status = 'refused' order by local_seq desc limit ?2"
+        ))?;
+        let rows =
+            st.query_map(params![session.to_string(), limit as i64], entry_from)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(decode).collect()
     }
 
     /// Every entry of `session`, in recording order.

@@ -1,10 +1,13 @@
 //! studio-desktop: the teacher's studio. This library is its core, with no UI in it: the journal
 //! (every action decided by the shared rules against the locally folded state, then kept in SQLite)
 //! and the sync engine (drains the journal to the cloud API idempotently, records what the server said
-//! of each entry, pulls what others wrote). The Tauri app (the desktop issue) is a thin layer over it.
+//! of each entry, pulls what others wrote), the vault for the sign-in, and `app::Studio` — the worker
+//! the Tauri window's commands are thin calls into (`src/main.rs`).
 
+pub mod app;
 pub mod journal;
 pub mod sync;
+pub mod vault;
 
 pub use journal::{Entry, Journal, JournalError, Remote, Status};
 pub use sync::{Client, Live, Pushed, SyncError};

@@ -6,7 +6,7 @@
 
 use crate::journal::{Entry, Journal, JournalError};
 use sha2::{Digest, Sha256};
-use shared_types::dto::{BatchEvent, BatchRequest, BatchResponse, BatchResult, StateResponse};
+use shared_types::dto::{BatchEvent, BatchRequest, BatchResponse, BatchResult, MeResponse, StateResponse};
 use shared_types::SessionId;
 use std::time::Duration;
 
@@ -126,20 +126,142 @@ impl Client {
         Ok(pushed)
     }
 
-    /// Drain every pending entry of `session`, oldest first, batch after batch.
+    /// Drain every pending entry of `session`, oldest first, batch after batch; an entry that
+    /// brings a file (an imported deck or image) goes alone, as the upload it stands for.
     pub async fn push(&self, journal: &Journal, session: SessionId) -> Result<Pushed, SyncError> {
         let mut total = Pushed::default();
         loop {
-            let batch = journal.pending(session, BATCH)?;
+            let mut batch = journal.pending(session, BATCH)?;
             if batch.is_empty() {
                 return Ok(total);
             }
-            let answer = self.send(session, &batch).await?;
-            let p = Self::record(journal, &answer)?;
+            let uploads = journal.pending_uploads(session)?;
+            let p = match batch.iter().position(|e| uploads.contains(&e.idempotency_key)) {
+                Some(0) => self.upload(journal, session, &batch[0]).await?,
+                cut => {
+                    batch.truncate(cut.unwrap_or(batch.len()));
+                    let answer = self.send(session, &batch).await?;
+                    Self::record(journal, &answer)?
+                }
+            };
             total.synced += p.synced;
             total.refused += p.refused;
             total.head = p.head;
         }
+    }
+
+    /// Upload the file `entry` brings to `POST /api/studio/assets` under the entry's key: the server
+    /// derives the same asset id from it and appends the same event. A refusal of the file itself
+    /// (not a PDF it can read, say) is the entry's refusal.
+    pub async fn upload(&self, journal: &Journal, session: SessionId, entry: &Entry) -> Result<Pushed, SyncError> {
+        let file = journal
+            .attachment(&entry.idempotency_key)?
+            .ok_or_else(|| JournalError::Corrupt(format!("entry {} lost its file", entry.local_seq)))?;
+        let title = match &entry.event {
+            shared_types::SessionEvent::SlideDeckAdded { title, .. }
+            | shared_types::SessionEvent::AssetAdded { title, .. } => title.clone(),
+            _ => None,
+        };
+        let part = reqwest::multipart::Part::bytes(file.bytes)
+            .file_name(file.name)
+            .mime_str(&file.content_type)
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("sessionId", session.to_string())
+            .text("type", file.kind)
+            .part("file", part);
+        if let Some(t) = title {
+            form = form.text("title", t);
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/studio/assets", self.base))
+            .bearer_auth(&self.token)
+            .header("idempotency-key", &entry.idempotency_key)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(offline)?;
+        let status = resp.status().as_u16();
+        if resp.status().is_success() {
+            let asset: shared_types::media::AssetDto = resp.json().await.map_err(offline)?;
+            let env = asset.event.ok_or_else(|| SyncError::Offline("the upload answered without its event".into()))?;
+            journal.mark_synced(&entry.idempotency_key, env.sequence)?;
+            return Ok(Pushed { synced: 1, refused: 0, head: env.sequence });
+        }
+        match refused(resp).await {
+            SyncError::Server { code, message, .. } if matches!(status, 400 | 403 | 404 | 413 | 415 | 422) => {
+                journal.mark_refused(&entry.idempotency_key, &code, &message)?;
+                Ok(Pushed { synced: 0, refused: 1, head: 0 })
+            }
+            other => Err(other),
+        }
+    }
+
+    /// The asset's description (signed page URLs), for showing a deck the studio did not render.
+    pub async fn asset(&self, id: shared_types::AssetId) -> Result<shared_types::media::AssetDto, SyncError> {
+        self.get_json(&format!("/api/studio/assets/{id}")).await
+    }
+
+    /// `GET` a JSON resource of the cloud API with the studio's sign-in.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, SyncError> {
+        let resp =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp).await);
+        }
+        resp.json().await.map_err(offline)
+    }
+
+    /// `POST` a JSON body under a fresh idempotency key; the answer.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, SyncError> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("idempotency-key", crate::journal::fresh_key())
+            .json(body)
+            .send()
+            .await
+            .map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp).await);
+        }
+        resp.json().await.map_err(offline)
+    }
+
+    /// The bytes at `url` (a signed page URL, absolute or relative to the server).
+    pub async fn bytes(&self, url: &str) -> Result<Vec<u8>, SyncError> {
+        let url = if url.starts_with('/') { format!("{}{url}", self.base) } else { url.to_string() };
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await.map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp).await);
+        }
+        Ok(resp.bytes().await.map_err(offline)?.to_vec())
+    }
+
+    /// Sign in with e-mail and password: the token and who it is.
+    pub async fn sign_in(base: &str, email: &str, password: &str) -> Result<(Client, MeResponse), SyncError> {
+        let anon = Client::new(base, "");
+        let resp = anon
+            .http
+            .post(format!("{}/api/auth/login", anon.base))
+            .json(&shared_types::dto::LoginRequest { email: email.into(), password: password.into() })
+            .send()
+            .await
+            .map_err(offline)?;
+        if !resp.status().is_success() {
+            return Err(refused(resp).await);
+        }
+        let login: shared_types::dto::LoginResponse = resp.json().await.map_err(offline)?;
+        let client = Client::new(base, &login.token);
+        let me = client.get_json("/api/auth/me").await?;
+        Ok((client, me))
+    }
+
+    /// The token this client signs with.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// Take the server's folded state as the journal's base (what students and others wrote).

@@ -1,5 +1,6 @@
-//! PDF decks: count and render pages server-side with hayro (pure Rust, no C dependencies), so
-//! every client just shows a PNG per page.
+//! PDF decks: count and render pages with hayro (pure Rust, no C dependencies) — on the server at
+//! upload, and in the studio when a deck is imported offline — so every client just shows a PNG per
+//! page, and both sides count the same pages. Behind the `pdf` feature (not in the browser's wasm).
 
 use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_syntax::Pdf;
