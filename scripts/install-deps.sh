@@ -8,6 +8,12 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 for p in postgresql build-essential pkg-config ca-certificates curl cmake libclang-dev espeak-ng sox ffmpeg chromium prometheus unzip; do
   have_pkg "$p" || need+=("$p")
 done
+# The studio window (Tauri v2 on WebKitGTK) and its tests: the WebKit WebDriver under Xvfb, and a
+# Secret Service (gnome-keyring in its own D-Bus session) for the keychain path.
+for p in libwebkit2gtk-4.1-dev libssl-dev librsvg2-dev libayatana-appindicator3-dev libdbus-1-dev \
+         webkit2gtk-driver xvfb xauth dbus-daemon gnome-keyring; do
+  have_pkg "$p" || need+=("$p")
+done
 # Node.js with npm builds and tests the browser app; a nodejs package may bring npm itself (NodeSource).
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -33,5 +39,9 @@ bash "$(dirname "$0")/infra-tools.sh" >/dev/null
 # The browser pieces: livekit-client bundle, pages, and the yew app (wasm) — also playwright-core.
 bash "$(dirname "$0")/build-web.sh" >/dev/null
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }
+# tauri-driver (WebDriver in front of WebKitWebDriver) for the studio's end-to-end test; pinned to 2
+# (unpinned picks a 3.0 alpha), cached with the other tools.
+tools=${STUDIO_CACHE_DIR:-$HOME/.cache/studio}/tools
+[ -x "$tools/bin/tauri-driver" ] || cargo install tauri-driver --version '^2' --locked --root "$tools" --quiet
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 echo "dependencies ready"

@@ -54,6 +54,23 @@ serve_and_login() {
 
 serve_and_login run "$run_cmd"
 
+# The studio window, as written, on a virtual display (the run command above built its UI): it starts,
+# opens its journal and shows the sign-in page.
+studio_cmd=$(cmd_of 'cargo run -p studio-desktop')
+[ -n "$studio_cmd" ] || fail "the README no longer shows the studio command"
+studio_dir=$(mktemp -d)
+STUDIO_DATA_DIR="$studio_dir" STUDIO_VAULT=file setsid xvfb-run -a bash -c "$studio_cmd" >"$log/studio.log" 2>&1 &
+spid=$!
+serving=$spid
+for _ in $(seq 1 900); do grep -q 'studio started' "$log/studio.log" && break; kill -0 "$spid" 2>/dev/null || fail "the studio exited early"; sleep 1; done
+grep -q 'studio started' "$log/studio.log" || fail "the studio did not start"
+[ -f "$studio_dir/journal.db" ] || fail "the studio did not open its journal"
+kill -- -"$spid" 2>/dev/null || true
+wait "$spid" 2>/dev/null || true
+serving=
+rm -rf "$studio_dir"
+echo "ok: $studio_cmd"
+
 export PG_TEST_DIR=$(mktemp -d /tmp/studio-pg-readme.XXXXXX)
 export PG_TEST_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 serve_and_login postgres "$pg_cmd"

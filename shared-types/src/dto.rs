@@ -179,6 +179,30 @@ pub struct RedeemLink {
     pub password: String,
 }
 
+/// `POST /api/auth/handoff`: a one-time sign-in link for the caller, for the studio to open in the
+/// browser (where the Linux window has no WebRTC). `next` is the app route to land on (`#/…`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffRequest {
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// The hand-off link: good once, for a minute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffLink {
+    pub link: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/auth/handoff/redeem`: the link's token; answers like a login (and sets the cookie).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedeemHandoff {
+    pub token: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCourse {

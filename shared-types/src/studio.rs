@@ -86,4 +86,8 @@ pub struct Snapshot {
     pub session: Option<SessionDto>,
     pub state: Option<SessionState>,
     pub sync: SyncView,
+    /// When the studio last opened the browser's present view for this session (camera and
+    /// microphone are published there where the window has no WebRTC).
+    #[serde(default)]
+    pub browser_opened_at: Option<DateTime<Utc>>,
 }

@@ -13,6 +13,50 @@ fn value(r: &NodeRef) -> String {
 }
 
 #[derive(Properties, PartialEq)]
+pub struct HandoffProps {
+    pub token: String,
+    /// The app route to land on, without its `#` (`/sessions/…/present`).
+    pub next: String,
+    pub on_signed_in: Callback<()>,
+}
+
+/// The studio opened this browser signed in as its teacher: spend the one-time token, then go on.
+#[function_component(Handoff)]
+pub fn handoff(props: &HandoffProps) -> Html {
+    let error = use_state(|| None::<String>);
+    {
+        let (token, next, done, error) =
+            (props.token.clone(), props.next.clone(), props.on_signed_in.clone(), error.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                let body = shared_types::dto::RedeemHandoff { token };
+                match api::post::<shared_types::dto::LoginResponse>("/api/auth/handoff/redeem", &body).await {
+                    Ok(_) => {
+                        // The token leaves the address bar and the history.
+                        let next = if next.starts_with('/') { format!("#{next}") } else { "#/".into() };
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.location().replace(&next);
+                        }
+                        done.emit(());
+                    }
+                    Err(ApiError { code, .. }) if code == "link_invalid" => error.set(Some(
+                        "This link from the studio was used already or is more than a minute old. Open it again from the studio.".into(),
+                    )),
+                    Err(e) => error.set(Some(e.message)),
+                }
+            });
+        });
+    }
+    html! {
+        <section class="signin card" id="handoff">
+            <h1>{ "Signing you in from the studio…" }</h1>
+            <p id="handoff-error" class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
+            if error.is_some() { <p><a href="#/">{ "Sign in here instead" }</a></p> }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
 pub struct WelcomeProps {
     pub token: String,
     pub on_signed_in: Callback<()>,

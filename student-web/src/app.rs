@@ -18,6 +18,8 @@ pub enum Route {
     Replay(String, Option<f64>),
     /// An invite or reset link: choose a password.
     Welcome(String),
+    /// The studio handing its teacher over (one-time token, then the app route to land on).
+    Handoff(String, String),
     /// One's account: change the password.
     Account,
     NotFound,
@@ -37,6 +39,10 @@ impl Route {
             ["welcome"] => {
                 let token = query.split('&').find_map(|kv| kv.strip_prefix("token=")).unwrap_or_default();
                 Route::Welcome(token.to_string())
+            }
+            ["handoff"] => {
+                let get = |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(k)).unwrap_or_default().to_string();
+                Route::Handoff(get("token="), get("next="))
             }
             ["account"] => Route::Account,
             _ => Route::NotFound,
@@ -135,6 +141,10 @@ pub fn app() -> Html {
             let Route::Welcome(token) = (*route).clone() else { unreachable!("matched above") };
             html! { <crate::account::Welcome token={token} on_signed_in={refresh.clone()} /> }
         }
+        _ if matches!(*route, Route::Handoff(..)) => {
+            let Route::Handoff(token, next) = (*route).clone() else { unreachable!("matched above") };
+            html! { <crate::account::Handoff token={token} next={next} on_signed_in={refresh.clone()} /> }
+        }
         None => html! { <p class="muted" aria-live="polite">{ "Loading…" }</p> },
         Some(None) => html! { <SignIn on_signed_in={refresh.clone()} /> },
         Some(Some(m)) => {
@@ -151,7 +161,7 @@ pub fn app() -> Html {
                     html! { <crate::replay::Replay key={format!("v{id}")} session={id.clone()} start_at={t} /> }
                 }
                 Route::Account => html! { <crate::account::Account /> },
-                Route::Welcome(_) => html! {},
+                Route::Welcome(_) | Route::Handoff(..) => html! {},
                 Route::NotFound => html! {
                     <section class="empty"><h1>{ "Page not found" }</h1><p><a href="#/">{ "Back to my courses" }</a></p></section>
                 },

@@ -158,7 +158,7 @@ fn header(props: &SnapProps) -> Html {
                 <span id="vault" class="badge" data-vault="keychain">{ "Sign-in in the system keychain" }</span>
             }
             if let Some(who) = &s.signed_in {
-                <span class="muted">{ format!("{} · {}", who.email, who.server) }</span>
+                <span class="muted who" title={format!("Signed in to {}", who.server)}>{ who.email.clone() }</span>
                 <button id="sign-out" onclick={run("sign_out", props.on_error.clone())}>{ "Sign out" }</button>
             }
         </header>
@@ -600,6 +600,18 @@ fn class_bar(props: &OpenProps) -> Html {
                 </form>
                 <span class="muted">{ format!("{} highlights", s.highlights.len()) }</span>
             </div>
+            <div class="row media-row">
+                <span class="label">{ "Camera and microphone" }</span>
+                <button id="present-browser" onclick={run("present_in_browser", o.error.clone())}>{ "Present in the browser" }</button>
+                { match o.snap.browser_opened_at {
+                    Some(t) => html! { <span id="browser-state" class="muted" data-opened="true">
+                        { format!("Opened in your browser at {} — camera and microphone are published there.", t.with_timezone(&chrono::Local).format("%H:%M")) }
+                    </span> },
+                    None => html! { <span id="browser-state" class="muted" data-opened="false">
+                        { "This window cannot publish media on Linux; your browser does it, signed in for you." }
+                    </span> },
+                } }
+            </div>
         </section>
     }
 }
@@ -921,7 +933,11 @@ fn poll_panel(props: &OpenProps) -> Html {
                         html! { <ul class="tally" data-tally={tally.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")}>
                             { for poll.options.iter().zip(tally.iter()).map(|(opt, n)| {
                                 let pct = if total > 0 { *n as f64 * 100.0 / total as f64 } else { 0.0 };
-                                html! { <li><span>{ opt.clone() }</span><span class="bar" style={format!("width:{pct:.0}%")}></span><span class="n">{ n.to_string() }</span></li> }
+                                html! { <li>
+                                    <span class="opt">{ opt.clone() }</span>
+                                    <span class="n">{ format!("{n} · {pct:.0}%") }</span>
+                                    <span class="bar" aria-hidden="true"><span style={format!("width:{pct:.0}%")}></span></span>
+                                </li> }
                             }) }
                         </ul> }
                     } }

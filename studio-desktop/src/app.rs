@@ -61,6 +61,7 @@ pub struct Core {
     session: RefCell<Option<SessionDto>>,
     sync: RefCell<SyncView>,
     version: Cell<u64>,
+    browser_opened_at: Cell<Option<chrono::DateTime<Utc>>>,
     /// Rung when there is something to push or the session changed.
     wake: Notify,
     notify: Notifier,
@@ -146,6 +147,12 @@ impl Studio {
         self.run(move |c| async move { c.lifecycle(start).await }).await
     }
 
+    /// Open the browser's present view of the open session, signed in by a one-time link
+    /// (`POST /api/auth/handoff`): where this window has no WebRTC, media is published there.
+    pub async fn present_in_browser(&self) -> Result<Snapshot, AppError> {
+        self.run(|c| async move { c.present_in_browser().await }).await
+    }
+
     /// Back to the picker.
     pub async fn close_session(&self) -> Result<Snapshot, AppError> {
         self.run(|c| async move { c.close_session() }).await
@@ -219,6 +226,7 @@ impl Core {
             session: RefCell::new(session),
             sync: RefCell::new(SyncView::default()),
             version: Cell::new(0),
+            browser_opened_at: Cell::new(None),
             wake: Notify::new(),
             notify,
         })
@@ -255,6 +263,7 @@ impl Core {
             session,
             state,
             sync,
+            browser_opened_at: self.browser_opened_at.get(),
         })
     }
 
@@ -367,6 +376,27 @@ impl Core {
         let path = if start { "/api/sessions/start" } else { "/api/sessions/end" };
         client.post_json(path, &serde_json::json!({ "sessionId": session.id })).await.map_err(offline)?;
         client.pull(&self.journal, session.id).await.map_err(offline)?;
+        self.changed();
+        self.snapshot()
+    }
+
+    async fn present_in_browser(&self) -> Result<Snapshot, AppError> {
+        let session = self.open_one()?;
+        let client = self.client().ok_or_else(|| AppError::new("unauthenticated", "sign in first"))?;
+        let next = format!("#/sessions/{}/present", session.id);
+        let link: shared_types::dto::HandoffLink = serde_json::from_value(
+            client.post_json("/api/auth/handoff", &serde_json::json!({ "next": next })).await.map_err(|e| match e {
+                SyncError::Offline(_) => AppError::new(
+                    "offline",
+                    "Presenting camera and microphone needs the connection to the school server.",
+                ),
+                other => other.into(),
+            })?,
+        )
+        .map_err(|e| AppError::new("unreadable", e.to_string()))?;
+        open_browser(&link.link)?;
+        tracing::info!(session = %session.id, "opened the browser's present view");
+        self.browser_opened_at.set(Some(Utc::now()));
         self.changed();
         self.snapshot()
     }
@@ -497,6 +527,27 @@ impl Core {
             }
         }
     }
+}
+
+/// Open `url` in the teacher's browser: `STUDIO_BROWSER` (a program given the URL), else the
+/// platform's opener.
+fn open_browser(url: &str) -> Result<(), AppError> {
+    let mut cmd = match std::env::var_os("STUDIO_BROWSER") {
+        Some(p) => std::process::Command::new(p),
+        None if cfg!(target_os = "macos") => std::process::Command::new("open"),
+        None if cfg!(windows) => {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]);
+            c
+        }
+        None => std::process::Command::new("xdg-open"),
+    };
+    let status =
+        cmd.arg(url).status().map_err(|e| AppError::new("browser", format!("no browser could be opened: {e}")))?;
+    if !status.success() {
+        return Err(AppError::new("browser", "the browser could not be opened"));
+    }
+    Ok(())
 }
 
 /// The sync engine's loop: one cycle after another, backing off (0.5 s doubling to 5 s) while the

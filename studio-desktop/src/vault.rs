@@ -36,7 +36,7 @@ impl Vault {
     /// The keychain when one answers (a probe entry is written and removed), else the file store in
     /// `dir`. `STUDIO_VAULT=file` chooses the file store outright (machines without a session bus).
     pub fn open(dir: &Path) -> Vault {
-        let file = Vault::File(dir.join("credentials.json"));
+        let file = Vault::file(dir);
         if std::env::var("STUDIO_VAULT").as_deref() == Ok("file") {
             return file;
         }
@@ -47,6 +47,11 @@ impl Vault {
                 file
             }
         }
+    }
+
+    /// The file store in `dir` (what `open` falls back to).
+    pub fn file(dir: &Path) -> Vault {
+        Vault::File(dir.join("credentials.json"))
     }
 
     fn probe() -> Result<keyring::Entry, keyring::Error> {

@@ -264,6 +264,8 @@ async fn wait_synced(c: &Client, secs: u64) {
 }
 
 async fn screenshot(c: &Client, name: &str) {
+    // WebKit under Xvfb paints a moment after the DOM changes; the picture should show what was checked.
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let png = c.screenshot().await.expect("screenshot");
     let dir = target_dir().join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -332,6 +334,14 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         .spawn()
         .expect("Xvfb (apt xvfb)");
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The "browser" the studio opens for the present view: a script that keeps the URL it was given.
+    let opened = work.join("opened-url");
+    let browser = work.join("browser.sh");
+    std::fs::write(&browser, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let driver_port = free_port();
     let native_port = free_port();
     let driver = Command::new(tool("tauri-driver", "TAURI_DRIVER"))
@@ -339,6 +349,7 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         .env("DISPLAY", &display)
         .env("STUDIO_DATA_DIR", work.join("studio"))
         .env("STUDIO_VAULT", "file")
+        .env("STUDIO_BROWSER", &browser)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(work.join("studio.log")).unwrap())
@@ -425,6 +436,30 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         (attr(&c, ".studio-session", "data-status").await.as_deref() == Some("live")).then_some(())
     })
     .await;
+    // Camera and microphone go through the browser: a one-time sign-in link to the present view.
+    click(&c, "#present-browser").await;
+    seen(&c, "the browser to be opened", 20, || async {
+        (attr(&c, "#browser-state", "data-opened").await.as_deref() == Some("true")).then_some(())
+    })
+    .await;
+    let url = std::fs::read_to_string(&opened).expect("the studio opened a URL");
+    assert!(url.trim().ends_with(&format!("&next=/sessions/{session}/present")), "{url}");
+    let token = url.split("token=").nth(1).unwrap().split('&').next().unwrap();
+    let redeem = |t: String| {
+        let api = &api;
+        async move {
+            api.http
+                .post(format!("{}/api/auth/handoff/redeem", api.base))
+                .json(&json!({ "token": t }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(redeem(token.to_string()).await, 200, "the link signs the browser in");
+    assert_eq!(redeem(token.to_string()).await, 422, "once");
     click(&c, "#next").await;
     seen(&c, "page 2", 10, || async { (attr(&c, "#slide", "data-page").await.as_deref() == Some("2")).then_some(()) })
         .await;

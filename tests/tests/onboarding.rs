@@ -234,6 +234,52 @@ async fn resets_and_password_changes(db: Db) {
     assert_eq!(r.code(), "link_invalid");
 }
 
+/// The studio's hand-off: a signed-in user asks for a one-time link (a minute) to a route of the
+/// app; redeeming it signs in like a login (cookie and token), once; it is no invite or reset link,
+/// and an invite is no hand-off.
+async fn a_handoff_link_signs_in_once(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Handoff").await;
+    let next = format!("#/sessions/{}/present", s.session);
+    assert_eq!(app.call(reqwest::Method::POST, "/api/auth/handoff", None, Some(json!({})), None).await.status, 401);
+    for bad in ["/elsewhere", "#/x y", "#/a&b=c"] {
+        let r = app.post("/api/auth/handoff", &s.teacher.token, json!({ "next": bad })).await;
+        assert_eq!(r.code(), "validation_failed", "{bad}");
+    }
+    let r = app.post("/api/auth/handoff", &s.teacher.token, json!({ "next": next })).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let link = r.body["link"].as_str().unwrap().to_string();
+    assert!(
+        link.contains(&format!("/app/#/handoff?token="))
+            && link.ends_with(&format!("&next=/sessions/{}/present", s.session)),
+        "{link}"
+    );
+    let expires: chrono::DateTime<chrono::Utc> = r.body["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(expires <= chrono::Utc::now() + chrono::Duration::seconds(61), "a minute at most");
+    let token = link.split("token=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    // Not a password link.
+    let as_reset = json!({"token": token, "password": "hijacked-password"});
+    let r = app.call(reqwest::Method::POST, "/api/auth/redeem", None, Some(as_reset), None).await;
+    assert_eq!(r.code(), "link_invalid");
+    let r =
+        app.call(reqwest::Method::POST, "/api/auth/handoff/redeem", None, Some(json!({"token": token})), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().starts_with("studio_token="));
+    let fresh = r.body["token"].as_str().unwrap();
+    let me = app.get("/api/auth/me", fresh).await;
+    assert_eq!(me.body["id"], s.teacher.id.to_string());
+    assert_eq!(app.get("/api/auth/me", &s.teacher.token).await.status, 200, "the studio stays signed in");
+    let again =
+        app.call(reqwest::Method::POST, "/api/auth/handoff/redeem", None, Some(json!({"token": token})), None).await;
+    assert_eq!(again.code(), "link_invalid", "once only");
+    // An invite is not a hand-off.
+    let invite = app.post(&format!("/api/admin/users/{}/invite", s.student.id), &s.admin.token, json!({})).await;
+    let itoken = invite.body["link"].as_str().unwrap().rsplit("token=").next().unwrap().to_string();
+    let r =
+        app.call(reqwest::Method::POST, "/api/auth/handoff/redeem", None, Some(json!({"token": itoken})), None).await;
+    assert_eq!(r.code(), "link_invalid");
+}
+
 /// Login limits live in the database: ten failures on node A lock the account on node B too.
 async fn login_limits_hold_across_nodes(db: Db) {
     let a = TestApp::spawn(db).await;
@@ -280,5 +326,6 @@ on_both!(
     users_are_listed_searched_deactivated_and_reactivated,
     a_roster_imports_once_and_a_bad_file_writes_nothing,
     resets_and_password_changes,
+    a_handoff_link_signs_in_once,
     login_limits_hold_across_nodes
 );

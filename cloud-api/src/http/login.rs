@@ -89,6 +89,52 @@ pub async fn redeem(
     sign_in(&app, &headers, record.user).await
 }
 
+/// How long a hand-off link is good for.
+pub const HANDOFF_SECS: i64 = 60;
+
+/// `POST /api/auth/handoff`: a link that signs the caller in once, within a minute, in a browser —
+/// the studio opens it for the present view (the Linux window has no WebRTC). `next` must be a route
+/// of the app (`#/…`); the link lands there.
+pub async fn handoff(
+    State(app): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<shared_types::dto::HandoffRequest>,
+) -> ApiResult<(StatusCode, Json<shared_types::dto::HandoffLink>)> {
+    let next = req.next.unwrap_or_else(|| "#/".into());
+    if !next.starts_with("#/") || next.len() > 200 || next.chars().any(|c| c.is_whitespace() || c == '&') {
+        return Err(ApiError::validation("next", "a route of the app, like #/present/<sessionId>"));
+    }
+    audit.tenant(caller.user.tenant_id).target(format!("user:{}", caller.user.id));
+    let (token, token_hash) = auth::new_token();
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(HANDOFF_SECS);
+    let link = studio_store::NewLink { token_hash, purpose: studio_store::LinkPurpose::Handoff, expires_at };
+    app.store
+        .create_link(caller.user.tenant_id, caller.user.id, &link)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let base = crate::http::onboarding::public_base(&app, &headers);
+    let link = format!("{base}/app/#/handoff?token={token}&next={}", next.trim_start_matches('#'));
+    Ok((StatusCode::CREATED, Json(shared_types::dto::HandoffLink { link, expires_at })))
+}
+
+/// `POST /api/auth/handoff/redeem`: spend a hand-off link and sign in (cookie and token). Used,
+/// expired or unknown: `422 link_invalid`.
+pub async fn redeem_handoff(
+    State(app): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<shared_types::dto::RedeemHandoff>,
+) -> ApiResult<Response> {
+    if req.token.is_empty() || req.token.len() > 100 {
+        return Err(link_invalid());
+    }
+    let record = app.store.redeem_handoff(&auth::token_hash(&req.token)).await?.ok_or_else(link_invalid)?;
+    audit.tenant(record.user.tenant_id).actor(record.user.id).target(format!("user:{}", record.user.id));
+    sign_in(&app, &headers, record.user).await
+}
+
 fn link_invalid() -> ApiError {
     ApiError::new(ErrorCode::LinkInvalid, "this link was used already or has expired; ask your school for a new one")
 }

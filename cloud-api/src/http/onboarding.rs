@@ -90,20 +90,25 @@ fn new_link(purpose: LinkPurpose) -> (String, NewLink) {
         + match purpose {
             LinkPurpose::Invite => Duration::days(INVITE_DAYS),
             LinkPurpose::Reset => Duration::hours(RESET_HOURS),
+            LinkPurpose::Handoff => Duration::seconds(crate::http::login::HANDOFF_SECS),
         };
     (token, NewLink { token_hash, purpose, expires_at })
 }
 
-/// Where the web app's "choose your password" page is: `PUBLIC_URL`, else the host asked.
-fn link_to(app: &AppState, headers: &HeaderMap, token: &str) -> String {
-    let base = match &app.config.public_url {
+/// Where links point: `PUBLIC_URL`, else the host asked.
+pub fn public_base(app: &AppState, headers: &HeaderMap) -> String {
+    match &app.config.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
             let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
             format!("http://{host}")
         }
-    };
-    format!("{base}/app/#/welcome?token={token}")
+    }
+}
+
+/// Where the web app's "choose your password" page is.
+fn link_to(app: &AppState, headers: &HeaderMap, token: &str) -> String {
+    format!("{}/app/#/welcome?token={token}", public_base(app, headers))
 }
 
 /// `POST /api/admin/users/import`: `email,name,role,courseId`, every row checked before anything is

@@ -12,6 +12,8 @@ pub const NO_PASSWORD: &str = "!";
 pub enum LinkPurpose {
     Invite,
     Reset,
+    /// The studio hands its signed-in teacher over to the browser (a minute, once).
+    Handoff,
 }
 
 impl LinkPurpose {
@@ -19,6 +21,7 @@ impl LinkPurpose {
         match self {
             LinkPurpose::Invite => "invite",
             LinkPurpose::Reset => "reset",
+            LinkPurpose::Handoff => "handoff",
         }
     }
 }
@@ -155,7 +158,8 @@ impl Store {
         let mut w = self.write().await?;
         let now = ts(Utc::now());
         let link = sqlx::query(&format!(
-            "select user_id from user_links where token_hash = $1 and used_at is null and expires_at > $2{}",
+            "select user_id from user_links where token_hash = $1 and used_at is null and expires_at > $2 \
+             and purpose <> 'handoff'{}",
             self.for_update()
         ))
         .bind(token_hash)
@@ -187,6 +191,32 @@ impl Store {
         let rec = users::user_from(&row)?;
         w.commit().await?;
         ended.into_iter().for_each(|t| self.revoked_locally(t));
+        Ok(Some(rec))
+    }
+
+    /// Use a hand-off link once: the user it was made for, if it is unused, unexpired and they are
+    /// still active. Only that link is spent (a hand-off changes no password and ends no session).
+    pub async fn redeem_handoff(&self, token_hash: &str) -> StoreResult<Option<UserRecord>> {
+        let mut w = self.write().await?;
+        let now = ts(Utc::now());
+        let spent = sqlx::query(
+            "update user_links set used_at = $2 where token_hash = $1 and purpose = 'handoff' \
+             and used_at is null and expires_at > $2 returning user_id",
+        )
+        .bind(token_hash)
+        .bind(&now)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let Some(spent) = spent else { return Ok(None) };
+        let user: UserId = col_uuid(&spent, "user_id")?;
+        let row =
+            sqlx::query(&format!("select {} from users where id = $1 and deactivated_at is null", users::USER_COLS))
+                .bind(user.to_string())
+                .fetch_optional(&mut *w.tx)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let rec = users::user_from(&row)?;
+        w.commit().await?;
         Ok(Some(rec))
     }
 

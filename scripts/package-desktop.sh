@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the studio's release app and its Debian package with tauri-cli (installed once, pinned to 2,
+# cached under ~/.cache/studio/tools), then check the package: it installs the binary and a desktop
+# entry and depends on WebKitGTK. Prints the .deb's path last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
+tools=${STUDIO_CACHE_DIR:-$HOME/.cache/studio}/tools
+[ -x "$tools/bin/cargo-tauri" ] || cargo install tauri-cli --version '^2' --locked --root "$tools" --quiet
+# The window embeds the web build; make sure it is there and current.
+bash scripts/build-web.sh >/dev/null
+rm -rf "$CARGO_TARGET_DIR/release/bundle/deb"
+(cd studio-desktop && "$tools/bin/cargo-tauri" build --bundles deb --ci >&2)
+deb=$(ls "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)
+[ -f "$deb" ] || { echo "no .deb was built" >&2; exit 1; }
+files=$(dpkg-deb --contents "$deb")
+echo "$files" | grep -q './usr/bin/studio-desktop$' || { echo "the .deb has no studio-desktop binary" >&2; exit 1; }
+echo "$files" | grep -q '\.desktop$' || { echo "the .deb has no desktop entry" >&2; exit 1; }
+dpkg-deb --field "$deb" Depends | grep -q 'libwebkit2gtk-4.1-0' || { echo "the .deb does not depend on WebKitGTK" >&2; exit 1; }
+echo "$deb"
