@@ -57,6 +57,7 @@ fn main() {
         let _ = child.wait();
     }
     let _ = xvfb.kill();
+    let _ = xvfb.wait();
     let _ = std::fs::remove_dir_all(&data);
     assert!(!interactive.is_empty(), "the studio never became interactive");
     println!("cold start, {} runs (after one warm-up):", interactive.len());

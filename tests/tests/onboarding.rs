@@ -250,8 +250,7 @@ async fn a_handoff_link_signs_in_once(db: Db) {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let link = r.body["link"].as_str().unwrap().to_string();
     assert!(
-        link.contains(&format!("/app/#/handoff?token="))
-            && link.ends_with(&format!("&next=/sessions/{}/present", s.session)),
+        link.contains("/app/#/handoff?token=") && link.ends_with(&format!("&next=/sessions/{}/present", s.session)),
         "{link}"
     );
     let expires: chrono::DateTime<chrono::Utc> = r.body["expiresAt"].as_str().unwrap().parse().unwrap();
