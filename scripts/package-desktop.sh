@@ -14,7 +14,7 @@ rm -rf "$CARGO_TARGET_DIR/release/bundle/deb"
 deb=$(ls "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)
 [ -f "$deb" ] || { echo "no .deb was built" >&2; exit 1; }
 files=$(dpkg-deb --contents "$deb")
-echo "$files" | grep -q './usr/bin/studio-desktop$' || { echo "the .deb has no studio-desktop binary" >&2; exit 1; }
+echo "$files" | grep -qE ' (\./)?usr/bin/studio-desktop$' || { echo "the .deb has no studio-desktop binary" >&2; exit 1; }
 echo "$files" | grep -q '\.desktop$' || { echo "the .deb has no desktop entry" >&2; exit 1; }
 dpkg-deb --field "$deb" Depends | grep -q 'libwebkit2gtk-4.1-0' || { echo "the .deb does not depend on WebKitGTK" >&2; exit 1; }
 echo "$deb"

@@ -7,6 +7,16 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 bash scripts/install-deps.sh
 
+# A reused machine's shared target dir grows with every test binary ever linked (tens of GB): when
+# the disk runs low, drop the incremental caches and test executables not touched for two days.
+mkdir -p "$CARGO_TARGET_DIR"
+free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2{print $4}')
+if [ "${free_kb:-0}" -lt $((20 * 1024 * 1024)) ]; then
+  echo "== low disk ($((free_kb / 1024 / 1024)) GB free): pruning $CARGO_TARGET_DIR"
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+  find "$CARGO_TARGET_DIR"/debug/deps "$CARGO_TARGET_DIR"/release/deps -maxdepth 1 -type f -executable -mtime +2 -delete 2>/dev/null || true
+fi
+
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
@@ -33,6 +43,9 @@ rm -f "$log"
 
 echo "== schemathesis against /api/openapi.json"
 bash scripts/schemathesis.sh
+
+echo "== the studio's Debian package (tauri-cli)"
+bash scripts/package-desktop.sh
 
 echo "== README commands, as written, in a fresh clone"
 bash scripts/readme-commands.sh
