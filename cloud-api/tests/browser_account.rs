@@ -1,7 +1,8 @@
 //! Onboarding in the browser: an admin imports a pupil by roster (the API), the pupil opens the
 //! invite link in headless Chromium (`student-web/media/test/account.mjs`), chooses a password and
 //! lands on their courses, then changes it from "Your account"; the link works once. Against the
-//! real `cloud-api` binary with the demo data; the audit log has each step.
+//! real `cloud-api` binary with the demo data; the audit log has each step. The studio's hand-off link
+//! signs a fresh browser in as the teacher, once.
 
 use cloud_api::spawned::Spawned;
 use serde_json::Value;
@@ -49,6 +50,21 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
     let link = imported["invites"][0]["link"].as_str().unwrap().to_string();
     assert!(link.starts_with(&server.base), "the link points at this server: {link}");
 
+    // The studio's hand-off for the demo teacher, landing on "Your account".
+    let teacher = server.login(&http, "teacher@demo.school").await.unwrap();
+    let handoff: Value = http
+        .post(format!("{}/api/auth/handoff", server.base))
+        .bearer_auth(&teacher)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&serde_json::json!({"next": "#/account"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let handoff = handoff["link"].as_str().expect("a hand-off link").to_string();
+
     let shots = std::env::temp_dir().join(format!("account-shots-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&shots).unwrap();
     let out = tokio::process::Command::new("node")
@@ -57,6 +73,7 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
         .env("LINK", &link)
         .env("EMAIL", email)
         .env("SHOTS", &shots)
+        .env("HANDOFF", &handoff)
         .stderr(std::process::Stdio::inherit())
         .output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(120), out).await.expect("finishes").expect("node");
@@ -75,6 +92,9 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
     assert!(r["changed"].as_str().unwrap().contains("Password changed"), "{r}");
     assert_eq!(r["fieldsCleared"], true);
     assert!(r["reused"].as_str().unwrap().contains("used already"), "{r}");
+    assert_eq!(r["handoffWho"], "teacher@demo.school", "the hand-off signed the browser in");
+    assert_eq!(r["handoffHash"], "#/account", "on the route it named, the token gone");
+    assert!(r["handoffReused"].as_str().unwrap().contains("used already"), "{r}");
     for (page, found) in r["axe"].as_object().unwrap() {
         assert_eq!(found, &serde_json::json!([]), "axe on {page}: {found}");
     }
@@ -94,6 +114,8 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
         ("auth.redeem", "ok"),
         ("auth.password_change", "ok"),
         ("auth.password_change", "refused"),
+        ("auth.handoff", "ok"),
+        ("auth.handoff_redeem", "ok"),
     ] {
         let page: Value = http
             .get(format!("{}/api/admin/audit?action={action}", server.base))

@@ -1,6 +1,6 @@
 // The account pages in Chromium: a pupil imported by roster opens the invite link, chooses a
 // password (with the form's checks), lands on their courses; later changes the password from
-// "Your account"; the used link says so. axe-core on each page; screenshots at desktop and phone width.
+// "Your account"; the used link says so. Then the studio's one-time hand-off link signs a browser in. axe-core on each page; screenshots at desktop and phone width.
 import { launch, watch, axe, cspViolations } from './common.mjs';
 
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
@@ -65,6 +65,24 @@ try {
   await again.waitForFunction(() => document.querySelector('#welcome-error').textContent.length > 0);
   result.reused = await again.textContent('#welcome-error');
   await again.screenshot({ path: `${shots}/welcome-used.png` });
+
+  // The studio's hand-off link (made for the demo teacher by the test): a browser with no sign-in
+  // lands on the route it names, signed in; the same link a second time is refused.
+  const handoff = env('HANDOFF');
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const h = await fresh.newPage();
+  watch(h, 'handoff');
+  await h.goto(handoff);
+  await h.waitForSelector('#account h1');
+  result.handoffWho = await h.textContent('#who');
+  result.handoffHash = await h.evaluate(() => location.hash);
+  result.axe.handoff = await axe(h);
+  const late = await (await browser.newContext()).newPage();
+  watch(late, 'handoff again');
+  await late.goto(handoff);
+  await late.waitForFunction(() => (document.querySelector('#handoff-error') || {}).textContent?.length > 0);
+  result.handoffReused = await late.textContent('#handoff-error');
+  await late.screenshot({ path: `${shots}/handoff-used.png` });
   result.csp = cspViolations;
 } catch (e) {
   result.error = String(e && e.stack || e);
