@@ -49,7 +49,7 @@ pub fn handoff(props: &HandoffProps) -> Html {
     }
     html! {
         <section class="signin card" id="handoff">
-            <h1>{ "Signing you in from the studio…" }</h1>
+            <h1>{ if error.is_some() { "This studio link did not work" } else { "Signing you in from the studio…" } }</h1>
             <p id="handoff-error" class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
             if error.is_some() { <p><a href="#/">{ "Sign in here instead" }</a></p> }
         </section>

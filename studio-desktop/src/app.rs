@@ -64,6 +64,9 @@ pub struct Core {
     browser_opened_at: Cell<Option<chrono::DateTime<Utc>>>,
     /// Rung when there is something to push or the session changed.
     wake: Notify,
+    /// Rung when the teacher asks to retry, or the sign-in or session changed: the sync loop stops
+    /// waiting out its back-off (new entries alone do not, so drawing offline does not hammer).
+    retry: Notify,
     notify: Notifier,
 }
 
@@ -176,7 +179,7 @@ impl Studio {
     /// Try to sync now (the indicator's "retry").
     pub async fn sync_now(&self) -> Result<Snapshot, AppError> {
         self.run(|c| async move {
-            c.wake.notify_one();
+            c.kick();
             c.snapshot()
         })
         .await
@@ -228,6 +231,7 @@ impl Core {
             version: Cell::new(0),
             browser_opened_at: Cell::new(None),
             wake: Notify::new(),
+            retry: Notify::new(),
             notify,
         })
     }
@@ -303,7 +307,7 @@ impl Core {
         if let Err(e) = self.refresh_catalog().await {
             tracing::warn!(error = %e, "the catalogue could not be fetched");
         }
-        self.wake.notify_one();
+        self.kick();
         self.changed();
         self.snapshot()
     }
@@ -312,7 +316,7 @@ impl Core {
         self.vault.clear().map_err(|e| AppError::new("vault", e.to_string()))?;
         self.journal.drop_cached(PROFILE)?;
         *self.signed_in.borrow_mut() = None;
-        self.wake.notify_one();
+        self.kick();
         self.changed();
         self.snapshot()
     }
@@ -353,7 +357,7 @@ impl Core {
             .ok_or_else(|| AppError::new("not_found", "no such session in the catalogue"))?;
         self.journal.put_cached(OPEN, &found)?;
         *self.session.borrow_mut() = Some(found);
-        self.wake.notify_one();
+        self.kick();
         self.changed();
         self.snapshot()
     }
@@ -404,7 +408,7 @@ impl Core {
     fn close_session(&self) -> Result<Snapshot, AppError> {
         self.journal.drop_cached(OPEN)?;
         *self.session.borrow_mut() = None;
-        self.wake.notify_one();
+        self.kick();
         self.changed();
         self.snapshot()
     }
@@ -484,9 +488,19 @@ impl Core {
         self.target().map(|(_, s)| s) == Some(session)
     }
 
+    /// Change the sync indicator; the window hears of it only when it did change.
     fn set_sync(&self, f: impl FnOnce(&mut SyncView)) {
+        let before = self.sync.borrow().clone();
         f(&mut self.sync.borrow_mut());
-        self.changed();
+        if *self.sync.borrow() != before {
+            self.changed();
+        }
+    }
+
+    /// Sync now: something changed that the loop should not wait out.
+    fn kick(&self) {
+        self.wake.notify_one();
+        self.retry.notify_one();
     }
 
     async fn push(&self, client: &Client, session: SessionId) -> Result<(), SyncError> {
@@ -556,14 +570,16 @@ async fn sync_loop(core: Rc<Core>) {
     let mut wait = Duration::from_millis(500);
     loop {
         let Some((client, session)) = core.target() else {
-            core.wake.notified().await;
+            core.retry.notified().await;
             continue;
         };
         match core.cycle(&client, session).await {
             Ok(()) => wait = Duration::from_millis(500),
             Err(e) => {
                 let transient = e.transient();
-                tracing::info!(error = %e, "sync paused");
+                if core.sync.borrow().online || core.sync.borrow().problem.is_none() {
+                    tracing::info!(error = %e, "sync paused");
+                }
                 core.set_sync(|s| {
                     s.online = false;
                     s.problem = Some(e.to_string());
@@ -571,11 +587,11 @@ async fn sync_loop(core: Rc<Core>) {
                 if transient {
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = core.wake.notified() => {}
+                        _ = core.retry.notified() => {}
                     }
                     wait = (wait * 2).min(Duration::from_secs(5));
                 } else {
-                    core.wake.notified().await;
+                    core.retry.notified().await;
                 }
             }
         }

@@ -28,6 +28,16 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             let body = json!({"currentPassword": PASSWORD, "newPassword": PASSWORD});
             (app.post("/api/auth/password", &s.outsider.token, body).await.status, "outsider")
         }
+        ("post", "/api/auth/handoff") => {
+            (app.post(path, &s.teacher.token, json!({"next": "#/"})).await.status, "teacher")
+        }
+        ("post", "/api/auth/handoff/redeem") => {
+            let link = app.post("/api/auth/handoff", &s.assistant.token, json!({})).await;
+            let token = link.body["link"].as_str().unwrap().split("token=").nth(1).unwrap().split('&').next().unwrap();
+            let a = app.call(Method::POST, path, None, Some(json!({ "token": token })), None).await;
+            assert_eq!(a.status, 200, "{:?}", a.body);
+            (a.status, "assistant")
+        }
         ("post", "/api/auth/redeem") => {
             let link = app.post(&format!("/api/admin/users/{}/invite", s.student.id), admin, json!({})).await;
             let token = link.body["link"].as_str().unwrap().rsplit("token=").next().unwrap().to_string();
