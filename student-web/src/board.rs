@@ -176,18 +176,6 @@ pub enum Tool {
     Eraser,
 }
 
-/// How near (a fraction of the board) the eraser must pass to a stroke's point to take it.
-const ERASE_RADIUS: f64 = 0.015;
-
-/// The strokes with a point within the eraser's reach of `at` (board coordinates 0..1).
-pub fn erase_hits(strokes: &[Stroke], at: [f64; 2]) -> Vec<String> {
-    strokes
-        .iter()
-        .filter(|s| s.points.iter().any(|p| (p[0] - at[0]).hypot(p[1] - at[1]) <= ERASE_RADIUS))
-        .map(|s| s.id.clone())
-        .collect()
-}
-
 #[derive(Properties, PartialEq)]
 pub struct DrawProps {
     pub board: String,
@@ -254,7 +242,7 @@ pub fn draw_board(props: &DrawProps) -> Html {
         let (strokes, on_erase) = (props.strokes.clone(), props.on_erase.clone());
         move |g: &mut Gesture, p: [f64; 2]| {
             let hits: Vec<String> =
-                erase_hits(&strokes, p).into_iter().filter(|id| g.erased.insert(id.clone())).collect();
+                crate::view::erase_hits(&strokes, p).into_iter().filter(|id| g.erased.insert(id.clone())).collect();
             if !hits.is_empty() {
                 on_erase.emit(hits);
             }

@@ -387,21 +387,6 @@ struct ToolProps {
 const COLOURS: &[(&str, &str)] =
     &[("#1d4ed8", "Blue"), ("#dc2626", "Red"), ("#15803d", "Green"), ("#111827", "Black"), ("#ea580c", "Orange")];
 
-/// Undo the last gesture: every segment of the newest stroke's gesture is erased in one event.
-fn undo_event(s: &SessionState, board: &str) -> Option<SessionEvent> {
-    let b = s.boards.get(board)?;
-    let last = b.batches.iter().flatten().last()?;
-    let gesture = last.id.rsplit_once('~').map(|(g, _)| g.to_string());
-    match gesture {
-        Some(g) => {
-            let prefix = format!("{g}~");
-            let ids = b.stroke_ids().filter(|id| id.starts_with(&prefix)).map(String::from).collect();
-            Some(SessionEvent::WhiteboardStrokeErased { board_id: board.into(), stroke_ids: ids })
-        }
-        None => Some(SessionEvent::WhiteboardUndone { board_id: board.into() }),
-    }
-}
-
 #[function_component(Tools)]
 fn tools(props: &ToolProps) -> Html {
     let o = &props.open;
@@ -417,7 +402,7 @@ fn tools(props: &ToolProps) -> Html {
     let undo = {
         let (state, board, error) = (o.state.clone(), board.clone(), o.error.clone());
         Callback::from(move |_| {
-            if let Some(e) = undo_event(&state, &board) {
+            if let Some(e) = view::undo_gesture(&state, &board) {
                 act(e, error.clone());
             }
         })
@@ -442,7 +427,7 @@ fn tools(props: &ToolProps) -> Html {
                 }
                 if (e.ctrl_key() || e.meta_key()) && e.key() == "z" {
                     e.prevent_default();
-                    if let Some(ev) = undo_event(&state, &board) {
+                    if let Some(ev) = view::undo_gesture(&state, &board) {
                         act(ev, error.clone());
                     }
                 }

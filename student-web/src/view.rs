@@ -239,8 +239,68 @@ pub fn password_problem(new: &str, repeat: &str) -> Option<&'static str> {
     }
 }
 
+/// How near (a fraction of the board) the eraser must pass to a stroke's point to take it.
+pub const ERASE_RADIUS: f64 = 0.015;
+
+/// The strokes with a point within the eraser's reach of `at` (board coordinates 0..1).
+pub fn erase_hits(strokes: &[shared_types::events::Stroke], at: [f64; 2]) -> Vec<String> {
+    strokes
+        .iter()
+        .filter(|s| s.points.iter().any(|p| (p[0] - at[0]).hypot(p[1] - at[1]) <= ERASE_RADIUS))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+/// The studio's undo: the newest stroke's whole gesture (segments `<gesture>~<n>`, sent while the
+/// pen moved) erased in one event; a stroke from elsewhere (no `~`) undoes its batch.
+pub fn undo_gesture(s: &SessionState, board: &str) -> Option<SessionEvent> {
+    let b = s.boards.get(board)?;
+    let last = b.batches.iter().flatten().last()?;
+    match last.id.rsplit_once('~') {
+        Some((gesture, _)) => {
+            let prefix = format!("{gesture}~");
+            let ids = b.stroke_ids().filter(|id| id.starts_with(&prefix)).map(String::from).collect();
+            Some(SessionEvent::WhiteboardStrokeErased { board_id: board.into(), stroke_ids: ids })
+        }
+        None => Some(SessionEvent::WhiteboardUndone { board_id: board.into() }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use shared_types::events::Stroke;
+
+    fn stroke(id: &str, points: &[[f64; 2]]) -> Stroke {
+        Stroke { id: id.into(), points: points.to_vec(), color: "#000".into(), width: 0.004 }
+    }
+
+    #[test]
+    fn the_eraser_takes_what_it_touches_only() {
+        let strokes = vec![stroke("a", &[[0.1, 0.1], [0.2, 0.2]]), stroke("b", &[[0.8, 0.8]])];
+        assert_eq!(super::erase_hits(&strokes, [0.2, 0.21]), vec!["a".to_string()]);
+        assert_eq!(super::erase_hits(&strokes, [0.5, 0.5]), Vec::<String>::new());
+        assert_eq!(super::erase_hits(&strokes, [0.8 + super::ERASE_RADIUS * 0.9, 0.8]), vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn undo_takes_the_whole_last_gesture() {
+        let mut s = shared_types::SessionState::default();
+        let board = s.boards.entry("main".into()).or_default();
+        board.batches.push(vec![stroke("g-1~1", &[[0.1, 0.1]])]);
+        board.batches.push(vec![stroke("g-2~1", &[[0.2, 0.2]])]);
+        board.batches.push(vec![stroke("g-2~2", &[[0.3, 0.3]])]);
+        match super::undo_gesture(&s, "main") {
+            Some(shared_types::SessionEvent::WhiteboardStrokeErased { board_id, stroke_ids }) => {
+                assert_eq!(board_id, "main");
+                assert_eq!(stroke_ids, vec!["g-2~1".to_string(), "g-2~2".to_string()], "g-1 stays");
+            }
+            other => panic!("{other:?}"),
+        }
+        s.boards.get_mut("main").unwrap().batches.push(vec![stroke("from-the-api", &[[0.4, 0.4]])]);
+        assert!(matches!(super::undo_gesture(&s, "main"), Some(shared_types::SessionEvent::WhiteboardUndone { .. })));
+        assert_eq!(super::undo_gesture(&s, "empty"), None);
+    }
+
     use super::*;
     use chrono::Duration;
     use shared_types::{QuestionId, SessionId};
