@@ -32,6 +32,8 @@ pub struct AppState {
     pub blobs: Arc<BlobStore>,
     pub livekit: Option<Arc<crate::livekit::LiveKit>>,
     pub sealer: Arc<crate::secrets::Sealer>,
+    /// Replay answers, gzipped once per version of a session.
+    pub replays: Arc<crate::replays::ReplayCache>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             blobs: Arc::new(blobs),
             livekit,
             sealer: Arc::new(sealer),
+            replays: Arc::default(),
         })
     }
 }
@@ -64,7 +67,7 @@ impl AppState {
         tenant: shared_types::TenantId,
         session: shared_types::SessionId,
         events: Vec<crate::store::NewEvent>,
-    ) -> Result<(Vec<crate::store::AppendOutcome>, shared_types::SessionState), crate::store::StoreError> {
+    ) -> Result<(Vec<crate::store::AppendOutcome>, Arc<shared_types::SessionState>), crate::store::StoreError> {
         let t = std::time::Instant::now();
         let out = self.store.append(tenant, session, events).await;
         self.metrics.append.observe(t.elapsed());

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod livekit;
 pub mod metrics;
+pub mod replays;
 pub mod secrets;
 pub mod serve;
 /// PDF decks (the renderer is shared with the studio).

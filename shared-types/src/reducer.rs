@@ -386,6 +386,24 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A fingerprint of the fold rules (this file, the state and the events, as compiled): a state
+/// folded and kept under other rules (a snapshot) is not trusted.
+pub const RULES: u64 = {
+    let h = fnv1a(0xcbf2_9ce4_8422_2325, include_bytes!("reducer.rs"));
+    let h = fnv1a(h, include_bytes!("state.rs"));
+    fnv1a(h, include_bytes!("events.rs"))
+};
+
+const fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
 /// Validate `e` against `s`, then fold it in. On `Err` the state is untouched.
 pub fn apply(s: &mut SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
     validate(s, e)?;

@@ -303,10 +303,15 @@ proptest! {
         for k in 0..=log.len() {
             let prefix = fold(&log[..k]).unwrap();
             prop_assert_eq!(prefix.head, k as u64);
-            // Folding the rest on top of the prefix reaches the same final state.
+            // Folding the rest on top of the prefix reaches the same final state, also when the
+            // prefix was kept as JSON (a stored snapshot) and read back.
             let mut rest = prefix.clone();
             for e in &log[k..] { apply(&mut rest, e).unwrap(); }
             prop_assert_eq!(&rest, &once);
+            let mut snapshot: SessionState = serde_json::from_str(&serde_json::to_string(&prefix).unwrap()).unwrap();
+            prop_assert_eq!(&snapshot, &prefix);
+            for e in &log[k..] { apply(&mut snapshot, e).unwrap(); }
+            prop_assert_eq!(&snapshot, &once);
         }
         // The wire round trip preserves every event.
         let json = serde_json::to_string(&log).unwrap();

@@ -245,14 +245,138 @@ async fn two_nodes(db: Db) {
     }
     assert_eq!(a.state(tenant, sid, None).await.unwrap(), b.state(tenant, sid, None).await.unwrap());
     assert_eq!(a.state(tenant, sid, None).await.unwrap().highlights.len(), 10);
+
+    // A key written on one node and repeated on the other is the first event, not a second one.
+    let k0 = ev("k0", t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() });
+    let (o, state) = b.append(tenant, sid, vec![k0]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 3), "{o:?}");
+    assert_eq!(state.head, 12);
+    // Both nodes at once, 20 writers each (each node's cached state goes stale under the other's
+    // writes): one gap-free log, and objects created on either node are indexed once.
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let event = if i % 4 == 0 {
+                SessionEvent::ChatPosted { message_id: shared_types::MessageId::new(), content: format!("m{i}") }
+            } else {
+                SessionEvent::HighlightMarked { label: format!("{i}") }
+            };
+            node.append(tenant, sid, vec![ev(&format!("both{i}"), t, Role::Teacher, event)]).await.unwrap()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        let (o, _) = task.await.unwrap();
+        match &o[0] {
+            AppendOutcome::Appended(e) => seqs.push(e.sequence),
+            other => panic!("{other:?}"),
+        }
+    }
+    seqs.sort();
+    assert_eq!(seqs, (13..=52).collect::<Vec<_>>());
+    let (all, head) = a.events_after(tenant, sid, 0, 1000).await.unwrap();
+    assert_eq!(head, 52);
+    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=52).collect::<Vec<_>>());
+    let folded = shared_types::fold(&all).unwrap();
+    assert_eq!(a.state(tenant, sid, None).await.unwrap(), folded);
+    assert_eq!(b.state(tenant, sid, None).await.unwrap(), folded);
+    assert_eq!(folded.chat.len(), 10);
+    for m in &folded.chat {
+        let owner = a.owner_session(tenant, cloud_api::store::Owned::Message, m.id.0).await.unwrap();
+        assert_eq!(owner, Some(sid), "chat {m:?} is indexed");
+    }
+    // A refusal decided on a node whose state is stale is still the right one: the session ended
+    // on `a`, so `b` refuses a highlight although its own copy says live.
+    a.append(tenant, sid, vec![ev("end", t, Role::Teacher, SessionEvent::SessionEnded {})]).await.unwrap();
+    let late = ev("late", t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() });
+    let (o, state) = b.append(tenant, sid, vec![late]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Rejected(_)), "{o:?}");
+    assert_eq!(state.head, 53);
 }
 
-#[tokio::test]
+/// "State at t" of a long session starts from a stored snapshot and folds only the tail: the
+/// answer equals the full fold at every point asked, snapshots are kept every `SNAPSHOT_EVERY`
+/// events, and one kept under other fold rules is ignored.
+async fn snapshots_fold_a_short_tail(db: Db) {
+    let url = fresh_db(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let tenant = store.create_tenant("T").await.unwrap().id;
+    let t = store.create_user(tenant, "t@x.test", None, "h", false).await.unwrap().id;
+    let sid = scheduled(&store, tenant, t).await;
+    store
+        .append(tenant, sid, vec![ev("s", t, Role::Teacher, SessionEvent::SessionStarted { room: None })])
+        .await
+        .unwrap();
+    for chunk in 0..3 {
+        let batch = (0..900)
+            .map(|i| {
+                let n = chunk * 900 + i;
+                let event = match n % 3 {
+                    0 => SessionEvent::ChatPosted {
+                        message_id: shared_types::MessageId::new(),
+                        content: format!("m{n}"),
+                    },
+                    1 => SessionEvent::WhiteboardStrokeAdded {
+                        board_id: "main".into(),
+                        strokes: vec![shared_types::events::Stroke {
+                            id: format!("s{n}"),
+                            points: vec![[0.1, 0.2], [0.3, 0.4]],
+                            color: "#123".into(),
+                            width: 2.0,
+                        }],
+                    },
+                    _ => SessionEvent::HighlightMarked { label: format!("h{n}") },
+                };
+                ev(&format!("e{n}"), t, Role::Teacher, event)
+            })
+            .collect();
+        store.append(tenant, sid, batch).await.unwrap();
+    }
+    let (all, head) = store.events_after(tenant, sid, 0, 10_000).await.unwrap();
+    assert_eq!(head, 2702);
+    let kept = || async {
+        sqlx::query_scalar::<_, i64>("select head from session_snapshots where session_id = $1 order by head")
+            .bind(sid.to_string())
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert!(kept().await.is_empty(), "nothing kept before a reader asks");
+    for at in [2650u64, 999, 1000, 1001, 2702, 2000, 1] {
+        let state = store.state(tenant, sid, Some(at)).await.unwrap();
+        assert_eq!(state, shared_types::fold(&all[..at as usize]).unwrap(), "state at {at}");
+    }
+    assert_eq!(kept().await, vec![1000, 2000]);
+    // A snapshot under other rules (an older release's reducer) is not trusted.
+    sqlx::query(
+        "insert into session_snapshots (session_id, head, rules, state, created_at) values ($1, 2500, 'old', '{}', '')",
+    )
+    .bind(sid.to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(store.state(tenant, sid, Some(2600)).await.unwrap(), shared_types::fold(&all[..2600]).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_snapshots_fold_a_short_tail() {
+    snapshots_fold_a_short_tail(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_snapshots_fold_a_short_tail() {
+    snapshots_fold_a_short_tail(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_nodes_share_one_log() {
     two_nodes(Db::Sqlite).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_nodes_share_one_log() {
     two_nodes(Db::Postgres).await;
 }

@@ -99,6 +99,65 @@ async fn single_request_upload(db: Db) {
     assert_eq!(r.status, 403);
 }
 
+/// A browser's replay (Accept-Encoding: gzip) is the same answer as an uncompressed one, built
+/// once per version: a new event or a new recording is in the next answer, not a stale copy.
+async fn replay_answers_are_gzipped_once_per_version(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Replay cache").await;
+    app.live(&s).await;
+    let path = format!("/api/replays/{}", s.session);
+    let gzipped = || async {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&s.student.token)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], "gzip");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let bytes = r.bytes().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+        (bytes.len(), serde_json::from_str::<serde_json::Value>(&text).unwrap())
+    };
+    let (_, first) = gzipped().await;
+    let plain = app.get(&path, &s.student.token).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(first, plain.body, "the same answer, compressed");
+    let (_, again) = gzipped().await;
+    assert_eq!(again, first);
+    // A chat message moves the head: the next answer has it.
+    let chat = app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hi"})).await;
+    assert_eq!(chat.status, 201, "{:?}", chat.body);
+    let (_, after_chat) = gzipped().await;
+    assert_eq!(after_chat["state"]["head"], first["state"]["head"].as_u64().unwrap() + 1);
+    assert_eq!(after_chat["state"]["chat"][0]["content"], "hi");
+    // A recording is in the next answer too.
+    let up = app
+        .post_body(
+            &format!("/api/sessions/{}/recordings", s.session),
+            &s.teacher.token,
+            "rec-1",
+            &[("content-type", "audio/wav")],
+            wav(1.0),
+        )
+        .await;
+    assert_eq!(up.status, 201);
+    let (_, with_recording) = gzipped().await;
+    assert_eq!(with_recording["recordings"][0]["id"], up.body["id"]);
+    // Signed URLs carry their own expiry: the rest of the answer is the same.
+    let strip = |mut v: serde_json::Value| {
+        for r in v["recordings"].as_array_mut().unwrap() {
+            r.as_object_mut().unwrap().retain(|k, _| k != "url" && k != "expiresAt");
+        }
+        v
+    };
+    assert_eq!(strip(with_recording), strip(app.get(&path, &s.student.token).await.body));
+}
+
 /// Old uploads are swept: an abandoned one is forgotten with its parts; a completed one keeps its
 /// recording (still playable) and drops the parts it no longer needs.
 async fn old_upload_parts_are_swept(db: Db) {
@@ -189,7 +248,13 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-on_both!(resumable_upload, single_request_upload, old_upload_parts_are_swept, orphaned_blobs_are_swept);
+on_both!(
+    resumable_upload,
+    single_request_upload,
+    old_upload_parts_are_swept,
+    orphaned_blobs_are_swept,
+    replay_answers_are_gzipped_once_per_version
+);
 
 /// On S3 (a real SeaweedFS) too: the single upload is streamed to the bucket, the resumable one is
 /// joined part by part, and both read back byte for byte through presigned URLs.

@@ -70,21 +70,48 @@ async fn live_session(
     Ok(s.id)
 }
 
-/// `sessions` writers, each `per` single-row autocommit INSERTs; rows/s.
-async fn raw_round(pool: &Arc<sqlx::AnyPool>, round: usize, sessions: usize, per: usize) -> anyhow::Result<f64> {
+/// `sessions` writers, each `per` single-row autocommit INSERTs into `table` (`bench_raw`: three
+/// columns, no index — the baseline; `bench_shaped`: an event row with the log's two unique keys,
+/// to see what the row and its indexes cost); rows/s.
+async fn raw_round(
+    pool: &Arc<sqlx::AnyPool>,
+    table: &'static str,
+    round: usize,
+    sessions: usize,
+    per: usize,
+) -> anyhow::Result<f64> {
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for s in 0..sessions {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
+            let now = cloud_api::store::ts(Utc::now());
             for i in 0..per {
-                sqlx::query("insert into bench_raw (session_id, seq, payload) values ($1, $2, $3)")
+                let q = if table == "bench_raw" {
+                    sqlx::query("insert into bench_raw (session_id, seq, payload) values ($1, $2, $3)")
+                        .bind(format!("r{round}s{s}"))
+                        .bind(i as i64)
+                        .bind("{\"label\":\"bench\"}")
+                } else {
+                    sqlx::query(
+                        "insert into bench_shaped (id, tenant_id, session_id, sequence, idempotency_key, event_type, \
+                         version, actor_id, actor_role, event_payload, occurred_at, created_at) \
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(uuid::Uuid::nil().to_string())
                     .bind(format!("r{round}s{s}"))
                     .bind(i as i64)
+                    .bind(format!("k{i}"))
+                    .bind("highlight.marked")
+                    .bind(1_i64)
+                    .bind(uuid::Uuid::nil().to_string())
+                    .bind("teacher")
                     .bind("{\"label\":\"bench\"}")
-                    .execute(&*pool)
-                    .await
-                    .expect("raw insert");
+                    .bind(now.clone())
+                    .bind(now.clone())
+                };
+                q.execute(&*pool).await.expect("raw insert");
             }
         }));
     }
@@ -149,6 +176,13 @@ async fn main() -> anyhow::Result<()> {
     let pool = Arc::new(sqlx::any::AnyPoolOptions::new().max_connections(32).connect(&url).await?);
     pool.execute("create table bench_raw (session_id text not null, seq bigint not null, payload text not null)")
         .await?;
+    pool.execute(
+        "create table bench_shaped (id text primary key, tenant_id text not null, session_id text not null, \
+         sequence bigint not null, idempotency_key text not null, event_type text not null, version bigint not null, \
+         actor_id text, actor_role text, event_payload text not null, occurred_at text not null, \
+         created_at text not null, unique (session_id, sequence), unique (session_id, idempotency_key))",
+    )
+    .await?;
     let tenant = store.create_tenant("Bench").await?.id;
     let teacher =
         store.create_user(tenant, &format!("t-{}@bench.test", uuid::Uuid::new_v4()), None, "x", false).await?;
@@ -161,16 +195,21 @@ async fn main() -> anyhow::Result<()> {
     // Rounds alternate the baseline and the appends, so machine noise hits both alike.
     let mut ratios = Vec::new();
     let mut rates = Vec::new();
+    let mut shaped = Vec::new();
     let mut lat = Vec::new();
     for round in 0..3 {
-        let raw_rate = raw_round(&pool, round, sessions, per).await?;
+        let raw_rate = raw_round(&pool, "bench_raw", round, sessions, per).await?;
+        let shaped_rate = raw_round(&pool, "bench_shaped", round, sessions, per).await?;
+        shaped.push(shaped_rate);
         let mut ids = Vec::new();
         for _ in 0..sessions {
             ids.push(live_session(&store, tenant, teacher.id, &lesson).await?);
         }
         let (rate, l) = append_round(&store, tenant, teacher.id, &ids, per).await?;
         println!(
-            "round {round}: raw INSERT {raw_rate:>7.0} rows/s   append {rate:>7.0} appends/s   ({:.0} %)",
+            "round {round}: raw INSERT {raw_rate:>7.0} rows/s   event-shaped INSERT {shaped_rate:>7.0} rows/s ({:.0} %)   \
+             append {rate:>7.0} appends/s ({:.0} %)",
+            100.0 * shaped_rate / raw_rate,
             100.0 * rate / raw_rate
         );
         ratios.push(rate / raw_rate);
@@ -185,6 +224,8 @@ async fn main() -> anyhow::Result<()> {
     let mut raw_rates: Vec<f64> = rates.iter().map(|r| r.0).collect();
     raw_rates.sort_by(f64::total_cmp);
     let (raw_rate, append_rate, ratio) = (raw_rates[1], append_rates[1], ratios[1]);
+    shaped.sort_by(f64::total_cmp);
+    let shaped_rate = shaped[1];
 
     // A 1,000-event events:batch through the router (auth, idempotency, JSON, store), 5 runs.
     let config = Config::from_env()?;
@@ -218,6 +259,10 @@ async fn main() -> anyhow::Result<()> {
     println!("median of 3 rounds:");
     println!("raw single-row INSERT      {raw_rate:>9.0} rows/s");
     println!(
+        "event-shaped INSERT        {shaped_rate:>9.0} rows/s     ({:.0} % of raw: the row and its two unique keys)",
+        100.0 * shaped_rate / raw_rate
+    );
+    println!(
         "event append               {append_rate:>9.0} appends/s  ({:.0} % of raw)  p50 {:.2} ms  p99 {:.2} ms",
         100.0 * ratio,
         pct(&lat, 0.50),
@@ -229,13 +274,18 @@ async fn main() -> anyhow::Result<()> {
         batch_ms[0],
         batch_ms[batch_ms.len() - 1]
     );
-    let goals = [
-        ("appends/s >= 2000", append_rate >= 2000.0),
-        (">= 30 % of raw INSERT rate", ratio >= 0.3),
-        ("batch <= 200 ms", pct(&batch_ms, 0.5) <= 200.0),
+    let batch = pct(&batch_ms, 0.5);
+    let postgres = store.backend == cloud_api::store::Backend::Postgres;
+    let share = if postgres { 0.6 } else { 0.9 };
+    let mut goals = vec![
+        (format!(">= {:.0} % of raw INSERT ({:.0} %)", 100.0 * share, 100.0 * ratio), ratio >= share),
+        (format!("batch <= 25 ms ({batch:.1} ms)"), batch <= 25.0),
     ];
+    if postgres {
+        goals.push((format!("append p99 <= 10 ms ({:.2} ms)", pct(&lat, 0.99)), pct(&lat, 0.99) <= 10.0));
+    }
     for (goal, met) in goals {
-        println!("goal {goal:<28} {}", if met { "met" } else { "NOT met" });
+        println!("goal {goal:<36} {}", if met { "met" } else { "NOT met" });
     }
     Ok(())
 }

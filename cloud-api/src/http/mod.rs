@@ -157,6 +157,7 @@ pub fn api() -> ApiRouter {
         .delete("/api/sessions/{id}/stream", "Stop the stream", streams::stop)
         .audited("stream.stop")
         .get("/api/replays/{id}", "Replay: state, recordings, transcript, chapters, highlights", replay::replay)
+        .answers::<shared_types::media::ReplayDto>()
         .get("/api/courses/{course_id}/search", "Search transcripts across a course", replay::search)
         .get("/api/admin/jobs", "Pipeline jobs (?state=failed)", replay::jobs)
         .post("/api/admin/jobs/{id}/retry", "Retry a failed job", replay::retry)

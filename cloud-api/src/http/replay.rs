@@ -8,10 +8,12 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
 use crate::http::sessions::outcome;
 use crate::http::{authorize, ensure, session_target};
+use crate::replays;
 use crate::spool::{self, Spooled};
 use crate::store::{NewEvent, NewJob, Recording, Upload};
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -305,16 +307,20 @@ pub async fn replay(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<SessionId>,
-) -> ApiResult<Json<ReplayDto>> {
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (session, target) = session_target(&app, &caller, id).await?;
     ensure(&caller, Action::ViewReplay, &target)?;
     let tenant = target.tenant;
-    let (state, recordings, artifacts, transcript) = tokio::try_join!(
-        app.store.state(tenant, id, None),
-        app.store.recordings_of(tenant, id),
-        app.store.artifacts_of(tenant, id),
-        app.store.transcript(tenant, id),
-    )?;
+    let (recordings, artifacts) =
+        tokio::try_join!(app.store.recordings_of(tenant, id), app.store.artifacts_of(tenant, id))?;
+    // Built once per version for clients that take gzip (every browser): see `replays`.
+    let gzip = replays::accepts_gzip(&headers);
+    let version = replays::version(&(&session, &recordings, &artifacts));
+    if let Some(body) = gzip.then(|| app.replays.get(id, &version)).flatten() {
+        return Ok(replays::gzipped_json(body));
+    }
+    let (state, transcript) = tokio::try_join!(app.store.state(tenant, id, None), app.store.transcript(tenant, id))?;
     let ttl = crate::http::assets::URL_TTL;
     let expires_at = Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
     let mut recs = Vec::new();
@@ -346,7 +352,7 @@ pub async fn replay(
         .iter()
         .map(|a| ArtifactDto { kind: a.kind, status: a.status, error: a.error.clone(), updated_at: a.updated_at })
         .collect();
-    Ok(Json(ReplayDto {
+    let answer = ReplayDto {
         session,
         state,
         recordings: recs,
@@ -356,7 +362,17 @@ pub async fn replay(
         qa_links: data(ready(ArtifactKind::QaLinks)),
         captions_url,
         artifacts: statuses,
-    }))
+    };
+    if !gzip {
+        return Ok(Json(answer).into_response());
+    }
+    let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
+    let cache = app.replays.clone();
+    let body = tokio::task::spawn_blocking(move || cache.put(id, version, &json))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|_| ApiError::internal())?;
+    Ok(replays::gzipped_json(body))
 }
 
 /// `GET /api/courses/{courseId}/search?q=…` — transcript hits across the course.

@@ -53,7 +53,7 @@ pub async fn submit_then(
     target: &Target,
     key: &str,
     command: SessionCommand,
-) -> ApiResult<(EventEnvelope, SessionState)> {
+) -> ApiResult<(EventEnvelope, std::sync::Arc<SessionState>)> {
     let (event, _, state) = submit_as(app, caller, target, key, command, false).await?;
     Ok((event, state))
 }
@@ -69,7 +69,7 @@ pub async fn submit_as(
     key: &str,
     command: SessionCommand,
     by_server: bool,
-) -> ApiResult<(EventEnvelope, bool, SessionState)> {
+) -> ApiResult<(EventEnvelope, bool, std::sync::Arc<SessionState>)> {
     let session = target.session.ok_or_else(|| ApiError::not_found("session"))?;
     let actor = SessionActor::participant(&caller.actor, target);
     let actor = if by_server { actor.on_behalf() } else { actor };

@@ -26,6 +26,8 @@ impl Store {
         rows: &[Write<'_>],
         events: Vec<NewEvent>,
     ) -> StoreResult<Result<Vec<EventEnvelope>, AppendOutcome>> {
+        let slot = self.states.slot(session);
+        let mut cached = slot.lock().await;
         let mut w = self.write().await?;
         for row in rows {
             match row {
@@ -36,7 +38,7 @@ impl Store {
                 }
             }
         }
-        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events).await?;
+        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events, cached.take()).await?;
         let mut envelopes = Vec::with_capacity(outcomes.len());
         let mut fresh = Vec::new();
         for o in outcomes {
@@ -47,6 +49,8 @@ impl Store {
                 }
                 AppendOutcome::Replayed(e) => envelopes.push(e),
                 refused => {
+                    // The state may hold events of this call that the rollback undoes: it is not
+                    // kept (the next write folds from the store).
                     w.tx.rollback().await?;
                     return Ok(Err(refused));
                 }
@@ -56,11 +60,12 @@ impl Store {
             // Every event was written before under its key: this is a replay, and the first write's
             // rows are already there. Roll back (a single append bumped the head in advance).
             w.tx.rollback().await?;
+            *cached = Some(Arc::new(state));
             return Ok(Ok(envelopes));
         }
         w.commit().await?;
         self.fanout.publish(fresh.iter());
-        self.put_state(session, state);
+        *cached = Some(Arc::new(state));
         Ok(Ok(envelopes))
     }
 }

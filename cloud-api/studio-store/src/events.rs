@@ -86,7 +86,7 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .map_err(on_constraint)?;
-        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, id, vec![creator]).await?;
+        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, id, vec![creator], None).await?;
         let event = match outcomes.remove(0) {
             AppendOutcome::Appended(event) => event,
             refused => {
@@ -96,7 +96,7 @@ impl Store {
             }
         };
         w.commit().await?;
-        self.put_state(id, state);
+        *self.states.slot(id).lock().await = Some(Arc::new(state));
         let session = self.session(tenant, id).await?.ok_or(StoreError::NotFound)?;
         Ok(Ok((session, event)))
     }
@@ -109,9 +109,17 @@ impl Store {
         tenant: TenantId,
         session: SessionId,
         events: Vec<NewEvent>,
-    ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
+    ) -> StoreResult<(Vec<AppendOutcome>, Arc<SessionState>)> {
+        let slot = self.states.slot(session);
+        let mut cached = slot.lock().await;
+        if let ([one], Some(state)) = (events.as_slice(), cached.as_mut()) {
+            if let Some(env) = self.append_one(tenant, session, state, one).await? {
+                self.fanout.publish([&env]);
+                return Ok((vec![AppendOutcome::Appended(env)], state.clone()));
+            }
+        }
         let mut w = self.write().await?;
-        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events).await?;
+        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events, cached.take()).await?;
         if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
             w.commit().await?;
             self.fanout.publish(outcomes.iter().filter_map(|o| match o {
@@ -121,8 +129,51 @@ impl Store {
         } else {
             w.tx.rollback().await?;
         }
-        self.put_state(session, state.clone());
+        let state = Arc::new(state);
+        *cached = Some(state.clone());
         Ok((outcomes, state))
+    }
+
+    /// One event in one statement (PostgreSQL), when this node's folded state is at the stored head
+    /// and the event is plainly valid: bump the head only if it is still the one the state was
+    /// folded to and the key is new, insert the event at the new head (and the object it creates),
+    /// notify the other nodes — all or nothing, one round trip, no explicit transaction. Anything
+    /// else (another node wrote since, a repeated key, a refusal to explain, a lifecycle change or a
+    /// job to enqueue) returns `None` and takes the general path, which decides under the row lock.
+    async fn append_one(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        state: &mut Arc<SessionState>,
+        ne: &NewEvent,
+    ) -> StoreResult<Option<EventEnvelope>> {
+        use SessionEvent::*;
+        if self.backend != Backend::Postgres
+            || matches!(
+                ne.event,
+                SessionScheduled { .. } | SessionStarted { .. } | SessionEnded {} | RecordingAdded { .. }
+            )
+        {
+            return Ok(None);
+        }
+        let env = envelope(session, state.head + 1, ne.clone());
+        if shared_types::reducer::validate(state, &env).is_err() {
+            return Ok(None);
+        }
+        let object = created_object(&env.event);
+        let sql = one_statement_sql(object.is_some(), self.notify_new_head());
+        let q = bind_event(sqlx::query(&sql), tenant, &env).bind(state.head as i64);
+        let q = match object {
+            Some((id, kind)) => q.bind(id.to_string()).bind(kind),
+            None => q,
+        };
+        let inserted: i64 = q.fetch_one(&self.pool).await.map_err(on_constraint)?.try_get(0)?;
+        if inserted != 1 {
+            return Ok(None);
+        }
+        shared_types::apply(Arc::make_mut(state), &env)
+            .map_err(|r| StoreError::Corrupt(format!("validated event refused: {r}")))?;
+        Ok(Some(env))
     }
 
     pub(crate) async fn append_in(
@@ -131,6 +182,7 @@ impl Store {
         tenant: TenantId,
         session: SessionId,
         events: Vec<NewEvent>,
+        cached: Option<Arc<SessionState>>,
     ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
         // The row lock on the session serialises appenders across every node. A single event bumps
         // the head in the same statement (undone by rollback if the event is refused); a batch
@@ -151,7 +203,10 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let head = row.try_get::<i64, _>(0)? as u64;
-        let mut state = self.take_state(session).filter(|s| s.head <= head).unwrap_or_default();
+        let mut state = cached
+            .filter(|s| s.head <= head)
+            .map(|s| Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone()))
+            .unwrap_or_default();
         if state.head < head {
             for e in load_after(tx, session, state.head, None).await? {
                 apply(&mut state, &e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
@@ -173,18 +228,7 @@ impl Store {
                 outcomes.push(replay_or_reused(env, ne.actor_id));
                 continue;
             }
-            let now = Utc::now().trunc_subsecs(6);
-            let env = EventEnvelope {
-                session_id: session,
-                sequence: state.head + 1,
-                idempotency_key: ne.idempotency_key,
-                version: CURRENT_VERSION,
-                actor_id: ne.actor_id,
-                actor_role: ne.actor_role,
-                occurred_at: ne.occurred_at.map(|t| t.trunc_subsecs(6)).unwrap_or(now),
-                recorded_at: now,
-                event: ne.event,
-            };
+            let env = envelope(session, state.head + 1, ne);
             if let Err(r) = shared_types::reducer::validate(&state, &env) {
                 // A repeat of an accepted event may no longer be valid (start twice): the key decides.
                 let prior = if single {
@@ -217,9 +261,7 @@ impl Store {
                 insert_events(tx, tenant, chunk).await?;
             }
         }
-        for env in &fresh {
-            project(tx, tenant, env).await?;
-        }
+        project(tx, tenant, session, &fresh).await?;
         if state.head != start_head && (!single || state.status != start_status) {
             let notify = if single { "" } else { self.notify_new_head() };
             sqlx::query(&format!(
@@ -276,30 +318,167 @@ impl Store {
         let head = self.head(tenant, session).await?;
         let upto = at.unwrap_or(head).min(head);
         if upto == head {
-            if let Some(s) = self.states.lock().expect("state cache").get(&session).filter(|s| s.head == head) {
-                return Ok(s.clone());
+            if let Some(slot) = self.states.peek(session) {
+                if let Some(s) = slot.lock().await.as_ref().filter(|s| s.head == head) {
+                    return Ok(SessionState::clone(s));
+                }
             }
         }
+        self.fold_upto(session, upto).await
+    }
+
+    /// Fold the first `upto` events from the newest snapshot at or before them, keeping a snapshot
+    /// at every [`SNAPSHOT_EVERY`] events folded past it (for the next reader).
+    pub(crate) async fn fold_upto(&self, session: SessionId, upto: u64) -> StoreResult<SessionState> {
+        let rules = shared_types::reducer::RULES.to_string();
         let mut conn = self.pool.acquire().await?;
-        let events = load_after(&mut conn, session, 0, Some(upto)).await?;
-        shared_types::fold(&events).map_err(|r| StoreError::Corrupt(r.to_string()))
-    }
-
-    fn take_state(&self, session: SessionId) -> Option<SessionState> {
-        self.states.lock().expect("state cache").remove(&session)
-    }
-
-    pub(crate) fn put_state(&self, session: SessionId, state: SessionState) {
-        let mut map = self.states.lock().expect("state cache");
-        if map.len() >= 4_096 {
-            map.clear();
+        let snapshot = sqlx::query(
+            "select state from session_snapshots where session_id = $1 and rules = $2 and head <= $3 \
+             order by head desc limit 1",
+        )
+        .bind(session.to_string())
+        .bind(&rules)
+        .bind(upto as i64)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let mut state = match snapshot {
+            Some(r) => serde_json::from_str::<SessionState>(&r.try_get::<String, _>(0)?)
+                .map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))?,
+            None => SessionState::default(),
+        };
+        let mut keep = Vec::new();
+        while state.head < upto {
+            let events =
+                load_after(&mut conn, session, state.head, Some((upto - state.head).min(SNAPSHOT_EVERY))).await?;
+            if events.is_empty() {
+                break;
+            }
+            for e in &events {
+                apply(&mut state, e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
+                if state.head % SNAPSHOT_EVERY == 0 {
+                    keep.push((
+                        state.head,
+                        serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ));
+                }
+            }
         }
-        map.insert(session, state);
+        drop(conn);
+        if !keep.is_empty() {
+            let mut w = self.write().await?;
+            for (head, json) in keep {
+                // Another reader may have kept the same one: either is the same state.
+                sqlx::query(
+                    "insert into session_snapshots (session_id, head, rules, state, created_at) \
+                     values ($1, $2, $3, $4, $5) on conflict (session_id, head, rules) do nothing",
+                )
+                .bind(session.to_string())
+                .bind(head as i64)
+                .bind(&rules)
+                .bind(json)
+                .bind(ts(Utc::now()))
+                .execute(&mut *w.tx)
+                .await?;
+            }
+            w.commit().await?;
+        }
+        Ok(state)
     }
 }
 
-/// Rows per multi-row INSERT (12 parameters each; well under both databases' limits).
-const INSERT_CHUNK: usize = 80;
+/// A session's folded state at a known head, behind its own lock: this node's appenders to one
+/// session queue here (they would queue on its row lock anyway) and change it in place.
+pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Arc<SessionState>>>>;
+
+/// Folded state per session, checked against the stored head on every use (another node may
+/// have written since).
+#[derive(Default)]
+pub(crate) struct States {
+    slots: std::sync::Mutex<HashMap<SessionId, Slot>>,
+}
+
+impl States {
+    /// Sessions whose state is kept; past it, the idle ones are dropped.
+    const KEPT: usize = 4_096;
+
+    pub(crate) fn slot(&self, session: SessionId) -> Slot {
+        let mut map = self.slots.lock().expect("state cache");
+        if map.len() >= Self::KEPT && !map.contains_key(&session) {
+            map.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        map.entry(session).or_default().clone()
+    }
+
+    fn peek(&self, session: SessionId) -> Option<Slot> {
+        self.slots.lock().expect("state cache").get(&session).cloned()
+    }
+}
+
+/// The envelope for the next event: the server's sequence and recorded time (microseconds, as
+/// stored).
+fn envelope(session: SessionId, sequence: u64, ne: NewEvent) -> EventEnvelope {
+    let now = Utc::now().trunc_subsecs(6);
+    EventEnvelope {
+        session_id: session,
+        sequence,
+        idempotency_key: ne.idempotency_key,
+        version: CURRENT_VERSION,
+        actor_id: ne.actor_id,
+        actor_role: ne.actor_role,
+        occurred_at: ne.occurred_at.map(|t| t.trunc_subsecs(6)).unwrap_or(now),
+        recorded_at: now,
+        event: ne.event,
+    }
+}
+
+const INSERT_COLS: &str = "id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
+                           actor_role, event_payload, occurred_at, created_at";
+
+/// The 12 values of an event row, in [`INSERT_COLS`] order.
+fn bind_event<'q>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    tenant: TenantId,
+    env: &EventEnvelope,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(uuid::Uuid::now_v7().to_string())
+        .bind(tenant.to_string())
+        .bind(env.session_id.to_string())
+        .bind(env.sequence as i64)
+        .bind(env.idempotency_key.clone())
+        .bind(env.event.event_type())
+        .bind(env.version as i64)
+        .bind(env.actor_id.map(|a| a.to_string()))
+        .bind(env.actor_role.map(|r| r.as_str()))
+        .bind(env.event.payload().to_string())
+        .bind(ts(env.occurred_at))
+        .bind(ts(env.recorded_at))
+}
+
+/// The single-statement append ([`Store::append_one`]): $1–$12 the event row, $13 the head the
+/// state was folded to, $14–$15 the object the event creates. Answers how many events went in.
+fn one_statement_sql(object: bool, notify: &str) -> String {
+    let object = if object {
+        ", obj as (insert into session_objects (id, tenant_id, session_id, kind) select $14, $2, $3, $15 from ins)"
+    } else {
+        ""
+    };
+    format!(
+        "with prior as (select 1 from session_state_events where session_id = $3 and idempotency_key = $5), \
+         bumped as (update sessions set head = head + 1 where id = $3 and tenant_id = $2 and head = $13 \
+         and not exists (select 1 from prior) returning id, head{notify}), \
+         ins as (insert into session_state_events ({INSERT_COLS}) \
+         select $1, $2, $3, bumped.head, $5, $6, $7, $8, $9, $10, $11, $12 from bumped \
+         where bumped.head = $4 returning 1){object} \
+         select count(*) from ins"
+    )
+}
+
+/// Events between stored snapshots of the folded state.
+pub const SNAPSHOT_EVERY: u64 = 1_000;
+
+/// Rows per multi-row INSERT: a whole journal batch (12 parameters a row, 12,000 in all — under
+/// PostgreSQL's 65,535 and SQLite's 32,766).
+const INSERT_CHUNK: usize = 1_000;
 
 fn replay_or_reused(prior: &EventEnvelope, actor: Option<UserId>) -> AppendOutcome {
     if prior.actor_id == actor {
@@ -316,7 +495,7 @@ async fn existing(
     keys: &[String],
 ) -> StoreResult<HashMap<String, EventEnvelope>> {
     let mut out = HashMap::new();
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(INSERT_CHUNK) {
         let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key in ({})",
@@ -351,26 +530,12 @@ async fn insert_events(
         })
         .collect();
     let sql = format!(
-        "insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, event_type, \
-         version, actor_id, actor_role, event_payload, occurred_at, created_at) values {} \
-         on conflict (session_id, idempotency_key) do nothing",
+        "insert into session_state_events ({INSERT_COLS}) values {} on conflict (session_id, idempotency_key) do nothing",
         rows.join(", ")
     );
     let mut q = sqlx::query(&sql);
     for env in envs {
-        q = q
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(tenant.to_string())
-            .bind(env.session_id.to_string())
-            .bind(env.sequence as i64)
-            .bind(env.idempotency_key.clone())
-            .bind(env.event.event_type())
-            .bind(env.version as i64)
-            .bind(env.actor_id.map(|a| a.to_string()))
-            .bind(env.actor_role.map(|r| r.as_str()))
-            .bind(env.event.payload().to_string())
-            .bind(ts(env.occurred_at))
-            .bind(ts(env.recorded_at));
+        q = bind_event(q, tenant, env);
     }
     Ok(q.execute(&mut **tx).await.map_err(on_constraint)?.rows_affected())
 }
@@ -393,37 +558,49 @@ async fn load_after(
     rows.iter().map(envelope_from).collect()
 }
 
-/// What an append writes beside the log, inside its transaction: the session an object id belongs
-/// to (written once, when the object is created; reads fold the log) and the processing job a
-/// recording causes.
-async fn project(tx: &mut Transaction<'static, Any>, tenant: TenantId, e: &EventEnvelope) -> StoreResult<()> {
-    let created = match &e.event {
+/// The object an event creates, with its kind (`session_objects`).
+fn created_object(event: &SessionEvent) -> Option<(uuid::Uuid, &'static str)> {
+    match event {
         SessionEvent::ChatPosted { message_id, .. } => Some((message_id.0, "message")),
         SessionEvent::QuestionAsked { question_id, .. } => Some((question_id.0, "question")),
         SessionEvent::PollOpened { poll_id, .. } => Some((poll_id.0, "poll")),
         SessionEvent::SceneCreated { scene_id, .. } => Some((scene_id.0, "scene")),
         _ => None,
-    };
-    if let Some((id, kind)) = created {
-        sqlx::query("insert into session_objects (id, tenant_id, session_id, kind) values ($1, $2, $3, $4)")
-            .bind(id.to_string())
-            .bind(tenant.to_string())
-            .bind(e.session_id.to_string())
-            .bind(kind)
-            .execute(&mut **tx)
-            .await
-            .map_err(on_constraint)?;
     }
-    if let SessionEvent::RecordingAdded { recording_id, .. } = &e.event {
-        // Processing is enqueued with the fact that causes it; one job per recording.
-        let payload = serde_json::json!({ "recordingId": recording_id });
-        let dedupe = format!("recording:{recording_id}");
-        let job = super::NewJob {
-            kind: shared_types::jobs::JobKind::ProcessRecording,
-            payload: &payload,
-            dedupe_key: Some(&dedupe),
-        };
-        super::jobs::enqueue_in(tx, tenant, e.session_id, job).await?;
+}
+
+/// What an append writes beside the log, inside its transaction: the session an object id belongs
+/// to (written once, when the object is created; reads fold the log) and the processing job a
+/// recording causes.
+async fn project(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    session: SessionId,
+    events: &[EventEnvelope],
+) -> StoreResult<()> {
+    let objects: Vec<(uuid::Uuid, &str)> = events.iter().filter_map(|e| created_object(&e.event)).collect();
+    // Four values a row: a whole journal batch fits one statement on both databases.
+    for chunk in objects.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
+        let sql = format!("insert into session_objects (id, tenant_id, session_id, kind) values {}", rows.join(", "));
+        let mut q = sqlx::query(&sql).bind(tenant.to_string()).bind(session.to_string());
+        for (id, kind) in chunk {
+            q = q.bind(id.to_string()).bind(*kind);
+        }
+        q.execute(&mut **tx).await.map_err(on_constraint)?;
+    }
+    for e in events {
+        if let SessionEvent::RecordingAdded { recording_id, .. } = &e.event {
+            // Processing is enqueued with the fact that causes it; one job per recording.
+            let payload = serde_json::json!({ "recordingId": recording_id });
+            let dedupe = format!("recording:{recording_id}");
+            let job = super::NewJob {
+                kind: shared_types::jobs::JobKind::ProcessRecording,
+                payload: &payload,
+                dedupe_key: Some(&dedupe),
+            };
+            super::jobs::enqueue_in(tx, tenant, e.session_id, job).await?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! Across nodes, PostgreSQL NOTIFY (see `store::listen`) feeds the same hub.
 
 use bytes::Bytes;
-use serde_json::json;
 use shared_types::{EventEnvelope, SessionId};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,9 +21,17 @@ pub struct Published {
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The socket message an event goes out as.
+#[derive(serde::Serialize)]
+struct EventMessage<'a> {
+    kind: &'static str,
+    event: &'a EventEnvelope,
+}
+
 impl Published {
     pub fn new(env: &EventEnvelope) -> Self {
-        let text = json!({ "kind": "event", "event": env }).to_string();
+        // Straight to bytes (no JSON tree in between): this runs once per event, on the write path.
+        let text = serde_json::to_vec(&EventMessage { kind: "event", event: env }).expect("an event serialises");
         Published { sequence: env.sequence, text: Bytes::from(text), recorded_at: env.recorded_at }
     }
 }

@@ -97,7 +97,7 @@ pub struct Store {
     pub backend: Backend,
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Folded state per session at a known head; validated against the stored head on every use.
-    pub(crate) states: Mutex<HashMap<SessionId, SessionState>>,
+    pub(crate) states: events::States,
     /// Committed events go out here to this node's live sockets.
     pub fanout: Arc<Fanout>,
     /// Revoked tokens and users, for the live sockets of this node.
@@ -158,7 +158,7 @@ impl Store {
             pool,
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
-            states: Mutex::default(),
+            states: Default::default(),
             fanout: Arc::default(),
             revoked: tokio::sync::broadcast::channel(1024).0,
             node: NodeId(uuid::Uuid::now_v7()),
@@ -171,11 +171,17 @@ impl Store {
 
     /// Begin a write transaction (see [`WriteTx`]).
     pub async fn write(&self) -> StoreResult<WriteTx> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
+        let (guard, tx) = match self.backend {
+            // IMMEDIATE takes SQLite's write lock at the start (waiting out an autocommit writer
+            // outside the queue, such as an audit entry, within `busy_timeout`): a deferred
+            // transaction that read first could not upgrade once another write had committed
+            // ("database is locked", at once and without waiting).
+            Backend::Sqlite => {
+                let guard = self.writer.clone().lock_owned().await;
+                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Backend::Postgres => (None, self.pool.begin().await?),
         };
-        let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _guard: guard })
     }
 

@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "audit", include_str!("../../../migrations/sqlite/0005_audit.sql")),
     (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
     (7, "job_failures", include_str!("../../../migrations/common/0007_job_failures.sql")),
+    (8, "snapshots", include_str!("../../../migrations/common/0008_snapshots.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -20,6 +21,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "audit", include_str!("../../../migrations/postgres/0005_audit.sql")),
     (6, "onboarding", include_str!("../../../migrations/common/0006_onboarding.sql")),
     (7, "job_failures", include_str!("../../../migrations/common/0007_job_failures.sql")),
+    (8, "snapshots", include_str!("../../../migrations/common/0008_snapshots.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).
