@@ -127,4 +127,25 @@ async fn postgres_two_nodes_fan_out() {
     assert_eq!(on_a.next_within(5).await.unwrap()["kind"], "ready");
     marks(&b, &s, 0, 10).await;
     assert_eq!(seqs(&on_a.events(10).await), (24..=33).collect::<Vec<_>>());
+    // A commit nobody NOTIFYs (its node died right after it): the listeners' catch-up finds it
+    // within a few seconds.
+    let pool = sqlx::AnyPool::connect(&a.store_url).await.unwrap();
+    let tenant = s.tenant.to_string();
+    sqlx::query(
+        "insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, event_type, version, \
+         actor_id, actor_role, event_payload, occurred_at, created_at) values ($1, $2, $3, 34, 'silent', \
+         'highlight.marked', 1, null, null, '{\"label\":\"silent\"}', $4, $4)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&tenant)
+    .bind(&s.session)
+    .bind(cloud_api::store::ts(chrono::Utc::now()))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("update sessions set head = 34 where id = $1").bind(&s.session).execute(&pool).await.unwrap();
+    let t0 = std::time::Instant::now();
+    assert_eq!(seqs(&on_a.events(1).await), vec![34]);
+    assert_eq!(seqs(&on_b.events(11).await), (24..=34).collect::<Vec<_>>());
+    assert!(t0.elapsed() < cloud_api::store::CATCH_UP * 3, "caught up in {:?}", t0.elapsed());
 }

@@ -161,7 +161,7 @@ impl Store {
             return Ok(None);
         }
         let object = created_object(&env.event);
-        let sql = one_statement_sql(object.is_some(), self.notify_new_head());
+        let sql = one_statement_sql(object.is_some());
         let q = bind_event(sqlx::query(&sql), tenant, &env).bind(state.head as i64);
         let q = match object {
             Some((id, kind)) => q.bind(id.to_string()).bind(kind),
@@ -173,6 +173,7 @@ impl Store {
         }
         shared_types::apply(Arc::make_mut(state), &env)
             .map_err(|r| StoreError::Corrupt(format!("validated event refused: {r}")))?;
+        self.notify_soon(session, env.sequence);
         Ok(Some(env))
     }
 
@@ -456,7 +457,9 @@ fn bind_event<'q>(
 
 /// The single-statement append ([`Store::append_one`]): $1–$12 the event row, $13 the head the
 /// state was folded to, $14–$15 the object the event creates. Answers how many events went in.
-fn one_statement_sql(object: bool, notify: &str) -> String {
+/// The other nodes hear of it from [`Store::notify_soon`], after the statement: a NOTIFY inside
+/// it would take PostgreSQL's database-wide notification lock at every commit.
+fn one_statement_sql(object: bool) -> String {
     let object = if object {
         ", obj as (insert into session_objects (id, tenant_id, session_id, kind) select $14, $2, $3, $15 from ins)"
     } else {
@@ -465,7 +468,7 @@ fn one_statement_sql(object: bool, notify: &str) -> String {
     format!(
         "with prior as (select 1 from session_state_events where session_id = $3 and idempotency_key = $5), \
          bumped as (update sessions set head = head + 1 where id = $3 and tenant_id = $2 and head = $13 \
-         and not exists (select 1 from prior) returning id, head{notify}), \
+         and not exists (select 1 from prior) returning id, head), \
          ins as (insert into session_state_events ({INSERT_COLS}) \
          select $1, $2, $3, bumped.head, $5, $6, $7, $8, $9, $10, $11, $12 from bumped \
          where bumped.head = $4 returning 1){object} \

@@ -32,7 +32,7 @@ pub use events::*;
 pub use idempotency::*;
 pub use jobs::{Job, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use limits::RateWindow;
-pub use listen::Revoked;
+pub use listen::{Revoked, CATCH_UP};
 pub use media::*;
 pub use onboarding::{LinkPurpose, NewLink, RosterOutcome, RosterRow, NO_PASSWORD};
 pub use streams::Destination;
@@ -105,6 +105,8 @@ pub struct Store {
     /// This process's claim on in-flight idempotency keys (see `idempotency.rs`).
     pub(crate) node: NodeId,
     pub(crate) claims: idempotency::Claims,
+    /// Heads the other nodes are told of after the commit (PostgreSQL; see `listen.rs`).
+    pub(crate) notifier: Option<tokio::sync::mpsc::UnboundedSender<(SessionId, u64)>>,
     url: String,
 }
 
@@ -155,6 +157,7 @@ impl Store {
             }
         };
         let store = Store {
+            notifier: (backend == Backend::Postgres).then(|| Store::spawn_notifier(pool.clone())),
             pool,
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
