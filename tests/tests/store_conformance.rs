@@ -359,6 +359,13 @@ async fn snapshots_fold_a_short_tail(db: Db) {
     .await
     .unwrap();
     assert_eq!(store.state(tenant, sid, Some(2600)).await.unwrap(), shared_types::fold(&all[..2600]).unwrap());
+    // A node with nothing kept (just started) appends from the newest snapshot plus the tail.
+    let fresh_node = Store::connect(&url).await.unwrap();
+    let more = ev("more", t, Role::Teacher, SessionEvent::HighlightMarked { label: "more".into() });
+    let (o, state) = fresh_node.append(tenant, sid, vec![more]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Appended(e) if e.sequence == 2703), "{o:?}");
+    let (all, _) = store.events_after(tenant, sid, 0, 10_000).await.unwrap();
+    assert_eq!(*state, shared_types::fold(&all).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -276,6 +276,42 @@ async fn main() -> anyhow::Result<()> {
         figures[0].1 as f64 / 1e3,
         if size <= 500_000 { "met" } else { "NOT met" }
     );
+    // "State at t" of the same session: without snapshots (dropped before each read: the whole
+    // prefix is folded, and snapshots are kept every 1,000 events), then from the nearest one.
+    let raw = sqlx::AnyPool::connect(&url).await?;
+    let mut first = Vec::new();
+    let mut then = Vec::new();
+    for round in 0..2 {
+        for i in 0..20u64 {
+            if round == 0 {
+                sqlx::query("delete from session_snapshots").execute(&raw).await?;
+            }
+            let at = 1 + (i * 7_919 + 523) % 19_998;
+            let req = Request::get(format!("/api/sessions/{big}/state?at={at}"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())?;
+            let t0 = Instant::now();
+            let resp = app.clone().oneshot(req).await?;
+            anyhow::ensure!(resp.status() == 200, "state answered {}", resp.status());
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+            anyhow::ensure!(v["state"]["head"] == at, "state at {at}: head {}", v["state"]["head"]);
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            if round == 0 {
+                first.push(ms)
+            } else {
+                then.push(ms)
+            }
+        }
+    }
+    println!(
+        "state at t, 2-hour session, 20 points: without snapshots (first reads) p50 {:.1} ms p95 {:.1} ms; \
+         from snapshots p50 {:.1} ms p95 {:.1} ms",
+        pct(&mut first.clone(), 0.5),
+        pct(&mut first, 0.95),
+        pct(&mut then.clone(), 0.5),
+        pct(&mut then, 0.95)
+    );
 
     // 4. The browser app on these sessions: the replay page of the 2-hour session, and the live room
     //    of a class with 5,000 events before the join (headless Chromium, student-web/media/test/bench.mjs).

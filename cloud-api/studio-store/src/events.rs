@@ -204,10 +204,12 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let head = row.try_get::<i64, _>(0)? as u64;
-        let mut state = cached
-            .filter(|s| s.head <= head)
-            .map(|s| Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone()))
-            .unwrap_or_default();
+        let mut state = match cached.filter(|s| s.head <= head) {
+            Some(s) => Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone()),
+            // Not kept here (a restart, another node's session): from the nearest snapshot.
+            None if head >= SNAPSHOT_EVERY => nearest_snapshot(tx, session, head).await?.unwrap_or_default(),
+            None => SessionState::default(),
+        };
         if state.head < head {
             for e in load_after(tx, session, state.head, None).await? {
                 apply(&mut state, &e).map_err(|r| StoreError::Corrupt(format!("stored event {}: {r}", e.sequence)))?;
@@ -333,20 +335,7 @@ impl Store {
     pub(crate) async fn fold_upto(&self, session: SessionId, upto: u64) -> StoreResult<SessionState> {
         let rules = shared_types::reducer::RULES.to_string();
         let mut conn = self.pool.acquire().await?;
-        let snapshot = sqlx::query(
-            "select state from session_snapshots where session_id = $1 and rules = $2 and head <= $3 \
-             order by head desc limit 1",
-        )
-        .bind(session.to_string())
-        .bind(&rules)
-        .bind(upto as i64)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let mut state = match snapshot {
-            Some(r) => serde_json::from_str::<SessionState>(&r.try_get::<String, _>(0)?)
-                .map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))?,
-            None => SessionState::default(),
-        };
+        let mut state = nearest_snapshot(&mut conn, session, upto).await?.unwrap_or_default();
         let mut keep = Vec::new();
         while state.head < upto {
             let events =
@@ -474,6 +463,28 @@ fn one_statement_sql(object: bool) -> String {
          where bumped.head = $4 returning 1){object} \
          select count(*) from ins"
     )
+}
+
+/// The newest snapshot of `session` at or before `upto` kept under these fold rules.
+async fn nearest_snapshot(
+    conn: &mut sqlx::AnyConnection,
+    session: SessionId,
+    upto: u64,
+) -> StoreResult<Option<SessionState>> {
+    let row = sqlx::query(
+        "select state from session_snapshots where session_id = $1 and rules = $2 and head <= $3 \
+         order by head desc limit 1",
+    )
+    .bind(session.to_string())
+    .bind(shared_types::reducer::RULES.to_string())
+    .bind(upto as i64)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        serde_json::from_str::<SessionState>(&r.try_get::<String, _>(0)?)
+            .map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))
+    })
+    .transpose()
 }
 
 /// Events between stored snapshots of the folded state.
