@@ -130,10 +130,23 @@ async fn s3_round_trip_and_presigned_expiry() {
     // A URL that has expired is refused.
     let store = BlobStore::S3(cloud_api::blob::S3Blobs::connect(&s3.config).await.unwrap());
     let key = format!("sessions/{}/assets/{}/page-0001.png", s.session, up.body["id"].as_str().unwrap());
-    let short = store.signed_url(&key, std::time::Duration::from_secs(1)).await.unwrap();
-    assert_eq!(app.fetch(&short).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // S3 signs to the whole second (X-Amz-Date), so a URL may lose up to a second of its life at once:
+    // give it three and wait until the end it states has passed.
+    let short = store.signed_url(&key, std::time::Duration::from_secs(3)).await.unwrap();
+    assert_eq!(app.fetch(&short).await.0, 200, "fresh presigned URL");
+    tokio::time::sleep(until_expired(&short)).await;
     assert_eq!(app.fetch(&short).await.0, 403, "expired presigned URL");
+}
+
+/// How long until a presigned URL's `X-Amz-Date` + `X-Amz-Expires` is behind us, with a second to spare.
+fn until_expired(url: &str) -> std::time::Duration {
+    let param = |name: &str| {
+        url.split(['?', '&']).find_map(|kv| kv.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {url}"))
+    };
+    let signed = chrono::NaiveDateTime::parse_from_str(param("X-Amz-Date="), "%Y%m%dT%H%M%SZ").unwrap().and_utc();
+    let life: i64 = param("X-Amz-Expires=").parse().unwrap();
+    let end = signed + chrono::Duration::seconds(life + 1);
+    (end - chrono::Utc::now()).to_std().unwrap_or_default()
 }
 
 /// The blob store goes down mid-class: uploads answer 503 and nothing is half-written.
