@@ -14,6 +14,12 @@ for p in libwebkit2gtk-4.1-dev libssl-dev librsvg2-dev libayatana-appindicator3-
          webkit2gtk-driver xvfb xauth dbus-daemon gnome-keyring; do
   have_pkg "$p" || need+=("$p")
 done
+# LiveKit Egress (server-side recording and multistream; scripts/media-stack.sh): GStreamer to build
+# and run it (plugins-bad has the AAC encoder RTMP and MP4 need), redis for livekit-server ↔ egress.
+for p in libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+         gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools redis-server; do
+  have_pkg "$p" || need+=("$p")
+done
 # Node.js with npm builds and tests the browser app; a nodejs package may bring npm itself (NodeSource).
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,6 +40,8 @@ python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --
 python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
+# LiveKit Egress v1.8.6, built once (≈5 min) and cached next to it.
+bash "$(dirname "$0")/media-stack.sh" build >/dev/null
 # helm, kubeconform and Kubernetes schemas for the deployment checks, built once and cached.
 bash "$(dirname "$0")/infra-tools.sh" >/dev/null
 # The browser pieces: livekit-client bundle, pages, and the yew app (wasm) — also playwright-core.

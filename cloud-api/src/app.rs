@@ -116,6 +116,7 @@ impl App {
     ) -> anyhow::Result<()> {
         spawn_purge(self.state.clone());
         self.state.store.spawn_heartbeat();
+        crate::egress::spawn_watch(self.state.clone());
         let limits = crate::serve::Limits::from_config(&self.state.config);
         let app = router(self.state);
         crate::serve::serve(self.listener, app, limits, shutdown).await

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod egress;
 pub mod error;
 pub mod http;
 pub mod livekit;

@@ -2,7 +2,7 @@
 //! Our API tokens and LiveKit's never validate for each other: different secrets, LiveKit's are JWTs.
 
 use livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants};
-use livekit_api::services::egress::{EgressClient, EgressOutput, RoomCompositeOptions};
+use livekit_api::services::egress::{EgressClient, EgressOutput, ParticipantEgressOptions, TrackCompositeOptions};
 use livekit_api::services::room::{CreateRoomOptions, RoomClient};
 use livekit_api::webhooks::WebhookReceiver;
 use shared_types::{Role, SessionId, UserId};
@@ -36,6 +36,8 @@ pub struct LiveKit {
     pub cfg: LiveKitConfig,
     rooms: RoomClient,
     egress: EgressClient,
+    /// The watchdog's client: a short timeout, since an egress that does not answer quickly is the news.
+    probe: EgressClient,
     webhooks: WebhookReceiver,
     /// Webhooks signed with the previous key, and until when they count.
     previous_webhooks: Option<(WebhookReceiver, chrono::DateTime<chrono::Utc>)>,
@@ -73,12 +75,14 @@ impl LiveKit {
             .with_request_timeout(Duration::from_secs(3));
         let egress = EgressClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
             .with_request_timeout(Duration::from_secs(10));
+        let probe = EgressClient::with_api_key(&http_url(&cfg.url), &cfg.api_key, &cfg.api_secret)
+            .with_request_timeout(Duration::from_secs(4));
         let webhooks = WebhookReceiver::new(TokenVerifier::with_api_key(&cfg.api_key, &cfg.api_secret));
         let previous_webhooks = cfg
             .previous
             .as_ref()
             .map(|p| (WebhookReceiver::new(TokenVerifier::with_api_key(&p.api_key, &p.api_secret)), p.until));
-        LiveKit { cfg, rooms, egress, webhooks, previous_webhooks, metrics }
+        LiveKit { cfg, rooms, egress, probe, webhooks, previous_webhooks, metrics }
     }
 
     /// The error of a failed `call`, counted.
@@ -129,22 +133,60 @@ impl LiveKit {
             .map_err(|e| Unavailable(e.to_string()))
     }
 
-    /// Start a room-composite stream egress to RTMP `urls`; the egress id.
-    pub async fn start_stream(&self, room: &str, urls: Vec<String>) -> Result<String, Unavailable> {
+    /// What `identity` publishes in `room` now (None: not in the room).
+    pub async fn published(&self, room: &str, identity: &str) -> Result<Option<Published>, Unavailable> {
+        let all = self.rooms.list_participants(room).await.map_err(self.failed("list_participants"))?;
+        Ok(all.into_iter().find(|p| p.identity == identity).map(|p| Published::of(&p.tracks)))
+    }
+
+    /// Who in `room` publishes anything, with what (in join order).
+    pub async fn publishers(&self, room: &str) -> Result<Vec<(String, Published)>, Unavailable> {
+        let all = self.rooms.list_participants(room).await.map_err(self.failed("list_participants"))?;
+        Ok(all
+            .into_iter()
+            .map(|p| (p.identity, Published::of(&p.tracks)))
+            .filter(|(_, tracks)| tracks.audio.is_some() || tracks.video.is_some())
+            .collect())
+    }
+
+    /// Start an egress that follows `identity`'s tracks into `outputs`; the egress id.
+    /// Audio only → a track composite of the microphone (no video pipeline at all); with a camera or
+    /// a screen → a participant egress, which also picks up tracks the teacher publishes later.
+    /// Neither needs the Chromium page a room composite renders: a teaching stream is the teacher.
+    async fn follow(
+        &self,
+        room: &str,
+        identity: &str,
+        tracks: &Published,
+        outputs: Vec<EgressOutput>,
+        call: &'static str,
+    ) -> Result<String, Unavailable> {
+        let info = match (&tracks.audio, &tracks.video) {
+            (Some(audio), None) => {
+                let opts = TrackCompositeOptions { audio_track_id: audio.clone(), ..Default::default() };
+                self.egress.start_track_composite_egress(room, outputs, opts).await
+            }
+            _ => {
+                let opts = ParticipantEgressOptions { screenshare: false, ..Default::default() };
+                self.egress.start_participant_egress(room, identity, outputs, opts).await
+            }
+        };
+        Ok(info.map_err(self.failed(call))?.egress_id)
+    }
+
+    /// Stream `identity`'s tracks to RTMP `urls`; the egress id.
+    pub async fn start_stream(
+        &self,
+        room: &str,
+        identity: &str,
+        tracks: &Published,
+        urls: Vec<String>,
+    ) -> Result<String, Unavailable> {
         let out = EgressOutput::Stream(livekit_protocol::StreamOutput {
             protocol: livekit_protocol::StreamProtocol::Rtmp as i32,
             urls,
         });
-        let info = self
-            .egress
-            .start_room_composite_egress(
-                room,
-                vec![out],
-                RoomCompositeOptions { layout: "speaker".into(), ..Default::default() },
-            )
-            .await
-            .map_err(self.failed("start_stream"))?;
-        Ok(info.egress_id)
+        self.follow(room, identity, tracks, vec![out], "start_stream").await
     }
 
     /// Add and remove RTMP outputs of a running stream egress.
@@ -152,17 +194,27 @@ impl LiveKit {
         self.egress.update_stream(egress, add, remove).await.map(|_| ()).map_err(self.failed("update_stream"))
     }
 
+    /// Ask a stream egress how it is, through LiveKit to the egress itself (an update that changes
+    /// nothing): its status if it answers, `Err` if it is gone or does not answer.
+    pub async fn probe_stream(&self, egress: &str) -> Result<livekit_protocol::EgressStatus, Unavailable> {
+        let info = self.probe.update_stream(egress, vec![], vec![]).await.map_err(|e| Unavailable(e.to_string()))?;
+        Ok(info.status())
+    }
+
     pub async fn stop_egress(&self, egress: &str) -> Result<(), Unavailable> {
         self.egress.stop_egress(egress).await.map(|_| ()).map_err(self.failed("stop_egress"))
     }
 
-    /// Record the room (composite MP4) straight into the S3 bucket; the egress id.
+    /// Record `identity`'s tracks straight into the S3 bucket under `stem` (`.ogg` for audio only,
+    /// `.mp4` with video); the egress id and the object key.
     pub async fn start_recording(
         &self,
         room: &str,
+        identity: &str,
+        tracks: &Published,
         s3: &crate::blob::S3Config,
-        filepath: &str,
-    ) -> Result<String, Unavailable> {
+        stem: &str,
+    ) -> Result<(String, String), Unavailable> {
         let upload = livekit_protocol::S3Upload {
             access_key: s3.access_key.clone(),
             secret: s3.secret_key.clone(),
@@ -172,18 +224,19 @@ impl LiveKit {
             force_path_style: true,
             ..Default::default()
         };
+        let (file_type, path) = if tracks.video.is_none() {
+            (livekit_protocol::EncodedFileType::Ogg, format!("{stem}.ogg"))
+        } else {
+            (livekit_protocol::EncodedFileType::Mp4, format!("{stem}.mp4"))
+        };
         let file = livekit_protocol::EncodedFileOutput {
-            file_type: livekit_protocol::EncodedFileType::Mp4 as i32,
-            filepath: filepath.to_string(),
+            file_type: file_type as i32,
+            filepath: path.clone(),
             output: Some(livekit_protocol::encoded_file_output::Output::S3(upload)),
             ..Default::default()
         };
-        let info = self
-            .egress
-            .start_room_composite_egress(room, vec![EgressOutput::File(file)], RoomCompositeOptions::default())
-            .await
-            .map_err(self.failed("start_recording"))?;
-        Ok(info.egress_id)
+        let egress = self.follow(room, identity, tracks, vec![EgressOutput::File(file)], "start_recording").await?;
+        Ok((egress, path))
     }
 
     /// Verify a webhook over its raw body against the `Authorization` JWT (sha256 claim).
@@ -201,5 +254,26 @@ impl LiveKit {
         let ev = previous.receive(body, token).ok()?;
         tracing::info!(until = %until, "accepted a webhook signed with the previous LiveKit key");
         Some(ev)
+    }
+}
+
+/// A participant's published microphone and camera/screen track ids.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Published {
+    pub audio: Option<String>,
+    pub video: Option<String>,
+}
+
+impl Published {
+    fn of(tracks: &[livekit_protocol::TrackInfo]) -> Published {
+        let mut p = Published::default();
+        for t in tracks {
+            match t.r#type() {
+                livekit_protocol::TrackType::Audio if p.audio.is_none() => p.audio = Some(t.sid.clone()),
+                livekit_protocol::TrackType::Video if p.video.is_none() => p.video = Some(t.sid.clone()),
+                _ => {}
+            }
+        }
+        p
     }
 }

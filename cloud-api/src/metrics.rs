@@ -82,6 +82,7 @@ pub struct Metrics {
     joins_ok: AtomicU64,
     joins_failed: AtomicU64,
     recording_failures: AtomicU64,
+    stream_failures: AtomicU64,
     logins_shed: AtomicU64,
     ws_revoked: AtomicU64,
     rooms_created: AtomicU64,
@@ -151,6 +152,11 @@ impl Metrics {
     }
 
     /// A class recording (LiveKit egress) that could not start.
+    /// A live stream's egress died or LiveKit gave up on it.
+    pub fn stream_failed(&self) {
+        self.stream_failures.fetch_add(1, Relaxed);
+    }
+
     pub fn recording_failed(&self) {
         self.recording_failures.fetch_add(1, Relaxed);
     }
@@ -193,13 +199,18 @@ impl Metrics {
             self.joins_ok.load(Relaxed),
             self.joins_failed.load(Relaxed)
         );
-        let counters: [(&str, &str, &AtomicU64); 6] = [
+        let counters: [(&str, &str, &AtomicU64); 7] = [
             (
                 "studio_audit_write_failures_total",
                 "Audit entries that could not be written.",
                 &self.audit_write_failures,
             ),
-            ("studio_recording_failures_total", "Class recordings that could not start.", &self.recording_failures),
+            (
+                "studio_recording_failures_total",
+                "Class recordings that could not start or failed.",
+                &self.recording_failures,
+            ),
+            ("studio_stream_failures_total", "Live streams whose egress died or failed.", &self.stream_failures),
             (
                 "studio_logins_shed_total",
                 "Logins answered 503 because every password-hashing slot stayed busy.",

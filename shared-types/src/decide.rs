@@ -135,6 +135,9 @@ pub enum SessionCommand {
         destination_ids: Vec<String>,
     },
     StreamStopped,
+    StreamFailed {
+        reason: String,
+    },
     ArtifactReady {
         artifact_type: String,
         artifact_id: Option<ArtifactId>,
@@ -241,6 +244,7 @@ impl SessionCommand {
             | C::AddRecording { .. }
             | C::StreamStarted { .. }
             | C::StreamStopped
+            | C::StreamFailed { .. }
             | C::ArtifactReady { .. }
             | C::AddCaption { .. } => return None,
         })
@@ -287,6 +291,7 @@ impl SessionCommand {
             | E::RecordingAdded { .. }
             | E::StreamStarted { .. }
             | E::StreamStopped {}
+            | E::StreamFailed { .. }
             | E::ArtifactReady { .. }
             | E::CaptionAdded { .. } => return Err(system()),
         })
@@ -335,6 +340,7 @@ impl SessionCommand {
             }
             C::StreamStarted { destination_ids } => E::StreamStarted { destination_ids },
             C::StreamStopped => E::StreamStopped {},
+            C::StreamFailed { reason } => E::StreamFailed { reason },
             C::ArtifactReady { artifact_type, artifact_id } => E::ArtifactReady { artifact_type, artifact_id },
             C::AddCaption { recording_id, start_s, end_s, text } => {
                 E::CaptionAdded { recording_id, start_s, end_s, text }

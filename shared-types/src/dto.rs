@@ -287,7 +287,7 @@ pub struct StartResponse {
     /// Why `livekit` is null although LiveKit is configured (the class still started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub livekit_error: Option<crate::error::Problem>,
-    /// With recording enabled: `{status: "recording", egressId}` or `{status: "unavailable", reason}`.
+    /// With recording enabled: `{status: "armed", startsWhen}` — the egress starts when the teacher publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<Value>,
 }

@@ -58,6 +58,7 @@ error_codes! {
     SessionAlreadyScheduled = (409, "session_already_scheduled"),
     Duplicate = (409, "duplicate"),
     PollClosed = (409, "poll_closed"),
+    NothingToStream = (409, "nothing_to_stream"),
     AlreadyVoted = (409, "already_voted"),
     AlreadyUpvoted = (409, "already_upvoted"),
     PayloadTooLarge = (413, "payload_too_large"),

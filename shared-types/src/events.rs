@@ -90,6 +90,8 @@ session_events! {
     RecordingAdded = "recording.added" { recording_id: RecordingId, #[serde(default)] started_at: Option<DateTime<Utc>>, #[serde(default)] duration_s: Option<f64> },
     StreamStarted = "stream.started" { #[serde(default)] destination_ids: Vec<String> },
     StreamStopped = "stream.stopped" {},
+    /// The stream egress died or LiveKit gave up on it; `reason` is LiveKit's (or "egress not responding").
+    StreamFailed = "stream.failed" { reason: String },
     ArtifactReady = "artifact.ready" { artifact_type: String, #[serde(default)] artifact_id: Option<ArtifactId> },
     /// A live caption, transcribed while the class runs; times from the recording's first sample.
     CaptionAdded = "caption.added" { recording_id: RecordingId, start_s: f64, end_s: f64, text: String },

@@ -367,6 +367,16 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
                 return Err(Rejection::Duplicate("recording"));
             }
         }
+        StreamFailed { reason } => {
+            // Only the server sees a stream fail; it may be just after the class ended.
+            if s.started_at.is_none() {
+                return Err(Rejection::NotLive);
+            }
+            if e.actor_id.is_some() {
+                presenter(e)?;
+            }
+            text("reason", reason)?;
+        }
         ArtifactReady { artifact_type, .. } => {
             if s.status == SessionStatus::New {
                 return Err(Rejection::Unknown("session"));
@@ -579,8 +589,15 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
         }
         RecordingStarted { .. } => s.recording = true,
         RecordingStopped { .. } => s.recording = false,
-        StreamStarted { .. } => s.streaming = true,
+        StreamStarted { .. } => {
+            s.streaming = true;
+            s.stream_failure = None;
+        }
         StreamStopped {} => s.streaming = false,
+        StreamFailed { reason } => {
+            s.streaming = false;
+            s.stream_failure = Some(reason.clone());
+        }
         RecordingAdded { recording_id, .. } => {
             s.recordings.insert(*recording_id);
         }

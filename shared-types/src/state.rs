@@ -163,6 +163,9 @@ pub struct SessionState {
     pub highlights: Vec<Highlight>,
     pub recording: bool,
     pub streaming: bool,
+    /// Why the last stream failed (LiveKit's reason), until the next stream starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_failure: Option<String>,
     pub artifacts: BTreeSet<String>,
     pub recordings: BTreeSet<RecordingId>,
     /// The newest live captions, oldest first (at most [`SessionState::CAPTIONS_KEPT`]).

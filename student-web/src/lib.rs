@@ -29,6 +29,8 @@ mod replay;
 #[cfg(target_arch = "wasm32")]
 mod room;
 #[cfg(target_arch = "wasm32")]
+mod streams;
+#[cfg(target_arch = "wasm32")]
 mod studio;
 #[cfg(target_arch = "wasm32")]
 mod tauri;

@@ -268,6 +268,9 @@ pub fn room(props: &RoomProps) -> Html {
                                 <Stage ctx={ctx.clone()} media={Html::default()} has_media={false} />
                                 <section class="card" aria-label="Camera and microphone">{ media }</section>
                                 <PresenterBar ctx={ctx.clone()} />
+                                if joined.livekit.is_some() && !ended {
+                                    <crate::streams::StreamPanel session={props.session.clone()} streaming={ctx.state().streaming} failure={ctx.state().stream_failure.clone()} />
+                                }
                             } else {
                                 <Stage ctx={ctx.clone()} media={media} has_media={has_media} captions={*captions} />
                             }

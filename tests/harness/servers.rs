@@ -31,14 +31,27 @@ impl S3Server {
 /// Run `scripts/<script> start` with its state in a fresh `<dir_env>` folder; the KEY=VALUE lines it
 /// prints, and the folder (for `stop`).
 fn start_script(script: &str, dir_env: &str) -> (std::collections::HashMap<String, String>, PathBuf) {
+    start_script_with(script, dir_env, &[])
+}
+
+fn start_script_with(
+    script: &str,
+    dir_env: &str,
+    env: &[(&str, &str)],
+) -> (std::collections::HashMap<String, String>, PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "studio-{}-{}",
         script.trim_end_matches(".sh"),
         uuid::Uuid::new_v4().simple()
     ));
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
-    let out =
-        std::process::Command::new("bash").arg(&path).arg("start").env(dir_env, &dir).output().expect("run the script");
+    let out = std::process::Command::new("bash")
+        .arg(&path)
+        .arg("start")
+        .env(dir_env, &dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the script");
     assert!(out.status.success(), "{script} start failed: {}", String::from_utf8_lossy(&out.stderr));
     let vars: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -87,4 +100,259 @@ impl Drop for LiveKitServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// redis + livekit-server + LiveKit Egress (`scripts/media-stack.sh`), of this test's own, stopped on
+/// drop. LiveKit's webhooks go to `webhook_url`; the port is chosen first so the app can be
+/// configured with the URL before the stack starts.
+pub struct MediaStack {
+    pub config: cloud_api::livekit::LiveKitConfig,
+    /// The egress service's pid; it leads its own session, so its pipelines share that session id.
+    pub egress_pid: u32,
+    dir: PathBuf,
+}
+
+impl MediaStack {
+    /// A free port for livekit-server, to build the app's config before [`MediaStack::start`].
+    pub fn port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// The config the stack on `port` will have (its keys are the script's).
+    pub fn config_for(port: u16) -> cloud_api::livekit::LiveKitConfig {
+        cloud_api::livekit::LiveKitConfig {
+            url: format!("ws://127.0.0.1:{port}"),
+            api_key: "devkey".into(),
+            api_secret: "media-stack-secret-for-tests-0123456789".into(),
+            previous: None,
+        }
+    }
+
+    pub fn start(port: u16, webhook_url: &str) -> MediaStack {
+        let port_s = port.to_string();
+        let (vars, dir) = start_script_with(
+            "media-stack.sh",
+            "MEDIA_STACK_DIR",
+            &[("LIVEKIT_PORT", &port_s), ("WEBHOOK_URL", webhook_url)],
+        );
+        let config = Self::config_for(port);
+        assert_eq!(vars["LIVEKIT_URL"], config.url);
+        assert_eq!(vars["LIVEKIT_API_SECRET"], config.api_secret);
+        let egress_pid = vars["EGRESS_PID"].parse().expect("EGRESS_PID");
+        MediaStack { config, egress_pid, dir }
+    }
+
+    /// Kill egress and its pipelines at once, as a crash would.
+    pub fn kill_egress(&self) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/media-stack.sh");
+        let ok = std::process::Command::new("bash")
+            .arg(path)
+            .arg("kill-egress")
+            .env("MEDIA_STACK_DIR", &self.dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill-egress");
+    }
+
+    /// CPU time (user + system, seconds) used so far by egress and every pipeline it started.
+    pub fn egress_cpu_s(&self) -> f64 {
+        let tick = 100.0; // USER_HZ on Linux
+        let mut total = 0.0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // Fields after the command (which may hold spaces) in parentheses.
+            let Some((_, rest)) = stat.rsplit_once(") ") else { continue };
+            let f: Vec<&str> = rest.split(' ').collect();
+            // f[0] state, f[3] session id, f[11] utime, f[12] stime.
+            if f.len() > 12 && f[3].parse::<u32>().ok() == Some(self.egress_pid) {
+                total += (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / tick;
+            }
+        }
+        total
+    }
+
+    /// The egress log so far (for failure messages).
+    pub fn egress_log(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("egress.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for MediaStack {
+    fn drop(&mut self) {
+        stop_script("media-stack.sh", "MEDIA_STACK_DIR", &self.dir);
+    }
+}
+
+/// A teacher speaking a WAV into a published microphone (`tests/support/lk_speak.py`, the official
+/// Python SDK), staying in the room until [`Speaker::leave`].
+pub struct Speaker {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Speaker {
+    /// Join `url` with `token`, publish, and return once the track is published.
+    pub async fn join(url: &str, token: &str, wav: &std::path::Path) -> Speaker {
+        use std::io::BufRead;
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/lk_speak.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args([url, token])
+            .arg(wav)
+            .arg("stdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let speaker = Speaker { child, lines };
+        let first = speaker.next_line(30).await;
+        assert!(first.contains("\"published\""), "the speaker could not publish: {first}");
+        speaker
+    }
+
+    async fn next_line(&self, within_s: u64) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(within_s);
+        loop {
+            match self.lines.try_recv() {
+                Ok(line) => return line,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return String::new(),
+                Err(std::sync::mpsc::TryRecvError::Empty) if std::time::Instant::now() > deadline => {
+                    panic!("the speaker said nothing for {within_s} s")
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Leave the room (after the speech if it is still playing); the speaker's report.
+    pub async fn leave(mut self) -> serde_json::Value {
+        drop(self.child.stdin.take());
+        let line = self.next_line(300).await;
+        let _ = self.child.wait();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("speaker report: {line}"))
+    }
+}
+
+impl Drop for Speaker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sign and send a webhook with PyPI `livekit-api` (a client we did not write); (status, body).
+pub fn python_webhook(url: &str, key: &str, secret: &str, signed: &str, sent: &str) -> (u16, serde_json::Value) {
+    let script = r#"
+import sys, hashlib, base64, urllib.request, urllib.error
+from livekit import api
+url, key, secret, signed, sent = sys.argv[1:6]
+sha = base64.b64encode(hashlib.sha256(signed.encode()).digest()).decode()
+token = api.AccessToken(key, secret).with_sha256(sha).to_jwt()
+req = urllib.request.Request(url, data=sent.encode(), headers={"Authorization": token, "Content-Type": "application/webhook+json"})
+try:
+    r = urllib.request.urlopen(req); print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, url, key, secret, signed, sent])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (status, body) = text.split_once('\n').unwrap();
+    (status.trim().parse().unwrap(), serde_json::from_str(body.trim()).unwrap_or_default())
+}
+
+/// A local RTMP server that takes one stream and writes it to `file` (`ffmpeg -listen 1`).
+pub struct Receiver {
+    child: std::process::Child,
+    pub url: String,
+    pub file: PathBuf,
+    pub started: std::time::Instant,
+}
+
+impl Receiver {
+    pub fn listen(dir: &std::path::Path, name: &str) -> Receiver {
+        let port = MediaStack::port();
+        let file = dir.join(format!("{name}.flv"));
+        let url = format!("rtmp://127.0.0.1:{port}/live");
+        let child = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-listen", "1", "-i"])
+            .arg(format!("{url}/key-{name}"))
+            .args(["-c", "copy", "-y"])
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("ffmpeg");
+        Receiver { child, url, file, started: std::time::Instant::now() }
+    }
+
+    /// The first byte written, if any yet.
+    pub fn bytes(&self) -> u64 {
+        std::fs::metadata(&self.file).map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Wait until ffmpeg has ended (its publisher went away), at most `within`.
+    pub async fn ended_within(&mut self, within: std::time::Duration) -> bool {
+        let t = std::time::Instant::now();
+        while t.elapsed() < within {
+            if !self.running() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        false
+    }
+
+    /// Seconds of audio in what it received (ffprobe).
+    pub fn audio_seconds(&self) -> f64 {
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+            .arg(&self.file)
+            .output()
+            .expect("ffprobe");
+        let times: Vec<f64> =
+            String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+        match (times.first(), times.last()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A lecture of about `seconds`, spoken by espeak-ng.
+pub fn long_speech(dir: &std::path::Path, seconds: u32) -> PathBuf {
+    let line = "Today we look at waves. A wave carries energy from one place to another without carrying matter. ";
+    let text = line.repeat((seconds / 6).max(1) as usize);
+    let wav = dir.join("speech.wav");
+    assert!(std::process::Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .unwrap()
+        .success());
+    wav
 }

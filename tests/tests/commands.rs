@@ -39,10 +39,13 @@ fn issued_by(c: &SessionCommand) -> &'static str {
         C::AddRecording { .. } => "POST /api/sessions/{id}/recordings (and the egress_ended webhook)",
         // System: covered by tests of their own paths.
         C::RecordPresence { .. } => "system: LiveKit participant webhooks (livekit.rs webhooks tests)",
-        C::RecordingStarted { .. } => "system: the class recording egress (livekit.rs a_second_start_creates_nothing)",
+        C::RecordingStarted { .. } => {
+            "system: the class recording egress (artifact-worker/tests/egress_recording.rs, real egress)"
+        }
         C::StreamStarted { .. } | C::StreamStopped => {
             "POST/DELETE /api/sessions/{id}/stream, after LiveKit Egress answers"
         }
+        C::StreamFailed { .. } => "system: the stream watchdog (tests/tests/egress.rs kills egress mid-stream)",
         C::ArtifactReady { .. } => "system: artifact-worker (artifact-worker/tests/pipeline.rs)",
         C::AddCaption { .. } => "system: live captions (tests/tests/browser_media.rs shows them in the room)",
     }

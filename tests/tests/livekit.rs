@@ -116,30 +116,6 @@ async fn no_livekit_configured() {
     assert!(join.body["livekit"].is_null());
 }
 
-/// Sign and send a webhook with PyPI `livekit-api` (a client we did not write); (status, body).
-fn python_webhook(url: &str, key: &str, secret: &str, signed: &str, sent: &str) -> (u16, serde_json::Value) {
-    let script = r#"
-import sys, hashlib, base64, urllib.request, urllib.error
-from livekit import api
-url, key, secret, signed, sent = sys.argv[1:6]
-sha = base64.b64encode(hashlib.sha256(signed.encode()).digest()).decode()
-token = api.AccessToken(key, secret).with_sha256(sha).to_jwt()
-req = urllib.request.Request(url, data=sent.encode(), headers={"Authorization": token, "Content-Type": "application/webhook+json"})
-try:
-    r = urllib.request.urlopen(req); print(r.status); print(r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code); print(e.read().decode())
-"#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, url, key, secret, signed, sent])
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (status, body) = text.split_once('\n').unwrap();
-    (status.trim().parse().unwrap(), serde_json::from_str(body.trim()).unwrap_or_default())
-}
-
 fn webhook(event: &str, id: &str, session: &str, identity: Option<&str>) -> String {
     let mut v = json!({"event": event, "id": id, "room": {"sid": "RM_test", "name": format!("session-{session}")}});
     if let Some(i) = identity {
@@ -365,11 +341,12 @@ async fn recording_app() -> (LiveKitServer, S3Server, TestApp) {
     (lk, s3, app)
 }
 
-/// With recording enabled the class asks LiveKit for a room-composite recording into the S3 bucket;
-/// with no egress worker here, the class still starts and the teacher sees why nothing records.
+/// With recording enabled the class recording is armed at start and asked for when the teacher
+/// publishes (`track_published`); with no egress worker here LiveKit cannot start it: the failure is
+/// counted, the claim is given back, nothing claims a recording, and the class goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recording_egress_requested_on_start() {
-    let (_lk, _s3, app) = recording_app().await;
+async fn recording_egress_requested_when_the_teacher_publishes() {
+    let (lk, _s3, app) = recording_app().await;
     let s = app.school("Record").await;
     let t0 = std::time::Instant::now();
     let start = app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await;
@@ -377,29 +354,46 @@ async fn recording_egress_requested_on_start() {
     assert_eq!(start.status, 200, "{:?}", start.body);
     assert_eq!(start.body["session"]["status"], "live");
     assert!(start.body["livekit"]["token"].is_string(), "media works without recording");
-    assert_eq!(start.body["recording"]["status"], "requested");
-    assert!(start.body["recording"]["path"].as_str().unwrap().starts_with(&format!("sessions/{}/egress/", s.session)));
-    // LiveKit cannot start it here (no egress worker): the failure is counted, the class goes on.
+    assert_eq!(start.body["recording"]["status"], "armed");
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 0, "nothing is asked before a track");
+
+    // The teacher publishes a microphone; this dev server sends no webhooks, so the test signs one.
+    let dir = std::env::temp_dir().join(format!("rec-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("hello.wav");
+    assert!(std::process::Command::new("espeak-ng").arg("-w").arg(&wav).arg("Hello class").status().unwrap().success());
+    let grant = &start.body["livekit"];
+    let speaker = Speaker::join(grant["url"].as_str().unwrap(), grant["token"].as_str().unwrap(), &wav).await;
+    let url = format!("{}/api/webhooks/livekit", app.base);
+    let teacher = s.teacher.id.to_string();
+    let hook = webhook("track_published", "EV_track", &s.session, Some(&teacher));
+    let (status, body) = python_webhook(&url, &lk.config.api_key, &lk.config.api_secret, &hook, &hook);
+    assert_eq!((status, body["handled"].as_str()), (200, Some("recording checked")), "{body}");
     let mut failures = 0;
     for _ in 0..100 {
-        let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-        failures = m
-            .lines()
-            .find_map(|l| l.strip_prefix("studio_recording_failures_total "))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        failures = metric(&app, "studio_recording_failures_total").await;
         if failures > 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(failures, 1);
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1);
+    let session: shared_types::SessionId = s.session.parse().unwrap();
+    assert_eq!(app.store.recording_egress(session).await.unwrap(), None, "the claim was given back");
+    assert!(app.store.claim_recording(s.tenant, session).await.unwrap(), "so the next track may try again");
     let events = app.all_events(&s.teacher.token, &s.session).await;
     assert!(!events.iter().any(|e| e["type"] == "recording.started"), "nothing claims a recording that is not running");
+    // A student's track starts nothing.
+    let student = s.student.id.to_string();
+    let theirs = webhook("track_published", "EV_student_track", &s.session, Some(&student));
+    let (_, body) = python_webhook(&url, &lk.config.api_key, &lk.config.api_secret, &theirs, &theirs);
+    assert_eq!(body["handled"], "ignored: not a presenter");
     assert_eq!(
         app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "hi"})).await.status,
         201
     );
+    drop(speaker);
 }
 
 /// A counter from `/metrics`.
@@ -411,7 +405,7 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
 }
 
 /// Start is decided before its side effects: two Starts with different keys (another tab, a double
-/// click) → one `session.started`, one room creation, one recording request; a Start on an ended
+/// click) → one `session.started`, one room creation, no recording request (that waits for a track); a Start on an ended
 /// session creates nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_creates_nothing() {
@@ -428,7 +422,7 @@ async fn a_second_start_creates_nothing() {
     let events = app.all_events(&s.teacher.token, &s.session).await;
     assert_eq!(events.iter().filter(|e| e["type"] == "session.started").count(), 1);
     assert_eq!(metric(&app, "studio_livekit_rooms_created_total").await, 1, "one room creation");
-    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1, "one recording request");
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 0, "no recording before a track");
     // A third, later, and one after the end: nothing more.
     let again = app.post("/api/sessions/start", &s.teacher.token, body.clone()).await;
     assert_eq!(again.code(), "session_already_started");
@@ -438,7 +432,7 @@ async fn a_second_start_creates_nothing() {
     assert_eq!(late.status, 409);
     assert_eq!(late.code(), "session_ended");
     assert_eq!(metric(&app, "studio_livekit_rooms_created_total").await, 1);
-    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 1);
+    assert_eq!(metric(&app, "studio_recordings_requested_total").await, 0);
     assert!(!room_names(&lk).await.contains(&format!("session-{}", s.session)), "no room re-created after the end");
 }
 

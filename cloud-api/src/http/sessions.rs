@@ -172,39 +172,11 @@ async fn start_class(app: AppState, caller: Caller, key: String, req: SessionAct
             }
         }
     }
-    // Recording is requested once per start, in the background: an egress may take seconds to
-    // start (or never, if no egress worker runs), and the class must not wait.
-    let mut recording = None;
-    if let (Some(lk), Some(s3), true, Some(_), true) =
-        (app.livekit.clone(), app.config.s3.clone(), app.config.livekit_record, &livekit, fresh)
-    {
-        let path = format!("sessions/{}/egress/{}.mp4", req.session_id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
-        recording = Some(serde_json::json!({ "status": "requested", "path": path }));
-        app.metrics.recording_requested();
-        let (app, room, target, session) = (app.clone(), room.clone(), target, req.session_id);
-        tokio::spawn(async move {
-            match lk.start_recording(&room, &s3, &path).await {
-                Ok(egress) => {
-                    let command = SessionCommand::RecordingStarted { recording_id: None };
-                    let Ok(event) = shared_types::decide::authorize(&SessionActor::system(), command) else { return };
-                    let ne = crate::store::NewEvent {
-                        idempotency_key: format!("egress/{egress}/started"),
-                        actor_id: None,
-                        actor_role: None,
-                        occurred_at: None,
-                        event,
-                    };
-                    if let Err(e) = app.store.append(target.tenant, session, vec![ne]).await {
-                        tracing::warn!(error = %e, "could not log recording.started");
-                    }
-                }
-                Err(e) => {
-                    app.metrics.recording_failed();
-                    tracing::warn!(error = %e, %session, "the class recording could not start");
-                }
-            }
-        });
-    }
+    // The class recording starts when the teacher first publishes (see `crate::egress`): the egress
+    // follows the teacher's own tracks, so it needs them in the room.
+    let recording = (app.config.livekit_record && app.config.s3.is_some() && livekit.is_some() && fresh).then(
+        || serde_json::json!({ "status": "armed", "startsWhen": "the teacher publishes a microphone or camera" }),
+    );
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(StartResponse { session, event, livekit, livekit_error, recording })
 }

@@ -149,7 +149,9 @@ pub async fn start(
             (egress, false)
         }
         None => {
-            (lk.start_stream(&crate::livekit::room_name(id), urls(&chosen)?).await.map_err(egress_unavailable)?, true)
+            let room = crate::livekit::room_name(id);
+            let (who, tracks) = streamed(&lk, &room, &caller, &state).await?;
+            (lk.start_stream(&room, &who, &tracks, urls(&chosen)?).await.map_err(egress_unavailable)?, true)
         }
     };
     let stream = Write::Stream { egress: &egress, destinations: &req.destination_ids };
@@ -173,6 +175,35 @@ pub async fn start(
         None
     };
     Ok(Json(StreamAnswer { egress_id: Some(egress), destination_ids: req.destination_ids, event }))
+}
+
+/// Whose tracks the stream carries: the caller's if they publish, else the first presenter who does.
+async fn streamed(
+    lk: &crate::livekit::LiveKit,
+    room: &str,
+    caller: &Caller,
+    state: &shared_types::SessionState,
+) -> ApiResult<(String, crate::livekit::Published)> {
+    let publishers = lk.publishers(room).await.map_err(egress_unavailable)?;
+    let me = caller.user.id.to_string();
+    let presenter = |identity: &str| {
+        identity
+            .parse::<shared_types::UserId>()
+            .ok()
+            .and_then(|u| state.participants.get(&u))
+            .is_some_and(|p| shared_types::policy::presents(p.role))
+    };
+    publishers
+        .iter()
+        .find(|(identity, _)| *identity == me)
+        .or_else(|| publishers.iter().find(|(identity, _)| presenter(identity)))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NothingToStream,
+                "nothing to stream yet: turn on your microphone or camera in the present view, then go live",
+            )
+        })
 }
 
 /// `DELETE /api/sessions/{id}/stream`.

@@ -59,15 +59,9 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
                 if present {
                     return Ok("already joined through the API");
                 }
-                let role = match state.participants.get(&user) {
-                    Some(p) => Some(p.role),
-                    None => {
-                        let actor =
-                            Actor { user, tenant, platform_admin: false, grants: app.store.grants_of(user).await? };
-                        actor.session_role(&Target::session(tenant, session.course_id, session_id))
-                    }
+                let Some(role) = role_in(app, &state, &session, user).await? else {
+                    return Ok("ignored: not enrolled");
                 };
-                let Some(role) = role else { return Ok("ignored: not enrolled") };
                 SessionCommand::RecordPresence { user_id: user, role, joined: true }
             } else {
                 if !present {
@@ -95,12 +89,33 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
             app.store.enqueue(tenant, session_id, job).await?;
             Ok("job enqueued")
         }
+        "track_published" => {
+            let Some(user) = ev.participant.as_ref().and_then(|p| p.identity.parse::<UserId>().ok()) else {
+                return Ok("ignored: not one of our users");
+            };
+            let state = app.store.state(tenant, session_id, None).await?;
+            if state.status != shared_types::state::SessionStatus::Live {
+                return Ok("ignored: the class is not live");
+            }
+            if !role_in(app, &state, &session, user).await?.is_some_and(shared_types::policy::presents) {
+                return Ok("ignored: not a presenter");
+            }
+            crate::egress::on_track_published(app, tenant, session_id, user.to_string());
+            Ok("recording checked")
+        }
         "egress_ended" => {
             let Some(info) = ev.egress_info.as_ref() else { return Ok("ignored: no egress info") };
-            let Some(file) = info.file_results.first() else { return Ok("ignored: no file") };
-            if file.filename.is_empty() {
-                return Ok("ignored: no file name");
+            use livekit_protocol::EgressStatus as S;
+            let failed = matches!(info.status(), S::EgressFailed | S::EgressAborted | S::EgressLimitReached);
+            if failed {
+                crate::egress::stream_failed(app, tenant, session_id, &info.egress_id, &info.error).await;
             }
+            let Some(file) = info.file_results.first().filter(|f| !f.filename.is_empty() && f.size > 0) else {
+                if failed {
+                    crate::egress::recording_failed(app, session_id, &info.egress_id, &info.error).await;
+                }
+                return Ok("ignored: no file");
+            };
             let started_at = (file.started_at > 0).then(|| Utc.timestamp_nanos(file.started_at));
             let rid = RecordingId(uuid::Uuid::new_v5(&session_id.0, info.egress_id.as_bytes()));
             let content_type = if file.filename.ends_with(".ogg") {
@@ -141,4 +156,20 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
         }
         _ => Ok("ignored"),
     }
+}
+
+/// `user`'s role in the session: as a participant, else from their grants (a webhook may come before
+/// the join it follows).
+async fn role_in(
+    app: &AppState,
+    state: &shared_types::SessionState,
+    session: &shared_types::dto::SessionDto,
+    user: UserId,
+) -> ApiResult<Option<Role>> {
+    if let Some(p) = state.participants.get(&user) {
+        return Ok(Some(p.role));
+    }
+    let tenant = session.tenant_id;
+    let actor = Actor { user, tenant, platform_admin: false, grants: app.store.grants_of(user).await? };
+    Ok(actor.session_role(&Target::session(tenant, session.course_id, session.id)))
 }

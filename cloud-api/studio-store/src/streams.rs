@@ -96,6 +96,61 @@ impl Store {
         w.commit().await
     }
 
+    /// Every live stream egress (the watchdog's list): session, tenant, egress id.
+    pub async fn live_streams(&self) -> StoreResult<Vec<(SessionId, TenantId, String)>> {
+        let rows = sqlx::query("select session_id, tenant_id, egress_id from session_streams order by started_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((col_uuid(r, "session_id")?, col_uuid(r, "tenant_id")?, r.try_get(2)?))).collect()
+    }
+
+    /// Claim the class's one server-side recording: true for the caller that inserted the row.
+    pub async fn claim_recording(&self, tenant: TenantId, session: SessionId) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let n = sqlx::query(
+            "insert into recording_egress (session_id, tenant_id, claimed_at) values ($1, $2, $3) \
+             on conflict (session_id) do nothing",
+        )
+        .bind(session.to_string())
+        .bind(tenant.to_string())
+        .bind(ts(Utc::now()))
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
+        w.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// The claimed recording runs as `egress`.
+    pub async fn recording_started(&self, session: SessionId, egress: &str) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("update recording_egress set egress_id = $2 where session_id = $1")
+            .bind(session.to_string())
+            .bind(egress)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
+    /// The session's recording egress, if one runs (or ran).
+    pub async fn recording_egress(&self, session: SessionId) -> StoreResult<Option<String>> {
+        let r = sqlx::query("select egress_id from recording_egress where session_id = $1")
+            .bind(session.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
+    }
+
+    /// Give the claim back (the egress could not start, or it failed): the next track may try again.
+    pub async fn release_recording(&self, session: SessionId) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("delete from recording_egress where session_id = $1")
+            .bind(session.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
     pub async fn clear_stream(&self, session: SessionId) -> StoreResult<()> {
         let mut w = self.write().await?;
         sqlx::query("delete from session_streams where session_id = $1")
