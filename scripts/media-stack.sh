@@ -121,15 +121,23 @@ YAML
     echo "EGRESS_PID=$(cat "$state/egress.pid")"
     ;;
   kill-egress)
-    [ -f "$state/egress.pid" ] && kill -KILL -- "-$(cat "$state/egress.pid")" 2>/dev/null || true
+    # The service and its pipelines: egress starts each pipeline (handler) in a session of its own,
+    # and a handler outlives the service if only the service dies.
+    if [ -f "$state/egress.pid" ]; then
+      pid=$(cat "$state/egress.pid")
+      pkill -KILL -P "$pid" 2>/dev/null || true
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
     ;;
   stop)
     for p in egress livekit redis; do
       [ -f "$state/$p.pid" ] || continue
       pid=$(cat "$state/$p.pid")
-      kill -TERM -- "-$pid" 2>/dev/null || true
+      pkill -TERM -P "$pid" 2>/dev/null || true
+      pkill -TERM -s "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL -- "-$pid" 2>/dev/null || true
+      pkill -KILL -P "$pid" 2>/dev/null || true
+      pkill -KILL -s "$pid" 2>/dev/null || true
     done
     rm -rf "$state"
     ;;

@@ -1,6 +1,6 @@
 //! Egress benchmark on this machine, with the real media stack (`scripts/media-stack.sh`): a teacher
 //! publishes a microphone (official Python SDK, espeak speech); for each run a fresh RTMP receiver
-//! (`ffmpeg -listen 1`) and `POST …/stream` → time to the first RTMP byte written, then the CPU the
+//! (`ffmpeg -listen 1`) and `POST …/stream` → time to the first RTMP byte received, then the CPU the
 //! egress processes use while streaming that audio-only class (track composite → RTMP), against the
 //! idle egress measured the same way in the same run.
 //!

@@ -107,7 +107,7 @@ impl Drop for LiveKitServer {
 /// configured with the URL before the stack starts.
 pub struct MediaStack {
     pub config: cloud_api::livekit::LiveKitConfig,
-    /// The egress service's pid; it leads its own session, so its pipelines share that session id.
+    /// The egress service's pid (it leads its own session; its pipelines are its children).
     pub egress_pid: u32,
     dir: PathBuf,
 }
@@ -164,8 +164,10 @@ impl MediaStack {
             // Fields after the command (which may hold spaces) in parentheses.
             let Some((_, rest)) = stat.rsplit_once(") ") else { continue };
             let f: Vec<&str> = rest.split(' ').collect();
-            // f[0] state, f[3] session id, f[11] utime, f[12] stime.
-            if f.len() > 12 && f[3].parse::<u32>().ok() == Some(self.egress_pid) {
+            // f[0] state, f[1] parent, f[3] session id, f[11] utime, f[12] stime. Pipelines are the
+            // service's children, each in a session of its own.
+            let mine = |i: usize| f[i].parse::<u32>().ok() == Some(self.egress_pid);
+            if f.len() > 12 && (mine(1) || mine(3)) {
                 total += (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / tick;
             }
         }
@@ -274,33 +276,79 @@ except urllib.error.HTTPError as e:
     (status.trim().parse().unwrap(), serde_json::from_str(body.trim()).unwrap_or_default())
 }
 
-/// A local RTMP server that takes one stream and writes it to `file` (`ffmpeg -listen 1`).
+/// A local RTMP server that takes one stream and writes it to `file` (`ffmpeg -listen 1`), behind a
+/// small TCP relay that counts what arrives — the RTMP bytes themselves, not what ffmpeg writes after
+/// probing them.
 pub struct Receiver {
     child: std::process::Child,
     pub url: String,
     pub file: PathBuf,
     pub started: std::time::Instant,
+    first: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Receiver {
     pub fn listen(dir: &std::path::Path, name: &str) -> Receiver {
-        let port = MediaStack::port();
+        use std::io::{Read, Write};
+        let ffmpeg_port = MediaStack::port();
         let file = dir.join(format!("{name}.flv"));
-        let url = format!("rtmp://127.0.0.1:{port}/live");
         let child = std::process::Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-listen", "1", "-i"])
-            .arg(format!("{url}/key-{name}"))
+            .arg(format!("rtmp://127.0.0.1:{ffmpeg_port}/live/key-{name}"))
             .args(["-c", "copy", "-y"])
             .arg(&file)
             .stdin(std::process::Stdio::null())
             .spawn()
             .expect("ffmpeg");
-        Receiver { child, url, file, started: std::time::Instant::now() }
+        let relay = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("rtmp://127.0.0.1:{}/live", relay.local_addr().unwrap().port());
+        let first = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (first2, received2) = (first.clone(), received.clone());
+        std::thread::spawn(move || {
+            let Ok((mut up, _)) = relay.accept() else { return };
+            let t = std::time::Instant::now();
+            let mut down = loop {
+                match std::net::TcpStream::connect(("127.0.0.1", ffmpeg_port)) {
+                    Ok(d) => break d,
+                    Err(_) if t.elapsed() < std::time::Duration::from_secs(10) => {
+                        std::thread::sleep(std::time::Duration::from_millis(50))
+                    }
+                    Err(_) => return,
+                }
+            };
+            let (mut up2, mut down2) = (up.try_clone().unwrap(), down.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut down2, &mut up2);
+                let _ = up2.shutdown(std::net::Shutdown::Write);
+            });
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match up.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        first2.lock().unwrap().get_or_insert_with(std::time::Instant::now);
+                        received2.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                        if down.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = down.shutdown(std::net::Shutdown::Both);
+        });
+        Receiver { child, url, file, started: std::time::Instant::now(), first, received }
     }
 
-    /// The first byte written, if any yet.
+    /// RTMP bytes received so far.
     pub fn bytes(&self) -> u64 {
-        std::fs::metadata(&self.file).map(|m| m.len()).unwrap_or(0)
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// When the first RTMP byte arrived.
+    pub fn first_byte(&self) -> Option<std::time::Instant> {
+        *self.first.lock().unwrap()
     }
 
     pub fn running(&mut self) -> bool {
@@ -319,7 +367,7 @@ impl Receiver {
         false
     }
 
-    /// Seconds of audio in what it received (ffprobe).
+    /// Seconds of audio in what it received (ffprobe on ffmpeg's file).
     pub fn audio_seconds(&self) -> f64 {
         let out = std::process::Command::new("ffprobe")
             .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0"])

@@ -120,7 +120,7 @@ async fn multistream_to_two_receivers_then_egress_dies() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     println!("stream.failed {:?} after egress was killed: {}", killed.elapsed(), failed[0]["payload"]);
-    assert!(third.ended_within(Duration::from_secs(10)).await || third.bytes() > 0);
+    assert!(third.ended_within(Duration::from_secs(20)).await, "the dead egress's RTMP connection closed");
     assert_eq!(metric(&app, "studio_stream_failures_total").await, 1);
     let chat = app.post("/api/chat", &s.student.token, json!({"sessionId": sid, "content": "still here"})).await;
     assert_eq!(chat.status, 201, "the class goes on");
