@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// How long after the first track to look at what the presenter publishes: a browser publishes its
 /// microphone and camera within a few hundred milliseconds of each other.
-pub const SETTLE: Duration = Duration::from_millis(1500);
+pub const SETTLE: Duration = Duration::from_millis(700);
 /// How often every node asks each live stream egress how it is.
 pub const WATCH_EVERY: Duration = Duration::from_secs(5);
 /// Unanswered asks in a row before a stream counts as failed (one slow answer is not a failure).

@@ -176,7 +176,16 @@ impl MediaStack {
 
     /// The egress log so far (for failure messages).
     pub fn egress_log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("egress.log")).unwrap_or_default();
+        self.log("egress.log")
+    }
+
+    /// livekit-server's log so far (webhooks it sent, for failure messages).
+    pub fn livekit_log(&self) -> String {
+        self.log("livekit.log")
+    }
+
+    fn log(&self, name: &str) -> String {
+        let log = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }

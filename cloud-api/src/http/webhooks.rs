@@ -42,7 +42,9 @@ pub async fn livekit(State(app): State<AppState>, headers: HeaderMap, body: Byte
 /// Apply one verified event; every write is keyed by the webhook id, so a concurrent duplicate
 /// delivery changes nothing either.
 async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResult<&'static str> {
-    let Some(session_id) = ev.room.as_ref().and_then(|r| session_of_room(&r.name)) else {
+    // Egress webhooks carry no `room`, only the egress info's room name.
+    let room = ev.room.as_ref().map(|r| r.name.as_str()).or(ev.egress_info.as_ref().map(|e| e.room_name.as_str()));
+    let Some(session_id) = room.and_then(session_of_room) else {
         return Ok("ignored: not one of our rooms");
     };
     let Some(session) = app.store.session_by_id(session_id).await? else { return Ok("ignored: unknown session") };
