@@ -179,7 +179,7 @@ async fn webhooks_verified_deduped_and_applied() {
     assert_eq!(jobs.iter().filter(|j| j.kind == shared_types::jobs::JobKind::FinalizeSession).count(), 1);
     let odd = webhook("track_published", "EV_6", &s.session, None);
     let (status, body) = python_webhook(&url, key, secret, &odd, &odd);
-    assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")));
+    assert_eq!((status, body["handled"].as_str()), (200, Some("ignored: not one of our users")));
 
     // An egress file becomes a recording with its processing job.
     let eg = json!({"event": "egress_ended", "id": "EV_7", "room": {"name": format!("session-{}", s.session)},
@@ -194,9 +194,10 @@ async fn webhooks_verified_deduped_and_applied() {
     assert_eq!(count("recording.added").await, 1, "the same egress twice is one recording: {body:?}");
 }
 
-/// Destinations keep stream keys sealed; starting or updating a stream asks the real LiveKit, which
-/// has no egress worker here, so the API answers 503 `egress_unavailable` with LiveKit's reason and
-/// writes nothing.
+/// Destinations keep stream keys sealed; with nothing published there is nothing to stream (409);
+/// once the teacher publishes, starting or updating a stream asks the real LiveKit, which has no
+/// egress worker here, so the API answers 503 `egress_unavailable` with LiveKit's reason and writes
+/// nothing. (tests/tests/egress.rs streams for real.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multistream_destinations_and_egress() {
     let lk = LiveKitServer::start();
@@ -246,12 +247,21 @@ async fn multistream_destinations_and_egress() {
     let sealer = cloud_api::secrets::Sealer::open(None, &app.data_dir).unwrap();
     assert_eq!(sealer.open_sealed(&rows[0].key_sealed).as_deref(), Some("abcd-efgh-1234"));
 
-    // Starting a stream: the real server answers; without an egress worker it refuses.
+    // Starting a stream: nothing is published yet, so there is nothing to stream.
     let ids = json!({"destinationIds": [yt.body["id"], tw.body["id"]]});
     assert_eq!(app.post(&format!("/api/sessions/{sid}/stream"), &s.student.token, ids.clone()).await.status, 403);
+    let early = app.post(&format!("/api/sessions/{sid}/stream"), &s.teacher.token, ids.clone()).await;
+    assert_eq!(early.code(), "nothing_to_stream", "{:?}", early.body);
+    // The teacher publishes a microphone: the real server answers; without an egress worker it refuses.
+    let join = app.post("/api/sessions/join", &s.teacher.token, json!({"sessionId": sid})).await;
+    let grant = &join.body["livekit"];
+    let dir = std::env::temp_dir().join(format!("stream-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = long_speech(&dir, 20);
+    let speaker = Speaker::join(grant["url"].as_str().unwrap(), grant["token"].as_str().unwrap(), &wav).await;
     let before = app.all_events(&s.teacher.token, sid).await.len();
     let start = app.post(&format!("/api/sessions/{sid}/stream"), &s.teacher.token, ids.clone()).await;
-    println!("LiveKit answered StartRoomCompositeEgress: {:?}", start.body);
+    println!("LiveKit answered StartTrackCompositeEgress: {:?}", start.body);
     assert_eq!(start.status, 503, "{:?}", start.body);
     assert_eq!(start.code(), "egress_unavailable");
     assert!(start.body["details"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
@@ -278,6 +288,7 @@ async fn multistream_destinations_and_egress() {
         .await;
     assert_eq!(del.status, 204);
     assert_eq!(app.get(&path, &s.teacher.token).await.body["destinations"].as_array().unwrap().len(), 1);
+    drop(speaker);
 }
 
 /// Publish with the official Python SDK (PyPI `livekit`) using the tokens the API minted: the real
