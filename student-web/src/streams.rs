@@ -162,10 +162,10 @@ pub fn stream_panel(props: &StreamProps) -> Html {
             <details>
                 <summary>{ "Add a destination" }</summary>
                 <form class="stack" onsubmit={add}>
-                    <label>{ "Name" }<input ref={name} required=true maxlength="100" placeholder="YouTube" /></label>
-                    <label>{ "RTMP address" }<input ref={url} required=true placeholder="rtmp://a.rtmp.youtube.com/live2" /></label>
-                    <label>{ "Stream key" }<input ref={key} required=true type="password" autocomplete="off" /></label>
-                    <button type="submit" disabled={*busy}>{ "Add" }</button>
+                    <label class="stack">{ "Name" }<input ref={name} type="text" required=true maxlength="100" placeholder="YouTube" /></label>
+                    <label class="stack">{ "RTMP address" }<input ref={url} type="url" required=true placeholder="rtmp://a.rtmp.youtube.com/live2" /></label>
+                    <label class="stack">{ "Stream key" }<input ref={key} required=true type="password" autocomplete="off" /></label>
+                    <div class="row"><button type="submit" disabled={*busy}>{ "Add destination" }</button></div>
                 </form>
             </details>
             <p class="error" role="alert" id="stream-error">{ (*error).clone().unwrap_or_default() }</p>

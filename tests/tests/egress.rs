@@ -135,3 +135,63 @@ async fn multistream_to_two_receivers_then_egress_dies() {
 fn egress_watch_margin() -> Duration {
     cloud_api::egress::WATCH_EVERY * 2
 }
+
+/// The teacher's present view in headless Chromium: go live with the microphone, add a destination in
+/// the stream panel, stream to a local RTMP receiver through the real egress, stop. The receiver gets
+/// the RTMP bytes; the panel says Streaming / Live, then Not streaming / Off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn present_view_streams_through_the_panel() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let media = root.join("student-web/media");
+    assert!(media.join("dist/pkg").exists(), "build the web app first: bash scripts/build-web.sh");
+    let port = MediaStack::port();
+    let cfg = MediaStack::config_for(port);
+    let dist = media.join("dist");
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.livekit = Some(cfg);
+        c.media_dir = Some(dist.clone());
+        c.student_web_dir = Some(dist);
+    })
+    .await;
+    let stack = MediaStack::start(port, &format!("{}/api/webhooks/livekit", app.base));
+    let shots = std::env::temp_dir().join(format!("stream-shots-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&shots).unwrap();
+    let wav = long_speech(&shots, 60);
+    let s = app.school("Stream panel").await;
+    assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
+    let mut rx = Receiver::listen(&shots, "panel");
+    let out = tokio::process::Command::new("node")
+        .arg(media.join("test/stream.mjs"))
+        .current_dir(&media)
+        .env("BASE", &app.base)
+        .env("SESSION", &s.session)
+        .env("TEACHER_EMAIL", &s.teacher.email)
+        .env("PASSWORD", PASSWORD)
+        .env("WAV", &wav)
+        .env("SHOTS", &shots)
+        .env("RTMP_URL", &rx.url)
+        .env("STREAM_KEY", "key-panel")
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    println!("browser result: {result}\nscreenshots in {}", shots.display());
+    assert!(result["error"].is_null(), "{result}\n{}\n{}", String::from_utf8_lossy(&out.stderr), stack.egress_log());
+    assert!(result["emptyState"].as_str().unwrap().starts_with("No destinations yet"));
+    assert_eq!(result["statusBefore"], "Not streaming");
+    assert!(result["keyHint"].as_str().unwrap().contains("••••anel"), "{result}");
+    assert_eq!(result["keyCleared"], true, "the stream key leaves the form once saved");
+    assert_eq!((&result["streaming"], &result["badge"]), (&json!("Streaming"), &json!("Live")));
+    assert_eq!((&result["statusAfter"], &result["badgeAfter"]), (&json!("Not streaming"), &json!("Off")));
+    assert_eq!(result["csp"], json!([]));
+    assert!(rx.bytes() > 20_000, "the receiver got the stream: {} bytes", rx.bytes());
+    assert!(rx.ended_within(Duration::from_secs(20)).await, "stopping in the panel ended the stream");
+    assert!(rx.audio_seconds() >= 3.0, "{:.1} s of audio", rx.audio_seconds());
+    for shot in ["present-streaming.png", "present-streaming-phone.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
+    }
+    assert_eq!(events_of(&app, &s, "stream.started").await.len(), 1);
+    assert_eq!(events_of(&app, &s, "stream.stopped").await.len(), 1);
+}

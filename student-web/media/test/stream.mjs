@@ -1,0 +1,54 @@
+// Headless Chromium: the teacher goes live in the present view (microphone from a WAV), adds an RTMP
+// destination in the stream panel, streams to it through the real egress, and stops. Screenshots at
+// desktop and phone width. Env: BASE, SESSION, TEACHER_EMAIL, PASSWORD, WAV, SHOTS, RTMP_URL,
+// STREAM_KEY. Prints one JSON line.
+import { env, launch, signIn, cspViolations } from './common.mjs';
+
+const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${wav}`]);
+const result = {};
+const text = (page, sel) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, sel);
+try {
+  const teacher = await signIn(browser, base, env('TEACHER_EMAIL'), env('PASSWORD'));
+  await teacher.goto(`${base}/app/#/sessions/${session}/present`);
+  await teacher.waitForSelector('.stream-panel');
+  result.emptyState = await text(teacher, '#no-destinations');
+  result.statusBefore = await text(teacher, '#stream-status');
+  // Media first (camera off: an audio-only class), then the destination.
+  await teacher.uncheck('#camera');
+  await teacher.click('#go');
+  await teacher.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
+  await teacher.click('.stream-panel summary');
+  await teacher.fill('.stream-panel input[placeholder="YouTube"]', 'Local receiver');
+  await teacher.fill('.stream-panel input[placeholder^="rtmp://"]', env('RTMP_URL'));
+  await teacher.fill('.stream-panel input[type="password"]', env('STREAM_KEY'));
+  await teacher.click('.stream-panel button[type="submit"]');
+  await teacher.waitForSelector('.destination');
+  result.keyHint = await text(teacher, '.destination .muted');
+  result.keyCleared = await teacher.evaluate(() => document.querySelector('.stream-panel input[type="password"]').value === '');
+  await teacher.click('.destination input[type="checkbox"]');
+  await teacher.click('#stream-go');
+  await teacher.waitForFunction(() => document.querySelector('#stream-status')?.textContent === 'Streaming', null, { timeout: 30000 });
+  await teacher.waitForSelector('.destination[data-live="true"]', { timeout: 10000 });
+  result.streaming = await text(teacher, '#stream-status');
+  result.badge = await text(teacher, '.destination .badge');
+  console.error(JSON.stringify({ event: 'live' }));
+  await new Promise((r) => setTimeout(r, 4000));
+  await teacher.screenshot({ path: `${shots}/present-streaming.png`, fullPage: true });
+  await teacher.setViewportSize({ width: 390, height: 844 });
+  await teacher.screenshot({ path: `${shots}/present-streaming-phone.png`, fullPage: true });
+  await teacher.setViewportSize({ width: 1280, height: 800 });
+  await teacher.click('#stream-stop');
+  await teacher.waitForFunction(() => document.querySelector('#stream-status')?.textContent === 'Not streaming', null, { timeout: 20000 });
+  await teacher.waitForSelector('.destination[data-live="false"]', { timeout: 10000 });
+  result.statusAfter = await text(teacher, '#stream-status');
+  result.badgeAfter = await text(teacher, '.destination .badge');
+  result.error = (await text(teacher, '#stream-error')) || null;
+} catch (e) {
+  result.error = String(e && e.stack || e);
+} finally {
+  await browser.close();
+}
+result.csp = cspViolations;
+console.log(JSON.stringify(result));
