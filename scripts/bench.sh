@@ -29,3 +29,5 @@ psql -q "$url" -c "create database $load_db"
 "$bin/bench-load" "${url%/*}/$load_db"
 echo "== pipeline"
 "$bin/bench-pipeline"
+echo "== egress: start to first RTMP byte, CPU of an audio-only stream (redis, livekit-server, egress)"
+cargo run --release -q -p studio-tests --bin bench-egress

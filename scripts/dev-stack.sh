@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole system on loopback, for development: PostgreSQL, SeaweedFS (S3), livekit-server, two
+# The whole system on loopback, for development: PostgreSQL, SeaweedFS (S3), the media stack
+# (redis, livekit-server, LiveKit Egress: class recordings into S3, multistream), two
 # cloud-api nodes sharing them (the first seeds the demo data), an artifact worker, and the web app on
 # both nodes. Prints the URLs and logins; Ctrl-C stops everything and removes its state.
 # System packages: scripts/install-deps.sh (the test command runs it).
@@ -17,7 +18,7 @@ cleanup() {
   echo; echo "stopping the stack …"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  LIVEKIT_TEST_DIR=$state/livekit bash scripts/livekit-server.sh stop || true
+  MEDIA_STACK_DIR=$state/media bash scripts/media-stack.sh stop || true
   S3_TEST_DIR=$state/s3 bash scripts/s3-test-server.sh stop || true
   PG_TEST_DIR=$state/pg bash scripts/pg-test-cluster.sh stop || true
   rm -rf "$state"
@@ -35,11 +36,15 @@ pg=$(PG_TEST_DIR=$state/pg bash scripts/pg-test-cluster.sh start "$(free)")
 psql -q "$pg" -c "create database studio"
 export DATABASE_URL=${pg%/*}/studio
 while IFS= read -r line; do export "${line?}"; done < <(S3_TEST_DIR=$state/s3 bash scripts/s3-test-server.sh start)
-while IFS= read -r line; do export "${line?}"; done < <(LIVEKIT_TEST_DIR=$state/livekit bash scripts/livekit-server.sh start)
+port_a=$(free); port_b=$(free)
+# LiveKit's webhooks go to node A; recordings go to the bucket (LIVEKIT_RECORD).
+while IFS= read -r line; do export "${line?}"; done < <(MEDIA_STACK_DIR=$state/media \
+  WEBHOOK_URL="http://127.0.0.1:$port_a/api/webhooks/livekit" bash scripts/media-stack.sh start)
+unset EGRESS_PID
+export LIVEKIT_RECORD=1
 export STUDENT_WEB_DIR=$PWD/student-web/media/dist MEDIA_DIR=$PWD/student-web/media/dist SECRETS_KEY
 SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
 
-port_a=$(free); port_b=$(free)
 # Node A seeds the demo (its stdout has the logins); node B serves the same database.
 BIND_ADDR=127.0.0.1:$port_a DATA_DIR=$state/a "$bin/cloud-api" demo >"$state/a.out" 2>"$state/a.log" &
 pids+=($!)
@@ -59,7 +64,7 @@ The studio, on loopback:
   node B     http://127.0.0.1:$port_b/   (same database: live events cross nodes)
   PostgreSQL $DATABASE_URL
   S3         $S3_ENDPOINT  bucket $S3_BUCKET
-  LiveKit    $LIVEKIT_URL  (devkey / secret)
+  LiveKit    $LIVEKIT_URL  ($LIVEKIT_API_KEY / $LIVEKIT_API_SECRET), with Egress: recording on, multistream
   worker     artifact-worker (transcripts after class; the first run prepares the model)
   logs       $state/*.log
 $(grep -iE "teacher@|student@|admin|password" "$state/a.out" | sed 's/^/  /')

@@ -30,7 +30,7 @@ pub struct Config {
     pub upload_keep_days: i64,
     /// LiveKit for media; `None` runs every non-media feature and reports media as unavailable.
     pub livekit: Option<crate::livekit::LiveKitConfig>,
-    /// Record each class with a LiveKit room-composite egress into the S3 bucket (`LIVEKIT_RECORD=1`).
+    /// Record each class into the S3 bucket with LiveKit Egress, from the teacher's first published track (`LIVEKIT_RECORD=1`).
     pub livekit_record: bool,
     /// Base64 32-byte key sealing stream keys; default: a key file in `DATA_DIR`.
     pub secrets_key: Option<String>,

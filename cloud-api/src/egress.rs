@@ -97,6 +97,58 @@ pub async fn stream_failed(app: &AppState, tenant: TenantId, session: SessionId,
     }
 }
 
+/// How long a class's egresses may take to finish their files after the class ends, before the room
+/// is closed anyway.
+pub const FINISH_WITHIN: Duration = Duration::from_secs(20);
+
+/// The class ended: close its LiveKit room. A recording or stream still running is stopped first and
+/// the room closed once they have finished (in the background, at most [`FINISH_WITHIN`]): closing
+/// the room under an egress aborts it, and an aborted MP4 has no index — the whole recording lost.
+pub async fn close_room(app: &AppState, session: SessionId) {
+    let Some(lk) = app.livekit.clone() else { return };
+    let room = crate::livekit::room_name(session);
+    let mut running = Vec::new();
+    if let Ok(Some(egress)) = app.store.recording_egress(session).await {
+        running.push(egress);
+    }
+    if let Ok(Some((egress, _))) = app.store.stream(session).await {
+        running.push(egress);
+        if let Err(e) = app.store.clear_stream(session).await {
+            tracing::warn!(error = %e, "could not clear the stream of an ended class");
+        }
+    }
+    let close = move |lk: std::sync::Arc<crate::livekit::LiveKit>| async move {
+        if let Err(e) = lk.delete_room(&room).await {
+            tracing::warn!(error = %e, "could not close the LiveKit room; it closes itself when empty");
+        }
+    };
+    if running.is_empty() {
+        return close(lk).await;
+    }
+    tokio::spawn(async move {
+        for egress in &running {
+            if let Err(e) = lk.stop_egress(egress).await {
+                tracing::debug!(error = %e, %egress, "egress already stopped");
+            }
+        }
+        let t = std::time::Instant::now();
+        while !running.is_empty() && t.elapsed() < FINISH_WITHIN {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut still = Vec::new();
+            for egress in running {
+                if lk.egress_running(&egress).await.unwrap_or(false) {
+                    still.push(egress);
+                }
+            }
+            running = still;
+        }
+        if !running.is_empty() {
+            tracing::warn!(?running, %session, "egress still finishing; closing the room anyway");
+        }
+        close(lk).await;
+    });
+}
+
 /// Append what the system saw, decided as the system, once per `key`.
 async fn system_event(app: &AppState, tenant: TenantId, session: SessionId, key: String, command: SessionCommand) {
     let state = match app.store.state(tenant, session, None).await {

@@ -2,7 +2,9 @@
 //! Our API tokens and LiveKit's never validate for each other: different secrets, LiveKit's are JWTs.
 
 use livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants};
-use livekit_api::services::egress::{EgressClient, EgressOutput, ParticipantEgressOptions, TrackCompositeOptions};
+use livekit_api::services::egress::{
+    EgressClient, EgressListFilter, EgressListOptions, EgressOutput, ParticipantEgressOptions, TrackCompositeOptions,
+};
 use livekit_api::services::room::{CreateRoomOptions, RoomClient};
 use livekit_api::webhooks::WebhookReceiver;
 use shared_types::{Role, SessionId, UserId};
@@ -199,6 +201,14 @@ impl LiveKit {
     pub async fn probe_stream(&self, egress: &str) -> Result<livekit_protocol::EgressStatus, Unavailable> {
         let info = self.probe.update_stream(egress, vec![], vec![]).await.map_err(|e| Unavailable(e.to_string()))?;
         Ok(info.status())
+    }
+
+    /// Whether `egress` is still starting, running or finishing its output.
+    pub async fn egress_running(&self, egress: &str) -> Result<bool, Unavailable> {
+        use livekit_protocol::EgressStatus as S;
+        let opts = EgressListOptions { filter: EgressListFilter::Egress(egress.to_string()), ..Default::default() };
+        let list = self.egress.list_egress(opts).await.map_err(|e| Unavailable(e.to_string()))?;
+        Ok(list.iter().any(|i| matches!(i.status(), S::EgressStarting | S::EgressActive | S::EgressEnding)))
     }
 
     pub async fn stop_egress(&self, egress: &str) -> Result<(), Unavailable> {

@@ -20,6 +20,10 @@ pub struct StreamProps {
     pub failure: Option<String>,
 }
 
+async fn delete(path: &str) -> Result<(), ApiError> {
+    api::write_with::<serde_json::Value>("DELETE", path, &(), &api::new_key()).await.map(|_| ())
+}
+
 fn value(r: &NodeRef) -> String {
     r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default()
 }
@@ -92,9 +96,7 @@ pub fn stream_panel(props: &StreamProps) -> Html {
         let (run, base) = (run.clone(), base.clone());
         Callback::from(move |_| {
             let path = format!("{base}/stream");
-            run(Box::pin(async move {
-                api::write_with::<serde_json::Value>("DELETE", &path, &(), &api::new_key()).await.map(|_| ())
-            }));
+            run(Box::pin(async move { delete(&path).await }));
         })
     };
     let rows = match &*list {
@@ -120,9 +122,7 @@ pub fn stream_panel(props: &StreamProps) -> Html {
                         let (run, base) = (run.clone(), base.clone());
                         Callback::from(move |_| {
                             let path = format!("{base}/destinations/{id}");
-                            run(Box::pin(async move {
-                                api::write_with::<serde_json::Value>("DELETE", &path, &(), &api::new_key()).await.map(|_| ())
-                            }));
+                            run(Box::pin(async move { delete(&path).await }));
                         })
                     };
                     let live = d.live == Some(true);

@@ -28,3 +28,25 @@ pub fn pdf(pages: usize) -> Vec<u8> {
     let texts: Vec<String> = (1..=pages).map(|i| format!("Slide {i}")).collect();
     cloud_api::slides::simple_pdf(&texts)
 }
+
+/// `student-web/media`, where the browser app's build and its Playwright scripts live.
+pub fn media_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media")
+}
+
+/// Run `student-web/media/test/<script>` with node and `env`; its last stdout line as JSON, and its
+/// stderr (for failure messages).
+pub async fn browser_script(script: &str, env: &[(&str, &std::ffi::OsStr)]) -> (serde_json::Value, String) {
+    let media = media_dir();
+    let out = tokio::process::Command::new("node")
+        .arg(media.join("test").join(script))
+        .current_dir(&media)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .output()
+        .await
+        .expect("node");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr).to_string());
+    let result = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("{script} gave no result: {stdout}\n{stderr}"));
+    (result, stderr)
+}

@@ -308,6 +308,8 @@ impl Receiver {
             .args(["-c", "copy", "-y"])
             .arg(&file)
             .stdin(std::process::Stdio::null())
+            // It says "Input/output error" when its publisher goes away, which is how every stream ends.
+            .stderr(std::process::Stdio::null())
             .spawn()
             .expect("ffmpeg");
         let relay = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,14 +3,12 @@
 //! (WebRTC stats) and sees the live caption, and ending the class uploads the browser's own
 //! MediaRecorder recording.
 
-use serde_json::{json, Value};
-use std::path::PathBuf;
+use serde_json::json;
 use studio_tests::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teacher_broadcasts_student_hears() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let media = root.join("student-web/media");
+    let media = media_dir();
     assert!(
         media.join("dist/media.js").exists(),
         "build the media bundle first: (cd student-web/media && npm ci && npm run build)"
@@ -46,24 +44,21 @@ async fn teacher_broadcasts_student_hears() {
     let wav = shots.join("voice.wav");
     let said = "Good morning class. This is the teacher speaking through the browser.";
     assert!(std::process::Command::new("espeak-ng").arg("-w").arg(&wav).arg(said).status().unwrap().success());
-    let out = tokio::process::Command::new("node")
-        .arg(media.join("test/media.mjs"))
-        .current_dir(&media)
-        .env("BASE", &app.base)
-        .env("SESSION", &s.session)
-        .env("TEACHER_EMAIL", &s.teacher.email)
-        .env("STUDENT_EMAIL", &s.student.email)
-        .env("PASSWORD", PASSWORD)
-        .env("WAV", &wav)
-        .env("SHOTS", &shots)
-        .output()
-        .await
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let (result, stderr) = browser_script(
+        "media.mjs",
+        &[
+            ("BASE", app.base.as_ref()),
+            ("SESSION", s.session.as_ref()),
+            ("TEACHER_EMAIL", s.teacher.email.as_ref()),
+            ("STUDENT_EMAIL", s.student.email.as_ref()),
+            ("PASSWORD", PASSWORD.as_ref()),
+            ("WAV", wav.as_os_str()),
+            ("SHOTS", shots.as_os_str()),
+        ],
+    )
+    .await;
     println!("browser result: {result}\nscreenshots in {}", shots.display());
-    assert!(result["error"].is_null(), "{result}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(result["error"].is_null(), "{result}\n{stderr}");
     assert!(result["audioBytes"].as_u64().unwrap() > 2000, "the student received audio: {result}");
     assert_eq!(result["csp"], json!([]), "the Content-Security-Policy lets livekit-client work");
     assert!(result["audioElements"].as_u64().unwrap() >= 1);

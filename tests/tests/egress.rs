@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use studio_tests::*;
 
+/// One media stack at a time: two egresses encoding at once on two cores, with Chromium, starve each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn events_of(app: &TestApp, s: &School, kind: &str) -> Vec<Value> {
     app.all_events(&s.teacher.token, &s.session).await.into_iter().filter(|e| e["type"] == kind).collect()
 }
@@ -18,6 +21,7 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multistream_to_two_receivers_then_egress_dies() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let port = MediaStack::port();
     let cfg = MediaStack::config_for(port);
     let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(cfg)).await;
@@ -136,13 +140,14 @@ fn egress_watch_margin() -> Duration {
     cloud_api::egress::WATCH_EVERY * 2
 }
 
-/// The teacher's present view in headless Chromium: go live with the microphone, add a destination in
-/// the stream panel, stream to a local RTMP receiver through the real egress, stop. The receiver gets
-/// the RTMP bytes; the panel says Streaming / Live, then Not streaming / Off.
+/// The teacher's present view in headless Chromium: go live with camera and microphone, add a
+/// destination in the stream panel, stream to a local RTMP receiver through the real egress, stop.
+/// With a camera the stream is a participant egress: the receiver gets video and audio. The panel says
+/// Streaming / Live, then Not streaming / Off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn present_view_streams_through_the_panel() {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let media = root.join("student-web/media");
+    let _one = ONE_AT_A_TIME.lock().await;
+    let media = media_dir();
     assert!(media.join("dist/pkg").exists(), "build the web app first: bash scripts/build-web.sh");
     let port = MediaStack::port();
     let cfg = MediaStack::config_for(port);
@@ -160,25 +165,22 @@ async fn present_view_streams_through_the_panel() {
     let s = app.school("Stream panel").await;
     assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
     let mut rx = Receiver::listen(&shots, "panel");
-    let out = tokio::process::Command::new("node")
-        .arg(media.join("test/stream.mjs"))
-        .current_dir(&media)
-        .env("BASE", &app.base)
-        .env("SESSION", &s.session)
-        .env("TEACHER_EMAIL", &s.teacher.email)
-        .env("PASSWORD", PASSWORD)
-        .env("WAV", &wav)
-        .env("SHOTS", &shots)
-        .env("RTMP_URL", &rx.url)
-        .env("STREAM_KEY", "key-panel")
-        .output()
-        .await
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let (result, stderr) = browser_script(
+        "stream.mjs",
+        &[
+            ("BASE", app.base.as_ref()),
+            ("SESSION", s.session.as_ref()),
+            ("TEACHER_EMAIL", s.teacher.email.as_ref()),
+            ("PASSWORD", PASSWORD.as_ref()),
+            ("WAV", wav.as_os_str()),
+            ("SHOTS", shots.as_os_str()),
+            ("RTMP_URL", rx.url.as_ref()),
+            ("STREAM_KEY", "key-panel".as_ref()),
+        ],
+    )
+    .await;
     println!("browser result: {result}\nscreenshots in {}", shots.display());
-    assert!(result["error"].is_null(), "{result}\n{}\n{}", String::from_utf8_lossy(&out.stderr), stack.egress_log());
+    assert!(result["error"].is_null(), "{result}\n{stderr}\n{}", stack.egress_log());
     assert!(result["emptyState"].as_str().unwrap().starts_with("No destinations yet"));
     assert_eq!(result["statusBefore"], "Not streaming");
     assert!(result["keyHint"].as_str().unwrap().contains("••••anel"), "{result}");
@@ -194,4 +196,15 @@ async fn present_view_streams_through_the_panel() {
     }
     assert_eq!(events_of(&app, &s, "stream.started").await.len(), 1);
     assert_eq!(events_of(&app, &s, "stream.stopped").await.len(), 1);
+    assert!(streams_of(&rx.file).contains(&"video".to_string()), "the camera went out too");
+}
+
+/// The kinds of the streams in a media file (ffprobe): "audio", "video".
+fn streams_of(file: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).collect()
 }

@@ -259,11 +259,7 @@ pub async fn end(
 ) -> ApiResult<Json<SessionEventResponse>> {
     let target = authorize(&app, &caller, req.session_id, Action::EndSession).await?;
     let event = submit(&app, &caller, &target, &key, SessionCommand::End).await?;
-    if let Some(lk) = &app.livekit {
-        if let Err(e) = lk.delete_room(&crate::livekit::room_name(req.session_id)).await {
-            tracing::warn!(error = %e, "could not close the LiveKit room; it closes itself when empty");
-        }
-    }
+    crate::egress::close_room(&app, req.session_id).await;
     let (session, _) = session_target(&app, &caller, req.session_id).await?;
     Ok(Json(SessionEventResponse { session, event }))
 }

@@ -112,7 +112,12 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
             if failed {
                 crate::egress::stream_failed(app, tenant, session_id, &info.egress_id, &info.error).await;
             }
-            let Some(file) = info.file_results.first().filter(|f| !f.filename.is_empty() && f.size > 0) else {
+            // A failed or aborted egress may still have uploaded what it had: an Ogg file plays up to
+            // where it stops, an MP4 cut off has no index and plays not at all.
+            let usable = |f: &&livekit_protocol::FileInfo| {
+                !f.filename.is_empty() && f.size > 0 && (!failed || f.filename.ends_with(".ogg"))
+            };
+            let Some(file) = info.file_results.first().filter(usable) else {
                 if failed {
                     crate::egress::recording_failed(app, session_id, &info.egress_id, &info.error).await;
                 }

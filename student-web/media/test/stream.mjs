@@ -1,7 +1,7 @@
 // Headless Chromium: the teacher goes live in the present view (microphone from a WAV), adds an RTMP
 // destination in the stream panel, streams to it through the real egress, and stops. Screenshots at
 // desktop and phone width. Env: BASE, SESSION, TEACHER_EMAIL, PASSWORD, WAV, SHOTS, RTMP_URL,
-// STREAM_KEY. Prints one JSON line.
+// STREAM_KEY, AUDIO_ONLY (optional: camera off). Prints one JSON line.
 import { env, launch, signIn, cspViolations } from './common.mjs';
 
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
@@ -12,11 +12,11 @@ const text = (page, sel) => page.evaluate((s) => document.querySelector(s)?.text
 try {
   const teacher = await signIn(browser, base, env('TEACHER_EMAIL'), env('PASSWORD'));
   await teacher.goto(`${base}/app/#/sessions/${session}/present`);
-  await teacher.waitForSelector('.stream-panel');
+  await teacher.waitForSelector('#no-destinations');
   result.emptyState = await text(teacher, '#no-destinations');
   result.statusBefore = await text(teacher, '#stream-status');
-  // Media first (camera off: an audio-only class), then the destination.
-  await teacher.uncheck('#camera');
+  // Media first (with the fake camera unless AUDIO_ONLY), then the destination.
+  if (process.env.AUDIO_ONLY) await teacher.uncheck('#camera');
   await teacher.click('#go');
   await teacher.waitForFunction(() => document.querySelector('#state')?.dataset.s === 'connected', null, { timeout: 20000 });
   await teacher.click('.stream-panel summary');
