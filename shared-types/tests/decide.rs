@@ -123,6 +123,7 @@ fn journals_carry_only_what_a_participant_may_ask() {
                 | "recording.added"
                 | "stream.started"
                 | "stream.stopped"
+                | "stream.failed"
                 | "artifact.ready"
                 | "caption.added"
         );
@@ -188,6 +189,7 @@ fn sample_payload(ty: &str) -> serde_json::Value {
         "highlight.marked" => json!({"label": "x"}),
         "recording.added" => json!({"recordingId": id}),
         "artifact.ready" => json!({"artifactType": "transcript"}),
+        "stream.failed" => json!({"reason": "egress gone"}),
         "caption.added" => json!({"recordingId": id, "startS": 0.0, "endS": 1.0, "text": "x"}),
         _ => json!({}),
     }
