@@ -143,7 +143,6 @@ async fn postgres_two_nodes_fan_out() {
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("update sessions set head = 34 where id = $1").bind(&s.session).execute(&pool).await.unwrap();
     let t0 = std::time::Instant::now();
     assert_eq!(seqs(&on_a.events(1).await), vec![34]);
     assert_eq!(seqs(&on_b.events(11).await), (24..=34).collect::<Vec<_>>());

@@ -17,8 +17,10 @@ fn lesson_from(r: &AnyRow) -> StoreResult<LessonDto> {
     })
 }
 
-pub(crate) const SESSION_COLS: &str =
-    "id, lesson_id, course_id, tenant_id, scheduled_start, scheduled_end, status, head";
+/// A session row with its head: the highest sequence in its log (the log's `(session_id, sequence)`
+/// key assigns sequences; no column keeps a copy that every append would rewrite).
+pub(crate) const SESSION_COLS: &str = "id, lesson_id, course_id, tenant_id, scheduled_start, scheduled_end, status, \
+     (select coalesce(max(e.sequence), 0) from session_state_events e where e.session_id = sessions.id) as head";
 
 pub(crate) fn session_from(r: &AnyRow) -> StoreResult<SessionDto> {
     Ok(SessionDto {

@@ -28,44 +28,55 @@ impl Store {
     ) -> StoreResult<Result<Vec<EventEnvelope>, AppendOutcome>> {
         let slot = self.states.slot(session);
         let mut cached = slot.lock().await;
-        let mut w = self.write().await?;
-        for row in rows {
-            match row {
-                Write::Recording(rec, by) => crate::media::insert_recording_in(&mut w.tx, tenant, rec, *by).await?,
-                Write::Asset(asset, by) => crate::assets::insert_asset_in(&mut w.tx, tenant, asset, *by).await?,
-                Write::Stream { egress, destinations } => {
-                    crate::streams::set_stream_in(&mut w.tx, tenant, session, egress, destinations).await?
+        let mut races = 0;
+        loop {
+            let mut w = self.write().await?;
+            for row in rows {
+                match row {
+                    Write::Recording(rec, by) => crate::media::insert_recording_in(&mut w.tx, tenant, rec, *by).await?,
+                    Write::Asset(asset, by) => crate::assets::insert_asset_in(&mut w.tx, tenant, asset, *by).await?,
+                    Write::Stream { egress, destinations } => {
+                        crate::streams::set_stream_in(&mut w.tx, tenant, session, egress, destinations).await?
+                    }
                 }
             }
-        }
-        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events, cached.take()).await?;
-        let mut envelopes = Vec::with_capacity(outcomes.len());
-        let mut fresh = Vec::new();
-        for o in outcomes {
-            match o {
-                AppendOutcome::Appended(e) => {
-                    fresh.push(e.clone());
-                    envelopes.push(e);
+            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, cached.take()).await {
+                // Another node took the sequence: all of it again, rows included (rolled back).
+                Err(e) if crate::events::lost_sequence_race(&e) && races < crate::events::RACE_RETRIES => {
+                    races += 1;
+                    continue;
                 }
-                AppendOutcome::Replayed(e) => envelopes.push(e),
-                refused => {
-                    // The state may hold events of this call that the rollback undoes: it is not
-                    // kept (the next write folds from the store).
-                    w.tx.rollback().await?;
-                    return Ok(Err(refused));
+                r => r?,
+            };
+            let mut envelopes = Vec::with_capacity(outcomes.len());
+            let mut fresh = Vec::new();
+            for o in outcomes {
+                match o {
+                    AppendOutcome::Appended(e) => {
+                        fresh.push(e.clone());
+                        envelopes.push(e);
+                    }
+                    AppendOutcome::Replayed(e) => envelopes.push(e),
+                    refused => {
+                        // The state may hold events of this call that the rollback undoes: it is
+                        // not kept (the next write folds from the store).
+                        w.tx.rollback().await?;
+                        return Ok(Err(refused));
+                    }
                 }
             }
-        }
-        if fresh.is_empty() {
-            // Every event was written before under its key: this is a replay, and the first write's
-            // rows are already there. Roll back (a single append bumped the head in advance).
-            w.tx.rollback().await?;
+            if fresh.is_empty() {
+                // Every event was written before under its key: this is a replay, and the first
+                // write's rows are already there. Roll back.
+                w.tx.rollback().await?;
+                *cached = Some(Arc::new(state));
+                return Ok(Ok(envelopes));
+            }
+            w.commit().await?;
+            self.notify_soon(session, state.head);
+            self.fanout.publish(fresh.iter());
             *cached = Some(Arc::new(state));
             return Ok(Ok(envelopes));
         }
-        w.commit().await?;
-        self.fanout.publish(fresh.iter());
-        *cached = Some(Arc::new(state));
-        Ok(Ok(envelopes))
     }
 }

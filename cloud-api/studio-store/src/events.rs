@@ -72,8 +72,8 @@ impl Store {
         let id = SessionId::new();
         let mut w = self.write().await?;
         sqlx::query(
-            "insert into sessions (id, tenant_id, course_id, lesson_id, scheduled_start, scheduled_end, status, head, \
-             created_by, created_at) values ($1, $2, $3, $4, $5, $6, 'scheduled', 0, $7, $8)",
+            "insert into sessions (id, tenant_id, course_id, lesson_id, scheduled_start, scheduled_end, status, \
+             created_by, created_at) values ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8)",
         )
         .bind(id.to_string())
         .bind(tenant.to_string())
@@ -86,7 +86,7 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .map_err(on_constraint)?;
-        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, id, vec![creator], None).await?;
+        let (mut outcomes, state) = self.append_in(&mut w.tx, tenant, id, std::slice::from_ref(&creator), None).await?;
         let event = match outcomes.remove(0) {
             AppendOutcome::Appended(event) => event,
             refused => {
@@ -96,6 +96,7 @@ impl Store {
             }
         };
         w.commit().await?;
+        self.notify_soon(id, state.head);
         *self.states.slot(id).lock().await = Some(Arc::new(state));
         let session = self.session(tenant, id).await?.ok_or(StoreError::NotFound)?;
         Ok(Ok((session, event)))
@@ -118,28 +119,41 @@ impl Store {
                 return Ok((vec![AppendOutcome::Appended(env)], state.clone()));
             }
         }
-        let mut w = self.write().await?;
-        let (outcomes, state) = self.append_in(&mut w.tx, tenant, session, events, cached.take()).await?;
-        if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
-            w.commit().await?;
-            self.fanout.publish(outcomes.iter().filter_map(|o| match o {
-                AppendOutcome::Appended(e) => Some(e),
-                _ => None,
-            }));
-        } else {
-            w.tx.rollback().await?;
-        }
+        let mut races = 0;
+        let (outcomes, state) = loop {
+            let mut w = self.write().await?;
+            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, cached.take()).await {
+                Err(e) if lost_sequence_race(&e) && races < RACE_RETRIES => {
+                    races += 1;
+                    continue;
+                }
+                r => r?,
+            };
+            if outcomes.iter().any(|o| matches!(o, AppendOutcome::Appended(_))) {
+                w.commit().await?;
+                self.notify_soon(session, state.head);
+                self.fanout.publish(outcomes.iter().filter_map(|o| match o {
+                    AppendOutcome::Appended(e) => Some(e),
+                    _ => None,
+                }));
+            } else {
+                w.tx.rollback().await?;
+            }
+            break (outcomes, state);
+        };
         let state = Arc::new(state);
         *cached = Some(state.clone());
         Ok((outcomes, state))
     }
 
-    /// One event in one statement (PostgreSQL), when this node's folded state is at the stored head
-    /// and the event is plainly valid: bump the head only if it is still the one the state was
-    /// folded to and the key is new, insert the event at the new head (and the object it creates),
-    /// notify the other nodes — all or nothing, one round trip, no explicit transaction. Anything
-    /// else (another node wrote since, a repeated key, a refusal to explain, a lifecycle change or a
-    /// job to enqueue) returns `None` and takes the general path, which decides under the row lock.
+    /// One event in one statement, when this node's folded state is at the stored head and the
+    /// event is plainly valid: insert it at the next sequence unless that sequence or its key is
+    /// taken (and, on PostgreSQL, the object it creates in the same statement) — one round trip, no
+    /// explicit transaction, no row of `sessions` rewritten. The log's `(session_id, sequence)` key
+    /// is what keeps it gap-free across nodes: if another node appended since, the sequence is
+    /// taken and nothing goes in. That, a repeated key, a refusal to explain, a lifecycle change or
+    /// a job to enqueue returns `None` and takes the general path, which decides under the
+    /// session's row lock.
     async fn append_one(
         &self,
         tenant: TenantId,
@@ -148,11 +162,7 @@ impl Store {
         ne: &NewEvent,
     ) -> StoreResult<Option<EventEnvelope>> {
         use SessionEvent::*;
-        if self.backend != Backend::Postgres
-            || matches!(
-                ne.event,
-                SessionScheduled { .. } | SessionStarted { .. } | SessionEnded {} | RecordingAdded { .. }
-            )
+        if matches!(ne.event, SessionScheduled { .. } | SessionStarted { .. } | SessionEnded {} | RecordingAdded { .. })
         {
             return Ok(None);
         }
@@ -161,13 +171,36 @@ impl Store {
             return Ok(None);
         }
         let object = created_object(&env.event);
-        let sql = one_statement_sql(object.is_some());
-        let q = bind_event(sqlx::query(&sql), tenant, &env).bind(state.head as i64);
-        let q = match object {
-            Some((id, kind)) => q.bind(id.to_string()).bind(kind),
-            None => q,
+        let inserted = match (self.backend, object) {
+            (_, None) => {
+                let sql = format!(
+                    "insert into session_state_events ({INSERT_COLS}) values ({}) on conflict do nothing",
+                    marks(1, 12)
+                );
+                // SQLite: behind the writer queue, like every write there (no busy-wait).
+                let _queue = match self.backend {
+                    Backend::Sqlite => Some(self.writer.lock().await),
+                    Backend::Postgres => None,
+                };
+                bind_event(sqlx::query(&sql), tenant, &env)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(on_constraint)?
+                    .rows_affected()
+            }
+            (Backend::Postgres, Some((id, kind))) => {
+                let sql = format!(
+                    "with ins as (insert into session_state_events ({INSERT_COLS}) values ({}) on conflict do nothing \
+                     returning 1), obj as (insert into session_objects (id, tenant_id, session_id, kind) \
+                     select $13, $2, $3, $14 from ins) select count(*) from ins",
+                    marks(1, 12)
+                );
+                let q = bind_event(sqlx::query(&sql), tenant, &env).bind(id.to_string()).bind(kind);
+                q.fetch_one(&self.pool).await.map_err(on_constraint)?.try_get::<i64, _>(0)? as u64
+            }
+            // SQLite has no writes inside WITH: the general path writes both in one transaction.
+            (Backend::Sqlite, Some(_)) => 0,
         };
-        let inserted: i64 = q.fetch_one(&self.pool).await.map_err(on_constraint)?.try_get(0)?;
         if inserted != 1 {
             return Ok(None);
         }
@@ -182,28 +215,27 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         tenant: TenantId,
         session: SessionId,
-        events: Vec<NewEvent>,
+        events: &[NewEvent],
         cached: Option<Arc<SessionState>>,
     ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
-        // The row lock on the session serialises appenders across every node. A single event bumps
-        // the head in the same statement (undone by rollback if the event is refused); a batch
-        // locks first and sets the head once at the end.
+        // The session's row lock serialises this path across nodes. It is a no-key lock, so the
+        // one-statement appends of other nodes (whose foreign-key check takes a key-share lock on
+        // the same row) do not wait for it: one of them may take the sequence chosen here, and the
+        // insert below then fails on the `(session_id, sequence)` key — the caller starts again
+        // ([`lost_sequence_race`]). The head is read after the lock, in a statement of its own, so
+        // it sees every append committed while this one waited.
         let single = events.len() == 1;
-        let lock_sql = if single {
-            format!(
-                "update sessions set head = head + 1 where id = $1 and tenant_id = $2 returning head - 1{}",
-                self.notify_new_head()
-            )
-        } else {
-            format!("select head from sessions where id = $1 and tenant_id = $2{}", self.for_update())
+        let lock = match self.backend {
+            Backend::Postgres => " for no key update",
+            Backend::Sqlite => "",
         };
-        let row = sqlx::query(&lock_sql)
+        sqlx::query(&format!("select status from sessions where id = $1 and tenant_id = $2{lock}"))
             .bind(session.to_string())
             .bind(tenant.to_string())
             .fetch_optional(&mut **tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let head = row.try_get::<i64, _>(0)? as u64;
+        let head = max_sequence(tx, session).await?;
         let mut state = match cached.filter(|s| s.head <= head) {
             Some(s) => Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone()),
             // Not kept here (a restart, another node's session): from the nearest snapshot.
@@ -231,7 +263,7 @@ impl Store {
                 outcomes.push(replay_or_reused(env, ne.actor_id));
                 continue;
             }
-            let env = envelope(session, state.head + 1, ne);
+            let env = envelope(session, state.head + 1, ne.clone());
             if let Err(r) = shared_types::reducer::validate(&state, &env) {
                 // A repeat of an accepted event may no longer be valid (start twice): the key decides.
                 let prior = if single {
@@ -265,17 +297,13 @@ impl Store {
             }
         }
         project(tx, tenant, session, &fresh, self.backend.rows_per_insert()).await?;
-        if state.head != start_head && (!single || state.status != start_status) {
-            let notify = if single { "" } else { self.notify_new_head() };
-            sqlx::query(&format!(
-                "update sessions set head = $2, status = $3, started_at = $4, ended_at = $5 where id = $1 returning head{notify}"
-            ))
+        if state.head != start_head && state.status != start_status {
+            sqlx::query("update sessions set status = $2, started_at = $3, ended_at = $4 where id = $1")
                 .bind(session.to_string())
-                .bind(state.head as i64)
                 .bind(status_str(state.status))
                 .bind(state.started_at.map(ts))
                 .bind(state.ended_at.map(ts))
-                .fetch_one(&mut **tx)
+                .execute(&mut **tx)
                 .await?;
         }
         Ok((outcomes, state))
@@ -307,12 +335,15 @@ impl Store {
     }
 
     async fn head(&self, tenant: TenantId, session: SessionId) -> StoreResult<u64> {
-        let row = sqlx::query("select head from sessions where id = $1 and tenant_id = $2")
-            .bind(session.to_string())
-            .bind(tenant.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "select (select coalesce(max(e.sequence), 0) from session_state_events e where e.session_id = s.id) \
+             from sessions s where s.id = $1 and s.tenant_id = $2",
+        )
+        .bind(session.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(row.try_get::<i64, _>(0)? as u64)
     }
 
@@ -444,26 +475,29 @@ fn bind_event<'q>(
         .bind(ts(env.recorded_at))
 }
 
-/// The single-statement append ([`Store::append_one`]): $1–$12 the event row, $13 the head the
-/// state was folded to, $14–$15 the object the event creates. Answers how many events went in.
-/// The other nodes hear of it from [`Store::notify_soon`], after the statement: a NOTIFY inside
-/// it would take PostgreSQL's database-wide notification lock at every commit.
-fn one_statement_sql(object: bool) -> String {
-    let object = if object {
-        ", obj as (insert into session_objects (id, tenant_id, session_id, kind) select $14, $2, $3, $15 from ins)"
-    } else {
-        ""
-    };
-    format!(
-        "with prior as (select 1 from session_state_events where session_id = $3 and idempotency_key = $5), \
-         bumped as (update sessions set head = head + 1 where id = $3 and tenant_id = $2 and head = $13 \
-         and not exists (select 1 from prior) returning id, head), \
-         ins as (insert into session_state_events ({INSERT_COLS}) \
-         select $1, $2, $3, bumped.head, $5, $6, $7, $8, $9, $10, $11, $12 from bumped \
-         where bumped.head = $4 returning 1){object} \
-         select count(*) from ins"
-    )
+/// `$from, …, $to`: the placeholders of one row.
+fn marks(from: usize, to: usize) -> String {
+    (from..=to).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
+
+/// The highest sequence in a session's log: its head.
+async fn max_sequence(conn: &mut sqlx::AnyConnection, session: SessionId) -> StoreResult<u64> {
+    let row = sqlx::query("select coalesce(max(sequence), 0) from session_state_events where session_id = $1")
+        .bind(session.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? as u64)
+}
+
+/// Another node's append took the sequence this transaction chose, after its head was read: the
+/// write is rolled back and starts again from the store (rare: two nodes appending to one session
+/// within the same few milliseconds).
+pub(crate) fn lost_sequence_race(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict(name) if name == "session_state_events_session_seq_key")
+}
+
+/// Attempts after a lost race before the conflict is reported.
+pub(crate) const RACE_RETRIES: u32 = 8;
 
 /// The newest snapshot of `session` at or before `upto` kept under these fold rules.
 async fn nearest_snapshot(
@@ -548,12 +582,7 @@ async fn insert_events(
     if envs.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<String> = (0..envs.len())
-        .map(|r| {
-            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect();
+    let rows: Vec<String> = (0..envs.len()).map(|r| format!("({})", marks(r * 12 + 1, r * 12 + 12))).collect();
     let sql = format!(
         "insert into session_state_events ({INSERT_COLS}) values {} on conflict (session_id, idempotency_key) do nothing",
         rows.join(", ")

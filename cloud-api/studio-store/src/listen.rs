@@ -2,10 +2,9 @@
 //! space-separated, in one notification); it reads the rows it has not published and hands them
 //! to its own sockets.
 //!
-//! A transaction that sets a head (lifecycle, batches) NOTIFYs in its own statement (delivered at
-//! commit, dropped on rollback). The one-statement append does not: a NOTIFY takes PostgreSQL's
-//! database-wide notification lock until its commit is written, which serialised every append
-//! (measured: 43 % of the raw INSERT rate without it, 35 % with it). Its heads go to a notifier
+//! No append NOTIFYs inside its own transaction: a NOTIFY takes PostgreSQL's database-wide
+//! notification lock until its commit is written, which serialised every append (measured: 43 % of
+//! the raw INSERT rate without it, 35 % with it). After the commit, the new head goes to a notifier
 //! task that sends whatever has gathered while the previous notification was sent, so under load
 //! one NOTIFY carries many appends. Should a process die between its commit and that NOTIFY, each
 //! listener also compares the heads of its sessions every [`CATCH_UP`] and forwards what it missed.
@@ -49,15 +48,6 @@ impl Revoked {
 }
 
 impl Store {
-    /// Appended to the statement that sets a session's head: on PostgreSQL it also sends the
-    /// notification, so fan-out costs no extra round trip.
-    pub(crate) fn notify_new_head(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => ", (select 1 from pg_notify('studio_events', id || ':' || head) as n) as notified",
-            Backend::Sqlite => "",
-        }
-    }
-
     /// Inside the revoking transaction: on PostgreSQL, tell every node at commit.
     pub(crate) async fn notify_revoked(
         &self,
@@ -70,8 +60,8 @@ impl Store {
         Ok(())
     }
 
-    /// Tell the other nodes, soon, that `session` reached `head` (after a commit that did not
-    /// NOTIFY itself). SQLite is one node: nothing to do.
+    /// Tell the other nodes, soon, that `session` reached `head` (after its commit). SQLite is one
+    /// node: nothing to do.
     pub(crate) fn notify_soon(&self, session: SessionId, head: u64) {
         if let Some(tx) = &self.notifier {
             let _ = tx.send((session, head));
@@ -172,7 +162,11 @@ impl Store {
         let listened = self.fanout.listened();
         for chunk in listened.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("select id, head from sessions where id in ({})", marks.join(", "));
+            let sql = format!(
+                "select session_id, max(sequence) from session_state_events where session_id in ({}) \
+                 group by session_id",
+                marks.join(", ")
+            );
             let mut q = sqlx::query(&sql);
             for (session, _) in chunk {
                 q = q.bind(session.to_string());
