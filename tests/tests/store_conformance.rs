@@ -337,6 +337,14 @@ async fn snapshots_fold_a_short_tail(db: Db) {
     }
     let (all, head) = store.events_after(tenant, sid, 0, 10_000).await.unwrap();
     assert_eq!(head, 2702);
+    // Each batch's messages are known as the session's objects (written beside the log in one go).
+    let objects: i64 =
+        sqlx::query_scalar("select count(*) from session_objects where session_id = $1 and kind = 'message'")
+            .bind(sid.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(objects, 900);
     let kept = || async {
         sqlx::query_scalar::<_, i64>("select head from session_snapshots where session_id = $1 order by head")
             .bind(sid.to_string())

@@ -19,7 +19,7 @@ use shared_types::policy::Action;
 use shared_types::requests::{LiveClientMessage, LiveQuery};
 use shared_types::{SessionId, TenantId};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 const PAGE: u64 = 500;
@@ -86,7 +86,15 @@ async fn run(
     session: SessionId,
     after: u64,
 ) -> anyhow::Result<()> {
-    let mut revoked = app.store.revoked.subscribe();
+    // Revocations as a stream kept across turns of the loop: its wait stays registered, instead of
+    // a fresh `recv` joining (and leaving) the one process-wide channel's waiters per delivery.
+    let revoked = futures::stream::unfold(app.store.revoked.subscribe(), |mut rx| async move {
+        match rx.recv().await {
+            Err(RecvError::Closed) => None,
+            r => Some((r, rx)),
+        }
+    });
+    tokio::pin!(revoked);
     // Subscribe before reading the store, so nothing committed in between is missed.
     let mut rx = app.store.fanout.subscribe(session);
     let (mut sink, mut stream) = socket.split();
@@ -94,23 +102,39 @@ async fn run(
     catch_up(app, &mut sink, tenant, session, &mut last).await?;
     sink.send(Message::Text(format!("{{\"kind\":\"ready\",\"head\":{last}}}").into())).await?;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut fed = Vec::new();
     loop {
         tokio::select! {
-            got = rx.recv() => match got {
-                Ok(p) if p.sequence <= last => {}
-                Ok(p) if p.sequence == last + 1 => {
-                    last = p.sequence;
-                    let recorded = p.recorded_at;
-                    sink.send(text(p)?).await?;
-                    let lag = (chrono::Utc::now() - recorded).to_std().unwrap_or_default();
-                    app.metrics.fanout_lag.observe(lag);
+            got = rx.recv() => {
+                // This event and any others already waiting go out in one write.
+                let mut got = Some(got);
+                while let Some(g) = got.take() {
+                    match g {
+                        Ok(p) if p.sequence <= last => {}
+                        Ok(p) if p.sequence == last + 1 => {
+                            last = p.sequence;
+                            fed.push(p.recorded_at);
+                            sink.feed(text(p)?).await?;
+                        }
+                        // A gap (another node's event not seen yet) or a lag: the store has it all.
+                        Ok(_) | Err(RecvError::Lagged(_)) => {
+                            app.metrics.ws_refed();
+                            catch_up(app, &mut sink, tenant, session, &mut last).await?;
+                        }
+                        Err(RecvError::Closed) => return Ok(()),
+                    }
+                    got = match rx.try_recv() {
+                        Ok(p) => Some(Ok(p)),
+                        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                        Err(TryRecvError::Empty) => None,
+                    };
                 }
-                // A gap (another node's event not seen yet) or a lag: the store has it all.
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    app.metrics.ws_refed();
-                    catch_up(app, &mut sink, tenant, session, &mut last).await?;
+                sink.flush().await?;
+                let now = chrono::Utc::now();
+                for recorded in fed.drain(..) {
+                    app.metrics.fanout_lag.observe((now - recorded).to_std().unwrap_or_default());
                 }
-                Err(RecvError::Closed) => return Ok(()),
             },
             msg = stream.next() => match msg {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
@@ -122,13 +146,13 @@ async fn run(
                 }
                 Some(Ok(_)) => {}
             },
-            r = revoked.recv() => {
+            Some(r) = revoked.next() => {
                 let gone = match r {
                     Ok(Revoked::Token(h)) => h == caller.token_hash,
                     Ok(Revoked::User(u)) => u == caller.user.id,
                     // Missed some: ask the store whether this token still works.
                     Err(RecvError::Lagged(_)) => app.store.token_owner(&caller.token_hash).await?.is_none(),
-                    Err(RecvError::Closed) => false,
+                    Err(RecvError::Closed) => false, // ends the stream: not seen here
                 };
                 if gone {
                     app.metrics.ws_revoked();

@@ -182,7 +182,8 @@ impl Store {
                     Backend::Sqlite => Some(self.writer.lock().await),
                     Backend::Postgres => None,
                 };
-                bind_event(sqlx::query(&sql), tenant, &env)
+                LogRow::of(tenant, &env)
+                    .bind(sqlx::query(&sql))
                     .execute(&self.pool)
                     .await
                     .map_err(on_constraint)?
@@ -195,7 +196,7 @@ impl Store {
                      select $13, $2, $3, $14 from ins) select count(*) from ins",
                     marks(1, 12)
                 );
-                let q = bind_event(sqlx::query(&sql), tenant, &env).bind(id.to_string()).bind(kind);
+                let q = LogRow::of(tenant, &env).bind(sqlx::query(&sql)).bind(id.to_string()).bind(kind);
                 q.fetch_one(&self.pool).await.map_err(on_constraint)?.try_get::<i64, _>(0)? as u64
             }
             // SQLite has no writes inside WITH: the general path writes both in one transaction.
@@ -253,8 +254,8 @@ impl Store {
         let mut known = if single {
             HashMap::new()
         } else {
-            let keys: Vec<String> = events.iter().map(|e| e.idempotency_key.clone()).collect();
-            existing(tx, session, &keys).await?
+            let keys: Vec<&str> = events.iter().map(|e| e.idempotency_key.as_str()).collect();
+            existing(tx, self.backend, session, &keys).await?
         };
         let mut outcomes = Vec::with_capacity(events.len());
         let mut fresh: Vec<EventEnvelope> = Vec::new();
@@ -267,7 +268,7 @@ impl Store {
             if let Err(r) = shared_types::reducer::validate(&state, &env) {
                 // A repeat of an accepted event may no longer be valid (start twice): the key decides.
                 let prior = if single {
-                    existing(tx, session, std::slice::from_ref(&env.idempotency_key)).await?
+                    existing(tx, self.backend, session, &[env.idempotency_key.as_str()]).await?
                 } else {
                     HashMap::new()
                 };
@@ -278,9 +279,9 @@ impl Store {
                 continue;
             }
             if single {
-                let inserted = insert_events(tx, tenant, std::slice::from_ref(&env)).await?;
+                let inserted = insert_events(tx, self.backend, tenant, std::slice::from_ref(&env)).await?;
                 if inserted == 0 {
-                    let prior = existing(tx, session, std::slice::from_ref(&env.idempotency_key)).await?;
+                    let prior = existing(tx, self.backend, session, &[env.idempotency_key.as_str()]).await?;
                     let prior = prior.get(&env.idempotency_key).ok_or(StoreError::Corrupt("lost key".into()))?;
                     outcomes.push(replay_or_reused(prior, env.actor_id));
                     continue;
@@ -292,11 +293,9 @@ impl Store {
             fresh.push(env);
         }
         if !single {
-            for chunk in fresh.chunks(self.backend.rows_per_insert()) {
-                insert_events(tx, tenant, chunk).await?;
-            }
+            insert_events(tx, self.backend, tenant, &fresh).await?;
         }
-        project(tx, tenant, session, &fresh, self.backend.rows_per_insert()).await?;
+        project(tx, self.backend, tenant, session, &fresh).await?;
         if state.head != start_head && state.status != start_status {
             sqlx::query("update sessions set status = $2, started_at = $3, ended_at = $4 where id = $1")
                 .bind(session.to_string())
@@ -455,24 +454,61 @@ fn envelope(session: SessionId, sequence: u64, ne: NewEvent) -> EventEnvelope {
 const INSERT_COLS: &str = "id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
                            actor_role, event_payload, occurred_at, created_at";
 
-/// The 12 values of an event row, in [`INSERT_COLS`] order.
-fn bind_event<'q>(
-    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    tenant: TenantId,
-    env: &EventEnvelope,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(uuid::Uuid::now_v7().to_string())
-        .bind(tenant.to_string())
-        .bind(env.session_id.to_string())
-        .bind(env.sequence as i64)
-        .bind(env.idempotency_key.clone())
-        .bind(env.event.event_type())
-        .bind(env.version as i64)
-        .bind(env.actor_id.map(|a| a.to_string()))
-        .bind(env.actor_role.map(|r| r.as_str()))
-        .bind(env.event.payload().to_string())
-        .bind(ts(env.occurred_at))
-        .bind(ts(env.recorded_at))
+/// One row of the log as it is written, its fields named and ordered as [`INSERT_COLS`]: bound
+/// value by value (the one-statement append) or, for any number of rows, as one JSON array in one
+/// parameter ([`insert_events`]) — one statement text to prepare whatever the batch's size.
+#[derive(serde::Serialize)]
+struct LogRow {
+    id: String,
+    tenant_id: String,
+    session_id: String,
+    sequence: i64,
+    idempotency_key: String,
+    event_type: &'static str,
+    version: i64,
+    actor_id: Option<String>,
+    actor_role: Option<&'static str>,
+    event_payload: String,
+    occurred_at: String,
+    created_at: String,
+}
+
+impl LogRow {
+    fn of(tenant: TenantId, env: &EventEnvelope) -> LogRow {
+        LogRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.to_string(),
+            session_id: env.session_id.to_string(),
+            sequence: env.sequence as i64,
+            idempotency_key: env.idempotency_key.clone(),
+            event_type: env.event.event_type(),
+            version: env.version as i64,
+            actor_id: env.actor_id.map(|a| a.to_string()),
+            actor_role: env.actor_role.map(|r| r.as_str()),
+            event_payload: env.event.payload().to_string(),
+            occurred_at: ts(env.occurred_at),
+            created_at: ts(env.recorded_at),
+        }
+    }
+
+    /// The 12 values, in [`INSERT_COLS`] order.
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(self.id)
+            .bind(self.tenant_id)
+            .bind(self.session_id)
+            .bind(self.sequence)
+            .bind(self.idempotency_key)
+            .bind(self.event_type)
+            .bind(self.version)
+            .bind(self.actor_id)
+            .bind(self.actor_role)
+            .bind(self.event_payload)
+            .bind(self.occurred_at)
+            .bind(self.created_at)
+    }
 }
 
 /// `$from, …, $to`: the placeholders of one row.
@@ -525,19 +561,27 @@ async fn nearest_snapshot(
 pub const SNAPSHOT_EVERY: u64 = 1_000;
 
 impl Backend {
-    /// Rows per multi-row INSERT. PostgreSQL takes a whole journal batch in one statement (12
-    /// parameters a row, 12,000 in all, under its 65,535): 24.8 ms for 1,000 events against 27.1
-    /// ms in chunks of 80. SQLite is the other way round (188 ms against 29.7 ms): it stays at 80.
-    fn rows_per_insert(self) -> usize {
+    /// `from <rows>` of a JSON array of objects in parameter `$n`, and the select list of `cols`
+    /// (their names in the objects) taken from it.
+    fn json_rows(self, n: usize, cols: &str, table: &str) -> (String, String) {
         match self {
-            Backend::Postgres => 1_000,
-            Backend::Sqlite => 80,
+            // The objects' keys are the table's columns, with their types.
+            Backend::Postgres => (cols.to_string(), format!("json_populate_recordset(null::{table}, ${n}::json)")),
+            Backend::Sqlite => {
+                let list: Vec<String> = cols.split(", ").map(|c| format!("value ->> '{c}'")).collect();
+                (list.join(", "), format!("json_each(${n})"))
+            }
+        }
+    }
+
+    /// `select value from <strings>` of a JSON array of strings in parameter `$n`.
+    fn json_strings(self, n: usize) -> String {
+        match self {
+            Backend::Postgres => format!("select json_array_elements_text(${n}::json)"),
+            Backend::Sqlite => format!("select value from json_each(${n})"),
         }
     }
 }
-
-/// Keys per look-up of existing idempotency keys.
-const KEYS_PER_LOOKUP: usize = 500;
 
 fn replay_or_reused(prior: &EventEnvelope, actor: Option<UserId>) -> AppendOutcome {
     if prior.actor_id == actor {
@@ -547,51 +591,47 @@ fn replay_or_reused(prior: &EventEnvelope, actor: Option<UserId>) -> AppendOutco
     }
 }
 
-/// Events of `session` already stored under any of `keys`.
+/// Events of `session` already stored under any of `keys` (one statement: the keys go as one JSON
+/// array).
 async fn existing(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     session: SessionId,
-    keys: &[String],
+    keys: &[&str],
 ) -> StoreResult<HashMap<String, EventEnvelope>> {
+    let sql = format!(
+        "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key in ({})",
+        backend.json_strings(2)
+    );
+    let keys = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut out = HashMap::new();
-    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "select {EVENT_COLS} from session_state_events where session_id = $1 and idempotency_key in ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(session.to_string());
-        for k in chunk {
-            q = q.bind(k.clone());
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            let env = envelope_from(&r)?;
-            out.insert(env.idempotency_key.clone(), env);
-        }
+    for r in sqlx::query(&sql).bind(session.to_string()).bind(keys).fetch_all(&mut **tx).await? {
+        let env = envelope_from(&r)?;
+        out.insert(env.idempotency_key.clone(), env);
     }
     Ok(out)
 }
 
-/// Insert envelopes in one statement; a row whose key is already in the session is skipped.
-/// Returns how many rows went in.
+/// Insert envelopes in one statement, the rows as one JSON parameter; a row whose key is already
+/// in the session is skipped. Returns how many rows went in.
 async fn insert_events(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     tenant: TenantId,
     envs: &[EventEnvelope],
 ) -> StoreResult<u64> {
     if envs.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<String> = (0..envs.len()).map(|r| format!("({})", marks(r * 12 + 1, r * 12 + 12))).collect();
+    let rows: Vec<LogRow> = envs.iter().map(|e| LogRow::of(tenant, e)).collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (select, from) = backend.json_rows(1, INSERT_COLS, "session_state_events");
+    // `where true`: SQLite reads an ON CONFLICT after a bare `select … from …` as a join's.
     let sql = format!(
-        "insert into session_state_events ({INSERT_COLS}) values {} on conflict (session_id, idempotency_key) do nothing",
-        rows.join(", ")
+        "insert into session_state_events ({INSERT_COLS}) select {select} from {from} where true \
+         on conflict (session_id, idempotency_key) do nothing"
     );
-    let mut q = sqlx::query(&sql);
-    for env in envs {
-        q = bind_event(q, tenant, env);
-    }
-    Ok(q.execute(&mut **tx).await.map_err(on_constraint)?.rows_affected())
+    Ok(sqlx::query(&sql).bind(rows).execute(&mut **tx).await.map_err(on_constraint)?.rows_affected())
 }
 
 async fn load_after(
@@ -628,20 +668,28 @@ fn created_object(event: &SessionEvent) -> Option<(uuid::Uuid, &'static str)> {
 /// recording causes.
 async fn project(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     tenant: TenantId,
     session: SessionId,
     events: &[EventEnvelope],
-    rows_per_insert: usize,
 ) -> StoreResult<()> {
-    let objects: Vec<(uuid::Uuid, &str)> = events.iter().filter_map(|e| created_object(&e.event)).collect();
-    for chunk in objects.chunks(rows_per_insert) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, $2, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
-        let sql = format!("insert into session_objects (id, tenant_id, session_id, kind) values {}", rows.join(", "));
-        let mut q = sqlx::query(&sql).bind(tenant.to_string()).bind(session.to_string());
-        for (id, kind) in chunk {
-            q = q.bind(id.to_string()).bind(*kind);
-        }
-        q.execute(&mut **tx).await.map_err(on_constraint)?;
+    let objects: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| created_object(&e.event))
+        .map(|(id, kind)| serde_json::json!({ "id": id, "kind": kind }))
+        .collect();
+    if !objects.is_empty() {
+        let (select, from) = backend.json_rows(3, "id, kind", "session_objects");
+        let sql = format!(
+            "insert into session_objects (id, kind, tenant_id, session_id) select {select}, $1, $2 from {from}"
+        );
+        sqlx::query(&sql)
+            .bind(tenant.to_string())
+            .bind(session.to_string())
+            .bind(serde_json::Value::Array(objects).to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(on_constraint)?;
     }
     for e in events {
         if let SessionEvent::RecordingAdded { recording_id, .. } = &e.event {
