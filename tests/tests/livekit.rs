@@ -291,10 +291,11 @@ async fn multistream_destinations_and_egress() {
     drop(speaker);
 }
 
-/// Publish with the official Python SDK (PyPI `livekit`) using the tokens the API minted: the real
-/// server lets the teacher publish a microphone and refuses the student.
+/// Publish with the official Python SDK (PyPI `livekit`, `tests/support/lk_speak.py` without a WAV)
+/// using the tokens the API minted: the real server lets the teacher publish a microphone and
+/// refuses the student.
 fn try_publish(url: &str, token: &str) -> serde_json::Value {
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/lk_publish.py");
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/lk_speak.py");
     let out = std::process::Command::new("python3").arg(script).arg(url).arg(token).output().expect("python3");
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap_or("{}"))

@@ -177,6 +177,10 @@ pub async fn start(
     Ok(Json(StreamAnswer { egress_id: Some(egress), destination_ids: req.destination_ids, event }))
 }
 
+/// How long going live waits for a track that was just published to be listed by LiveKit (the
+/// publisher's SDK has its acknowledgement a moment before the room lists the track).
+const PUBLISH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Whose tracks the stream carries: the caller's if they publish, else the first presenter who does.
 async fn streamed(
     lk: &crate::livekit::LiveKit,
@@ -184,7 +188,6 @@ async fn streamed(
     caller: &Caller,
     state: &shared_types::SessionState,
 ) -> ApiResult<(String, crate::livekit::Published)> {
-    let publishers = lk.publishers(room).await.map_err(egress_unavailable)?;
     let me = caller.user.id.to_string();
     let presenter = |identity: &str| {
         identity
@@ -193,17 +196,27 @@ async fn streamed(
             .and_then(|u| state.participants.get(&u))
             .is_some_and(|p| shared_types::policy::presents(p.role))
     };
-    publishers
-        .iter()
-        .find(|(identity, _)| *identity == me)
-        .or_else(|| publishers.iter().find(|(identity, _)| presenter(identity)))
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NothingToStream,
-                "nothing to stream yet: turn on your microphone or camera in the present view, then go live",
-            )
-        })
+    let until = tokio::time::Instant::now() + PUBLISH_GRACE;
+    loop {
+        let publishers = lk.publishers(room).await.map_err(egress_unavailable)?;
+        let found = publishers
+            .iter()
+            .find(|(identity, _)| *identity == me)
+            .or_else(|| publishers.iter().find(|(identity, _)| presenter(identity)))
+            .cloned();
+        match found {
+            Some(f) => return Ok(f),
+            None if tokio::time::Instant::now() < until => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::NothingToStream,
+                    "nothing to stream yet: turn on your microphone or camera in the present view, then go live",
+                ))
+            }
+        }
+    }
 }
 
 /// `DELETE /api/sessions/{id}/stream`.

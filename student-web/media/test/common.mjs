@@ -13,6 +13,24 @@ export async function launch(extra = []) {
   });
 }
 
+/** Chromium with a fake camera and a microphone that plays `wav` (the media tests). */
+export const launchWithMedia = (wav) => launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${wav}`]);
+
+/** Run a test's steps, which fill `result`; whatever happens, close the browser and print `result` as one
+ * JSON line, with the error that stopped the steps (if one did) and the page's CSP violations. */
+export async function report(browser, result, steps) {
+  try {
+    await steps();
+  } catch (e) {
+    result.error = String(e && e.stack || e);
+  } finally {
+    await browser.close();
+  }
+  result.csp = cspViolations;
+  console.log(JSON.stringify(result));
+}
+
 /** What the server's Content-Security-Policy blocked on any watched page (tests assert it stays empty). */
 export const cspViolations = [];
 

@@ -2,13 +2,12 @@
 // student's live room (another browser context) subscribes; audio bytes must arrive (WebRTC stats).
 // Then the teacher ends the class and the local MediaRecorder recording is uploaded.
 // Env: BASE, SESSION, TEACHER_EMAIL, STUDENT_EMAIL, PASSWORD, WAV, SHOTS. Prints one JSON line.
-import { env, launch, signIn, cspViolations } from './common.mjs';
+import { env, launchWithMedia, signIn, report } from './common.mjs';
 
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
-const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  `--use-file-for-fake-audio-capture=${wav}`]);
+const browser = await launchWithMedia(wav);
 const result = { audioBytes: 0 };
-try {
+await report(browser, result, async () => {
   const loggedIn = (email) => signIn(browser, base, email, env('PASSWORD'));
   const teacher = await loggedIn(env('TEACHER_EMAIL'));
   // The app's present view (the old /media/broadcast.html link leads there too).
@@ -45,10 +44,4 @@ try {
   // After the end the present view turns into "this class has ended" with the replay link.
   await teacher.waitForSelector('a[href$="/replay"]', { timeout: 10000 });
   result.teacherAfterEnd = await teacher.evaluate(() => document.querySelector('main h1')?.textContent ?? null);
-} catch (e) {
-  result.error = String(e && e.stack || e);
-} finally {
-  await browser.close();
-}
-result.csp = cspViolations;
-console.log(JSON.stringify(result));
+});

@@ -2,14 +2,13 @@
 // destination in the stream panel, streams to it through the real egress, and stops. Screenshots at
 // desktop and phone width. Env: BASE, SESSION, TEACHER_EMAIL, PASSWORD, WAV, SHOTS, RTMP_URL,
 // STREAM_KEY, AUDIO_ONLY (optional: camera off). Prints one JSON line.
-import { env, launch, signIn, cspViolations } from './common.mjs';
+import { env, launchWithMedia, signIn, report } from './common.mjs';
 
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
-const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  `--use-file-for-fake-audio-capture=${wav}`]);
+const browser = await launchWithMedia(wav);
 const result = {};
 const text = (page, sel) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, sel);
-try {
+await report(browser, result, async () => {
   const teacher = await signIn(browser, base, env('TEACHER_EMAIL'), env('PASSWORD'));
   await teacher.goto(`${base}/app/#/sessions/${session}/present`);
   await teacher.waitForSelector('#no-destinations');
@@ -45,10 +44,4 @@ try {
   result.statusAfter = await text(teacher, '#stream-status');
   result.badgeAfter = await text(teacher, '.destination .badge');
   result.error = (await text(teacher, '#stream-error')) || null;
-} catch (e) {
-  result.error = String(e && e.stack || e);
-} finally {
-  await browser.close();
-}
-result.csp = cspViolations;
-console.log(JSON.stringify(result));
+});
