@@ -176,9 +176,9 @@ impl Worker {
         let rec = self.store.recording(tenant, rid).await?.context("the recording no longer exists")?;
         let bytes = self.blobs.get(&rec.file_key).await.map_err(|e| anyhow!("fetching the recording: {e}"))?;
         let transcriber = self.transcriber().await?;
-        let ct = rec.content_type.clone();
+        let (ct, runs) = (rec.content_type.clone(), rec.runs.clone());
         let (segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let (pcm, duration) = decode::to_whisper(bytes, Some(&ct)).context("decoding the recording")?;
+            let (pcm, duration) = decode::to_whisper_runs(bytes, Some(&ct), &runs).context("decoding the recording")?;
             Ok((transcriber.transcribe(&pcm)?, duration))
         })
         .await??;

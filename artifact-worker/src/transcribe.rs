@@ -41,8 +41,28 @@ impl Transcriber {
 
     /// Transcribe 16 kHz mono samples in [-1, 1].
     pub fn transcribe(&self, pcm: &[f32]) -> Result<Vec<Segment>> {
+        self.run(pcm, None, false)
+    }
+
+    /// Transcribe a short window of a live class: primed with the words committed before it, and
+    /// the encoder given only as much context as the window needs (whisper otherwise pays for 30 s
+    /// whatever the length: a window of 10 s runs about three times faster). Its words, in order.
+    pub fn window(&self, pcm: &[f32], prompt: &str) -> Result<Vec<Word>> {
+        Ok(self.run(pcm, Some(prompt), true)?.into_iter().flat_map(|s| s.words).collect())
+    }
+
+    fn run(&self, pcm: &[f32], prompt: Option<&str>, short: bool) -> Result<Vec<Segment>> {
         let mut state = self.ctx.create_state().context("creating a Whisper state")?;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        if let Some(p) = prompt.filter(|p| !p.is_empty()) {
+            params.set_initial_prompt(p);
+        }
+        if short {
+            // 1,500 encoder frames are 30 s; a little headroom over the window, rounded up.
+            let frames = ((pcm.len() as f64 / SAMPLE_RATE as f64 + 1.0) * 50.0).ceil() as i32;
+            params.set_audio_ctx(frames.clamp(256, 1500));
+            params.set_no_context(true);
+        }
         params.set_n_threads(self.threads);
         params.set_language(Some("en"));
         params.set_token_timestamps(true);

@@ -115,6 +115,7 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         spawn_purge(self.state.clone());
+        spawn_upload_finisher(self.state.clone());
         self.state.store.spawn_heartbeat();
         crate::egress::spawn_watch(self.state.clone());
         let limits = crate::serve::Limits::from_config(&self.state.config);
@@ -287,6 +288,22 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
         .grant(tenant.id, user.id, RoleGrant { role: Role::Admin, scope: Scope::Tenant, scope_id: Some(tenant.id.0) })
         .await?;
     Ok(())
+}
+
+/// Finish the recording uploads that pages left behind when their class ended, checked a few
+/// times per grace period (every node does it; the recording's id and event make it happen once).
+fn spawn_upload_finisher(state: AppState) {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs((state.config.upload_grace_secs / 4).clamp(1, 30));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::recordings::finish_abandoned(&state).await {
+                tracing::warn!(error = %e, "finishing abandoned recording uploads failed");
+            }
+        }
+    });
 }
 
 /// Hourly: forget idempotency keys past their retention, webhook ids older than a week, stopped

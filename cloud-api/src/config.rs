@@ -28,6 +28,9 @@ pub struct Config {
     pub max_recording_bytes: usize,
     /// Parts of resumable uploads older than this are swept (abandoned uploads forgotten).
     pub upload_keep_days: i64,
+    /// After a class ends, how long its recording uploads may still be completed by their page;
+    /// then the server finishes them from the parts it holds (`UPLOAD_GRACE_SECS`).
+    pub upload_grace_secs: u64,
     /// LiveKit for media; `None` runs every non-media feature and reports media as unavailable.
     pub livekit: Option<crate::livekit::LiveKitConfig>,
     /// Record each class into the S3 bucket with LiveKit Egress, from the teacher's first published track (`LIVEKIT_RECORD=1`).
@@ -105,6 +108,7 @@ impl Config {
             max_upload_bytes: parsed("MAX_UPLOAD_MB", 50usize)? * 1024 * 1024,
             max_recording_bytes: parsed("MAX_RECORDING_MB", 8192usize)? * 1024 * 1024,
             upload_keep_days: parsed("UPLOAD_KEEP_DAYS", 7)?,
+            upload_grace_secs: parsed("UPLOAD_GRACE_SECS", 120)?,
             livekit: match (var("LIVEKIT_URL"), var("LIVEKIT_API_KEY"), var("LIVEKIT_API_SECRET")) {
                 (Some(url), Some(api_key), Some(api_secret)) => {
                     let previous = previous_livekit_key(&api_key)?;

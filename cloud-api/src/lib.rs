@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod livekit;
 pub mod metrics;
+pub mod recordings;
 pub mod replays;
 pub mod secrets;
 pub mod serve;

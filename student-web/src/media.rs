@@ -11,10 +11,10 @@ extern "C" {
     fn broadcast_js(opts: &Object) -> Promise;
     #[wasm_bindgen(js_namespace = StudioMedia, js_name = watch)]
     fn watch_js(opts: &Object) -> Promise;
-    #[wasm_bindgen(js_namespace = StudioMedia, js_name = recordMicrophone)]
-    fn record_js(room: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_namespace = StudioMedia, js_name = uploadRecording)]
-    fn upload_js(session: &str, blob: &JsValue, started_at: &str) -> Promise;
+    #[wasm_bindgen(js_namespace = StudioMedia, js_name = recordClass)]
+    fn record_js(room: &JsValue, opts: &Object) -> Promise;
+    #[wasm_bindgen(js_namespace = StudioMedia, js_name = flushPending)]
+    fn flush_js(session: &str, on_status: &Function) -> Promise;
 }
 
 /// serde → plain JS objects (not `Map`s), so `JSON.stringify` sees the fields.
@@ -64,18 +64,52 @@ pub async fn watch(
     JsFuture::from(watch_js(&o)).await.map_err(|e| message(&e))
 }
 
-/// Start recording the local microphone; returns the recorder handle.
-pub fn record(room: &JsValue) -> JsValue {
-    record_js(room)
+/// What the class recording reports as it goes (`StudioMedia.recordClass`'s `onStatus`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingStatus {
+    /// Parts the server has.
+    pub saved: u32,
+    /// Parts kept in this browser, not yet acknowledged.
+    pub waiting: u32,
+    /// The last attempt to send failed; sending resumes on its own.
+    pub offline: bool,
+    pub upload_id: Option<String>,
+    /// The recording is complete (by this page, or by the server after the class ended).
+    pub finished: Option<String>,
+    pub error: Option<String>,
 }
 
-/// Stop the recorder and upload what it recorded.
-pub async fn stop_and_upload(session: &str, recorder: &JsValue) -> Result<serde_json::Value, String> {
+/// A JS callback that hands each status report to `f`.
+pub fn on_status(f: impl Fn(RecordingStatus) + 'static) -> Function {
+    Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| {
+        if let Ok(s) = serde_wasm_bindgen::from_value::<RecordingStatus>(v) {
+            f(s)
+        }
+    })
+    .into_js_value()
+    .into()
+}
+
+/// Record what the teacher sends in slices kept in this browser until the server has them; the
+/// recorder handle.
+pub async fn record(room: &JsValue, session: &str, on_status: &Function) -> Result<JsValue, String> {
+    let o = opts(&[("sessionId", &session.into()), ("onStatus", on_status)]);
+    JsFuture::from(record_js(room, &o)).await.map_err(|e| message(&e))
+}
+
+/// Send what an earlier page of this session left in this browser; whether there was anything.
+pub async fn flush_pending(session: &str, on_status: &Function) -> Result<bool, String> {
+    let v = JsFuture::from(flush_js(session, on_status)).await.map_err(|e| message(&e))?;
+    Ok(v.is_truthy())
+}
+
+/// Stop the recorder, send what is left and complete the upload: the recording's answer, or
+/// `{waiting}` when parts could not be sent yet (they go up when the network returns).
+pub async fn stop_recording(recorder: &JsValue) -> Result<serde_json::Value, String> {
     let stop: Function = Reflect::get(recorder, &"stop".into()).map_err(|e| message(&e))?.into();
-    let started = Reflect::get(recorder, &"startedAt".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-    let blob =
+    let v =
         JsFuture::from(Promise::from(stop.call0(recorder).map_err(|e| message(&e))?)).await.map_err(|e| message(&e))?;
-    let v = JsFuture::from(upload_js(session, &blob, &started)).await.map_err(|e| message(&e))?;
     serde_wasm_bindgen::from_value(v).map_err(|e| e.to_string())
 }
 

@@ -1,8 +1,8 @@
 //! The media panes of the live room: the students' `MediaWatch` (subscribes, attaches the teacher's
-//! audio and video) and the presenter's `MediaBroadcast` (publishes microphone and camera, records
-//! the microphone locally with MediaRecorder and uploads it when the class ends). Each shows the
-//! connection state and says plainly when media is unavailable, since chat, polls and slides keep
-//! working without it.
+//! audio and video) and the presenter's `MediaBroadcast` (publishes microphone and camera and
+//! records them in slices kept in this browser until the server has each one, so a closed tab or a
+//! dropped network loses at most the slice being made). Each shows the connection state and says
+//! plainly when media is unavailable, since chat, polls and slides keep working without it.
 
 use crate::media;
 use js_sys::Reflect;
@@ -108,11 +108,46 @@ pub struct BroadcastProps {
     pub on_ended: Callback<()>,
 }
 
+/// Where the class recording is (its figures come from the recorder's reports).
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Rec {
+    #[default]
+    Off,
+    On,
+    /// "End class": sending what is left.
+    Finishing,
+    Done(String),
+}
+
+impl Rec {
+    /// What the teacher reads beside "Recording:".
+    fn text(&self, s: &media::RecordingStatus) -> String {
+        let parts = |n: u32| if n == 1 { "1 part".to_string() } else { format!("{n} parts") };
+        let doing = match self {
+            Rec::Done(d) => return d.clone(),
+            Rec::Off if s.waiting == 0 => return "off".into(),
+            Rec::Off => "sending what this browser kept",
+            Rec::On => "recording",
+            Rec::Finishing => "finishing",
+        };
+        if s.offline {
+            format!(
+                "{doing} · offline: {} kept in this browser, sent when the network returns · {} saved",
+                parts(s.waiting),
+                s.saved
+            )
+        } else {
+            format!("{doing} · {} saved · {} waiting", parts(s.saved), s.waiting)
+        }
+    }
+}
+
 /// The broadcast pane's state, cloned into its callbacks whole.
 #[derive(Clone)]
 struct Pane {
     state: UseStateHandle<String>,
-    rec: UseStateHandle<String>,
+    rec: UseStateHandle<Rec>,
+    figures: UseStateHandle<media::RecordingStatus>,
     error: UseStateHandle<Option<String>>,
     live: UseStateHandle<bool>,
     busy: UseStateHandle<bool>,
@@ -139,31 +174,57 @@ impl Pane {
 pub fn media_broadcast(props: &BroadcastProps) -> Html {
     let pane = Pane {
         state: use_state(|| "not connected".to_string()),
-        rec: use_state(|| "off".to_string()),
+        rec: use_state(Rec::default),
+        figures: use_state(media::RecordingStatus::default),
         error: use_state(|| None::<String>),
         live: use_state(|| false),
         busy: use_state(|| false),
         room: use_mut_ref(|| None::<JsValue>),
         recorder: use_mut_ref(|| None::<JsValue>),
     };
+    // Each report of the recorder (or of what an earlier page left here) updates the figures.
+    let on_status = {
+        let figures = pane.figures.clone();
+        use_memo((), move |_| {
+            media::on_status(move |s| {
+                let seen = serde_json::json!({
+                    "saved": s.saved, "waiting": s.waiting, "offline": s.offline, "uploadId": s.upload_id,
+                });
+                expose("recording", &media::to_js(&seen).unwrap_or(JsValue::NULL));
+                figures.set(s)
+            })
+        })
+    };
+    {
+        // A reloaded or reopened present view first sends what the earlier page left in this browser.
+        let (session, on_status, rec) = (props.session.clone(), (*on_status).clone(), pane.rec.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Err(e) = media::flush_pending(&session, &on_status).await {
+                    rec.set(Rec::Done(format!("could not read what this browser kept: {e}")));
+                }
+            });
+        });
+    }
     let camera = use_state(|| true);
     let toggle_camera = {
         let camera = camera.clone();
         Callback::from(move |_| camera.set(!*camera))
     };
     let go = {
-        let (p, grant, with_camera) = (pane.clone(), props.grant.clone(), *camera);
+        let (p, grant, with_camera, session, on_status) =
+            (pane.clone(), props.grant.clone(), *camera, props.session.clone(), (*on_status).clone());
         Callback::from(move |_| {
-            let (p2, grant) = (p.clone(), grant.clone());
+            let (p2, grant, session, on_status) = (p.clone(), grant.clone(), session.clone(), on_status.clone());
             p.run(async move {
                 let lk = grant.ok_or("live media is not available on this server")?;
                 let r = media::broadcast(&lk.url, &lk.token, with_camera, &state_callback(p2.state.clone())).await?;
-                let handle = media::record(&r);
                 expose("room", &r);
-                *p2.room.borrow_mut() = Some(r);
-                *p2.recorder.borrow_mut() = Some(handle);
-                p2.rec.set("on (saved in this browser, uploaded when the class ends)".into());
+                *p2.room.borrow_mut() = Some(r.clone());
                 p2.live.set(true);
+                let handle = media::record(&r, &session, &on_status).await.map_err(|e| format!("recording: {e}"))?;
+                *p2.recorder.borrow_mut() = Some(handle);
+                p2.rec.set(Rec::On);
                 Ok(())
             });
         })
@@ -173,12 +234,18 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
         Callback::from(move |_| {
             let (p2, session, on_ended) = (p.clone(), session.clone(), on_ended.clone());
             p.run(async move {
-                let handle = p2.recorder.borrow().clone();
+                let handle = p2.recorder.borrow_mut().take();
                 if let Some(handle) = handle {
-                    p2.rec.set("uploading…".into());
-                    let uploaded = media::stop_and_upload(&session, &handle).await?;
+                    p2.rec.set(Rec::Finishing);
+                    let uploaded = media::stop_recording(&handle).await?;
                     expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
-                    p2.rec.set("uploaded; the transcript will follow".into());
+                    p2.rec.set(Rec::Done(match uploaded["waiting"].as_u64() {
+                        Some(n) => format!(
+                            "{n} parts are still in this browser: keep this page open (or reopen it) to send them; \
+                             the server keeps what it has"
+                        ),
+                        None => "uploaded; the transcript will follow".into(),
+                    }));
                 }
                 let r = p2.room.borrow().clone();
                 if let Some(r) = r {
@@ -196,13 +263,17 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
             });
         })
     };
-    let Pane { state, rec, error, live, busy, .. } = pane;
+    let Pane { state, rec, figures, error, live, busy, .. } = pane;
 
     html! {
         <div class="media-pane broadcast">
             <p class="media-state">
                 { "Media: " }<span class="state" id="state" data-s={(*state).clone()}>{ (*state).clone() }</span>
-                { " · Recording: " }<span id="rec">{ (*rec).clone() }</span>
+                { " · Recording: " }
+                <span id="rec" role="status" data-saved={figures.saved.to_string()} data-waiting={figures.waiting.to_string()}
+                    data-offline={figures.offline.to_string()} class={classes!(figures.offline.then_some("offline"))}>
+                    { rec.text(&figures) }
+                </span>
             </p>
             <div class="row">
                 <label class="check"><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>

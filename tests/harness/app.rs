@@ -30,6 +30,7 @@ pub fn test_config(database_url: String) -> Config {
         max_upload_bytes: 20 * 1024 * 1024,
         max_recording_bytes: 1024 * 1024 * 1024,
         upload_keep_days: 7,
+        upload_grace_secs: 120,
         livekit: None,
         livekit_record: false,
         secrets_key: None,

@@ -5,16 +5,93 @@ use serde_json::json;
 use studio_tests::*;
 
 async fn put_part(app: &TestApp, token: &str, session: &str, upload: &str, n: u32, bytes: Vec<u8>) -> u16 {
-    app.http
-        .put(format!("{}/api/sessions/{session}/recordings/uploads/{upload}/parts/{n}", app.base))
+    put_part_as(app, token, session, upload, n, bytes, &[]).await.status.as_u16()
+}
+
+/// A part with extra headers (`X-Run-Started-At`); the whole answer.
+async fn put_part_as(
+    app: &TestApp,
+    token: &str,
+    session: &str,
+    upload: &str,
+    n: u32,
+    bytes: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let path = format!("/api/sessions/{session}/recordings/uploads/{upload}/parts/{n}");
+    let mut req = app
+        .http
+        .put(format!("{}{path}", app.base))
         .bearer_auth(token)
-        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-        .body(bytes)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.body(bytes).send().await.unwrap();
+    Answer::checked("PUT", &path, resp).await
+}
+
+/// The tab that recorded the class is gone (no "complete"): once the class has ended and the grace
+/// period passed, the server joins the parts 1..k it holds into the recording, queues it for the
+/// pipeline, and refuses parts sent afterwards. A part beginning a second recorder run (the page was
+/// reloaded) is kept as a run of the recording, with when it began.
+async fn abandoned_upload_is_finished_by_the_server(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.upload_grace_secs = 1).await;
+    let s = app.school("Tab closed").await;
+    app.live(&s).await;
+    let (t, sid) = (&s.teacher.token, s.session.as_str());
+    let started = "2026-11-25T09:00:00Z";
+    let up = app.post(&format!("/api/sessions/{sid}/recordings/uploads"), t, json!({"startedAt": started})).await;
+    let id = up.body["uploadId"].as_str().unwrap().to_string();
+    let (first, second) = (wav(2.0), wav(1.5));
+    assert_eq!(put_part(&app, t, sid, &id, 1, first[..30_000].to_vec()).await, 200);
+    assert_eq!(put_part(&app, t, sid, &id, 2, first[30_000..].to_vec()).await, 200);
+    let bad_run = put_part_as(&app, t, sid, &id, 3, second.clone(), &[("x-run-started-at", "later")]).await;
+    assert_eq!((bad_run.status.as_u16(), bad_run.code()), (422, "validation_failed"), "{:?}", bad_run.body);
+    let run = [("x-run-started-at", "2026-11-25T09:00:05Z")];
+    assert_eq!(put_part_as(&app, t, sid, &id, 3, second.clone(), &run).await.status, 200);
+    // Part 5 arrived, part 4 never did: what follows a gap cannot be placed.
+    assert_eq!(put_part(&app, t, sid, &id, 5, b"after a gap".to_vec()).await, 200);
+    // While the class runs nothing is finished, however long the grace has passed.
+    assert!(app.store.recordings_of(s.tenant, sid.parse().unwrap()).await.unwrap().is_empty());
+    assert_eq!(app.post("/api/sessions/end", t, json!({"sessionId": sid})).await.status, 200);
+
+    let mut recordings = Vec::new();
+    for _ in 0..300 {
+        recordings = app.store.recordings_of(s.tenant, sid.parse().unwrap()).await.unwrap();
+        if !recordings.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(recordings.len(), 1, "the server finished the upload after the grace period");
+    let rec = &recordings[0];
+    let joined: Vec<u8> = [first.clone(), second.clone()].concat();
+    assert_eq!(rec.size_bytes as usize, joined.len(), "parts 1..3, not the one after the gap");
+    assert_eq!(rec.started_at.map(|t| t.to_rfc3339()), Some("2026-11-25T09:00:00+00:00".into()));
+    let runs: Vec<(u64, f64)> = rec.runs.iter().map(|r| (r.byte, r.at_s)).collect();
+    assert_eq!(runs, vec![(0, 0.0), (first.len() as u64, 5.0)]);
+    let replay = app.get(&format!("/api/replays/{sid}"), t).await;
+    let (status, bytes) = app.fetch(replay.body["recordings"][0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, bytes == joined), (200, true), "byte for byte the parts, in order");
+    // Its event is the teacher's recording, written once; the pipeline has its job.
+    let events = app.all_events(t, sid).await;
+    let added: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "recording.added").collect();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["payload"]["recordingId"], json!(rec.id));
+    assert_eq!(added[0]["actorId"], json!(s.teacher.id));
+    let jobs = app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap();
+    assert_eq!(jobs.iter().filter(|j| j.payload["recordingId"] == json!(rec.id)).count(), 1);
+    // A part that comes later is refused in words, and changes nothing.
+    let late = put_part_as(&app, t, sid, &id, 4, b"late".to_vec(), &[]).await;
+    assert_eq!((late.status.as_u16(), late.code()), (409, "conflict"), "{:?}", late.body);
+    assert!(late.body["message"].as_str().unwrap().contains("already complete"), "{:?}", late.body);
+    assert_eq!(late.body["details"]["recordingId"], json!(rec.id));
+    // The page coming back to complete it hears the same: the server's recording stands.
+    let complete = app.post(&format!("/api/sessions/{sid}/recordings/uploads/{id}/complete"), t, json!({})).await;
+    assert_eq!(complete.status, 409, "{:?}", complete.body);
+    assert_eq!(app.store.recordings_of(s.tenant, sid.parse().unwrap()).await.unwrap().len(), 1);
+    assert_eq!(app.all_events(t, sid).await.len(), events.len(), "nothing appended");
 }
 
 async fn resumable_upload(db: Db) {
@@ -253,7 +330,8 @@ on_both!(
     single_request_upload,
     old_upload_parts_are_swept,
     orphaned_blobs_are_swept,
-    replay_answers_are_gzipped_once_per_version
+    replay_answers_are_gzipped_once_per_version,
+    abandoned_upload_is_finished_by_the_server
 );
 
 /// On S3 (a real SeaweedFS) too: the single upload is streamed to the bucket, the resumable one is

@@ -135,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
                 started_at: Some(start),
                 duration_s,
                 created_at: Utc::now(),
+                runs: Vec::new(),
             };
             let event = SessionEvent::RecordingAdded { recording_id: rid, started_at: Some(start), duration_s };
             let added = ev(&format!("rec-{rid}"), event, None);

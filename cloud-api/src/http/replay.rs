@@ -6,11 +6,11 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::IdemKey;
-use crate::http::sessions::outcome;
 use crate::http::{authorize, ensure, session_target};
+use crate::recordings::{self, StoredFor};
 use crate::replays;
 use crate::spool::{self, Spooled};
-use crate::store::{NewEvent, NewJob, Recording, Upload};
+use crate::store::{NewJob, Upload};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,25 +25,8 @@ use shared_types::media::{
 };
 use shared_types::policy::{Action, Target};
 use shared_types::requests::{JobsQuery, NewUpload, Process, SearchQuery};
-use shared_types::{CourseId, JobId, RecordingId, SessionId};
+use shared_types::{CourseId, JobId, SessionId};
 use std::sync::Arc;
-
-/// Sniff the container; the declared type is only a hint.
-fn recording_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE" {
-        Some(("audio/wav", "wav"))
-    } else if bytes.starts_with(b"OggS") {
-        Some(("audio/ogg", "ogg"))
-    } else if bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
-        Some(("video/webm", "webm"))
-    } else if bytes.len() >= 8 && &bytes[4..8] == b"ftyp" {
-        Some(("video/mp4", "mp4"))
-    } else if bytes.starts_with(b"ID3") || bytes.starts_with(&[0xff, 0xfb]) {
-        Some(("audio/mpeg", "mp3"))
-    } else {
-        None
-    }
-}
 
 /// `POST /api/sessions/{id}/recordings`: the raw media as the body (or multipart `file`), with an
 /// optional `X-Recording-Started-At` (the event-log time of the first sample).
@@ -55,16 +38,7 @@ pub async fn upload_recording(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
     let target = authorize(&app, &caller, id, Action::UploadRecording).await?;
-    let started_at = match req.headers().get("x-recording-started-at") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| ApiError::validation("X-Recording-Started-At", "must be an RFC 3339 time"))?,
-        ),
-    };
+    let started_at = rfc3339_header(req.headers(), "X-Recording-Started-At")?;
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -95,62 +69,9 @@ pub async fn upload_recording(
     } else {
         spooled
     };
-    store_recording(&app, &caller, &target, &key, &file, started_at).await
-}
-
-/// Sniff, store the blob, record the recording and its event (which enqueues processing).
-/// `key` decides the recording's id, so the same key is always the same recording.
-async fn store_recording(
-    app: &AppState,
-    caller: &Caller,
-    target: &Target,
-    key: &str,
-    file: &Spooled,
-    started_at: Option<DateTime<Utc>>,
-) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
-    let id = target.session.ok_or_else(|| ApiError::not_found("session"))?;
-    let (content_type, ext) = recording_kind(&file.head)
-        .ok_or_else(|| ApiError::validation("body", "send WAV, Ogg, WebM, MP4 or MP3 media"))?;
-    let rid = RecordingId(uuid::Uuid::new_v5(&caller.user.id.0, key.as_bytes()));
-    let file_key = format!("sessions/{id}/recordings/{rid}.{ext}");
-    let size = file.len as i64;
-    app.blobs.put_file(&file_key, &file.path, content_type).await?;
-    let rec = Recording {
-        id: rid,
-        session_id: id,
-        file_key,
-        content_type: content_type.into(),
-        size_bytes: size,
-        started_at,
-        duration_s: None,
-        created_at: Utc::now(),
-    };
-    // The recording is stored: the server records the fact for the uploader.
-    let actor = shared_types::SessionActor::participant(&caller.actor, target).on_behalf();
-    let command = shared_types::SessionCommand::AddRecording { recording_id: rid, started_at, duration_s: None };
-    let event = NewEvent {
-        idempotency_key: crate::http::sessions::event_key(caller, key),
-        actor_id: actor.user,
-        actor_role: actor.role,
-        occurred_at: None,
-        event: shared_types::decide::authorize(&actor, command)?,
-    };
-    let event = match app.store.add_recording(target.tenant, &rec, caller.user.id, event).await? {
-        Ok(e) => e,
-        Err(refused) => return Err(outcome(refused).err().unwrap_or_else(ApiError::internal)),
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(RecordingAnswer {
-            id: rid,
-            session_id: id,
-            content_type: content_type.into(),
-            size_bytes: size,
-            started_at,
-            processing: "queued".into(),
-            event,
-        }),
-    ))
+    let answer =
+        recordings::store(&app, StoredFor::Caller(&caller, &target), &key, &file, started_at, Vec::new()).await?;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// Parts of a resumable upload are at most this large.
@@ -189,7 +110,7 @@ pub async fn sweep_uploads(app: &AppState, keep: chrono::Duration) -> anyhow::Re
     let stale = app.store.stale_uploads(keep).await?;
     for (upload, session, completed, parts) in &stale {
         for n in parts {
-            app.blobs.delete(&part_key(*session, *upload, *n)).await?;
+            app.blobs.delete(&recordings::part_key(*session, *upload, *n)).await?;
         }
         app.store.forget_upload(*upload, *completed).await?;
     }
@@ -208,21 +129,22 @@ pub async fn sweep_uploads(app: &AppState, keep: chrono::Duration) -> anyhow::Re
     Ok((stale.len(), removed))
 }
 
-fn part_key(session: SessionId, upload: uuid::Uuid, n: u32) -> String {
-    format!("sessions/{session}/uploads/{upload}/part-{n:05}")
-}
-
 /// `PUT /api/sessions/{id}/recordings/uploads/{uploadId}/parts/{n}` — a part (1, 2, …); sending a part
-/// again replaces it, so a client resumes by re-sending what the upload's listing lacks.
+/// again replaces it, so a client resumes by re-sending what the upload's listing lacks. A part that
+/// begins a new recorder run (the page was reloaded) says when with `X-Run-Started-At`.
 pub async fn put_part(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath((id, upload, n)): ApiPath<(SessionId, uuid::Uuid, u32)>,
+    headers: HeaderMap,
     Extension(body): Extension<Arc<Spooled>>,
 ) -> ApiResult<Json<PartStored>> {
     let (_, up) = my_upload(&app, &caller, id, upload).await?;
-    if up.recording_id.is_some() {
-        return Err(ApiError::conflict("this upload is already complete"));
+    if let Some(rid) = up.recording_id {
+        return Err(ApiError::conflict(format!(
+            "this upload is already complete (recording {rid}); a part sent after it is not kept"
+        ))
+        .details(json!({ "recordingId": rid, "parts": up.parts.len() })));
     }
     if n == 0 || n > 10_000 {
         return Err(ApiError::validation("n", "parts are numbered 1 to 10000"));
@@ -230,17 +152,28 @@ pub async fn put_part(
     if body.len == 0 || body.len > MAX_PART_BYTES as u64 {
         return Err(ApiError::validation("body", format!("a part holds 1 to {MAX_PART_BYTES} bytes")));
     }
+    let run_started_at = rfc3339_header(&headers, "x-run-started-at")?;
     let size = body.len as i64;
-    app.blobs.put_file(&part_key(id, upload, n), &body.path, "application/octet-stream").await?;
-    app.store.put_upload_part(upload, n, size).await?;
+    app.blobs.put_file(&recordings::part_key(id, upload, n), &body.path, "application/octet-stream").await?;
+    app.store.put_upload_part(upload, n, size, run_started_at).await?;
     Ok(Json(PartStored { upload_id: upload, part: n, size_bytes: size }))
+}
+
+/// An optional RFC 3339 time in a header; anything else there is a 422 naming it.
+fn rfc3339_header(headers: &HeaderMap, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    let Some(v) = headers.get(name) else { return Ok(None) };
+    v.to_str()
+        .ok()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .ok_or_else(|| ApiError::validation(name, "must be an RFC 3339 time"))
 }
 
 fn upload_dto(up: &Upload) -> UploadDto {
     UploadDto {
         upload_id: up.id,
         session_id: up.session_id,
-        parts: up.parts.iter().map(|&(n, size_bytes)| PartDto { n, size_bytes }).collect(),
+        parts: up.parts.iter().map(|p| PartDto { n: p.n, size_bytes: p.size_bytes }).collect(),
         recording_id: up.recording_id,
     }
 }
@@ -262,27 +195,27 @@ pub async fn complete_upload(
     ApiPath((id, upload)): ApiPath<(SessionId, uuid::Uuid)>,
 ) -> ApiResult<(StatusCode, Json<RecordingAnswer>)> {
     let (target, up) = my_upload(&app, &caller, id, upload).await?;
-    if let (Some(rid), true) = (up.recording_id, up.parts.is_empty()) {
-        return Err(ApiError::conflict(format!(
-            "this upload was completed as recording {rid}; its parts are no longer kept"
-        )));
-    }
-    if up.parts.is_empty() || up.parts.iter().enumerate().any(|(i, (n, _))| *n as usize != i + 1) {
+    let parts = up.contiguous();
+    if parts.is_empty() || parts.len() != up.parts.len() {
+        if let Some(rid) = up.recording_id {
+            return Err(ApiError::conflict(format!(
+                "this upload was completed as recording {rid} from the parts then held; it cannot be completed again"
+            )));
+        }
         return Err(ApiError::validation("parts", "parts 1..N must all be present").details(json!(upload_dto(&up))));
     }
-    // Join the parts into one spool file, streaming part after part (never the whole in memory).
-    let spool_failed = |e: std::io::Error| {
-        tracing::error!(error = %e, "could not join the upload's parts");
-        ApiError::internal()
-    };
-    let (mut joined, mut out) = Spooled::create(&spool::dir(&app.config.data_dir)).await.map_err(spool_failed)?;
-    for (n, _) in &up.parts {
-        app.blobs.append_to(&part_key(id, upload, *n), &mut out).await?;
+    if let Some(rid) = up.recording_id {
+        // Completing again answers with the same recording, unless the parts changed since.
+        let rec = app.store.recording(target.tenant, rid).await?;
+        let held: i64 = parts.iter().map(|p| p.size_bytes).sum();
+        if rec.is_none_or(|r| r.size_bytes != held) {
+            return Err(ApiError::conflict(format!(
+                "this upload was completed as recording {rid} from the parts then held; it cannot be completed again"
+            )));
+        }
     }
-    joined.seal(out).await.map_err(spool_failed)?;
-    let resp = store_recording(&app, &caller, &target, &format!("upload/{upload}"), &joined, up.started_at).await?;
-    app.store.finish_upload(upload, resp.1 .0.id).await?;
-    Ok(resp)
+    let answer = recordings::finish(&app, StoredFor::Caller(&caller, &target), &up, parts).await?;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// `POST /api/artifacts/process`: (re)process a recording now.

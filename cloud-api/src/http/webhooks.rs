@@ -141,6 +141,7 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
                 started_at,
                 duration_s: (file.duration > 0).then(|| file.duration as f64 / 1e9),
                 created_at: Utc::now(),
+                runs: Vec::new(),
             };
             let ne = NewEvent {
                 idempotency_key: key,
@@ -166,8 +167,8 @@ async fn handle(app: &AppState, ev: &livekit_protocol::WebhookEvent) -> ApiResul
 }
 
 /// `user`'s role in the session: as a participant, else from their grants (a webhook may come before
-/// the join it follows).
-async fn role_in(
+/// the join it follows; a teacher who started the class without joining it).
+pub(crate) async fn role_in(
     app: &AppState,
     state: &shared_types::SessionState,
     session: &shared_types::dto::SessionDto,

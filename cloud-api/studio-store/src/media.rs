@@ -17,6 +17,17 @@ pub struct Recording {
     pub started_at: Option<DateTime<Utc>>,
     pub duration_s: Option<f64>,
     pub created_at: DateTime<Utc>,
+    /// Where each recorder run begins when the file joins several (empty: one run from the start).
+    pub runs: Vec<RecordingRun>,
+}
+
+/// A recorder run inside a recording joined from several: its first byte, and when its first
+/// sample was taken, in seconds from the recording's start (the gap before it was not recorded).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRun {
+    pub byte: u64,
+    pub at_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -66,6 +77,7 @@ fn segment_from(r: &AnyRow) -> StoreResult<Segment> {
 
 fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
     let started: Option<String> = r.try_get("started_at")?;
+    let runs: Option<String> = r.try_get("runs")?;
     Ok(Recording {
         id: col_uuid(r, "id")?,
         session_id: col_uuid(r, "session_id")?,
@@ -75,10 +87,15 @@ fn recording_from(r: &AnyRow) -> StoreResult<Recording> {
         started_at: started.as_deref().map(parse_ts).transpose()?,
         duration_s: r.try_get("duration_s")?,
         created_at: col_ts(r, "created_at")?,
+        runs: runs
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .unwrap_or_default(),
     })
 }
 
-const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, started_at, duration_s, created_at";
+const REC_COLS: &str = "id, session_id, file_url, content_type, size_bytes, started_at, duration_s, created_at, runs";
 
 impl Store {
     /// The rows of a query over one session's data (`$1` = session, `$2` = tenant).
@@ -279,8 +296,64 @@ pub struct Upload {
     pub started_at: Option<DateTime<Utc>>,
     /// Set once completed.
     pub recording_id: Option<RecordingId>,
-    /// (part number, size) in order.
-    pub parts: Vec<(u32, i64)>,
+    /// The parts received, in order.
+    pub parts: Vec<UploadPart>,
+}
+
+/// A part of a resumable upload as received.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadPart {
+    pub n: u32,
+    pub size_bytes: i64,
+    /// Set on a part that begins a new recorder run: when that run's first sample was taken.
+    pub run_started_at: Option<DateTime<Utc>>,
+}
+
+/// The recording a client's `key` makes for `user`: one key, one recording, whoever stores it.
+pub fn recording_id_for(user: UserId, key: &str) -> RecordingId {
+    RecordingId(uuid::Uuid::new_v5(&user.0, key.as_bytes()))
+}
+
+/// Where part `n` of an upload is kept (until the upload is swept).
+pub fn upload_part_key(session: SessionId, upload: uuid::Uuid, n: u32) -> String {
+    format!("sessions/{session}/uploads/{upload}/part-{n:05}")
+}
+
+impl Upload {
+    /// The key its recording is stored under: the page's "complete" and the server's finish make
+    /// the same recording, and the live captions name it before it exists.
+    pub fn recording_key(&self) -> String {
+        format!("upload/{}", self.id)
+    }
+
+    pub fn recording_id(&self) -> RecordingId {
+        recording_id_for(self.user_id, &self.recording_key())
+    }
+
+    /// Parts 1..k with no gap (what a recording can be joined from).
+    pub fn contiguous(&self) -> &[UploadPart] {
+        let k = self.parts.iter().enumerate().take_while(|(i, p)| p.n as usize == i + 1).count();
+        &self.parts[..k]
+    }
+
+    /// Where each recorder run of `parts` starts in their joined bytes (empty when there is one run).
+    pub fn runs(&self, parts: &[UploadPart]) -> Vec<RecordingRun> {
+        let origin = self.started_at;
+        let mut byte = 0u64;
+        let mut runs = Vec::new();
+        for p in parts {
+            if let Some(at) = p.run_started_at.filter(|_| p.n > 1) {
+                if runs.is_empty() {
+                    runs.push(RecordingRun { byte: 0, at_s: 0.0 });
+                }
+                let at_s = origin.map_or(0.0, |o| (at - o).num_milliseconds() as f64 / 1000.0).max(0.0);
+                runs.push(RecordingRun { byte, at_s });
+            }
+            byte += p.size_bytes as u64;
+        }
+        runs
+    }
 }
 
 impl Store {
@@ -316,13 +389,22 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(r) = r else { return Ok(None) };
-        let parts = sqlx::query("select n, size_bytes from recording_upload_parts where upload_id = $1 order by n")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|p| Ok((p.try_get::<i64, _>(0)? as u32, p.try_get::<i64, _>(1)?)))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let parts = sqlx::query(
+            "select n, size_bytes, run_started_at from recording_upload_parts where upload_id = $1 order by n",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|p| {
+            let run: Option<String> = p.try_get(2)?;
+            Ok(UploadPart {
+                n: p.try_get::<i64, _>(0)? as u32,
+                size_bytes: p.try_get(1)?,
+                run_started_at: run.as_deref().map(parse_ts).transpose()?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
         let started: Option<String> = r.try_get("started_at")?;
         let rec: Option<String> = r.try_get("recording_id")?;
         Ok(Some(Upload {
@@ -336,15 +418,22 @@ impl Store {
     }
 
     /// Record that part `n` is stored (again: sending a part twice replaces it).
-    pub async fn put_upload_part(&self, id: uuid::Uuid, n: u32, size: i64) -> StoreResult<()> {
+    pub async fn put_upload_part(
+        &self,
+        id: uuid::Uuid,
+        n: u32,
+        size: i64,
+        run_started_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
         let mut w = self.write().await?;
         sqlx::query(
-            "insert into recording_upload_parts (upload_id, n, size_bytes) values ($1, $2, $3) \
-             on conflict (upload_id, n) do update set size_bytes = $3",
+            "insert into recording_upload_parts (upload_id, n, size_bytes, run_started_at) values ($1, $2, $3, $4) \
+             on conflict (upload_id, n) do update set size_bytes = $3, run_started_at = $4",
         )
         .bind(id.to_string())
         .bind(n as i64)
         .bind(size)
+        .bind(run_started_at.map(ts))
         .execute(&mut *w.tx)
         .await?;
         w.commit().await
@@ -358,6 +447,21 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         w.commit().await
+    }
+
+    /// Uploads never completed, with parts, of sessions that ended at or before `ended_before`:
+    /// (tenant, upload). The server finishes them from the parts it holds.
+    pub async fn abandoned_uploads(&self, ended_before: DateTime<Utc>) -> StoreResult<Vec<(TenantId, uuid::Uuid)>> {
+        let rows = sqlx::query(
+            "select u.tenant_id, u.id from recording_uploads u join sessions s on s.id = u.session_id \
+             where u.recording_id is null and s.status = 'ended' and s.ended_at <= $1 \
+             and exists (select 1 from recording_upload_parts p where p.upload_id = u.id and p.n = 1) \
+             order by u.created_at",
+        )
+        .bind(ts(ended_before))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((col_uuid(r, "tenant_id")?, col_uuid(r, "id")?))).collect()
     }
 
     /// Uploads created before `now - keep` that still hold parts: (id, session, completed, parts).
@@ -411,7 +515,7 @@ pub(crate) async fn insert_recording_in(
 ) -> StoreResult<()> {
     sqlx::query(
         "insert into recordings (id, tenant_id, session_id, file_url, content_type, size_bytes, started_at, duration_s, \
-         created_by, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (id) do nothing",
+         created_by, created_at, runs) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (id) do nothing",
     )
     .bind(rec.id.to_string())
     .bind(tenant.to_string())
@@ -423,6 +527,7 @@ pub(crate) async fn insert_recording_in(
     .bind(rec.duration_s)
     .bind(by.to_string())
     .bind(ts(rec.created_at))
+    .bind((!rec.runs.is_empty()).then(|| serde_json::to_string(&rec.runs)).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .execute(&mut **tx)
     .await
     .map_err(on_constraint)?;

@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "snapshots", include_str!("../../../migrations/common/0008_snapshots.sql")),
     (9, "recording_egress", include_str!("../../../migrations/common/0009_recording_egress.sql")),
     (10, "head_from_log", include_str!("../../../migrations/common/0010_head_from_log.sql")),
+    (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -26,6 +27,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (8, "snapshots", include_str!("../../../migrations/common/0008_snapshots.sql")),
     (9, "recording_egress", include_str!("../../../migrations/common/0009_recording_egress.sql")),
     (10, "head_from_log", include_str!("../../../migrations/common/0010_head_from_log.sql")),
+    (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

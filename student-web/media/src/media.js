@@ -1,6 +1,6 @@
 // Browser media for the studio, bundled with livekit-client (esbuild → dist/media.js, global
-// `StudioMedia`). The broadcast page publishes the teacher's microphone (and camera when asked) and
-// records the microphone locally; the watch page subscribes and plays what the teacher sends.
+// `StudioMedia`). The present view publishes the teacher's microphone (and camera when asked) and
+// records what it sends in slices that survive a closed tab; the room subscribes and plays it.
 import { Room, RoomEvent, Track } from 'livekit-client';
 
 function stateReporter(room, onState) {
@@ -57,40 +57,274 @@ export async function inboundAudioBytes(room) {
   return total;
 }
 
-/** Record the local microphone with MediaRecorder; `stop()` resolves to the recording Blob. */
-export function recordMicrophone(room) {
-  const pub = [...room.localParticipant.audioTrackPublications.values()][0];
-  if (!pub || !pub.track) throw new Error('no microphone is published');
-  const stream = new MediaStream([pub.track.mediaStreamTrack]);
-  const type = MediaRecorder.isTypeSupported('audio/webm;codecs=opus') ? 'audio/webm;codecs=opus' : '';
-  const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
-  const chunks = [];
-  const startedAt = new Date().toISOString();
-  recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
-  recorder.start(1000);
-  return {
-    startedAt,
-    stop: () =>
-      new Promise((resolve) => {
-        recorder.onstop = () => resolve(new Blob(chunks, { type: recorder.mimeType || 'audio/webm' }));
-        recorder.stop();
-      }),
-  };
+// ---- The class recording: slices kept in this browser until the server has them ----
+// MediaRecorder hands a slice every few seconds; each is written to IndexedDB first (with the
+// upload's next part number, in one transaction), then sent as that part of one resumable upload,
+// and deleted here only once the server answered for it. Offline, slices queue and go up in order
+// when the network returns; a reloaded or reopened page resumes the same upload (a new recorder
+// run, marked on its first part). What the page never completes, the server finishes after the
+// class ended from the parts it holds.
+
+const DB_NAME = 'studio-recordings';
+
+function request(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
 }
 
-/** Upload a recording for the session (same-origin: the login cookie authenticates). */
-export async function uploadRecording(sessionId, blob, startedAt) {
-  const resp = await fetch(`/api/sessions/${sessionId}/recordings`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': blob.type || 'audio/webm',
-      'Idempotency-Key': `recording-${sessionId}-${startedAt}`,
-      'X-Recording-Started-At': startedAt,
-    },
-    body: blob,
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error('the browser refused to store the recording'));
   });
-  if (!resp.ok) throw new Error(`upload failed: ${resp.status} ${await resp.text()}`);
-  return resp.json();
+}
+
+let dbOpen;
+function db() {
+  dbOpen = dbOpen || new Promise((resolve, reject) => {
+    const r = indexedDB.open(DB_NAME, 1);
+    r.onupgradeneeded = () => {
+      // uploads: one per session {sessionId, key, uploadId?, startedAt, nextN};
+      // parts: slices not yet acknowledged {key, n, blob, runStartedAt?}.
+      r.result.createObjectStore('uploads', { keyPath: 'sessionId' });
+      r.result.createObjectStore('parts', { keyPath: ['key', 'n'] });
+    };
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  return dbOpen;
+}
+
+async function loadUpload(sessionId) {
+  const d = await db();
+  return request(d.transaction('uploads').objectStore('uploads').get(sessionId));
+}
+
+async function saveUpload(up) {
+  const d = await db();
+  const tx = d.transaction('uploads', 'readwrite');
+  tx.objectStore('uploads').put(up);
+  await done(tx);
+}
+
+/** The upload's slices still here, lowest part first. */
+async function waitingParts(key) {
+  const d = await db();
+  const range = IDBKeyRange.bound([key, 0], [key, Infinity]);
+  return request(d.transaction('parts').objectStore('parts').getAll(range));
+}
+
+async function forgetParts(key, ns) {
+  const d = await db();
+  const tx = d.transaction('parts', 'readwrite');
+  for (const n of ns) tx.objectStore('parts').delete([key, n]);
+  await done(tx);
+}
+
+async function forgetUpload(up) {
+  const d = await db();
+  const tx = d.transaction(['uploads', 'parts'], 'readwrite');
+  tx.objectStore('uploads').delete(up.sessionId);
+  tx.objectStore('parts').delete(IDBKeyRange.bound([up.key, 0], [up.key, Infinity]));
+  await done(tx);
+}
+
+/** One session's upload: keeps its parts here and sends them, in order, until the server has them. */
+class Uploader {
+  constructor(up, onStatus) {
+    this.up = up;
+    this.onStatus = onStatus;
+    this.waiting = 0;
+    this.offline = false;
+    this.finished = null; // the server finished the upload (its recording id) or it was completed
+    this.pumping = null;
+    this.retry = null;
+  }
+
+  path(tail = '') {
+    return `/api/sessions/${this.up.sessionId}/recordings/uploads${this.up.uploadId ? `/${this.up.uploadId}` : ''}${tail}`;
+  }
+
+  status(extra = {}) {
+    const saved = Math.max(0, this.up.nextN - 1 - this.waiting);
+    if (this.onStatus) this.onStatus({ saved, waiting: this.waiting, offline: this.offline, uploadId: this.up.uploadId || null, finished: this.finished, ...extra });
+  }
+
+  /** Make sure the server has an upload (the same one for the same key: the POST is idempotent). */
+  async ensureStarted() {
+    if (this.up.uploadId) return;
+    const resp = await fetch(this.path(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': this.up.key },
+      body: JSON.stringify({ startedAt: this.up.startedAt }),
+    });
+    if (!resp.ok) throw Object.assign(new Error(`starting the upload: HTTP ${resp.status}`), { status: resp.status });
+    this.up.uploadId = (await resp.json()).uploadId;
+    await saveUpload(this.up);
+  }
+
+  /** After a reload: forget the slices the server already has (sent, but not yet deleted here). */
+  async reconcile() {
+    if (!this.up.uploadId) return;
+    const resp = await fetch(this.path());
+    if (!resp.ok) return;
+    const listing = await resp.json();
+    if (listing.recordingId) this.finished = listing.recordingId;
+    const sizes = new Map(listing.parts.map((p) => [p.n, p.sizeBytes]));
+    const here = await waitingParts(this.up.key);
+    await forgetParts(this.up.key, here.filter((p) => sizes.get(p.n) === p.blob.size).map((p) => p.n));
+  }
+
+  /** Keep a slice (the upload's next part), then send what waits. */
+  async add(blob, runStartedAt) {
+    const d = await db();
+    const tx = d.transaction(['uploads', 'parts'], 'readwrite');
+    const part = { key: this.up.key, n: this.up.nextN, blob };
+    if (runStartedAt) part.runStartedAt = runStartedAt;
+    this.up.nextN += 1;
+    tx.objectStore('parts').put(part);
+    tx.objectStore('uploads').put(this.up);
+    await done(tx);
+    this.pump();
+  }
+
+  /** Send the waiting parts in order; resolves when none waits or the network failed (retried later). */
+  pump() {
+    if (this.pumping) return this.pumping;
+    this.pumping = (async () => {
+      clearTimeout(this.retry);
+      try {
+        await this.ensureStarted();
+        for (;;) {
+          const parts = await waitingParts(this.up.key);
+          this.waiting = parts.length;
+          if (!parts.length || this.finished) break;
+          this.status();
+          const p = parts[0];
+          const headers = { 'Idempotency-Key': `${this.up.key}/part-${p.n}`, 'Content-Type': 'application/octet-stream' };
+          if (p.runStartedAt) headers['X-Run-Started-At'] = p.runStartedAt;
+          const resp = await fetch(this.path(`/parts/${p.n}`), { method: 'PUT', headers, body: p.blob });
+          if (resp.status === 409) {
+            // The class ended and the server finished the recording from what it had.
+            const problem = await resp.json().catch(() => ({}));
+            this.finished = (problem.details && problem.details.recordingId) || 'finished';
+            break;
+          }
+          if (!resp.ok) throw Object.assign(new Error(`sending part ${p.n}: HTTP ${resp.status}`), { status: resp.status });
+          await forgetParts(this.up.key, [p.n]);
+          this.offline = false;
+        }
+        this.offline = false;
+      } catch (e) {
+        // The network or the server is away: keep everything, try again soon.
+        this.offline = true;
+        this.retry = setTimeout(() => this.pump(), 2000);
+      } finally {
+        this.pumping = null;
+        this.status();
+      }
+    })();
+    return this.pumping;
+  }
+
+  /** Send everything, then join the parts into the recording; its answer, or null if parts still wait. */
+  async complete() {
+    await this.pump();
+    if (this.waiting || this.offline) return null;
+    const resp = await fetch(this.path('/complete'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${this.up.key}/complete` },
+      body: '{}',
+    });
+    const json = await resp.json().catch(() => ({}));
+    if (resp.ok || resp.status === 409) {
+      await forgetUpload(this.up);
+      uploaders.delete(this.up.sessionId);
+      this.finished = json.id || this.finished || 'finished';
+      this.status();
+      return resp.ok ? json : { finishedByServer: true, message: json.message };
+    }
+    throw Object.assign(new Error(json.message || `completing the recording: HTTP ${resp.status}`), { problem: json });
+  }
+}
+
+// One uploader per session in this page, so two never send the same parts.
+const uploaders = new Map();
+
+async function uploaderFor(sessionId, onStatus, startedAt) {
+  let u = uploaders.get(sessionId);
+  if (u) {
+    u.onStatus = onStatus || u.onStatus;
+    return u;
+  }
+  let up = await loadUpload(sessionId);
+  const resumed = !!up;
+  if (!up) {
+    up = { sessionId, key: `recording-${sessionId}-${crypto.randomUUID()}`, uploadId: null, startedAt, nextN: 1 };
+    await saveUpload(up);
+  }
+  u = new Uploader(up, onStatus);
+  uploaders.set(sessionId, u);
+  if (resumed) await u.reconcile().catch(() => {});
+  return u;
+}
+
+/** Send what an earlier page of this session left in this browser (after a reload or a crash). */
+export async function flushPending(sessionId, onStatus) {
+  if (!(await loadUpload(sessionId))) return false;
+  const u = await uploaderFor(sessionId, onStatus, null);
+  await u.pump();
+  return true;
+}
+
+/** Record what the teacher sends (microphone, and camera when on) in slices of `sliceMs`, each kept
+ * in IndexedDB and sent as the next part of the session's upload. `stop()` sends what is left and
+ * completes the upload: the recording's answer, or `{waiting}` when parts could not be sent yet. */
+export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } = {}) {
+  const lp = room.localParticipant;
+  const audio = lp.getTrackPublication(Track.Source.Microphone);
+  if (!audio || !audio.track) throw new Error('no microphone is published');
+  const tracks = [audio.track.mediaStreamTrack];
+  const camera = lp.getTrackPublication(Track.Source.Camera);
+  if (camera && camera.track) tracks.push(camera.track.mediaStreamTrack);
+  const video = tracks.length > 1;
+  const types = video ? ['video/webm;codecs=vp8,opus', 'video/webm'] : ['audio/webm;codecs=opus', 'audio/webm'];
+  const mimeType = types.find((t) => MediaRecorder.isTypeSupported(t));
+  const runStartedAt = new Date().toISOString();
+  const u = await uploaderFor(sessionId, onStatus, runStartedAt);
+  // A recorder that continues an upload with parts begins a new run: its first part says when.
+  const newRun = u.up.nextN > 1;
+  const recorder = new MediaRecorder(new MediaStream(tracks), {
+    ...(mimeType ? { mimeType } : {}),
+    audioBitsPerSecond: 64000,
+    ...(video ? { videoBitsPerSecond: 500000 } : {}),
+  });
+  // Slices are kept strictly in order, one after the other.
+  let kept = Promise.resolve();
+  let first = true;
+  recorder.ondataavailable = (e) => {
+    if (!e.data || !e.data.size) return;
+    const run = first && newRun ? runStartedAt : null;
+    first = false;
+    kept = kept.then(() => u.add(e.data, run)).catch((err) => u.status({ error: String(err && err.message || err) }));
+  };
+  recorder.start(sliceMs);
+  u.status({ recording: true });
+  return {
+    startedAt: u.up.startedAt,
+    uploader: u,
+    stop: () =>
+      new Promise((resolve) => {
+        recorder.onstop = resolve;
+        recorder.stop();
+      })
+        .then(() => kept)
+        .then(() => u.complete())
+        .then((answer) => answer || { waiting: u.waiting }),
+  };
 }
 
 /** POST JSON to the API with a fresh Idempotency-Key. */
