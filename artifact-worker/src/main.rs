@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(jobs = n, "queue drained");
                 Ok(())
             } else {
-                worker.run().await
+                std::sync::Arc::new(worker).run().await
             }
         }
         other => anyhow::bail!("unknown command `{other}` (use: run | once | prepare-model)"),

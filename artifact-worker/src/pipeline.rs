@@ -73,7 +73,12 @@ impl Worker {
         Ok(Worker::new(store, blobs, WorkerConfig::from_env()))
     }
 
-    async fn transcriber(&self) -> Result<Arc<Transcriber>> {
+    /// Load the model now (a running worker has it loaded before a class starts).
+    pub async fn warm_up(&self) -> Result<()> {
+        self.transcriber().await.map(|_| ())
+    }
+
+    pub(crate) async fn transcriber(&self) -> Result<Arc<Transcriber>> {
         let cfg = self.cfg.clone();
         self.transcriber
             .get_or_try_init(|| async move {
@@ -93,6 +98,12 @@ impl Worker {
     /// Claim and run one job; `None` when nothing is runnable.
     pub async fn run_one(&self) -> Result<Option<(Job, Ran)>> {
         let Some(job) = self.store.claim_job(&self.cfg.id, self.cfg.lease).await? else { return Ok(None) };
+        let ran = self.execute(&job).await?;
+        Ok(Some((job, ran)))
+    }
+
+    /// Run a claimed job, keeping its lease, and record how it ended.
+    async fn execute(&self, job: &Job) -> Result<Ran> {
         tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
         // Heartbeats keep the lease while the work runs; a crash lets it expire for another worker.
         let hb = {
@@ -112,11 +123,12 @@ impl Worker {
             })
         };
         let result = match job.kind {
-            JobKind::ProcessRecording => self.process_recording(&job).await,
-            JobKind::FinalizeSession => self.finalize_session(&job).await,
+            JobKind::ProcessRecording => self.process_recording(job).await,
+            JobKind::FinalizeSession => self.finalize_session(job).await,
+            JobKind::LiveCaptions => self.live_captions(job).await,
         };
         hb.abort();
-        let ran = match result {
+        Ok(match result {
             Ok(()) => {
                 if !self.store.complete_job(job.id, &self.cfg.id).await? {
                     tracing::warn!(job = %job.id, "finished, but the job had been taken over");
@@ -130,8 +142,7 @@ impl Worker {
                 tracing::warn!(job = %job.id, error = %msg, next = %state, "job failed");
                 Ran::Failed(state)
             }
-        };
-        Ok(Some((job, ran)))
+        })
     }
 
     /// Run jobs until none is runnable; how many ran.
@@ -143,12 +154,26 @@ impl Worker {
         Ok(n)
     }
 
-    /// The long-running loop.
-    pub async fn run(&self) -> Result<()> {
+    /// The long-running loop. Live captions run beside it, one task per class for as long as the
+    /// class records; every other job runs here, one at a time.
+    pub async fn run(self: Arc<Self>) -> Result<()> {
         tracing::info!(worker = %self.cfg.id, "artifact-worker polling for jobs");
         loop {
-            match self.run_one().await {
-                Ok(Some(_)) => continue,
+            match self.store.claim_job(&self.cfg.id, self.cfg.lease).await {
+                Ok(Some(job)) if job.kind == JobKind::LiveCaptions => {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.execute(&job).await {
+                            tracing::error!(job = %job.id, error = %e, "live captions stopped");
+                        }
+                    });
+                }
+                Ok(Some(job)) => {
+                    if let Err(e) = self.execute(&job).await {
+                        tracing::error!(error = %e, "job loop error");
+                        tokio::time::sleep(self.cfg.poll * 5).await;
+                    }
+                }
                 Ok(None) => tokio::time::sleep(self.cfg.poll).await,
                 Err(e) => {
                     tracing::error!(error = %e, "job loop error");
@@ -177,15 +202,32 @@ impl Worker {
         let bytes = self.blobs.get(&rec.file_key).await.map_err(|e| anyhow!("fetching the recording: {e}"))?;
         let transcriber = self.transcriber().await?;
         let (ct, runs) = (rec.content_type.clone(), rec.runs.clone());
-        let (segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
+        // What the live captions transcribed while the class ran stands: only the rest is transcribed now.
+        let (all_events, _) = self.store.events_after(tenant, rec.session_id, 0, u64::MAX / 2).await?;
+        let live = crate::live::captioned(&all_events, rid);
+        let covered = live.last().map_or(0.0, |s| s.end_s);
+        let (mut segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
             let (pcm, duration) = decode::to_whisper_runs(bytes, Some(&ct), &runs).context("decoding the recording")?;
-            Ok((transcriber.transcribe(&pcm)?, duration))
+            let from = ((covered * crate::transcribe::SAMPLE_RATE as f64) as usize).min(pcm.len());
+            if pcm.len() - from < crate::transcribe::SAMPLE_RATE as usize / 2 {
+                return Ok((Vec::new(), duration));
+            }
+            let tail: Vec<_> = transcriber
+                .transcribe(&pcm[from..])?
+                .into_iter()
+                .map(|s| crate::transcribe::Segment { start_s: s.start_s + covered, end_s: s.end_s + covered, ..s })
+                .collect();
+            Ok((tail, duration))
         })
         .await??;
+        if !live.is_empty() {
+            tracing::info!(recording = %rid, captioned_s = covered, "transcript from the live captions and the tail");
+            segments.splice(0..0, live);
+        }
         self.store.set_recording_duration(rid, duration).await?;
 
         let session = self.store.session(tenant, rec.session_id).await?.context("the session no longer exists")?;
-        let (mut events, _) = self.store.events_after(tenant, session.id, 0, u64::MAX / 2).await?;
+        let mut events = all_events;
         // Derivation works in time order; a studio journal may sync events out of time order.
         events.sort_by_key(|e| e.occurred_at);
         let state = self.store.state(tenant, session.id, None).await?;

@@ -32,7 +32,11 @@ macro_rules! named_enum {
 
 named_enum!(
     /// What a pipeline job does.
-    JobKind { ProcessRecording = "process_recording", FinalizeSession = "finalize_session" }
+    JobKind {
+        ProcessRecording = "process_recording",
+        FinalizeSession = "finalize_session",
+        LiveCaptions = "live_captions",
+    }
 );
 
 named_enum!(

@@ -75,5 +75,7 @@ async fn teacher_broadcasts_student_hears() {
     assert_eq!(replay.body["recordings"].as_array().unwrap().len(), 1);
     assert_eq!(replay.body["session"]["status"], "ended");
     let jobs = app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap();
-    assert_eq!(jobs.len(), 1);
+    let of = |kind| jobs.iter().filter(|j| j.kind == kind).count();
+    assert_eq!(of(shared_types::jobs::JobKind::ProcessRecording), 1, "{jobs:?}");
+    assert_eq!(of(shared_types::jobs::JobKind::LiveCaptions), 1, "the recording's live captions: {jobs:?}");
 }

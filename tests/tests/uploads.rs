@@ -139,7 +139,11 @@ async fn resumable_upload(db: Db) {
     assert_eq!(rec["id"], done.body["id"]);
     let (status, bytes) = app.fetch(rec["url"].as_str().unwrap()).await;
     assert_eq!((status, bytes == file), (200, true));
-    assert_eq!(app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap().len(), 1);
+    let jobs = app.store.jobs(Some(s.tenant), Some(shared_types::jobs::JobState::Queued), 10).await.unwrap();
+    let kinds: Vec<_> = jobs.iter().map(|j| j.kind).collect();
+    use shared_types::jobs::JobKind;
+    assert_eq!(kinds.iter().filter(|k| **k == JobKind::ProcessRecording).count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == JobKind::LiveCaptions).count(), 1, "one live captioner per upload");
 }
 
 async fn single_request_upload(db: Db) {

@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const CHANNEL: &str = "studio_events";
 /// How often a listener checks its sessions' heads for commits it was not told of.
 pub const CATCH_UP: Duration = Duration::from_secs(2);
+/// How often a SQLite node reads back what other processes appended to its sessions.
+pub const SQLITE_CATCH_UP: Duration = Duration::from_millis(500);
 /// `session:head` pairs per notification (PostgreSQL's payload limit is 8,000 bytes).
 const PAIRS_PER_NOTIFY: usize = 150;
 /// Revoked tokens (`t:<sha256>`) and users whose roles changed (`u:<id>`): their sockets close.
@@ -100,12 +102,24 @@ impl Store {
         }
     }
 
-    /// Start the LISTEN loop (PostgreSQL only; SQLite is one node and publishes in-process).
+    /// Start the LISTEN loop on PostgreSQL. SQLite is one node and publishes its own appends
+    /// in-process, but other processes on the same file (the worker's live captions and artifacts)
+    /// append too: what they commit is read back every [`SQLITE_CATCH_UP`].
     pub fn spawn_listener(self: &Arc<Self>) {
-        if self.backend != Backend::Postgres {
+        let store = self.clone();
+        if self.backend == Backend::Sqlite {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SQLITE_CATCH_UP);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.catch_up().await {
+                        tracing::warn!(error = %e, "reading other processes' events failed");
+                    }
+                }
+            });
             return;
         }
-        let store = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {

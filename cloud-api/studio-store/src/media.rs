@@ -357,6 +357,7 @@ impl Upload {
 }
 
 impl Store {
+    /// Start a resumable upload (again: nothing changes) and queue its live captions.
     pub async fn create_upload(
         &self,
         tenant: TenantId,
@@ -379,6 +380,15 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .map_err(on_constraint)?;
+        // The worker captions the class from the parts as they arrive (one job per upload).
+        let payload = serde_json::json!({ "uploadId": id });
+        let dedupe = format!("live:{id}");
+        let job = crate::NewJob {
+            kind: shared_types::jobs::JobKind::LiveCaptions,
+            payload: &payload,
+            dedupe_key: Some(&dedupe),
+        };
+        crate::jobs::enqueue_in(&mut w.tx, tenant, session, job).await?;
         w.commit().await
     }
 
