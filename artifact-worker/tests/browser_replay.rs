@@ -71,9 +71,7 @@ async fn a_student_watches_the_replay() {
         .output()
         .await
         .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("no result: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let r: Value = node_result("replay.mjs", &out);
     println!("replay page: {r}\nscreenshots in {}", shots.display());
     assert!(r["error"].is_null(), "{}\n{}", r["error"], String::from_utf8_lossy(&out.stderr));
 

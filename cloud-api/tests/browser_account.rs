@@ -77,6 +77,8 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
         .stderr(std::process::Stdio::inherit())
         .output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(120), out).await.expect("finishes").expect("node");
+    // A crashed Node (its stderr is above) fails here, not as a missing field below.
+    assert!(out.status.success(), "account.mjs exited with {}", out.status);
     let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
     let r: Value = serde_json::from_str(&last).unwrap_or_else(|_| panic!("no result line: {last}"));
     println!("screenshots in {}", shots.display());

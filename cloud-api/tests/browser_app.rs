@@ -169,7 +169,9 @@ async fn students_use_the_live_room() {
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(240), run).await.expect("the browser test finishes");
-    let _ = node.wait().await;
+    // A crashed Node (its stderr is above) fails here, not as a missing field below.
+    let status = node.wait().await.expect("node");
+    assert!(status.success(), "app.mjs exited with {status}");
     let r: Value = serde_json::from_str(&last).unwrap_or_else(|_| panic!("no result line: {last}"));
     println!("screenshots in {}", shots.display());
     assert!(r["error"].is_null(), "{}", r["error"].as_str().unwrap_or_default());

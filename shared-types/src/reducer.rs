@@ -453,6 +453,7 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
             for p in s.participants.values_mut() {
                 p.present = false;
                 p.hand_raised = false;
+                p.hand_raised_at = None;
             }
         }
         ParticipantJoined { user_id, role } => {
@@ -461,6 +462,7 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
                 present: true,
                 hand_raised: false,
                 joined_at: at,
+                hand_raised_at: None,
             });
             p.role = *role;
             p.present = true;
@@ -469,10 +471,11 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
             if let Some(p) = s.participants.get_mut(user_id) {
                 p.present = false;
                 p.hand_raised = false;
+                p.hand_raised_at = None;
             }
         }
-        HandRaised {} => set_hand(s, e.actor_id, true),
-        HandLowered { user_id } => set_hand(s, user_id.or(e.actor_id), false),
+        HandRaised {} => set_hand(s, e.actor_id, Some(at)),
+        HandLowered { user_id } => set_hand(s, user_id.or(e.actor_id), None),
         SceneCreated { scene_id, name, layout, metadata } => {
             s.scenes.insert(
                 *scene_id,
@@ -618,8 +621,12 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
     }
 }
 
-fn set_hand(s: &mut SessionState, user: Option<crate::ids::UserId>, raised: bool) {
+/// Raise (at its time) or lower a hand; raising one already up keeps its place in the queue.
+fn set_hand(s: &mut SessionState, user: Option<crate::ids::UserId>, raised_at: Option<chrono::DateTime<chrono::Utc>>) {
     if let Some(p) = user.and_then(|u| s.participants.get_mut(&u)) {
-        p.hand_raised = raised;
+        if !(p.hand_raised && raised_at.is_some()) {
+            p.hand_raised_at = raised_at;
+        }
+        p.hand_raised = raised_at.is_some();
     }
 }

@@ -26,6 +26,10 @@ pub struct Participant {
     pub present: bool,
     pub hand_raised: bool,
     pub joined_at: DateTime<Utc>,
+    /// When the raised hand went up (the event's own time, so an offline studio and the server
+    /// agree); a hand lowered and raised again goes up anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_raised_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -175,4 +179,11 @@ pub struct SessionState {
 
 impl SessionState {
     pub const CAPTIONS_KEPT: usize = 5;
+
+    /// Raised hands in the order they are served: first raised first (then by who joined first).
+    pub fn raised_hands(&self) -> Vec<UserId> {
+        let mut hands: Vec<(&UserId, &Participant)> = self.participants.iter().filter(|(_, p)| p.hand_raised).collect();
+        hands.sort_by_key(|(u, p)| (p.hand_raised_at, p.joined_at, **u));
+        hands.into_iter().map(|(u, _)| *u).collect()
+    }
 }

@@ -235,6 +235,31 @@ fn hands_and_leaving_need_presence() {
 }
 
 #[test]
+fn hands_are_served_first_raised_first() {
+    // STUDENT joined first, but STUDENT2's hand went up first.
+    let g = Given::live().had(STUDENT2, SessionEvent::HandRaised {}).had(STUDENT, SessionEvent::HandRaised {});
+    assert_eq!(g.state.raised_hands(), vec![uid(STUDENT2), uid(STUDENT)]);
+    // Raising a hand that is up keeps its place; lowered and raised again, it goes to the back.
+    let g = g.had(STUDENT2, SessionEvent::HandRaised {});
+    assert_eq!(g.state.raised_hands(), vec![uid(STUDENT2), uid(STUDENT)]);
+    let g = g
+        .had(TEACHER, SessionEvent::HandLowered { user_id: Some(uid(STUDENT2)) })
+        .had(STUDENT2, SessionEvent::HandRaised {});
+    assert_eq!(g.state.raised_hands(), vec![uid(STUDENT), uid(STUDENT2)]);
+    // The order is the events' own times, not when they reached the log: a raise the offline
+    // studio journaled earlier but synced later still comes first, on the studio and the server.
+    let mut late = Given::live();
+    let mut raise = |by: u128, secs: i64| {
+        let mut e = late.env(by, SessionEvent::HandRaised {});
+        e.occurred_at = Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap();
+        apply(&mut late.state, &e).unwrap();
+    };
+    raise(STUDENT, 500);
+    raise(STUDENT2, 100);
+    assert_eq!(late.state.raised_hands(), vec![uid(STUDENT2), uid(STUDENT)]);
+}
+
+#[test]
 fn sequence_must_follow_head() {
     let g = Given::live();
     let mut e = g.env(TEACHER, SessionEvent::SessionEnded {});

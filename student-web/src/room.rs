@@ -513,10 +513,11 @@ pub(crate) fn stage(props: &StageProps) -> Html {
             <div class="stage-box">
                 { for items }
                 <div class="item camera" style={camera}>{ props.media.clone() }</div>
-                if let Some(c) = s.captions.last().filter(|_| props.captions) {
-                    <p id="caption" class="caption" aria-live="polite">{ c.text.clone() }</p>
-                }
             </div>
+            // Under the stage, not over it: a caption never covers the teacher's camera or a slide.
+            if let Some(c) = s.captions.last().filter(|_| props.captions) {
+                <p id="caption" class="caption" aria-live="polite">{ c.text.clone() }</p>
+            }
         </section>
     }
 }
@@ -613,7 +614,7 @@ fn presenter_bar(props: &CtxProps) -> Html {
             });
         })
     };
-    let hands: Vec<UserId> = s.participants.iter().filter(|(_, p)| p.hand_raised).map(|(u, _)| *u).collect();
+    let hands: Vec<UserId> = s.raised_hands();
     html! {
         <section class="card presenter" aria-label="Presenter controls">
             <div class="row">

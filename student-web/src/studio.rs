@@ -980,16 +980,16 @@ fn questions_panel(props: &OpenProps) -> Html {
 fn hands_panel(props: &OpenProps) -> Html {
     let o = &props.open;
     let me = o.snap.signed_in.as_ref().map(|w| w.me.id);
-    let mut hands: Vec<_> = o.state.participants.iter().filter(|(_, p)| p.hand_raised).collect();
-    hands.sort_by_key(|(_, p)| p.joined_at);
+    // First raised, first served (the state keeps when each hand went up).
+    let hands = o.state.raised_hands();
     let present = o.state.participants.values().filter(|p| p.present).count();
     html! {
         <section class="card pane" aria-labelledby="hands-title">
             <h2 id="hands-title">{ format!("Hands up ({}) · {present} here", hands.len()) }</h2>
             if hands.is_empty() { <p class="muted">{ "No hands raised." }</p> }
             <ol class="hands">
-            { for hands.iter().map(|(u, _)| {
-                let (u, error) = (**u, o.error.clone());
+            { for hands.iter().map(|u| {
+                let (u, error) = (*u, o.error.clone());
                 html! { <li><span>{ view::who(&o.state, Some(u), None, me) }</span>
                     <button onclick={Callback::from(move |_| act(SessionEvent::HandLowered { user_id: Some(u) }, error.clone()))}>{ "Lower" }</button></li> }
             }) }

@@ -45,8 +45,14 @@ pub async fn browser_script(script: &str, env: &[(&str, &std::ffi::OsStr)]) -> (
         .output()
         .await
         .expect("node");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr).to_string());
-    let result = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("{script} gave no result: {stdout}\n{stderr}"));
-    (result, stderr)
+    (node_result(script, &out), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// A browser script's result: its last stdout line as JSON. A script that crashed (a non-zero exit,
+/// or no JSON line) fails the test with Node's stderr: it never reads as "no error".
+pub fn node_result(script: &str, out: &std::process::Output) -> serde_json::Value {
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} exited with {}:\n{stderr}\n{stdout}", out.status);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("{script} printed no result: {stdout}\n{stderr}"))
 }

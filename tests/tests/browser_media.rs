@@ -65,7 +65,10 @@ async fn teacher_broadcasts_student_hears() {
     assert!(result["videoElements"].as_u64().unwrap() >= 1, "the teacher's camera reaches the student: {result}");
     assert_eq!(result["caption"], "Good morning class.", "the live caption is over the stage");
     assert_eq!(result["captionAfterToggle"], serde_json::Value::Null, "and the Captions button hides it");
-    for shot in ["teacher-broadcast.png", "student-watch.png"] {
+    for at in ["captionDesktop", "captionPhone"] {
+        assert_eq!(result[at], json!({"caption": true, "camera": false, "stage": false}), "{at}: clear of the tiles");
+    }
+    for shot in ["teacher-broadcast.png", "student-watch.png", "student-watch-phone.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
     }
     assert_eq!(result["teacherAfterEnd"], "This class has ended", "the present view says so and links the replay");

@@ -35,6 +35,20 @@ await report(browser, result, async () => {
   result.videoElements = await student.evaluate(() => document.querySelectorAll('#media video').length);
   await teacher.screenshot({ path: `${shots}/teacher-broadcast.png` });
   await student.screenshot({ path: `${shots}/student-watch.png` });
+  // The caption sits clear of the camera tile and of the stage, at desktop and phone widths.
+  const overlap = () => student.evaluate(() => {
+    const c = document.querySelector('#caption')?.getBoundingClientRect();
+    const over = (el) => {
+      const r = el.getBoundingClientRect();
+      return c && r.width > 0 && c.left < r.right && r.left < c.right && c.top < r.bottom && r.top < c.bottom;
+    };
+    return { caption: !!c, camera: [...document.querySelectorAll('.item.camera')].some(over), stage: [...document.querySelectorAll('.stage-box')].some(over) };
+  });
+  result.captionDesktop = await overlap();
+  await student.setViewportSize({ width: 390, height: 844 });
+  result.captionPhone = await overlap();
+  await student.screenshot({ path: `${shots}/student-watch-phone.png`, fullPage: true });
+  await student.setViewportSize({ width: 1280, height: 800 });
 
   await teacher.click('#end');
   await teacher.waitForFunction(() => window.__studio.uploaded, null, { timeout: 20000 });
