@@ -1,153 +1,150 @@
-//! Local agreement (the idea of Whisper-Streaming, Macháček et al. 2023): the audio not yet
-//! committed is transcribed again each time more arrives, and only the words two successive passes
-//! agree on, from the start, are committed. A word at the edge of a slice changes between passes
-//! until it is whole, so it is neither cut nor written twice; what is committed never changes.
+//! Local agreement (the idea of Whisper-Streaming, Macháček et al. 2023), over whisper's segments:
+//! the audio not yet committed is transcribed again each time more arrives, and a segment is
+//! committed only when two successive passes agree on it (and on everything before it) and it is
+//! not the last one heard — the last may still be cut by the end of the audio so far. What is
+//! committed never changes, and the next pass starts where it ended, at a pause whisper heard; so a
+//! word at the edge of a slice is neither cut nor written twice. Segments carry whisper's segment
+//! times (its timestamp tokens), which hold steadier between passes than its word times.
 
-use crate::transcribe::Word;
-
-/// What has been committed so far and the last pass's words after it.
-#[derive(Debug, Default)]
-pub struct Agreement {
-    /// Seconds (on the recording's clock) up to which everything is committed.
-    pub committed_until: f64,
-    /// The previous pass's words that were not committed yet.
-    pending: Vec<Word>,
-    /// The last words committed (normalised), to recognise them when a pass hears them again.
-    tail: Vec<String>,
+/// A stretch of speech as heard: text and times on the recording's clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heard {
+    pub text: String,
+    pub start_s: f64,
+    pub end_s: f64,
 }
 
-/// Words a pass may repeat from the end of what was committed.
-const TAIL: usize = 5;
+/// What has been committed so far and the last pass's segments after it.
+#[derive(Debug, Default)]
+pub struct Agreement {
+    /// Seconds (on the recording's clock) up to which everything is committed; the next pass
+    /// starts here.
+    pub committed_until: f64,
+    /// The previous pass's segments that were not committed.
+    pending: Vec<Heard>,
+}
 
-/// A word as compared between passes: lower case, letters and digits only.
-fn norm(w: &str) -> String {
-    w.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+/// Text as compared between passes: lower case, letters and digits, single spaces.
+fn norm(t: &str) -> String {
+    t.split_whitespace()
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Agreement {
     /// Start committed up to `from` (a captioner resuming after what the log already holds).
     pub fn starting_at(from: f64) -> Self {
-        Agreement { committed_until: from, ..Agreement::default() }
+        Agreement { committed_until: from, pending: Vec::new() }
     }
 
-    /// A pass's words that are new: those heard after the committed time (by their middle, as
-    /// timings move a little between passes), less a repeat of the last committed words.
-    fn fresh(&self, words: Vec<Word>) -> Vec<Word> {
-        let mut words: Vec<Word> =
-            words.into_iter().filter(|w| (w.start_s + w.end_s) / 2.0 > self.committed_until).collect();
-        let near = words.first().is_some_and(|w| w.start_s < self.committed_until + 1.0);
-        if near {
-            let repeated = (1..=TAIL.min(self.tail.len()).min(words.len()))
-                .rev()
-                .find(|&k| self.tail[self.tail.len() - k..].iter().zip(&words[..k]).all(|(a, b)| *a == norm(&b.text)));
-            if let Some(k) = repeated {
-                words.drain(..k);
-            }
-        }
-        words
+    /// Fold a pass over the audio from `committed_until` (segments on the recording's clock); the
+    /// segments newly committed, in order.
+    pub fn pass(&mut self, heard: Vec<Heard>, mode: Pass) -> Vec<Heard> {
+        let heard: Vec<Heard> = heard.into_iter().filter(|h| !norm(&h.text).is_empty()).collect();
+        let n = match mode {
+            Pass::Final => heard.len(),
+            Pass::Stretch => heard.len().saturating_sub(1).max(usize::from(heard.len() == 1)),
+            Pass::Live => heard
+                .iter()
+                .take(heard.len().saturating_sub(1))
+                .zip(&self.pending)
+                .take_while(|(now, before)| norm(&now.text) == norm(&before.text))
+                .count(),
+        };
+        let mut heard = heard;
+        let rest = heard.split_off(n);
+        self.pending = rest;
+        self.commit(heard)
     }
 
-    fn commit(&mut self, words: &[Word]) {
-        if let Some(last) = words.last() {
-            self.committed_until = self.committed_until.max(last.end_s);
-        }
-        self.tail.extend(words.iter().map(|w| norm(&w.text)));
-        let extra = self.tail.len().saturating_sub(TAIL);
-        self.tail.drain(..extra);
-    }
-
-    /// Fold a pass over the audio not yet committed (it may start a little before
-    /// `committed_until`; its words on the recording's clock); the words newly committed, in order.
-    pub fn pass(&mut self, words: Vec<Word>) -> Vec<Word> {
-        let mut words = self.fresh(words);
-        let agreed = self
-            .pending
-            .iter()
-            .zip(&words)
-            .take_while(|(a, b)| {
-                let (a, b) = (norm(&a.text), norm(&b.text));
-                !a.is_empty() && a == b
+    /// Commit segments: none starts before what was committed already, none ends before it starts.
+    fn commit(&mut self, heard: Vec<Heard>) -> Vec<Heard> {
+        heard
+            .into_iter()
+            .map(|h| {
+                let start_s = h.start_s.max(self.committed_until);
+                let end_s = h.end_s.max(start_s);
+                self.committed_until = end_s;
+                Heard { text: h.text.trim().to_string(), start_s, end_s }
             })
-            .count();
-        self.pending = words.split_off(agreed);
-        self.commit(&words);
-        words
+            .collect()
     }
 
-    /// The audio ended: everything the last pass heard is committed.
-    pub fn finish(&mut self) -> Vec<Word> {
-        let words = std::mem::take(&mut self.pending);
-        self.commit(&words);
-        words
-    }
-
-    /// Give up on the words heard before `before` without agreement (noise, a long monologue
-    /// whisper keeps rewording): they are committed as last heard, so the window stays short.
-    pub fn force_before(&mut self, before: f64) -> Vec<Word> {
-        let n = self.pending.iter().take_while(|w| w.end_s <= before).count();
-        let words: Vec<Word> = self.pending.drain(..n).collect();
+    /// Nothing worth waiting for before `at` (silence): the next pass starts there.
+    pub fn skip_to(&mut self, at: f64) {
         self.pending.clear();
-        self.commit(&words);
-        self.committed_until = self.committed_until.max(before);
-        words
+        self.committed_until = self.committed_until.max(at);
     }
+}
+
+/// What a pass is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// The class goes on: commit what this pass and the one before agree on.
+    Live,
+    /// A stretch of a backlog heard once, whole: commit all but its last segment.
+    Stretch,
+    /// The audio has ended: commit everything.
+    Final,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn words(list: &[(&str, f64)]) -> Vec<Word> {
-        list.iter().map(|(t, s)| Word { text: t.to_string(), start_s: *s, end_s: s + 0.4 }).collect()
+    fn heard(list: &[(&str, f64, f64)]) -> Vec<Heard> {
+        list.iter().map(|(t, a, b)| Heard { text: t.to_string(), start_s: *a, end_s: *b }).collect()
     }
 
-    fn text(w: &[Word]) -> String {
-        w.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+    fn text(h: &[Heard]) -> Vec<&str> {
+        h.iter().map(|h| h.text.as_str()).collect()
     }
 
     #[test]
     fn only_what_two_passes_agree_on_is_committed() {
         let mut a = Agreement::default();
-        // The slice cut "energy" in two: the first pass hears "ener".
-        assert_eq!(text(&a.pass(words(&[("A", 0.0), ("wave", 0.5), ("carries", 1.0), ("ener", 1.5)]))), "");
-        let second = a.pass(words(&[("A", 0.0), ("wave", 0.5), ("carries", 1.0), ("energy", 1.5), ("from", 2.0)]));
-        assert_eq!(text(&second), "A wave carries");
-        assert!((a.committed_until - 1.4).abs() < 1e-9);
-        // The next pass starts after "carries": the edge word now agrees, once.
-        let third = a.pass(words(&[("energy.", 1.5), ("From", 2.0), ("one", 2.5)]));
-        assert_eq!(text(&third), "energy. From");
-        assert_eq!(text(&a.finish()), "one");
-        assert_eq!(text(&a.finish()), "", "nothing twice");
+        // The slice ends inside "energy": the last segment is cut, the first is whole.
+        let first = heard(&[("Today we study waves.", 0.0, 2.0), ("A wave carries ener", 2.3, 4.0)]);
+        assert!(a.pass(first, Pass::Live).is_empty(), "nothing is committed from one pass");
+        let second = heard(&[
+            ("Today we study waves.", 0.0, 2.1),
+            ("A wave carries energy from one place", 2.3, 5.0),
+            ("to another", 5.2, 6.0),
+        ]);
+        assert_eq!(text(&a.pass(second, Pass::Live)), ["Today we study waves."]);
+        assert!((a.committed_until - 2.1).abs() < 1e-9);
+        // The next pass starts at 2.1: the edge segment is whole now, and agrees.
+        let third = heard(&[("A wave carries energy from one place", 2.3, 5.0), ("to another.", 5.2, 6.1)]);
+        assert_eq!(text(&a.pass(third, Pass::Live)), ["A wave carries energy from one place"]);
+        assert_eq!(text(&a.pass(heard(&[("to another.", 5.2, 6.1)]), Pass::Final)), ["to another."]);
+        assert!(a.pass(Vec::new(), Pass::Final).is_empty(), "nothing twice");
     }
 
     #[test]
-    fn words_before_the_committed_time_are_not_committed_again() {
-        let mut a = Agreement::starting_at(2.0);
-        a.pass(words(&[("old", 1.0), ("new", 2.5)]));
-        let w = a.pass(words(&[("old", 1.0), ("new", 2.5), ("more", 3.0)]));
-        assert_eq!(text(&w), "new");
-    }
-
-    #[test]
-    fn a_pass_that_hears_committed_words_again_skips_them() {
+    fn a_disagreement_stops_the_commit_there() {
         let mut a = Agreement::default();
-        a.pass(words(&[("Velocity", 0.0), ("is", 0.5), ("the", 1.0), ("rate", 1.5)]));
-        assert_eq!(
-            text(&a.pass(words(&[("Velocity", 0.0), ("is", 0.5), ("the", 1.0), ("rate", 1.5)]))),
-            "Velocity is the rate"
-        );
-        // The next window starts a little earlier (the buffer keeps its start); timings shift.
-        a.pass(words(&[("rate", 1.45), ("of", 2.0), ("change", 2.5)]));
-        let w = a.pass(words(&[("the", 1.1), ("rate", 1.62), ("of", 2.0), ("change.", 2.5), ("If", 3.0)]));
-        assert_eq!(text(&w), "of change.");
+        a.pass(heard(&[("One.", 0.0, 1.0), ("Two.", 1.0, 2.0), ("Thr", 2.0, 3.0)]), Pass::Live);
+        let w =
+            a.pass(heard(&[("One.", 0.0, 1.0), ("Too.", 1.0, 2.0), ("Three.", 2.0, 3.0), ("F", 3.0, 3.5)]), Pass::Live);
+        assert_eq!(text(&w), ["One."]);
     }
 
     #[test]
-    fn a_window_that_never_agrees_is_cut_short() {
-        let mut a = Agreement::default();
-        a.pass(words(&[("um", 0.0), ("so", 1.0), ("well", 9.0)]));
-        let forced = a.force_before(5.0);
-        assert_eq!(text(&forced), "um so");
-        assert!(a.committed_until >= 5.0);
+    fn a_backlog_is_taken_a_stretch_at_a_time() {
+        let mut a = Agreement::starting_at(10.0);
+        let w = a.pass(heard(&[("First.", 10.0, 13.0), ("Second.", 13.5, 18.0), ("Cut", 20.0, 22.0)]), Pass::Stretch);
+        assert_eq!(text(&w), ["First.", "Second."]);
+        assert_eq!(a.committed_until, 18.0);
+        // A stretch that is one long segment is taken whole (the window must move on).
+        assert_eq!(text(&a.pass(heard(&[("Long.", 18.0, 30.0)]), Pass::Stretch)), ["Long."]);
+    }
+
+    #[test]
+    fn committed_times_never_go_back() {
+        let mut a = Agreement::starting_at(5.0);
+        let w = a.pass(heard(&[("late", 4.8, 5.6)]), Pass::Final);
+        assert_eq!((w[0].start_s, w[0].end_s), (5.0, 5.6));
     }
 }

@@ -7,10 +7,10 @@
 //! stops mid-class loses its lease; the next one decodes the parts again and commits only after the
 //! last caption the log holds, so none is written twice.
 
-use crate::agreement::Agreement;
+use crate::agreement::{Agreement, Heard, Pass};
 use crate::decode::{self, StreamResampler};
 use crate::pipeline::Worker;
-use crate::transcribe::{Transcriber, Word, SAMPLE_RATE};
+use crate::transcribe::{Transcriber, SAMPLE_RATE};
 use anyhow::{Context, Result};
 use shared_types::{RecordingId, SessionActor, SessionCommand, SessionEvent};
 use std::io::{Read, Seek, SeekFrom};
@@ -20,11 +20,11 @@ use studio_store::{Job, NewEvent};
 
 /// New audio (seconds) that starts another pass.
 const PASS_EVERY_S: f64 = 1.0;
-/// Once the audio being transcribed is longer than this, it starts again at the committed time
-/// (until then it keeps its start, so the words at the committed edge are heard whole).
-const TRIM_S: f64 = 8.0;
-/// The longest stretch not committed; past it, what never agreed is committed as heard.
+/// The longest stretch not committed: past it (a worker catching up on a backlog, or passes that
+/// keep changing their minds), the audio is transcribed a stretch of [`CHUNK_S`] at a time, each
+/// committed as heard but for its last segment.
 const MAX_WINDOW_S: f64 = 16.0;
+const CHUNK_S: f64 = 12.0;
 /// Below this level (RMS) a window is silence and is not transcribed.
 const SILENCE_RMS: f32 = 0.004;
 
@@ -125,71 +125,68 @@ fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
 }
 
-/// The last words committed before `before`, to prime a pass (whisper's prompt).
-fn prompt_of(committed: &[Word], before: f64) -> String {
-    let upto = committed.iter().rposition(|w| w.end_s <= before + 0.01).map_or(0, |i| i + 1);
-    let from = upto.saturating_sub(30);
-    committed[from..upto].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+/// The last words committed, to prime a pass (whisper's prompt): about 30.
+fn prompt_of(committed: &[Heard]) -> String {
+    let mut words: Vec<&str> = committed.iter().rev().flat_map(|h| h.text.split_whitespace().rev()).take(30).collect();
+    words.reverse();
+    words.join(" ")
 }
 
-/// Transcribe the timeline as it grows; each batch of committed words goes to `out`.
+/// Transcribe the timeline as it grows; each batch of committed segments goes to `out`.
+/// `committed`: the captions the log already holds (a worker taking over), which end at `from`.
 fn transcribe_live(
     shared: Shared,
     transcriber: &Transcriber,
-    mut agreement: Agreement,
-    out: &tokio::sync::mpsc::UnboundedSender<Vec<Word>>,
+    from: f64,
+    mut committed: Vec<Heard>,
+    out: &tokio::sync::mpsc::UnboundedSender<Vec<Heard>>,
 ) -> Result<()> {
     let rate = SAMPLE_RATE as f64;
     let step = (PASS_EVERY_S * rate) as usize;
+    let mut agreement = Agreement::starting_at(from);
     let mut heard = 0usize;
-    let mut buffer_start = agreement.committed_until;
-    let mut committed: Vec<Word> = Vec::new();
-    let send = |words: Vec<Word>, committed: &mut Vec<Word>| {
-        if !words.is_empty() {
-            committed.extend(words.iter().cloned());
-            let _ = out.send(words);
-        }
-    };
     loop {
-        let (window, ended) = {
+        let (window, start, mode) = {
             let mut t = shared.0.lock().unwrap_or_else(|p| p.into_inner());
             while !t.ended && t.samples.len() < heard + step {
                 t = shared.1.wait_timeout(t, Duration::from_secs(1)).unwrap_or_else(|p| p.into_inner()).0;
             }
             let len = t.samples.len();
-            let now = len as f64 / rate;
-            if now - agreement.committed_until > MAX_WINDOW_S {
-                drop(t);
-                let forced = agreement.force_before(now - MAX_WINDOW_S / 2.0);
-                send(forced, &mut committed);
-                buffer_start = agreement.committed_until;
-                continue;
+            let start = agreement.committed_until;
+            let behind = len as f64 / rate - start > MAX_WINDOW_S;
+            let end = if behind { ((start + CHUNK_S) * rate) as usize } else { len };
+            if !behind {
+                heard = len;
             }
-            if now - buffer_start > TRIM_S {
-                buffer_start = agreement.committed_until;
-            }
-            heard = len;
-            let from = ((buffer_start * rate) as usize).min(len);
-            (t.samples[from..len].to_vec(), t.ended)
+            let mode = if behind {
+                Pass::Stretch
+            } else if t.ended {
+                Pass::Final
+            } else {
+                Pass::Live
+            };
+            let from = ((start * rate) as usize).min(len);
+            (t.samples[from..end.min(len)].to_vec(), start, mode)
         };
-        let fresh = window.len() as f64 / rate - (agreement.committed_until - buffer_start).max(0.0);
-        if rms(&window) >= SILENCE_RMS && (fresh >= PASS_EVERY_S / 2.0 || ended) {
-            let words = transcriber.window(&window, &prompt_of(&committed, buffer_start))?;
-            let words = words
+        let span = window.len() as f64 / rate;
+        if rms(&window) < SILENCE_RMS {
+            // Silence: nothing in it to wait for (a little is kept, in case a word starts there).
+            if span > 2.0 || mode != Pass::Live {
+                agreement.skip_to(start + (span - 0.5).max(0.0));
+            }
+        } else {
+            let segments = transcriber.window(&window, &prompt_of(&committed))?;
+            let segments = segments
                 .into_iter()
-                .map(|w| Word { start_s: w.start_s + buffer_start, end_s: w.end_s + buffer_start, text: w.text })
+                .map(|s| Heard { text: s.text, start_s: s.start_s + start, end_s: (s.end_s + start).min(start + span) })
                 .collect();
-            let agreed = agreement.pass(words);
-            send(agreed, &mut committed);
-        } else if fresh > 2.0 {
-            // Silence: nothing in it to wait for.
-            let forced = agreement.force_before(buffer_start + window.len() as f64 / rate - 0.5);
-            send(forced, &mut committed);
-            buffer_start = agreement.committed_until;
+            let done = agreement.pass(segments, mode);
+            if !done.is_empty() {
+                committed.extend(done.iter().cloned());
+                let _ = out.send(done);
+            }
         }
-        if ended {
-            let rest = agreement.finish();
-            send(rest, &mut committed);
+        if mode == Pass::Final {
             return Ok(());
         }
     }
@@ -222,15 +219,14 @@ pub fn captioned(events: &[shared_types::EventEnvelope], recording: RecordingId)
     out
 }
 
-/// A caption from committed words, on the recording's clock.
-fn caption(recording_id: RecordingId, words: &[Word]) -> Option<SessionCommand> {
-    let (first, last) = (words.first()?, words.last()?);
-    let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
-    Some(SessionCommand::AddCaption {
+/// A caption from a committed segment, on the recording's clock.
+fn caption(recording_id: RecordingId, h: &Heard) -> Option<SessionCommand> {
+    let text = h.text.trim();
+    (!text.is_empty()).then(|| SessionCommand::AddCaption {
         recording_id,
-        start_s: first.start_s.max(0.0),
-        end_s: last.end_s.max(first.start_s.max(0.0)),
-        text: text.trim().to_string(),
+        start_s: h.start_s.max(0.0),
+        end_s: h.end_s.max(h.start_s.max(0.0)),
+        text: text.to_string(),
     })
 }
 
@@ -242,23 +238,24 @@ impl Worker {
             job.payload["uploadId"].as_str().and_then(|s| s.parse().ok()).context("payload has no uploadId")?;
         let up = self.store.upload(tenant, upload).await?.context("the upload no longer exists")?;
         let recording_id = up.recording_id();
-        // Resume after the captions of this recording the log already holds.
+        // Resume after the captions of this recording the log already holds (a worker taking over).
         let (events, _) = self.store.events_after(tenant, up.session_id, 0, u64::MAX / 2).await?;
-        let resume_from = events
+        let logged: Vec<Heard> = events
             .iter()
             .filter_map(|e| match &e.event {
-                SessionEvent::CaptionAdded { recording_id: r, end_s, .. } if *r == recording_id => Some(*end_s),
+                SessionEvent::CaptionAdded { recording_id: r, start_s, end_s, text } if *r == recording_id => {
+                    Some(Heard { text: text.clone(), start_s: *start_s, end_s: *end_s })
+                }
                 _ => None,
             })
-            .fold(0.0f64, f64::max);
+            .collect();
+        let resume_from = logged.iter().map(|h| h.end_s).fold(0.0f64, f64::max);
         let transcriber = self.transcriber().await?;
         let shared: Shared = Arc::default();
-        let (words_tx, mut words_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Word>>();
+        let (words_tx, mut words_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Heard>>();
         let listener = {
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
-                transcribe_live(shared, &transcriber, Agreement::starting_at(resume_from), &words_tx)
-            })
+            tokio::task::spawn_blocking(move || transcribe_live(shared, &transcriber, resume_from, logged, &words_tx))
         };
         let mut run: Option<Run> = None;
         let mut next = 1u32;
@@ -313,20 +310,23 @@ impl Worker {
         listener.await?
     }
 
-    /// Append committed words as one `caption.added` (the server's own fact, once per start time).
-    async fn append_caption(&self, job: &Job, recording_id: RecordingId, words: &[Word]) -> Result<()> {
-        let Some(command) = caption(recording_id, words) else { return Ok(()) };
-        let SessionCommand::AddCaption { start_s, .. } = &command else { return Ok(()) };
-        let key = format!("caption/{recording_id}/{}", (start_s * 1000.0).round() as i64);
-        let event = NewEvent {
-            idempotency_key: key,
-            actor_id: None,
-            actor_role: None,
-            occurred_at: None,
-            event: shared_types::decide::authorize(&SessionActor::system(), command)?,
-        };
-        let outcome = self.store.append(job.tenant_id, job.session_id, vec![event]).await?;
-        tracing::debug!(?outcome, "live caption appended");
+    /// Append each committed segment as a `caption.added` (the server's own fact, once per start).
+    async fn append_caption(&self, job: &Job, recording_id: RecordingId, heard: &[Heard]) -> Result<()> {
+        let mut events = Vec::new();
+        for h in heard {
+            let Some(command) = caption(recording_id, h) else { continue };
+            events.push(NewEvent {
+                idempotency_key: format!("caption/{recording_id}/{}", (h.start_s * 1000.0).round() as i64),
+                actor_id: None,
+                actor_role: None,
+                occurred_at: None,
+                event: shared_types::decide::authorize(&SessionActor::system(), command)?,
+            });
+        }
+        if !events.is_empty() {
+            let outcome = self.store.append(job.tenant_id, job.session_id, events).await?;
+            tracing::debug!(?outcome, "live captions appended");
+        }
         Ok(())
     }
 }

@@ -46,9 +46,9 @@ impl Transcriber {
 
     /// Transcribe a short window of a live class: primed with the words committed before it, and
     /// the encoder given only as much context as the window needs (whisper otherwise pays for 30 s
-    /// whatever the length: a window of 10 s runs about three times faster). Its words, in order.
-    pub fn window(&self, pcm: &[f32], prompt: &str) -> Result<Vec<Word>> {
-        Ok(self.run(pcm, Some(prompt), true)?.into_iter().flat_map(|s| s.words).collect())
+    /// whatever the length: a window of 10 s runs about three times faster).
+    pub fn window(&self, pcm: &[f32], prompt: &str) -> Result<Vec<Segment>> {
+        self.run(pcm, Some(prompt), true)
     }
 
     fn run(&self, pcm: &[f32], prompt: Option<&str>, short: bool) -> Result<Vec<Segment>> {
