@@ -29,5 +29,7 @@ psql -q "$url" -c "create database $load_db"
 "$bin/bench-load" "${url%/*}/$load_db"
 echo "== pipeline"
 "$bin/bench-pipeline"
+echo "== live captions: a 2-minute lecture fed at the pace it was spoken, then End class -> artifacts"
+"$bin/bench-captions" 120
 echo "== egress: start to first RTMP byte, CPU of an audio-only stream (redis, livekit-server, egress)"
 cargo run --release -q -p studio-tests --bin bench-egress

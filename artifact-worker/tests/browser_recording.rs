@@ -30,15 +30,7 @@ async fn the_recording_survives_an_outage_and_a_reload() {
     let wav = shots.join("voice.wav");
     let said = "Good morning class. Today we study waves. A wave carries energy from one place to another.";
     assert!(std::process::Command::new("espeak-ng").arg("-w").arg(&wav).arg(said).status().unwrap().success());
-    let env = [
-        ("BASE", app.base.as_ref()),
-        ("SESSION", s.session.as_ref()),
-        ("TEACHER_EMAIL", s.teacher.email.as_ref()),
-        ("PASSWORD", PASSWORD.as_ref()),
-        ("WAV", wav.as_os_str()),
-        ("SHOTS", shots.as_os_str()),
-    ];
-    let (r, stderr) = browser_script("recording.mjs", &env).await;
+    let (r, stderr) = browser_script("recording.mjs", &teacher_env(&app, &s, &wav, &shots)).await;
     println!("browser result: {r}\nscreenshots in {}", shots.display());
     assert!(r["error"].is_null(), "{r}\n{stderr}");
 

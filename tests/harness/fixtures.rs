@@ -34,6 +34,24 @@ pub fn media_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media")
 }
 
+/// What every teacher-side media script takes: the app, the session, its teacher and the password,
+/// the voice and where screenshots go (a script's own settings go on top).
+pub fn teacher_env<'a>(
+    app: &'a crate::TestApp,
+    school: &'a crate::School,
+    wav: &'a std::path::Path,
+    shots: &'a std::path::Path,
+) -> Vec<(&'static str, &'a std::ffi::OsStr)> {
+    vec![
+        ("BASE", app.base.as_ref()),
+        ("SESSION", school.session.as_ref()),
+        ("TEACHER_EMAIL", school.teacher.email.as_ref()),
+        ("PASSWORD", crate::PASSWORD.as_ref()),
+        ("WAV", wav.as_os_str()),
+        ("SHOTS", shots.as_os_str()),
+    ]
+}
+
 /// Run `student-web/media/test/<script>` with node and `env`; its last stdout line as JSON, and its
 /// stderr (for failure messages).
 pub async fn browser_script(script: &str, env: &[(&str, &std::ffi::OsStr)]) -> (serde_json::Value, String) {

@@ -165,20 +165,9 @@ async fn present_view_streams_through_the_panel() {
     let s = app.school("Stream panel").await;
     assert_eq!(app.post("/api/sessions/start", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
     let mut rx = Receiver::listen(&shots, "panel");
-    let (result, stderr) = browser_script(
-        "stream.mjs",
-        &[
-            ("BASE", app.base.as_ref()),
-            ("SESSION", s.session.as_ref()),
-            ("TEACHER_EMAIL", s.teacher.email.as_ref()),
-            ("PASSWORD", PASSWORD.as_ref()),
-            ("WAV", wav.as_os_str()),
-            ("SHOTS", shots.as_os_str()),
-            ("RTMP_URL", rx.url.as_ref()),
-            ("STREAM_KEY", "key-panel".as_ref()),
-        ],
-    )
-    .await;
+    let mut env = teacher_env(&app, &s, &wav, &shots);
+    env.extend([("RTMP_URL", rx.url.as_ref()), ("STREAM_KEY", "key-panel".as_ref())]);
+    let (result, stderr) = browser_script("stream.mjs", &env).await;
     println!("browser result: {result}\nscreenshots in {}", shots.display());
     assert!(result["error"].is_null(), "{result}\n{stderr}\n{}", stack.egress_log());
     assert!(result["emptyState"].as_str().unwrap().starts_with("No destinations yet"));
