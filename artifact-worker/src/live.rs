@@ -1,8 +1,8 @@
 //! Live captions while the class runs (job `live_captions`, one per recording upload): the upload's
 //! parts are fetched as they arrive and decoded as one growing stream per recorder run (a reloaded
 //! page starts a new run, placed at its own second); the audio not yet committed is transcribed
-//! again whenever about a second more has come, and the words two passes agree on
-//! ([`Agreement`]) become `caption.added` events. The job ends once the upload is complete (by the
+//! again whenever about a second more has come, and the whole whisper segments two passes agree on
+//! ([`Agreement`]) become `caption.added` events; a backlog over 16 s goes a 12 s stretch at a time. The job ends once the upload is complete (by the
 //! page, or by the server after the class ended) and its last words are committed. A worker that
 //! stops mid-class loses its lease; the next one decodes the parts again and commits only after the
 //! last caption the log holds, so none is written twice.

@@ -46,7 +46,7 @@ impl Transcriber {
 
     /// Transcribe a short window of a live class: primed with the words committed before it, and
     /// the encoder given only as much context as the window needs (whisper otherwise pays for 30 s
-    /// whatever the length: a window of 10 s runs about three times faster).
+    /// whatever the length of the audio).
     pub fn window(&self, pcm: &[f32], prompt: &str) -> Result<Vec<Segment>> {
         self.run(pcm, Some(prompt), true)
     }

@@ -33,6 +33,15 @@ fn worker_process(app: &TestApp, name: &str, log: &std::path::Path) -> Child {
 
 struct Killed(Child);
 
+/// The test's temp dir, removed however the test ends.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -47,6 +56,7 @@ async fn captions_reach_students_while_the_class_runs() {
     app.live(&s).await;
     let dir = std::env::temp_dir().join(format!("live-captions-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
     let (_, durations) = lecture(&dir);
     let spoken: f64 = durations.iter().sum();
     let webm = dir.join("lecture.webm");
@@ -188,5 +198,4 @@ async fn captions_reach_students_while_the_class_runs() {
         let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
         assert!(text.contains("job claimed") && text.contains("live_captions"), "{log}: {text}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
