@@ -76,6 +76,13 @@ async fn a_student_watches_the_replay() {
     assert!(r["error"].is_null(), "{}\n{}", r["error"], String::from_utf8_lossy(&out.stderr));
 
     assert_eq!(r["segments"], json!(segments.len()), "every transcript segment is listed");
+    // The page and the tab name the lesson and the course, not just "Replay".
+    let dto = app.get(&format!("/api/sessions/{}", s.session), &s.student.token).await.body;
+    let (lesson, course) = (dto["lessonTitle"].as_str().unwrap(), dto["courseTitle"].as_str().unwrap());
+    assert!(!lesson.is_empty() && !course.is_empty(), "{dto}");
+    assert_eq!(r["titles"]["heading"], lesson, "{}", r["titles"]);
+    let tab = r["titles"]["tab"].as_str().unwrap();
+    assert!(tab.starts_with(&format!("{lesson} — {course}, ")) && tab.ends_with(" · Replay"), "{tab}");
     let titles: Vec<&Value> = chapters.iter().map(|c| &c["title"]).collect();
     assert_eq!(r["chapters"], json!(titles));
     let second = chapters[1]["startS"].as_f64().unwrap();

@@ -255,6 +255,32 @@ async fn students_use_the_live_room() {
     assert_eq!(answered.len(), 1);
     assert_eq!(answered[0]["content"], "Why does the ball speed up?", "the top question was answered");
 
+    // Titles: the lesson, the course and the date on the page and in the tab, the page's kind last.
+    let dto = api.get(&format!("/api/sessions/{session}"), &teacher).await;
+    let (lesson, course_title) = (dto["lessonTitle"].as_str().unwrap(), dto["courseTitle"].as_str().unwrap());
+    assert!(!lesson.is_empty() && !course_title.is_empty(), "{dto}");
+    for (page, what) in [("room", "Live"), ("present", "Presenting"), ("ended", "Ended")] {
+        let t = &r["titles"][page];
+        assert_eq!(t["heading"], lesson, "{page}: {t}");
+        assert!(t["course"].as_str().unwrap().starts_with(&format!("{course_title} · ")), "{page}: {t}");
+        let tab = t["tab"].as_str().unwrap();
+        assert!(tab.starts_with(&format!("{lesson} — {course_title}, ")), "{page}: {tab}");
+        assert!(tab.ends_with(&format!(" · {what}")), "{page}: {tab}");
+    }
+    // The teacher's page, reloaded as the class ended, says so too.
+    assert_eq!(r["titles"]["presentEnded"]["status"], "ended", "{}", r["titles"]["presentEnded"]);
+    assert!(r["titles"]["presentEnded"]["tab"].as_str().unwrap().ends_with(" · Ended"));
+
+    // Ended: the badge says so, every control that would write is gone or disabled.
+    let e = &r["ended"];
+    assert_eq!(r["titles"]["ended"]["status"], "ended");
+    assert_eq!(e["link"], false, "no \"Live\" badge after the end: {e}");
+    assert_eq!(e["hand"], false, "no hand to raise: {e}");
+    assert_eq!(e["vote"], false, "no vote button: {e}");
+    assert_eq!(e["disabled"], json!(["#ask", "#ask-send", "#say", "#say-send"]), "{e}");
+    assert_eq!(e["upvotes"], true, "{e}");
+    assert!(e["banner"].as_str().unwrap_or_default().contains("The class has ended"), "{e}");
+
     assert_eq!(r["afterSignOut"], 401, "signed out for real");
 
     // Accessibility and layout.
@@ -262,7 +288,7 @@ async fn students_use_the_live_room() {
         assert_eq!(r["axe"][page], json!([]), "axe on {page}");
     }
     assert!(r["phoneOverflow"].as_i64().unwrap() <= 0, "no sideways scrolling at 390 px: {}", r["phoneOverflow"]);
-    for shot in ["signin.png", "courses.png", "room-desktop.png", "room-phone.png", "present.png"] {
+    for shot in ["signin.png", "courses.png", "room-desktop.png", "room-phone.png", "present.png", "room-ended.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 5_000, "{shot}");
     }
     server.kill();

@@ -259,6 +259,12 @@ pub struct SessionDto {
     /// scheduled | live | ended
     pub status: String,
     pub head: u64,
+    /// The lesson's title, for headings and the browser tab (empty from servers before it existed).
+    #[serde(default)]
+    pub lesson_title: String,
+    /// The course's title.
+    #[serde(default)]
+    pub course_title: String,
 }
 
 /// Body of start / join / leave / end.

@@ -94,6 +94,59 @@ pub fn local_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     d.to_locale_string("en-GB", &opts).as_string().unwrap_or_default()
 }
 
+/// A local date, e.g. "1 Dec 2026".
+pub fn local_date(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(t.timestamp_millis() as f64));
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"dateStyle".into(), &"medium".into());
+    d.to_locale_string("en-GB", &opts).as_string().unwrap_or_default()
+}
+
+/// What the browser tab says while the calling page is shown (the app's name again after it).
+#[hook]
+pub fn use_tab_title(title: Option<String>) {
+    use_effect_with(title, |t| {
+        let doc = web_sys::window().and_then(|w| w.document());
+        if let (Some(doc), Some(t)) = (&doc, t) {
+            doc.set_title(t);
+        }
+        move || {
+            if let Some(doc) = doc {
+                doc.set_title(APP_NAME);
+            }
+        }
+    });
+}
+
+/// The app's name, the tab's title outside a class.
+pub const APP_NAME: &str = "Teaching studio";
+
+/// A class page's heading: the lesson's title, and under it the course and the date.
+#[derive(Properties, PartialEq)]
+pub struct ClassTitleProps {
+    pub session: SessionDto,
+    /// When the class was (its start, else its scheduled start).
+    pub when: chrono::DateTime<chrono::Utc>,
+    /// What the page is, for the tab ("Live", "Presenting", "Replay", "Ended").
+    pub what: AttrValue,
+}
+
+#[function_component(ClassTitle)]
+pub fn class_title(props: &ClassTitleProps) -> Html {
+    let s = &props.session;
+    let date = local_date(&props.when);
+    use_tab_title(Some(crate::view::tab_title(&s.lesson_title, &s.course_title, &date, &props.what)));
+    let lesson = if s.lesson_title.is_empty() { "Class".to_string() } else { s.lesson_title.clone() };
+    html! {
+        <div class="class-title">
+            <h1 id="class-title">{ lesson }</h1>
+            <p class="muted small" id="class-course">
+                { s.course_title.clone() }{ if s.course_title.is_empty() { "" } else { " · " } }<time>{ date }</time>
+            </p>
+        </div>
+    }
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let route = use_state(current_route);

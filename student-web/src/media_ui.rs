@@ -106,6 +106,9 @@ pub struct BroadcastProps {
     pub grant: Option<LiveKitGrant>,
     /// Told once the class has ended (after the recording is uploaded).
     pub on_ended: Callback<()>,
+    /// The class has ended (here or elsewhere, e.g. in the studio): nothing more to send or end.
+    #[prop_or(false)]
+    pub ended: bool,
 }
 
 /// Where the class recording is (its figures come from the recorder's reports).
@@ -156,6 +159,30 @@ struct Pane {
 }
 
 impl Pane {
+    /// Stop the recorder (its last slices go up, or stay in this browser until they can) and leave
+    /// the LiveKit room.
+    async fn stop(&self) -> Result<(), String> {
+        let handle = self.recorder.borrow_mut().take();
+        if let Some(handle) = handle {
+            self.rec.set(Rec::Finishing);
+            let uploaded = media::stop_recording(&handle).await?;
+            expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
+            self.rec.set(Rec::Done(match uploaded["waiting"].as_u64() {
+                Some(n) => format!(
+                    "{n} parts are still in this browser: keep this page open (or reopen it) to send them; \
+                     the server keeps what it has"
+                ),
+                None => "uploaded; the transcript will follow".into(),
+            }));
+        }
+        let r = self.room.borrow().clone();
+        if let Some(r) = r {
+            media::disconnect(&r).await;
+        }
+        self.live.set(false);
+        Ok(())
+    }
+
     /// Run `work` with the pane busy; its error is shown.
     fn run(&self, work: impl std::future::Future<Output = Result<(), String>> + 'static) {
         let pane = self.clone();
@@ -234,35 +261,29 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
         Callback::from(move |_| {
             let (p2, session, on_ended) = (p.clone(), session.clone(), on_ended.clone());
             p.run(async move {
-                let handle = p2.recorder.borrow_mut().take();
-                if let Some(handle) = handle {
-                    p2.rec.set(Rec::Finishing);
-                    let uploaded = media::stop_recording(&handle).await?;
-                    expose("uploaded", &media::to_js(&uploaded).unwrap_or(JsValue::TRUE));
-                    p2.rec.set(Rec::Done(match uploaded["waiting"].as_u64() {
-                        Some(n) => format!(
-                            "{n} parts are still in this browser: keep this page open (or reopen it) to send them; \
-                             the server keeps what it has"
-                        ),
-                        None => "uploaded; the transcript will follow".into(),
-                    }));
-                }
-                let r = p2.room.borrow().clone();
-                if let Some(r) = r {
-                    media::disconnect(&r).await;
-                }
+                p2.stop().await?;
                 let body = shared_types::dto::SessionAction {
                     session_id: session.parse().map_err(|_| "bad session id")?,
                     idempotency_key: None,
                 };
                 crate::api::post::<serde_json::Value>("/api/sessions/end", &body).await.map_err(|e| e.message)?;
-                p2.live.set(false);
                 expose("ended", &JsValue::TRUE);
                 on_ended.emit(());
                 Ok(())
             });
         })
     };
+    {
+        // Ended elsewhere (the studio, another tab, an admin): stop recording and leave the room.
+        let p = pane.clone();
+        use_effect_with(props.ended, move |ended| {
+            if *ended && (p.recorder.borrow().is_some() || p.room.borrow().is_some()) {
+                let p2 = p.clone();
+                p.run(async move { p2.stop().await });
+            }
+        });
+    }
+    let ended = props.ended;
     let Pane { state, rec, figures, error, live, busy, .. } = pane;
 
     html! {
@@ -277,8 +298,8 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
             </p>
             <div class="row">
                 <label class="check"><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>
-                <button id="go" class="primary" onclick={go} disabled={*live || *busy || props.grant.is_none()}>{ "Go live" }</button>
-                <button id="end" class="danger" onclick={end} disabled={*busy}>{ "End class" }</button>
+                <button id="go" class="primary" onclick={go} disabled={*live || *busy || ended || props.grant.is_none()}>{ "Go live" }</button>
+                <button id="end" class="danger" onclick={end} disabled={*busy || ended}>{ if ended { "Class ended" } else { "End class" } }</button>
             </div>
             if props.grant.is_none() { <p class="note">{ "Live audio and video are not configured on this server; the class runs without them." }</p> }
             <p id="error" class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>

@@ -154,8 +154,8 @@ pub fn replay(props: &ReplayProps) -> Html {
     html! {
         <div class="replay">
             <header class="room-head">
-                <h1>{ "Replay" }</h1>
-                if let Some(t) = class_start { <time class="muted">{ crate::app::local_time(&t) }</time> }
+                <crate::app::ClassTitle session={r.session.clone()} when={class_start.unwrap_or(r.session.scheduled_start)} what="Replay" />
+                <span class="badge">{ "Replay" }</span>
                 <a class="button ghost" href="#/">{ "My courses" }</a>
             </header>
             <div class="replay-grid">

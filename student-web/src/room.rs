@@ -7,7 +7,7 @@
 //! the same reducer as the server — so what the page shows is what `GET …/state` says.
 
 use crate::api;
-use crate::app::{replay_href, Me};
+use crate::app::{replay_href, ClassTitle, Me};
 use crate::board::{BoardCanvas, SlideImage};
 use crate::live::{Link, LiveFeed};
 use crate::media_ui::{expose, MediaBroadcast, MediaWatch};
@@ -35,7 +35,7 @@ enum Phase {
     Loading,
     /// Not live: the session as it is (scheduled or ended).
     Waiting(SessionDto),
-    Joined(Rc<JoinResponse>),
+    Joined(Rc<JoinResponse>, Rc<SessionDto>),
     Failed(String),
 }
 
@@ -62,6 +62,11 @@ pub(crate) struct Ctx {
 impl Ctx {
     fn state(&self) -> std::cell::Ref<'_, SessionState> {
         self.model.0.borrow()
+    }
+
+    /// The class is over: nothing that writes to it can act any more.
+    fn ended(&self) -> bool {
+        self.state().status == SessionStatus::Ended
     }
 }
 
@@ -161,7 +166,7 @@ pub fn room(props: &RoomProps) -> Html {
                 let late = !present && running_ms.is_some() && (head >= 20 || running_ms > Some(120_000.0));
                 *model.borrow_mut() = state;
                 version.set(head);
-                phase.set(Phase::Joined(Rc::new(joined)));
+                phase.set(Phase::Joined(Rc::new(joined), Rc::new(dto)));
                 let on_event = {
                     let (model, version) = (model.clone(), version.clone());
                     Callback::from(move |e: EventEnvelope| {
@@ -226,34 +231,47 @@ pub fn room(props: &RoomProps) -> Html {
             </section>
         },
         Phase::Waiting(dto) => html! { <Waiting dto={dto} present={props.present} on_live={retry} /> },
-        Phase::Joined(joined) => {
+        Phase::Joined(joined, dto) => {
             let ctx =
                 Ctx { session, model: Model(model.clone()), version: *version, me: me.me.id, present: props.present };
             let dismiss = {
                 let missed = missed.clone();
                 Callback::from(move |_| missed.set(None))
             };
-            let ended = ctx.state().status == SessionStatus::Ended;
+            let ended = ctx.ended();
+            let when = ctx.state().started_at.unwrap_or(dto.scheduled_start);
+            let what = if ended {
+                "Ended"
+            } else if props.present {
+                "Presenting"
+            } else {
+                "Live"
+            };
             let on_ended = {
                 let attempt = attempt.clone();
                 Callback::from(move |_| attempt.set(*attempt + 1))
             };
             let has_media = props.present || joined.livekit.is_some();
             let media = if props.present {
-                html! { <MediaBroadcast session={props.session.clone()} grant={joined.livekit.clone()} on_ended={on_ended} /> }
+                html! { <MediaBroadcast session={props.session.clone()} grant={joined.livekit.clone()} on_ended={on_ended} ended={ended} /> }
             } else {
                 html! { <MediaWatch grant={joined.livekit.clone()} /> }
             };
             html! {
                 <div class={classes!("room", props.present.then_some("presenting"))} data-head={ctx.version.to_string()}>
                     <header class="room-head">
-                        <h1>{ if props.present { "Presenting" } else { "Class" } }</h1>
-                        <LinkBadge link={*link} />
-                        if !has_media { <span class="note small" id="no-media">{ "No live audio or video on this server; slides, chat and polls work." }</span> }
+                        <ClassTitle session={(*dto).clone()} when={when} what={what} />
+                        if props.present { <span class="badge">{ "Presenter view" }</span> }
+                        if ended {
+                            <span id="status" class="link ended" data-status="ended" role="status"><span class="dot" aria-hidden="true"></span>{ "Ended" }</span>
+                        } else {
+                            <LinkBadge link={*link} />
+                        }
+                        if !has_media && !ended { <span class="note small" id="no-media">{ "No live audio or video on this server; slides, chat and polls work." }</span> }
                         if !ctx.state().captions.is_empty() {
                             <button id="cc" class="ghost" aria-pressed={captions.to_string()} onclick={toggle_captions}>{ "Captions" }</button>
                         }
-                        if !props.present { <HandButton ctx={ctx.clone()} /> }
+                        if !props.present && !ended { <HandButton ctx={ctx.clone()} /> }
                     </header>
                     if ended {
                         <p class="note" role="status">{ "The class has ended. " }<a href={replay_href(&props.session, None)}>{ "Watch the replay" }</a></p>
@@ -267,7 +285,7 @@ pub fn room(props: &RoomProps) -> Html {
                                 // The presenter's media controls sit beside the stage, not on it.
                                 <Stage ctx={ctx.clone()} media={Html::default()} has_media={false} />
                                 <section class="card" aria-label="Camera and microphone">{ media }</section>
-                                <PresenterBar ctx={ctx.clone()} />
+                                if !ended { <PresenterBar ctx={ctx.clone()} /> }
                                 if joined.livekit.is_some() && !ended {
                                     <crate::streams::StreamPanel session={props.session.clone()} streaming={ctx.state().streaming} failure={ctx.state().stream_failure.clone()} />
                                 }
@@ -335,13 +353,16 @@ fn waiting(props: &WaitingProps) -> Html {
         })
     };
     let id = props.dto.id.to_string();
+    let ended = props.dto.status == "ended";
+    let what = if ended { "Ended" } else { "Not started" };
     html! {
         <section class="empty card waiting">
-            if props.dto.status == "ended" {
-                <h1>{ "This class has ended" }</h1>
+            <ClassTitle session={props.dto.clone()} when={props.dto.scheduled_start} what={what} />
+            if ended {
+                <h2 id="status" data-status="ended">{ "This class has ended" }</h2>
                 <p><a class="button primary" href={replay_href(&id, None)}>{ "Watch the replay" }</a></p>
             } else {
-                <h1>{ "The class has not started yet" }</h1>
+                <h2 id="status" data-status="scheduled">{ "The class has not started yet" }</h2>
                 <p>{ "Scheduled for " }<time>{ crate::app::local_time(&props.dto.scheduled_start) }</time>{ "." }</p>
                 if props.present {
                     <button id="start" class="primary" onclick={start} disabled={*busy}>{ "Start class" }</button>
@@ -660,7 +681,7 @@ fn poll_pane(props: &CtxProps) -> Html {
         };
     };
     let mine = poll.votes.get(&props.ctx.me).copied();
-    let show_results = mine.is_some() || poll.closed || props.ctx.present;
+    let show_results = mine.is_some() || poll.closed || props.ctx.present || props.ctx.ended();
     let tally = poll.tally();
     let total: u32 = tally.iter().sum();
     let vote = {
@@ -715,7 +736,7 @@ fn poll_pane(props: &CtxProps) -> Html {
                     <button id="vote" class="primary" type="submit">{ "Vote" }</button>
                 </form>
             }
-            if props.ctx.present && !poll.closed {
+            if props.ctx.present && !poll.closed && !props.ctx.ended() {
                 <button id="close-poll" onclick={close}>{ "Close poll" }</button>
             }
             <p class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
@@ -739,6 +760,7 @@ fn questions_pane(props: &CtxProps) -> Html {
         Callback::from(move |_| write(&path, serde_json::json!({}), error.clone(), || ()))
     };
     let qs = view::questions_in_order(&s);
+    let ended = s.status == SessionStatus::Ended;
     // A long class can hold a thousand questions: the top ones first, the rest on request.
     let hidden = qs.len().saturating_sub(*limit);
     let show_all = {
@@ -748,7 +770,7 @@ fn questions_pane(props: &CtxProps) -> Html {
     html! {
         <section class="pane questions" aria-labelledby="qa-title">
             <h2 id="qa-title">{ "Questions" }</h2>
-            if qs.is_empty() { <p class="muted">{ "No questions yet. Ask one below." }</p> }
+            if qs.is_empty() { <p class="muted">{ if ended { "No questions were asked." } else { "No questions yet. Ask one below." } }</p> }
             <ul id="questions" class="list">
                 { for qs.iter().take(*limit).map(|q| {
                     let voted = q.upvoters.contains(&props.ctx.me);
@@ -759,11 +781,11 @@ fn questions_pane(props: &CtxProps) -> Html {
                             <p class="meta">
                                 <span>{ view::who(&s, q.author, q.author_role, Some(props.ctx.me)) }</span>
                                 if q.answered { <span class="badge ended">{ "Answered" }</span> }
-                                <button class="upvote" aria-pressed={voted.to_string()} disabled={voted}
+                                <button class="upvote" aria-pressed={voted.to_string()} disabled={voted || ended}
                                     onclick={act(format!("/api/questions/{}/upvote", q.id))}>
                                     <span class="sr-only">{ "Upvote, now " }</span><span aria-hidden="true">{ "▲ " }</span>{ q.upvoters.len() }
                                 </button>
-                                if props.ctx.present && !q.answered {
+                                if props.ctx.present && !q.answered && !ended {
                                     <button onclick={act(format!("/api/questions/{}/answer", q.id))}>{ "Answered" }</button>
                                     <button class="ghost" onclick={act(format!("/api/questions/{}/dismiss", q.id))}>{ "Dismiss" }</button>
                                 }
@@ -775,8 +797,9 @@ fn questions_pane(props: &CtxProps) -> Html {
             if hidden > 0 { <button class="link-button" onclick={show_all}>{ format!("Show {hidden} more questions") }</button> }
             <form class="row" onsubmit={ask}>
                 <label class="sr-only" for="ask">{ "Your question" }</label>
-                <input id="ask" ref={input} type="text" placeholder="Ask a question" maxlength="2000" />
-                <button id="ask-send" type="submit">{ "Ask" }</button>
+                <input id="ask" ref={input} type="text" maxlength="2000" disabled={ended}
+                    placeholder={if ended { "The class has ended" } else { "Ask a question" }} />
+                <button id="ask-send" type="submit" disabled={ended}>{ "Ask" }</button>
             </form>
             <p class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
         </section>
@@ -805,6 +828,7 @@ fn chat_pane(props: &CtxProps) -> Html {
         content,
     });
     let shown: Vec<_> = s.chat.iter().filter(|m| !m.hidden).collect();
+    let ended = s.status == SessionStatus::Ended;
     // The newest messages; earlier ones on request (a long class has thousands).
     let earlier = shown.len().saturating_sub(*limit);
     let more = {
@@ -823,8 +847,9 @@ fn chat_pane(props: &CtxProps) -> Html {
             </ol>
             <form class="row" onsubmit={send}>
                 <label class="sr-only" for="say">{ "Message" }</label>
-                <input id="say" ref={input} type="text" placeholder="Say something" maxlength="2000" />
-                <button id="say-send" type="submit">{ "Send" }</button>
+                <input id="say" ref={input} type="text" maxlength="2000" disabled={ended}
+                    placeholder={if ended { "The class has ended" } else { "Say something" }} />
+                <button id="say-send" type="submit" disabled={ended}>{ "Send" }</button>
             </form>
             <p class="error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
         </section>

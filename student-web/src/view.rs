@@ -266,8 +266,30 @@ pub fn undo_gesture(s: &SessionState, board: &str) -> Option<SessionEvent> {
     }
 }
 
+/// The browser tab's title for a class page: the lesson first (what tells three tabs apart when
+/// they are narrow), then the course and the date, then what the page is ("Live", "Replay", …).
+pub fn tab_title(lesson: &str, course: &str, date: &str, what: &str) -> String {
+    let lesson = if lesson.trim().is_empty() { "Class" } else { lesson.trim() };
+    let mut t = lesson.to_string();
+    if !course.trim().is_empty() {
+        t.push_str(" — ");
+        t.push_str(course.trim());
+    }
+    if !date.is_empty() {
+        t.push_str(", ");
+        t.push_str(date);
+    }
+    format!("{t} · {what}")
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tab_titles_name_the_lesson_first() {
+        assert_eq!(tab_title("Forces", "Physics 101", "4 Dec 2026", "Live"), "Forces — Physics 101, 4 Dec 2026 · Live");
+        assert_eq!(tab_title(" ", "", "", "Replay"), "Class · Replay");
+    }
     use shared_types::events::Stroke;
 
     fn stroke(id: &str, points: &[[f64; 2]]) -> Stroke {

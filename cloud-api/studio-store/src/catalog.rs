@@ -20,7 +20,9 @@ fn lesson_from(r: &AnyRow) -> StoreResult<LessonDto> {
 /// A session row with its head: the highest sequence in its log (the log's `(session_id, sequence)`
 /// key assigns sequences; no column keeps a copy that every append would rewrite).
 pub(crate) const SESSION_COLS: &str = "id, lesson_id, course_id, tenant_id, scheduled_start, scheduled_end, status, \
-     (select coalesce(max(e.sequence), 0) from session_state_events e where e.session_id = sessions.id) as head";
+     (select coalesce(max(e.sequence), 0) from session_state_events e where e.session_id = sessions.id) as head, \
+     (select l.title from lessons l where l.id = sessions.lesson_id) as lesson_title, \
+     (select c.title from courses c where c.id = sessions.course_id) as course_title";
 
 pub(crate) fn session_from(r: &AnyRow) -> StoreResult<SessionDto> {
     Ok(SessionDto {
@@ -32,6 +34,8 @@ pub(crate) fn session_from(r: &AnyRow) -> StoreResult<SessionDto> {
         scheduled_end: col_ts(r, "scheduled_end")?,
         status: r.try_get("status")?,
         head: r.try_get::<i64, _>("head")? as u64,
+        lesson_title: r.try_get::<Option<String>, _>("lesson_title")?.unwrap_or_default(),
+        course_title: r.try_get::<Option<String>, _>("course_title")?.unwrap_or_default(),
     })
 }
 

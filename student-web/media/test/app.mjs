@@ -7,7 +7,7 @@
 // closes and opens polls; screenshots. Env: BASE, SESSION, PASSWORD, STUDENT_EMAIL, STUDENT2_EMAIL, TEACHER_EMAIL, DECK_PDF,
 // SHOTS. Prints one JSON line last.
 import { createInterface } from 'node:readline';
-import { env, launch, signIn, axe, tabTo, sleep, watch, cspViolations } from './common.mjs';
+import { env, launch, signIn, axe, tabTo, sleep, watch, cspViolations, titles } from './common.mjs';
 
 const [base, session, password, shots] = [env('BASE'), env('SESSION'), env('PASSWORD'), env('SHOTS')];
 const stdin = createInterface({ input: process.stdin });
@@ -63,6 +63,7 @@ try {
   await until(student, () => document.querySelector('#link')?.dataset.link === 'live');
   await until(student, () => document.querySelector('#slide img')?.naturalWidth > 0);
   result.joined = { dom: await roomDom(student), state: await state(student) };
+  result.titles = { room: await titles(student) };
 
   // Vote with the mouse, ask a question with the keyboard's Enter.
   await student.check('#opt-1');
@@ -149,6 +150,24 @@ try {
   await teacher.evaluate(() => window.scrollTo(0, 0));
   await teacher.screenshot({ path: `${shots}/present.png`, fullPage: true });
   result.afterTeacher = { dom: await roomDom(student), state: await state(student) };
+  result.titles.present = await titles(teacher);
+
+  // The teacher ends the class: the room says "Ended" and nothing that writes can be used any more.
+  await teacher.click('#end');
+  await until(student, () => document.querySelector('#status')?.dataset.status === 'ended');
+  await until(teacher, () => document.querySelector('#status')?.dataset.status === 'ended');
+  result.ended = await student.evaluate(() => {
+    const q = (s) => document.querySelector(s);
+    return {
+      link: !!q('#link'), hand: !!q('#hand'), vote: !!q('#vote'),
+      disabled: ['#ask', '#ask-send', '#say', '#say-send'].filter((s) => q(s)?.disabled),
+      upvotes: [...document.querySelectorAll('#questions .upvote')].every((b) => b.disabled),
+      banner: q('.room .note[role=status]')?.textContent || null,
+    };
+  });
+  result.titles.ended = await titles(student);
+  result.titles.presentEnded = await titles(teacher);
+  await student.screenshot({ path: `${shots}/room-ended.png` });
 
   // Signing out ends the session: the sign-in form again, and the API refuses the old cookie.
   await student.click('#signout');

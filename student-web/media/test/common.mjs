@@ -82,3 +82,11 @@ export async function tabTo(page, selector, max = 80) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** What a class page says it is: the tab's title, the heading, the course line, the status badge. */
+export const titles = (page) => page.evaluate(() => ({
+  tab: document.title,
+  heading: document.querySelector('#class-title')?.textContent || null,
+  course: document.querySelector('#class-course')?.textContent || null,
+  status: document.querySelector('#status')?.dataset.status || null,
+}));

@@ -57,5 +57,5 @@ await report(browser, result, async () => {
   result.recording = await teacher.evaluate(() => window.__studio.uploaded);
   // After the end the present view turns into "this class has ended" with the replay link.
   await teacher.waitForSelector('a[href$="/replay"]', { timeout: 10000 });
-  result.teacherAfterEnd = await teacher.evaluate(() => document.querySelector('main h1')?.textContent ?? null);
+  result.teacherAfterEnd = await teacher.evaluate(() => document.querySelector('main #status')?.textContent ?? null);
 });

@@ -1,7 +1,7 @@
 // The replay page (artifact-worker/tests/browser_replay.rs): transcript and chapters visible, a chapter
 // click seeks the player, the slide pane follows the playhead, search narrows the transcript, captions
 // track present; axe-core; screenshots. Env: BASE, SESSION, EMAIL, PASSWORD, SHOTS, CHECK_AT, SEARCH.
-import { env, launch, signIn, axe, cspViolations } from './common.mjs';
+import { env, launch, signIn, axe, cspViolations, titles } from './common.mjs';
 
 const [base, session, shots] = [env('BASE'), env('SESSION'), env('SHOTS')];
 const result = {};
@@ -17,6 +17,7 @@ try {
   await page.goto(`${base}/app/#/sessions/${session}/replay`);
   await until(page, () => document.querySelectorAll('#transcript li').length > 0 && document.querySelectorAll('#chapters li').length > 0);
   result.segments = await page.evaluate(() => document.querySelectorAll('#transcript li').length);
+  result.titles = await titles(page);
   result.chapters = await page.evaluate(() => [...document.querySelectorAll('#chapters button')].map((b) => b.lastChild.textContent));
   result.captions = await page.evaluate(() => document.querySelector('#player track')?.getAttribute('src') || null);
   await until(page, () => document.querySelector('#player').readyState >= 1);
