@@ -61,7 +61,9 @@ async fn students_use_the_live_room() {
 
     // A second student in the demo course.
     let email2 = "student2@demo.school";
-    let u = api.post("/api/admin/users", &admin, json!({"email": email2, "password": PASSWORD})).await;
+    let u = api
+        .post("/api/admin/users", &admin, json!({"email": email2, "password": PASSWORD, "displayName": "Ana Lima"}))
+        .await;
     let grant = json!({"userId": u["id"], "role": "student", "scope": "course", "scopeId": course});
     api.post("/api/admin/roles", &admin, grant).await;
 
@@ -220,6 +222,9 @@ async fn students_use_the_live_room() {
         assert_eq!(q["text"], s["content"]);
     }
     assert_eq!(dom_qs[0]["upvotes"], 1, "the upvoted question is listed first");
+    // Authors by name (the course's people), "You" for one's own.
+    assert_eq!(dom_qs[0]["author"], "You", "{}", dom_qs[0]);
+    assert_eq!(dom_qs[1]["author"], "Ana Lima", "the classmate is named, not \"Student 01a2\": {}", dom_qs[1]);
     assert_eq!(dom_qs[0]["text"], "Why does the ball speed up?");
     assert_eq!(r["keyboard"], json!({"radio": true, "vote": true, "ask": true, "upvote": true}));
 
@@ -280,6 +285,12 @@ async fn students_use_the_live_room() {
     assert_eq!(e["disabled"], json!(["#ask", "#ask-send", "#say", "#say-send"]), "{e}");
     assert_eq!(e["upvotes"], true, "{e}");
     assert!(e["banner"].as_str().unwrap_or_default().contains("The class has ended"), "{e}");
+
+    // The present view's hand queue: by name, first raised first; lowered and raised again goes last;
+    // the teacher lowers the first.
+    assert_eq!(r["hands"]["raised"], json!(["Demo student", "Ana Lima"]), "{}", r["hands"]);
+    assert_eq!(r["hands"]["again"], json!(["Ana Lima", "Demo student"]), "{}", r["hands"]);
+    assert_eq!(r["hands"]["afterLower"], json!(["Demo student"]), "{}", r["hands"]);
 
     assert_eq!(r["afterSignOut"], 401, "signed out for real");
 

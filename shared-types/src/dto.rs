@@ -219,6 +219,22 @@ pub struct CourseDto {
     pub title: String,
 }
 
+/// Someone in a course as a class names them: their name (none when the school gave none), never
+/// their email. `GET /api/courses/{id}/people`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonDto {
+    pub user_id: UserId,
+    pub name: Option<String>,
+    /// Their role in the course (a course grant before a school-wide one).
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct People {
+    pub people: Vec<PersonDto>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateLesson {

@@ -40,6 +40,9 @@ pub struct LessonEntry {
 pub struct CourseEntry {
     pub course: CourseDto,
     pub lessons: Vec<LessonEntry>,
+    /// Who is in the course, by name: chat, questions and hands name people with it, offline too.
+    #[serde(default)]
+    pub people: Vec<crate::dto::PersonDto>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

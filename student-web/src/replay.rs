@@ -39,14 +39,24 @@ pub fn replay(props: &ReplayProps) -> Html {
     let now = use_state(|| 0.0f64);
     let duration = use_state(|| 0.0f64);
     let query = use_state(String::new);
+    let names = use_state(|| Rc::new(view::Names::new()));
     let player = use_node_ref();
     let transcript = use_node_ref();
     {
-        let (replay, log, session) = (replay.clone(), log.clone(), props.session.clone());
+        let (replay, log, session, names) = (replay.clone(), log.clone(), props.session.clone(), names.clone());
         use_effect_with(session.clone(), move |_| {
             spawn_local(async move {
                 let got = api::get::<ReplayDto>(&format!("/api/replays/{session}")).await;
                 let head = got.as_ref().map(|r| r.state.head).unwrap_or(0);
+                if let Ok(r) = &got {
+                    // Names for the chat; without them it names people by role.
+                    let path = format!("/api/courses/{}/people", r.session.course_id);
+                    spawn_local(async move {
+                        if let Ok(p) = api::get::<shared_types::dto::People>(&path).await {
+                            names.set(Rc::new(view::names(&p.people)));
+                        }
+                    });
+                }
                 replay.set(Some(got.map(Rc::new).map_err(|e| e.message)));
                 let mut events = Vec::new();
                 let mut after = 0;
@@ -202,7 +212,7 @@ pub fn replay(props: &ReplayProps) -> Html {
                             <h2 id="then-chat">{ "Chat so far" }</h2>
                             <ol id="replay-chat" class="list chat-list" tabindex="0" aria-label="Chat up to this moment">
                                 { for at_playhead.iter().flat_map(|s| { let shown: Vec<_> = s.chat.iter().filter(|m| !m.hidden).collect(); shown[shown.len().saturating_sub(30)..].iter().map(|m| html! {
-                                    <li><span class="author">{ view::who(s, m.author, m.author_role, None) }</span>{ " " }{ m.content.clone() }</li>
+                                    <li><span class="author">{ view::who(s, &names, m.author, m.author_role, None) }</span>{ " " }{ m.content.clone() }</li>
                                 }).collect::<Vec<_>>() }) }
                             </ol>
                         </section>

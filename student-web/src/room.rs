@@ -15,7 +15,7 @@ use crate::view::{self, Missed};
 use shared_types::dto::{JoinResponse, SessionAction, SessionDto, StateResponse};
 use shared_types::events::LayoutItem;
 use shared_types::media::AssetDto;
-use shared_types::requests::{Hand, Mark, OpenPoll, PostText, ShowSlide, Vote};
+use shared_types::requests::{Hand, LowerHand, Mark, OpenPoll, PostText, ShowSlide, Vote};
 use shared_types::state::SessionStatus;
 use shared_types::{apply, EventEnvelope, SessionId, SessionState, UserId};
 use std::cell::RefCell;
@@ -57,6 +57,8 @@ pub(crate) struct Ctx {
     pub version: u64,
     pub me: UserId,
     pub present: bool,
+    /// The course's people by name (empty until they arrive).
+    pub names: Rc<view::Names>,
 }
 
 impl Ctx {
@@ -123,6 +125,7 @@ pub fn room(props: &RoomProps) -> Html {
     let feed = use_mut_ref(|| None::<LiveFeed>);
     let attempt = use_state(|| 0u32);
     let captions = use_state(|| true);
+    let names = use_state(|| Rc::new(view::Names::new()));
     let toggle_captions = {
         let captions = captions.clone();
         Callback::from(move |_| captions.set(!*captions))
@@ -130,8 +133,16 @@ pub fn room(props: &RoomProps) -> Html {
     let session_id: Option<SessionId> = props.session.parse().ok();
 
     {
-        let (phase, model, version, link, missed, feed, present) =
-            (phase.clone(), model.clone(), version.clone(), link.clone(), missed.clone(), feed.clone(), props.present);
+        let (phase, model, version, link, missed, feed, present, names) = (
+            phase.clone(),
+            model.clone(),
+            version.clone(),
+            link.clone(),
+            missed.clone(),
+            feed.clone(),
+            props.present,
+            names.clone(),
+        );
         let session = props.session.clone();
         use_effect_with((session.clone(), *attempt), move |_| {
             let closing = feed.clone();
@@ -146,6 +157,15 @@ pub fn room(props: &RoomProps) -> Html {
                 };
                 if dto.status != "live" {
                     return phase.set(Phase::Waiting(dto));
+                }
+                {
+                    // Names for chat and questions; without them the room names people by role.
+                    let path = format!("/api/courses/{}/people", dto.course_id);
+                    spawn_local(async move {
+                        if let Ok(p) = api::get::<shared_types::dto::People>(&path).await {
+                            names.set(Rc::new(view::names(&p.people)));
+                        }
+                    });
                 }
                 // Join and read the state at once: one round trip less before the first render.
                 let (joined, state) = futures::future::join(
@@ -232,8 +252,14 @@ pub fn room(props: &RoomProps) -> Html {
         },
         Phase::Waiting(dto) => html! { <Waiting dto={dto} present={props.present} on_live={retry} /> },
         Phase::Joined(joined, dto) => {
-            let ctx =
-                Ctx { session, model: Model(model.clone()), version: *version, me: me.me.id, present: props.present };
+            let ctx = Ctx {
+                session,
+                model: Model(model.clone()),
+                version: *version,
+                me: me.me.id,
+                present: props.present,
+                names: (*names).clone(),
+            };
             let dismiss = {
                 let missed = missed.clone();
                 Callback::from(move |_| missed.set(None))
@@ -645,6 +671,25 @@ fn presenter_bar(props: &CtxProps) -> Html {
                 <button id="next" onclick={show((page + 1).min(pages.max(1)))} disabled={deck.is_none() || page >= pages} aria-label="Next slide">{ "Next ▶" }</button>
                 <span class="label">{ format!("Hands up: {}", hands.len()) }</span>
             </div>
+            if !hands.is_empty() {
+                <div class="hands-row">
+                    <span class="label" id="hands-label">{ "Hands up, first raised first" }</span>
+                    <ol id="hands" class="hands" aria-labelledby="hands-label">
+                        { for hands.iter().map(|u| {
+                            let (u, error) = (*u, error.clone());
+                            let lower = Callback::from(move |_| {
+                                write(format!("/api/sessions/{session}/hand/lower"), LowerHand { user_id: u }, error.clone(), || ())
+                            });
+                            html! {
+                                <li data-user={u.to_string()}>
+                                    <span class="name">{ view::who(&s, &props.ctx.names, Some(u), None, Some(props.ctx.me)) }</span>
+                                    <button class="ghost" onclick={lower}>{ "Lower" }</button>
+                                </li>
+                            }
+                        }) }
+                    </ol>
+                </div>
+            }
             <form class="row" onsubmit={upload}>
                 <label for="deck-file">{ "Slides (PDF)" }</label>
                 <input id="deck-file" ref={file} type="file" accept="application/pdf" />
@@ -779,7 +824,7 @@ fn questions_pane(props: &CtxProps) -> Html {
                             data-upvotes={q.upvoters.len().to_string()} data-answered={q.answered.to_string()}>
                             <p class="text">{ q.content.clone() }</p>
                             <p class="meta">
-                                <span>{ view::who(&s, q.author, q.author_role, Some(props.ctx.me)) }</span>
+                                <span>{ view::who(&s, &props.ctx.names, q.author, q.author_role, Some(props.ctx.me)) }</span>
                                 if q.answered { <span class="badge ended">{ "Answered" }</span> }
                                 <button class="upvote" aria-pressed={voted.to_string()} disabled={voted || ended}
                                     onclick={act(format!("/api/questions/{}/upvote", q.id))}>
@@ -842,7 +887,7 @@ fn chat_pane(props: &CtxProps) -> Html {
                 if shown.is_empty() { <li class="muted">{ "No messages yet." }</li> }
                 if earlier > 0 { <li><button class="link-button" onclick={more}>{ format!("Show {} earlier messages", earlier.min(200)) }</button></li> }
                 { for shown[earlier..].iter().map(|m| html! {
-                    <li data-message={m.id.to_string()}><span class="author">{ view::who(&s, m.author, m.author_role, Some(props.ctx.me)) }</span>{ " " }<span class="text">{ m.content.clone() }</span></li>
+                    <li data-message={m.id.to_string()}><span class="author">{ view::who(&s, &props.ctx.names, m.author, m.author_role, Some(props.ctx.me)) }</span>{ " " }<span class="text">{ m.content.clone() }</span></li>
                 }) }
             </ol>
             <form class="row" onsubmit={send}>

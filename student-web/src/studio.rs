@@ -52,6 +52,8 @@ struct Open {
     session: SessionDto,
     state: Rc<SessionState>,
     error: Callback<Option<String>>,
+    /// The course's people by name, from the catalogue (kept for offline use).
+    names: Rc<view::Names>,
 }
 
 #[function_component(StudioApp)]
@@ -85,6 +87,13 @@ pub fn studio_app() -> Html {
                 session: session.clone(),
                 state: Rc::new(state.clone()),
                 error: on_error.clone(),
+                names: Rc::new(
+                    s.catalog
+                        .iter()
+                        .find(|c| c.course.id == session.course_id)
+                        .map(|c| view::names(&c.people))
+                        .unwrap_or_default(),
+                ),
             };
             html! { <SessionView {open} /> }
         }
@@ -355,7 +364,14 @@ fn stage_with_board(props: &StageBoardProps) -> Html {
     let o = &props.open;
     let model = use_memo(o.state.clone(), |s| Model(Rc::new(RefCell::new((**s).clone()))));
     let me = o.snap.signed_in.as_ref().map(|w| w.me.id).unwrap_or_default();
-    let ctx = Ctx { session: o.session.id, model: (*model).clone(), version: o.snap.version, me, present: true };
+    let ctx = Ctx {
+        session: o.session.id,
+        model: (*model).clone(),
+        version: o.snap.version,
+        me,
+        present: true,
+        names: o.names.clone(),
+    };
     let (board, place) = board_of(&o.state);
     let strokes: Rc<Vec<Stroke>> = Rc::new(o.state.boards.get(&board).map(|b| b.batches.concat()).unwrap_or_default());
     let on_strokes = {
@@ -963,7 +979,7 @@ fn questions_panel(props: &OpenProps) -> Html {
                     <li class={classes!(q.answered.then_some("answered"))}>
                         <span class="votes" title="upvotes">{ format!("▲ {}", q.upvoters.len()) }</span>
                         <span>{ q.content.clone() }</span>
-                        <span class="muted">{ view::who(&o.state, q.author, q.author_role, me) }</span>
+                        <span class="muted author">{ view::who(&o.state, &o.names, q.author, q.author_role, me) }</span>
                         if !q.answered {
                             <button onclick={Callback::from(move |_| act(SessionEvent::QuestionAnswered { question_id: id }, e1.clone()))}>{ "Answered" }</button>
                         }
@@ -990,7 +1006,7 @@ fn hands_panel(props: &OpenProps) -> Html {
             <ol class="hands">
             { for hands.iter().map(|u| {
                 let (u, error) = (*u, o.error.clone());
-                html! { <li><span>{ view::who(&o.state, Some(u), None, me) }</span>
+                html! { <li data-user={u.to_string()}><span class="name">{ view::who(&o.state, &o.names, Some(u), None, me) }</span>
                     <button onclick={Callback::from(move |_| act(SessionEvent::HandLowered { user_id: Some(u) }, error.clone()))}>{ "Lower" }</button></li> }
             }) }
             </ol>
@@ -1024,7 +1040,7 @@ fn chat_panel(props: &OpenProps) -> Html {
             { for msgs.iter().rev().map(|m| {
                 let (id, error) = (m.id, o.error.clone());
                 html! { <li class={classes!(m.hidden.then_some("hidden"))}>
-                    <strong>{ view::who(&o.state, m.author, m.author_role, me) }</strong>{ ": " }
+                    <strong>{ view::who(&o.state, &o.names, m.author, m.author_role, me) }</strong>{ ": " }
                     { if m.hidden { "(hidden)".to_string() } else { m.content.clone() } }
                     if !m.hidden {
                         <button class="link" onclick={Callback::from(move |_| act(SessionEvent::ChatHidden { message_id: id }, error.clone()))}>{ "Hide" }</button>

@@ -117,17 +117,35 @@ pub fn questions_in_order(state: &SessionState) -> Vec<&Question> {
     qs
 }
 
-/// How a participant is named in chat and Q&A (the API gives ids, not names): by their role when
-/// they wrote (`role`), else by their role in the room.
-pub fn who(state: &SessionState, user: Option<UserId>, role: Option<Role>, me: Option<UserId>) -> String {
-    match user {
-        None => "System".into(),
-        Some(u) if Some(u) == me => "You".into(),
-        Some(u) => match role.or_else(|| state.participants.get(&u).map(|p| p.role)) {
-            Some(Role::Teacher) => "Teacher".into(),
-            Some(Role::Assistant) => "Assistant".into(),
-            _ => format!("Student {}", &u.0.simple().to_string()[..4]),
-        },
+/// Names of a course's people by id (`GET /api/courses/{id}/people`); empty when not known (offline
+/// before the first fetch, or a server that does not say).
+pub type Names = std::collections::BTreeMap<UserId, String>;
+
+pub fn names(people: &[shared_types::dto::PersonDto]) -> Names {
+    people.iter().filter_map(|p| Some((p.user_id, p.name.clone()?))).collect()
+}
+
+/// How a participant is named in chat, Q&A and the hand queue: by name when the course's people say
+/// it (with "(teacher)" for staff), else by their role when they wrote (`role`) or in the room.
+pub fn who(
+    state: &SessionState,
+    names: &Names,
+    user: Option<UserId>,
+    role: Option<Role>,
+    me: Option<UserId>,
+) -> String {
+    let Some(u) = user else { return "System".into() };
+    if Some(u) == me {
+        return "You".into();
+    }
+    let role = role.or_else(|| state.participants.get(&u).map(|p| p.role));
+    match (names.get(&u), role) {
+        (Some(n), Some(Role::Teacher)) => format!("{n} (teacher)"),
+        (Some(n), Some(Role::Assistant)) => format!("{n} (assistant)"),
+        (Some(n), _) => n.clone(),
+        (None, Some(Role::Teacher)) => "Teacher".into(),
+        (None, Some(Role::Assistant)) => "Assistant".into(),
+        (None, _) => format!("Student {}", &u.0.simple().to_string()[..4]),
     }
 }
 
@@ -284,6 +302,24 @@ pub fn tab_title(lesson: &str, course: &str, date: &str, what: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn people_are_named_by_name_when_the_course_says_it() {
+        let (ana, ted, anon) = (UserId::new(), UserId::new(), UserId::new());
+        let people = vec![
+            shared_types::dto::PersonDto { user_id: ana, name: Some("Ana Lima".into()), role: Role::Student },
+            shared_types::dto::PersonDto { user_id: ted, name: Some("Ted Marsh".into()), role: Role::Teacher },
+            shared_types::dto::PersonDto { user_id: anon, name: None, role: Role::Student },
+        ];
+        let n = names(&people);
+        let s = SessionState::default();
+        assert_eq!(who(&s, &n, Some(ana), Some(Role::Student), None), "Ana Lima");
+        assert_eq!(who(&s, &n, Some(ted), Some(Role::Teacher), None), "Ted Marsh (teacher)");
+        assert_eq!(who(&s, &n, Some(ana), None, Some(ana)), "You");
+        assert!(who(&s, &n, Some(anon), Some(Role::Student), None).starts_with("Student "));
+        assert_eq!(who(&s, &Names::new(), Some(ted), Some(Role::Teacher), None), "Teacher");
+        assert_eq!(who(&s, &n, None, None, None), "System");
+    }
 
     #[test]
     fn tab_titles_name_the_lesson_first() {

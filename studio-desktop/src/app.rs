@@ -9,7 +9,7 @@ use crate::sync::{Client, SyncError};
 use crate::vault::{Credentials, Vault};
 use chrono::Utc;
 use shared_types::decide::{SessionActor, SessionCommand};
-use shared_types::dto::{CourseDto, LessonDto, MeResponse, SessionDto};
+use shared_types::dto::{CourseDto, LessonDto, MeResponse, People, SessionDto};
 pub use shared_types::studio::{AppError, CourseEntry, LessonEntry, Refusal, SignedIn, Snapshot, SyncView};
 use shared_types::{AssetId, SessionEvent, SessionId};
 use std::cell::{Cell, RefCell};
@@ -337,7 +337,15 @@ impl Core {
                 }
                 lessons.push(LessonEntry { lesson, sessions });
             }
-            out.push(CourseEntry { course, lessons });
+            // Names for chat, questions and hands; a server without them leaves the studio naming by role.
+            let people = match client.get_json::<People>(&format!("/api/courses/{}/people", course.id)).await {
+                Ok(p) => p.people,
+                Err(e) => {
+                    tracing::warn!(error = %e, course = %course.id, "the course's people could not be fetched");
+                    Vec::new()
+                }
+            };
+            out.push(CourseEntry { course, lessons, people });
         }
         self.journal.put_cached(CATALOG, &out)?;
         *self.catalog.borrow_mut() = out;

@@ -218,6 +218,15 @@ async fn attr(c: &Client, css: &str, name: &str) -> Option<String> {
     c.find(Locator::Css(css)).await.ok()?.attr(name).await.ok().flatten()
 }
 
+/// The text of every element `css` matches, in page order.
+async fn texts(c: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        out.push(e.text().await.unwrap_or_default());
+    }
+    out
+}
+
 async fn snapshot(c: &Client) -> Value {
     c.execute_async(
         "const done = arguments[arguments.length - 1]; window.__TAURI__.core.invoke('snapshot').then(done, e => done({error: e}));",
@@ -323,6 +332,22 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         }
     }
     assert!(!session.is_empty(), "the demo has a scheduled class");
+    // A second student of the demo course, with a name the studio learns with its catalogue.
+    let admin = api.login("admin@demo.school").await;
+    let course = api.get(&teacher, &format!("/api/sessions/{session}")).await["courseId"].clone();
+    let ana = api
+        .post(
+            &admin,
+            "/api/admin/users",
+            json!({"email": "ana@demo.school", "password": "demo-password", "displayName": "Ana Lima"}),
+        )
+        .await;
+    api.post(
+        &admin,
+        "/api/admin/roles",
+        json!({"userId": ana["id"], "role": "student", "scope": "course", "scopeId": course}),
+    )
+    .await;
     let head_before = api.events(&teacher, &session).await.len();
 
     // The window: Xvfb, tauri-driver in front of WebKitWebDriver, this crate's binary.
@@ -483,7 +508,35 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         (attr(&c, "ul.tally", "data-tally").await.as_deref() == Some("0,1")).then_some(())
     })
     .await;
+
+    // Names and the hand queue: the studio names students as the server knows them (the catalogue's
+    // people, kept offline), and serves hands first raised first; lowered and raised again goes last.
+    let ana = api.login("ana@demo.school").await;
+    api.post(&ana, "/api/sessions/join", json!({"sessionId": session})).await;
+    api.post(&student, "/api/questions", json!({"sessionId": session, "content": "Is it on the test?"})).await;
+    let hand = |who: &String, raised: bool| {
+        let (api, who, session) = (&api, who.clone(), session.clone());
+        async move { api.post(&who, &format!("/api/sessions/{session}/hand"), json!({"raised": raised})).await }
+    };
+    hand(&student, true).await;
+    hand(&ana, true).await;
+    let order = |want: Vec<&'static str>| {
+        let c = &c;
+        async move {
+            seen(c, "the hands in the order they went up", 20, || {
+                let want = want.clone();
+                async move { (texts(c, "ol.hands li .name").await == want).then_some(()) }
+            })
+            .await
+        }
+    };
+    order(vec!["Demo student", "Ana Lima"]).await;
+    let authors = texts(&c, "ol.questions li .author").await;
+    assert_eq!(authors, ["Demo student"], "the question's author by name, not a short id");
     screenshot(&c, "studio-live.png").await;
+    hand(&student, false).await;
+    hand(&student, true).await;
+    order(vec!["Ana Lima", "Demo student"]).await;
 
     // The server goes away mid-class; the teacher keeps drawing.
     api_proc.kill();

@@ -228,4 +228,38 @@ async fn chat_questions_polls_hands(db: Db) {
     assert_eq!(events.iter().filter(|e| e["type"] == "chat.posted").count(), 2);
 }
 
-on_both!(students_cannot_present, scenes_slides_whiteboard, chat_questions_polls_hands);
+/// The course's people: everyone with a grant on it and the school's staff, by name, never an email;
+/// only for those who may see the course.
+async fn course_people_by_name(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("People").await;
+    let ana = app
+        .post(
+            "/api/admin/users",
+            &s.admin.token,
+            json!({"email": format!("ana-{}@x.test", s.tenant), "password": PASSWORD, "displayName": "Ana Lima"}),
+        )
+        .await;
+    assert_eq!(ana.status, 201, "{:?}", ana.body);
+    let ana_id = ana.body["id"].as_str().unwrap().to_string();
+    let grant = json!({"userId": ana_id, "role": "student", "scope": "course", "scopeId": s.course});
+    assert_eq!(app.post("/api/admin/roles", &s.admin.token, grant).await.status, 201);
+
+    let r = app.get(&format!("/api/courses/{}/people", s.course), &s.student.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let people = r.body["people"].as_array().unwrap();
+    let role_of = |id: &str| people.iter().find(|p| p["userId"] == id).map(|p| p["role"].clone());
+    assert_eq!(role_of(&ana_id), Some(json!("student")));
+    assert_eq!(people.iter().find(|p| p["userId"] == ana_id.as_str()).unwrap()["name"], "Ana Lima");
+    assert_eq!(role_of(&s.teacher.id.to_string()), Some(json!("teacher")));
+    assert_eq!(role_of(&s.assistant.id.to_string()), Some(json!("assistant")));
+    assert_eq!(role_of(&s.admin.id.to_string()), Some(json!("admin")), "school staff are named too");
+    assert_eq!(role_of(&s.outsider.id.to_string()), None, "a student of another course is not listed");
+    assert_eq!(people.len(), 5, "each person once: {people:?}");
+    assert!(!r.body.to_string().contains("@x.test"), "no emails: {}", r.body);
+
+    let r = app.get(&format!("/api/courses/{}/people", s.course), &s.outsider.token).await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+}
+
+on_both!(students_cannot_present, scenes_slides_whiteboard, chat_questions_polls_hands, course_people_by_name);

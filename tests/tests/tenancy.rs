@@ -23,6 +23,7 @@ async fn cross_tenant_is_not_found(db: Db) {
         format!("/api/sessions/{sid}/events"),
         format!("/api/sessions/{sid}/state"),
         format!("/api/courses/{}/lessons", a.course),
+        format!("/api/courses/{}/people", a.course),
         format!("/api/lessons/{}/sessions", a.lesson),
     ];
     for path in &reads {

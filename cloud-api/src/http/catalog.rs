@@ -9,7 +9,7 @@ use crate::http::extract::{ApiJson, ApiPath};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use shared_types::dto::{CourseDto, CreateCourse, CreateLesson, LessonDto};
+use shared_types::dto::{CourseDto, CreateCourse, CreateLesson, LessonDto, People};
 use shared_types::policy::{Action, Target};
 use shared_types::{CourseId, Scope, SessionId};
 
@@ -78,4 +78,16 @@ pub async fn list_lessons(
     let target = course_target(&app, &caller, course_id).await?;
     ensure(&caller, Action::ViewCourse, &target)?;
     Ok(Json(app.store.lessons(target.tenant, course_id).await?))
+}
+
+/// Who is in a course, by name (no emails): the room, the present view, the replay and the studio
+/// name chat and question authors with it.
+pub async fn people(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(course_id): ApiPath<CourseId>,
+) -> ApiResult<Json<People>> {
+    let target = course_target(&app, &caller, course_id).await?;
+    ensure(&caller, Action::ViewCourse, &target)?;
+    Ok(Json(People { people: app.store.people(target.tenant, course_id).await? }))
 }

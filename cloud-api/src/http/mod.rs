@@ -86,6 +86,7 @@ pub fn api() -> ApiRouter {
         .post("/api/courses/{course_id}/lessons", "Add a lesson", catalog::create_lesson)
         .audited("lesson.create")
         .get("/api/courses/{course_id}/lessons", "Lessons of a course", catalog::list_lessons)
+        .get("/api/courses/{course_id}/people", "People of a course by name (no emails)", catalog::people)
         .get("/api/lessons/{lesson_id}/sessions", "Sessions of a lesson", sessions::lesson_sessions)
         .post("/api/sessions", "Schedule a session", sessions::create)
         .get("/api/sessions/{id}", "One session", sessions::get)

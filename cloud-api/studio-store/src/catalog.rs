@@ -1,8 +1,8 @@
 //! Courses, lessons and session rows (the session's facts live in the event log).
 
 use super::*;
-use shared_types::dto::{CourseDto, LessonDto, SessionDto};
-use shared_types::{CourseId, LessonId, TenantId};
+use shared_types::dto::{CourseDto, LessonDto, PersonDto, SessionDto};
+use shared_types::{CourseId, LessonId, Role, TenantId, UserId};
 
 fn course_from(r: &AnyRow) -> StoreResult<CourseDto> {
     Ok(CourseDto { id: col_uuid(r, "id")?, tenant_id: col_uuid(r, "tenant_id")?, title: r.try_get("title")? })
@@ -125,6 +125,36 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(lesson_from).collect()
+    }
+
+    /// The people of a course: everyone with a grant on it, and the school's staff (tenant grants),
+    /// each once with their course role when they have one; by name.
+    pub async fn people(&self, tenant: TenantId, course: CourseId) -> StoreResult<Vec<PersonDto>> {
+        let rows = sqlx::query(
+            "select u.id, u.display_name, r.name as role, ur.scope from user_roles ur \
+             join users u on u.id = ur.user_id and u.tenant_id = ur.tenant_id join roles r on r.id = ur.role_id \
+             where ur.tenant_id = $1 and ((ur.scope = 'course' and ur.scope_id = $2) or ur.scope = 'tenant') \
+             order by coalesce(u.display_name, ''), u.id, case when ur.scope = 'course' then 0 else 1 end",
+        )
+        .bind(tenant.to_string())
+        .bind(course.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<PersonDto> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let user_id: UserId = col_uuid(r, "id")?;
+            // The first row of a person is their course grant when they have one.
+            if out.last().is_some_and(|p| p.user_id == user_id) {
+                continue;
+            }
+            let role: String = r.try_get("role")?;
+            out.push(PersonDto {
+                user_id,
+                name: r.try_get::<Option<String>, _>("display_name")?.filter(|n| !n.trim().is_empty()),
+                role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+            });
+        }
+        Ok(out)
     }
 
     pub async fn session(&self, tenant: TenantId, id: SessionId) -> StoreResult<Option<SessionDto>> {

@@ -28,7 +28,8 @@ const roomDom = (page) => page.evaluate(() => {
     poll: q('#poll')?.dataset.poll || null,
     tally: [...document.querySelectorAll('#tally li')].map((li) => Number(li.dataset.votes)),
     questions: [...document.querySelectorAll('#questions li')].map((li) => ({
-      id: li.dataset.question, upvotes: Number(li.dataset.upvotes), text: li.querySelector('.text').textContent })),
+      id: li.dataset.question, upvotes: Number(li.dataset.upvotes), text: li.querySelector('.text').textContent,
+      author: li.querySelector('.meta span')?.textContent })),
     chat: [...document.querySelectorAll('#chat li[data-message]')].map((li) => li.dataset.message),
     missedSlides: q('#missed-slides') ? Number(q('#missed-slides').dataset.n) : null,
     missedPolls: [...document.querySelectorAll('#missed .missed-poll .result')].map((e) => e.textContent),
@@ -129,6 +130,24 @@ try {
   const teacher = await signIn(browser, base, env('TEACHER_EMAIL'), password);
   await teacher.goto(`${base}/app/#/sessions/${session}/present`);
   await until(teacher, () => document.querySelector('#link')?.dataset.link === 'live');
+  // Hands: the present view lists them by name, first raised first; lowered and raised again goes last.
+  const hands = () => teacher.evaluate(() => [...document.querySelectorAll('#hands li .name')].map((e) => e.textContent));
+  await student.click('#hand');
+  await until(teacher, () => document.querySelectorAll('#hands li').length === 1);
+  await second.click('#hand');
+  await until(teacher, () => document.querySelectorAll('#hands li').length === 2);
+  result.hands = { raised: await hands() };
+  const pressed = (page, v) => until(page, (v) => document.querySelector('#hand')?.getAttribute('aria-pressed') === v, v);
+  await pressed(student, 'true');
+  await student.click('#hand');
+  await until(teacher, () => document.querySelectorAll('#hands li').length === 1);
+  await pressed(student, 'false');
+  await student.click('#hand');
+  await until(teacher, () => document.querySelectorAll('#hands li').length === 2);
+  result.hands.again = await hands();
+  await teacher.click('#hands li:first-child button');
+  await until(teacher, () => document.querySelectorAll('#hands li').length === 1);
+  result.hands.afterLower = await hands();
   await teacher.click('#next');
   await until(student, () => document.querySelector('#slide')?.dataset.page === '3');
   // A deck uploaded from the present view goes on screen at page 1.
