@@ -56,6 +56,9 @@ await report(browser, result, async () => {
   await teacher.waitForFunction(() => window.__studio.ended, null, { timeout: 20000 });
   result.recording = await teacher.evaluate(() => window.__studio.uploaded);
   // After the end the present view turns into "this class has ended" with the replay link.
-  await teacher.waitForSelector('a[href$="/replay"]', { timeout: 10000 });
-  result.teacherAfterEnd = await teacher.evaluate(() => document.querySelector('main #status')?.textContent ?? null);
+  await teacher.waitForSelector('.waiting #status', { timeout: 10000 });
+  result.teacherAfterEnd = await teacher.evaluate(() => {
+    const card = document.querySelector('.waiting');
+    return card?.querySelector('a[href$="/replay"]') ? card.querySelector('#status').textContent : null;
+  });
 });
