@@ -14,10 +14,8 @@ fn exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_cloud-api")))
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("studio-{tag}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp_dir(tag: &str) -> cloud_api::spawned::Scratch {
+    cloud_api::spawned::Scratch::new(&format!("studio-{tag}"))
 }
 
 /// A fresh PostgreSQL database on the throwaway cluster of `scripts/test.sh`.
@@ -127,7 +125,16 @@ async fn crash_and_retry(database_url: Option<String>) {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill it mid-stream: once every writer has had a few writes answered.
+    let t = std::time::Instant::now();
+    while answered.lock().unwrap().len() < 60 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "writes are not getting in: {:?}",
+            answered.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.kill();
     for w in writers {
         w.await.unwrap();

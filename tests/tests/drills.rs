@@ -30,7 +30,7 @@ fn cluster(cmd: &str, dir: &std::path::Path, port: u16) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
     // A cluster of this test's own: the shared one serves other tests meanwhile.
-    let dir = std::env::temp_dir().join(format!("studio-pg-drill-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("studio-pg-drill");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = cluster("start", &dir, port);
     let app = Arc::new(TestApp::spawn_on(Db::Postgres, url).await);
@@ -39,10 +39,11 @@ async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (failed_answers, slow_answers) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let ok_answers = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..4 {
-        let (app, s, stop, failed, slow) =
-            (app.clone(), s.clone(), stop.clone(), failed_answers.clone(), slow_answers.clone());
+        let (app, s, stop, failed, slow, ok) =
+            (app.clone(), s.clone(), stop.clone(), failed_answers.clone(), slow_answers.clone(), ok_answers.clone());
         writers.push(tokio::spawn(async move {
             let mut written = Vec::new();
             let mut n = 0;
@@ -59,6 +60,7 @@ async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
                         slow.fetch_add(1, Ordering::Relaxed);
                     }
                     if a.status == 201 {
+                        ok.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                     assert!(a.status.is_server_error() || a.status == 409, "{key}: {} {:?}", a.status, a.body);
@@ -72,10 +74,21 @@ async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
             written
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Writes are flowing (every writer has had some in) before the database goes away.
+    let wait_for = |n: usize, what: &'static str| {
+        let ok = ok_answers.clone();
+        async move {
+            let t = Instant::now();
+            while ok.load(Ordering::Relaxed) < n {
+                assert!(t.elapsed() < Duration::from_secs(60), "{what}: {} writes in 60 s", ok.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(20, "before the restart").await;
     // Down for two seconds, as a crash and a restart; /readyz says so meanwhile.
     let restart = {
-        let dir = dir.clone();
+        let dir = dir.to_path_buf();
         tokio::task::spawn_blocking(move || cluster("restart", &dir, port))
     };
     let mut saw_not_ready = false;
@@ -88,7 +101,8 @@ async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     restart.await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // And flowing again after it: twenty more writes in.
+    wait_for(ok_answers.load(Ordering::Relaxed) + 20, "after the restart").await;
     stop.store(true, Ordering::Relaxed);
     let mut keys = Vec::new();
     for w in writers {

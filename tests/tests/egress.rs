@@ -26,7 +26,7 @@ async fn multistream_to_two_receivers_then_egress_dies() {
     let cfg = MediaStack::config_for(port);
     let app = TestApp::spawn_with(Db::Sqlite, move |c| c.livekit = Some(cfg)).await;
     let stack = MediaStack::start(port, &format!("{}/api/webhooks/livekit", app.base));
-    let dir = std::env::temp_dir().join(format!("multistream-{}", uuid::Uuid::new_v4().simple()));
+    let dir = cloud_api::spawned::Scratch::new("multistream");
     std::fs::create_dir_all(&dir).unwrap();
     let wav = long_speech(&dir, 120);
 
@@ -65,8 +65,14 @@ async fn multistream_to_two_receivers_then_egress_dies() {
     let listed = app.get(&format!("/api/sessions/{sid}/destinations"), &s.teacher.token).await;
     assert!(listed.body["destinations"].as_array().unwrap().iter().all(|d| d["live"] == true), "{:?}", listed.body);
 
-    // ≥ 10 s to both, then the second is removed while live: it stops, the first goes on.
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    // ≥ 10 s to both (their own audio says so), then the second is removed while live: it stops, the
+    // first goes on.
+    let t = Instant::now();
+    while rx.iter().any(|r| r.audio_seconds() < 10.5) {
+        let secs: Vec<f64> = rx.iter().map(|r| r.audio_seconds()).collect();
+        assert!(t.elapsed() < Duration::from_secs(60), "not 10 s of audio in 60 s: {secs:?}\n{}", stack.egress_log());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let removed = app
         .call(
             reqwest::Method::DELETE,
@@ -79,9 +85,11 @@ async fn multistream_to_two_receivers_then_egress_dies() {
     assert_eq!(removed.status, 204, "{:?}", removed.body);
     assert!(rx[1].ended_within(Duration::from_secs(20)).await, "the removed receiver stopped receiving");
     assert!(rx[0].running(), "the other receiver still receives");
-    let before = rx[0].bytes();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(rx[0].bytes() > before, "and bytes keep coming");
+    let (before, t) = (rx[0].bytes(), Instant::now());
+    while rx[0].bytes() <= before {
+        assert!(t.elapsed() < Duration::from_secs(10), "and bytes keep coming");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let stop = app
         .call(reqwest::Method::DELETE, &format!("/api/sessions/{sid}/stream"), Some(&s.teacher.token), None, None)
         .await;
@@ -159,7 +167,7 @@ async fn present_view_streams_through_the_panel() {
     })
     .await;
     let stack = MediaStack::start(port, &format!("{}/api/webhooks/livekit", app.base));
-    let shots = std::env::temp_dir().join(format!("stream-shots-{}", uuid::Uuid::new_v4().simple()));
+    let shots = cloud_api::spawned::screenshots("stream");
     std::fs::create_dir_all(&shots).unwrap();
     let wav = long_speech(&shots, 60);
     let s = app.school("Stream panel").await;

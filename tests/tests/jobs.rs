@@ -57,8 +57,16 @@ async fn queue_semantics(db: Db) {
     let j = store.claim_job("crashy", Duration::from_millis(300)).await.unwrap().unwrap();
     assert_eq!(j.attempts, 1);
     assert!(store.claim_job("other", Duration::from_secs(30)).await.unwrap().is_none());
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let again = store.claim_job("other", Duration::from_secs(30)).await.unwrap().unwrap();
+    // Claimable again once the lease has run out (waited for, not slept).
+    let t = std::time::Instant::now();
+    let again = loop {
+        if let Some(j) = store.claim_job("other", Duration::from_secs(30)).await.unwrap() {
+            break j;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the expired lease was not released in 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(t.elapsed() >= Duration::from_millis(200), "not before the lease ran out: {:?}", t.elapsed());
     assert_eq!((again.id, again.attempts), (j.id, 2));
     assert!(!store.complete_job(j.id, "crashy").await.unwrap(), "the old holder cannot complete it");
 

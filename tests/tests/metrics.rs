@@ -67,9 +67,15 @@ async fn metrics_measure_what_the_runbooks_ask() {
     let claimed = app.store.claim_job("w1", Duration::from_secs(30)).await.unwrap().expect("a job");
     app.store.fail_job(claimed.id, "w1", "boom", Duration::from_millis(1)).await.unwrap();
 
-    // The live socket's sends are observed after they happen.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let text = scrape(&app).await;
+    // The live socket's sends are observed after they happen: wait until the three chats are counted.
+    let t = std::time::Instant::now();
+    let text = loop {
+        let text = scrape(&app).await;
+        if sample(&text, "studio_fanout_lag_seconds_count") >= 3.0 || t.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(sample(&text, "studio_session_start_seconds_count"), 1.0);
     assert!(sample(&text, "studio_session_start_seconds_sum") > 0.0);
     // session.started and three chats.
