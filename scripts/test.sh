@@ -9,6 +9,13 @@ phase() { echo "== $* (at ${SECONDS}s)"; }
 
 bash scripts/install-deps.sh
 
+# Everything this run starts carries STUDIO_TEST_RUN in its environment, and its temp files go to a
+# directory of its own: at the end scripts/leftovers.sh lists (and kills, and removes) what a test left.
+export STUDIO_TEST_RUN="$$-$(date +%s)"
+TMPDIR=$(mktemp -d /tmp/studio-run.XXXXXX)
+chmod 1777 "$TMPDIR" # PostgreSQL clusters of the drills run as the postgres user under it
+export TMPDIR
+
 # A reused machine's shared target dir grows with every test binary ever linked (tens of GB): when
 # the disk runs low, drop the incremental caches and test executables not touched for two days.
 mkdir -p "$CARGO_TARGET_DIR"
@@ -30,7 +37,7 @@ export PG_TEST_DIR=${PG_TEST_DIR:-$(mktemp -d /tmp/studio-pg.XXXXXX)}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TEST_DATABASE_URL=$(bash scripts/pg-test-cluster.sh start "$port")
 export TEST_DATABASE_URL
-trap 'bash scripts/pg-test-cluster.sh stop' EXIT
+trap 'bash scripts/pg-test-cluster.sh stop; bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" >/dev/null || true' EXIT
 
 phase "tests"
 log=$(mktemp)
@@ -51,4 +58,8 @@ bash scripts/package-desktop.sh
 
 phase "README commands, as written, in a fresh clone"
 bash scripts/readme-commands.sh
+
+phase "left-overs (processes still running, files in the temp dir)"
+bash scripts/pg-test-cluster.sh stop
+bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" || echo "LEFT-OVERS: the lines above name them"
 phase "done"

@@ -25,7 +25,7 @@ async fn the_recording_survives_an_outage_and_a_reload() {
     .await;
     let s = app.school("Recording").await;
     app.live(&s).await;
-    let shots = std::env::temp_dir().join(format!("recording-shots-{}", uuid::Uuid::new_v4()));
+    let shots = cloud_api::spawned::screenshots("recording");
     std::fs::create_dir_all(&shots).unwrap();
     let wav = shots.join("voice.wav");
     let said = "Good morning class. Today we study waves. A wave carries energy from one place to another.";

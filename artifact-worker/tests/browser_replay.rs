@@ -23,7 +23,7 @@ async fn a_student_watches_the_replay() {
     .await;
     let s = app.school("Replay").await;
     app.live(&s).await;
-    let dir = std::env::temp_dir().join(format!("replay-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("replay");
     std::fs::create_dir_all(&dir).unwrap();
     let (wav, d) = lecture(&dir);
 
@@ -54,8 +54,7 @@ async fn a_student_watches_the_replay() {
     assert_eq!(chapters.len(), 3, "{chapters:?}");
     let segments = replay.body["transcript"]["segments"].as_array().unwrap().clone();
 
-    let shots = dir.join("shots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = cloud_api::spawned::screenshots("replay");
     // Two seconds into part two, slide 2 was on screen.
     let check_at = d[0] + 2.0;
     let out = tokio::process::Command::new("node")

@@ -28,7 +28,7 @@ async fn teachers_voice_to_transcript_through_egress() {
     .await;
     let webhooks = format!("{}/api/webhooks/livekit", app.base);
     let stack = MediaStack::start(port, &webhooks);
-    let dir = std::env::temp_dir().join(format!("egress-rec-{}", uuid::Uuid::new_v4().simple()));
+    let dir = cloud_api::spawned::Scratch::new("egress-rec");
     std::fs::create_dir_all(&dir).unwrap();
     let (_, durations) = lecture(&dir);
     let spoken: f64 = durations.iter().sum();

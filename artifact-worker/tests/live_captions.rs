@@ -34,14 +34,6 @@ fn worker_process(app: &TestApp, name: &str, log: &std::path::Path) -> Child {
 struct Killed(Child);
 
 /// The test's temp dir, removed however the test ends.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -54,9 +46,7 @@ async fn captions_reach_students_while_the_class_runs() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let s = app.school("Live captions").await;
     app.live(&s).await;
-    let dir = std::env::temp_dir().join(format!("live-captions-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let _cleanup = TempDir(dir.clone());
+    let dir = cloud_api::spawned::Scratch::new("live-captions");
     let (_, durations) = lecture(&dir);
     let spoken: f64 = durations.iter().sum();
     let webm = dir.join("lecture.webm");

@@ -16,7 +16,7 @@ fn espeak(text: &str, dir: &std::path::Path) -> Vec<u8> {
 
 #[test]
 fn espeak_speech_is_transcribed_with_low_wer() {
-    let dir = std::env::temp_dir().join(format!("speech-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("speech");
     std::fs::create_dir_all(&dir).unwrap();
     // espeak writes 22,050 Hz: this also exercises the resampler.
     let wav = espeak(SPEECH, &dir);
@@ -41,7 +41,7 @@ fn espeak_speech_is_transcribed_with_low_wer() {
 /// to about the same length; WebM/Opus, what browsers record, is also transcribed.
 #[test]
 fn compressed_recordings_decode() {
-    let dir = std::env::temp_dir().join(format!("codecs-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("codecs");
     std::fs::create_dir_all(&dir).unwrap();
     let wav = dir.join("raw.wav");
     std::fs::write(&wav, espeak(SPEECH, &dir)).unwrap();

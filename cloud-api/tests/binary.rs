@@ -12,7 +12,7 @@ fn start_demo(data_dir: &std::path::Path) -> (Spawned, String) {
 
 #[tokio::test]
 async fn demo_seeds_once_and_serves() {
-    let dir = std::env::temp_dir().join(format!("studio-demo-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("studio-demo");
     let http = reqwest::Client::new();
     for run in 0..2 {
         let (_proc, url) = start_demo(&dir);

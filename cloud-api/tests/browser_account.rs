@@ -14,7 +14,7 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
     let media = root.join("student-web/media");
     let dist = media.join("dist");
     assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
-    let data = std::env::temp_dir().join(format!("studio-account-{}", uuid::Uuid::new_v4()));
+    let data = cloud_api::spawned::Scratch::new("studio-account");
     std::fs::create_dir_all(&data).unwrap();
     let dist_s = dist.to_string_lossy().to_string();
     let server =
@@ -65,7 +65,7 @@ async fn a_pupil_chooses_a_password_from_the_invite_and_changes_it() {
         .unwrap();
     let handoff = handoff["link"].as_str().expect("a hand-off link").to_string();
 
-    let shots = std::env::temp_dir().join(format!("account-shots-{}", uuid::Uuid::new_v4()));
+    let shots = cloud_api::spawned::screenshots("account");
     std::fs::create_dir_all(&shots).unwrap();
     let out = tokio::process::Command::new("node")
         .arg(media.join("test/account.mjs"))

@@ -47,7 +47,7 @@ async fn students_use_the_live_room() {
     let media = root.join("student-web/media");
     let dist = media.join("dist");
     assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
-    let data = std::env::temp_dir().join(format!("studio-app-{}", uuid::Uuid::new_v4()));
+    let data = cloud_api::spawned::Scratch::new("studio-app");
     std::fs::create_dir_all(&data).unwrap();
     let dist_s = dist.to_string_lossy().to_string();
     let web = [("STUDENT_WEB_DIR", dist_s.as_str()), ("MEDIA_DIR", dist_s.as_str())];
@@ -120,7 +120,7 @@ async fn students_use_the_live_room() {
         api.get(&format!("/api/sessions/{session}/state"), &teacher).await["state"]["head"].as_u64().unwrap();
     assert!(head_before >= 50, "a late joiner finds at least 50 events: {head_before}");
 
-    let shots = std::env::temp_dir().join(format!("app-shots-{}", uuid::Uuid::new_v4()));
+    let shots = cloud_api::spawned::screenshots("app");
     std::fs::create_dir_all(&shots).unwrap();
     let second_deck = shots.join("forces.pdf");
     std::fs::write(&second_deck, cloud_api::slides::simple_pdf(&["Forces", "Newton's laws"])).unwrap();

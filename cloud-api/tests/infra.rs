@@ -99,10 +99,8 @@ fn the_helm_chart_lints_and_renders_valid_kubernetes_objects() {
     assert!(!ok && said.contains("readinesProbe"), "a misspelt field is refused: {said}");
 }
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("studio-{tag}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(tag: &str) -> cloud_api::spawned::Scratch {
+    cloud_api::spawned::Scratch::new(&format!("studio-{tag}"))
 }
 
 /// Copy (or hard-link) `from` to `to`, creating the directory.

@@ -30,7 +30,7 @@ fn token_of(link: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_line() {
-    let data = std::env::temp_dir().join(format!("studio-logs-{}", uuid::Uuid::new_v4()));
+    let data = cloud_api::spawned::Scratch::new("studio-logs");
     std::fs::create_dir_all(&data).unwrap();
     let log_path = data.join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();

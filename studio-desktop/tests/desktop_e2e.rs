@@ -13,6 +13,7 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::collections::HashSet;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,12 +108,33 @@ impl Drop for CloudApi {
     }
 }
 
-/// Children killed when the test ends, however it ends.
+/// The test's directory, removed however the test ends (after a failure its logs are printed first).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for log in ["studio.log", "cloud-api.log"] {
+                let text = std::fs::read_to_string(self.0.join(log)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("--- the last lines of {log}:");
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Children killed when the test ends, however it ends — each with its process group (started with
+/// `process_group(0)`), so what they started (tauri-driver's WebKitWebDriver, the studio) goes too.
 struct Guard(Vec<Child>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
         for c in &mut self.0 {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", c.id())]).status();
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -309,6 +331,7 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let work = std::env::temp_dir().join(format!("studio-e2e-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work).unwrap();
+    let _work = RemoveOnDrop(work.clone());
     let mut api_proc = CloudApi::new(&work);
     api_proc.start("demo").await;
     let api = Api { http: reqwest::Client::new(), base: api_proc.base() };
@@ -351,14 +374,22 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     let head_before = api.events(&teacher, &session).await.len();
 
     // The window: Xvfb, tauri-driver in front of WebKitWebDriver, this crate's binary.
-    let display = format!(":{}", 90 + free_port() % 400);
+    let display_n = 90 + free_port() % 400;
+    let display = format!(":{display_n}");
     let xvfb = Command::new("Xvfb")
         .args([display.as_str(), "-screen", "0", "1440x960x24", "-nolisten", "tcp"])
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("Xvfb (apt xvfb)");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Xvfb is up when its socket is there.
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display_n}"));
+    until("Xvfb's socket", 20, || {
+        let socket = socket.clone();
+        async move { socket.exists().then_some(()) }
+    })
+    .await;
     // The "browser" the studio opens for the present view: a script that keeps the URL it was given.
     let opened = work.join("opened-url");
     let browser = work.join("browser.sh");
@@ -371,6 +402,7 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     let native_port = free_port();
     let driver = Command::new(tool("tauri-driver", "TAURI_DRIVER"))
         .args(["--port", &driver_port.to_string(), "--native-port", &native_port.to_string()])
+        .process_group(0)
         .env("DISPLAY", &display)
         .env("STUDIO_DATA_DIR", work.join("studio"))
         .env("STUDIO_VAULT", "file")
@@ -381,7 +413,6 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         .spawn()
         .expect("tauri-driver (cargo install tauri-driver; see scripts/install-deps.sh)");
     let _guard = Guard(vec![xvfb, driver]);
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
         "browserName": "wry",
         "tauri:options": { "application": env!("CARGO_BIN_EXE_studio-desktop") }
@@ -577,5 +608,4 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     assert_eq!(studio_state["currentSlide"]["page"].as_f64(), Some(2.0));
     c.close().await.ok();
     drop(api_proc);
-    let _ = std::fs::remove_dir_all(&work);
 }

@@ -104,7 +104,8 @@ async fn run(ops: Vec<Op>) {
     app.live(&s).await;
     let (actor, _) = teacher_of(&app, &s).await;
     let session: SessionId = s.session.parse().unwrap();
-    let file = std::env::temp_dir().join(format!("studio-journal-{}.db", uuid::Uuid::new_v4()));
+    let scratch = cloud_api::spawned::Scratch::new("studio-journal");
+    let file = scratch.join("journal.db");
     let open = |p: &Path| Journal::open(p).expect("journal");
     let mut journal = open(&file);
     let online_client = Client::new(&app.base, &s.teacher.token);
@@ -303,7 +304,8 @@ async fn a_class_prepared_offline_arrives_before_it_starts() {
     assert_eq!(dto.status, "scheduled");
     let actor = studio_desktop::session_actor(&me, &dto);
     let session: SessionId = s.session.parse().unwrap();
-    let file = std::env::temp_dir().join(format!("studio-prep-{}.db", uuid::Uuid::new_v4()));
+    let scratch = cloud_api::spawned::Scratch::new("studio-prep");
+    let file = scratch.join("journal.db");
     let journal = Journal::open(&file).unwrap();
     let client = Client::new(&app.base, &s.teacher.token);
     client.pull(&journal, session).await.unwrap();
@@ -354,7 +356,8 @@ async fn the_live_socket_brings_what_others_write() {
     app.live(&s).await;
     let (actor, _) = teacher_of(&app, &s).await;
     let session: SessionId = s.session.parse().unwrap();
-    let file = std::env::temp_dir().join(format!("studio-live-{}.db", uuid::Uuid::new_v4()));
+    let scratch = cloud_api::spawned::Scratch::new("studio-live");
+    let file = scratch.join("journal.db");
     let journal = Journal::open(&file).unwrap();
     let client = Client::new(&app.base, &s.teacher.token);
     let head = client.pull(&journal, session).await.unwrap();

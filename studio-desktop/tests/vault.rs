@@ -2,14 +2,11 @@
 //! way a Linux desktop runs it) the studio uses the keychain and writes no file; without one it uses
 //! the marked file store, readable by the user only.
 
-use std::path::PathBuf;
 use std::process::Command;
 use studio_desktop::vault::{Credentials, Vault, SERVICE};
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("studio-vault-{name}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp(name: &str) -> cloud_api::spawned::Scratch {
+    cloud_api::spawned::Scratch::new(&format!("studio-vault-{name}"))
 }
 
 fn creds() -> Credentials {

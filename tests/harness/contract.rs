@@ -37,7 +37,26 @@ fn matches(template: &[String], path: &[&str]) -> bool {
     template.len() == path.len() && template.iter().zip(path).all(|(t, p)| t.starts_with('{') || t == p)
 }
 
-/// Panics (failing the test) when the answer is not what the document promises.
+/// Paths outside the API, exempt from the document: the student web app and the media pages are files
+/// served from disk (`STUDENT_WEB_DIR`, `MEDIA_DIR`), and `/` sends the browser to them.
+const NOT_API: &[&str] = &["/app", "/media/", "/"];
+
+fn not_api(path: &str) -> bool {
+    NOT_API.iter().any(|p| {
+        if p.ends_with('/') && p.len() > 1 {
+            path.starts_with(p)
+        } else {
+            path == *p || path.starts_with(&format!("{p}/"))
+        }
+    })
+}
+
+/// Panics (failing the test) when the answer is not what the document promises: every answer of
+/// every route — an undocumented route may only answer a 4xx problem (the fallback's 404/405), a
+/// documented one only a documented status, with a body of a documented media type that matches its
+/// schema when it is JSON. Exempt, and why: the paths of [`NOT_API`] (files, not API answers);
+/// answers whose documented response names no content (hand-built ones: blob downloads, socket
+/// upgrades — the route says nothing of their body, so there is nothing to hold them to).
 pub fn check(method: &str, url_path: &str, status: u16, content_type: Option<&str>, body: &[u8]) {
     let c = contract();
     let path = url_path.split('?').next().unwrap_or("");
@@ -47,6 +66,8 @@ pub fn check(method: &str, url_path: &str, status: u16, content_type: Option<&st
         // Unknown routes answer 404/405 problems from the fallback; those are checked as problems.
         if (400..500).contains(&status) {
             check_schema(c, &json!({ "$ref": "#/components/schemas/Problem" }), body, method.as_str(), path, status);
+        } else if !not_api(path) {
+            panic!("{method} {path} answered {status}, but /api/openapi.json has no such route");
         }
         return;
     };
@@ -59,13 +80,24 @@ pub fn check(method: &str, url_path: &str, status: u16, content_type: Option<&st
     let Some(documented) = documented else {
         panic!("{method} {path} answered {status}, which /api/openapi.json does not document: {responses}");
     };
-    let Some(media) = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim()) else { return };
-    if !media.ends_with("json") || body.is_empty() {
+    let media = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim()).unwrap_or("");
+    let Some(listed) = documented["content"].as_object().filter(|l| !l.is_empty()) else {
+        // The document names no body for this answer (see above): nothing to hold it to.
+        return;
+    };
+    if body.is_empty() && (method == "head" || status == 204 || status == 304) {
         return;
     }
-    match documented["content"].get(media) {
-        Some(m) => check_schema(c, &m["schema"], body, &method, path, status),
-        None => panic!("{method} {path} answered {status} as {media}, which the document does not list: {documented}"),
+    let Some(m) = listed.get(media) else {
+        panic!(
+            "{method} {path} answered {status} as {:?} ({} bytes); the document lists {:?}",
+            media,
+            body.len(),
+            listed.keys().collect::<Vec<_>>()
+        );
+    };
+    if media.ends_with("json") {
+        check_schema(c, &m["schema"], body, &method, path, status);
     }
 }
 
@@ -123,6 +155,30 @@ mod tests {
     #[should_panic(expected = "does not document")]
     fn an_undocumented_status_fails() {
         check("GET", "/healthz", 201, Some("application/json"), br#"{"status":"ok"}"#);
+    }
+
+    #[test]
+    #[should_panic(expected = "has no such route")]
+    fn a_success_on_an_undocumented_route_fails() {
+        check("GET", "/api/nowhere", 200, Some("application/json"), br#"{}"#);
+    }
+
+    #[test]
+    #[should_panic(expected = "the document lists")]
+    fn a_json_answer_without_json_fails() {
+        check("GET", "/healthz", 200, Some("text/html"), b"<p>ok</p>");
+    }
+
+    #[test]
+    #[should_panic(expected = "the document lists")]
+    fn an_empty_answer_where_json_is_promised_fails() {
+        check("GET", "/healthz", 200, None, b"");
+    }
+
+    #[test]
+    fn the_web_app_is_not_the_api() {
+        check("GET", "/app/", 200, Some("text/html"), b"<html></html>");
+        check("GET", "/media/watch.html", 200, Some("text/html"), b"<html></html>");
     }
 
     #[test]

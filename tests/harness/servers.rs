@@ -63,6 +63,7 @@ fn start_script_with(
 fn stop_script(script: &str, dir_env: &str, dir: &std::path::Path) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
     let _ = std::process::Command::new("bash").arg(&path).arg("stop").env(dir_env, dir).status();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 impl Drop for S3Server {

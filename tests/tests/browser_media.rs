@@ -39,7 +39,7 @@ async fn teacher_broadcasts_student_hears() {
         },
     };
     app.store.append(s.tenant, s.session.parse().unwrap(), vec![caption]).await.unwrap();
-    let shots = std::env::temp_dir().join(format!("media-shots-{}", uuid::Uuid::new_v4()));
+    let shots = cloud_api::spawned::screenshots("media");
     std::fs::create_dir_all(&shots).unwrap();
     let wav = shots.join("voice.wav");
     let said = "Good morning class. This is the teacher speaking through the browser.";

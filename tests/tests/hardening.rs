@@ -295,10 +295,10 @@ on_both!(
 /// The blob signing key lives outside the served blob directory; an older one there is moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_signing_key_is_kept_out_of_the_blob_dir() {
-    let dir = std::env::temp_dir().join(format!("studio-keys-{}", uuid::Uuid::new_v4()));
+    let dir = cloud_api::spawned::Scratch::new("studio-keys");
     std::fs::create_dir_all(dir.join("blobs")).unwrap();
     std::fs::write(dir.join("blobs/.signing-key"), [9u8; 32]).unwrap();
-    let d = dir.clone();
+    let d = dir.to_path_buf();
     let _app = TestApp::spawn_with(Db::Sqlite, move |c| c.data_dir = d).await;
     assert!(!dir.join("blobs/.signing-key").exists(), "no key inside the blob directory");
     assert_eq!(std::fs::read(dir.join("keys/blob-signing.key")).unwrap(), vec![9u8; 32], "the old key, moved");

@@ -255,7 +255,7 @@ async fn multistream_destinations_and_egress() {
     // The teacher publishes a microphone: the real server answers; without an egress worker it refuses.
     let join = app.post("/api/sessions/join", &s.teacher.token, json!({"sessionId": sid})).await;
     let grant = &join.body["livekit"];
-    let dir = std::env::temp_dir().join(format!("stream-{}", uuid::Uuid::new_v4().simple()));
+    let dir = cloud_api::spawned::Scratch::new("stream");
     std::fs::create_dir_all(&dir).unwrap();
     let wav = long_speech(&dir, 20);
     let speaker = Speaker::join(grant["url"].as_str().unwrap(), grant["token"].as_str().unwrap(), &wav).await;
@@ -370,7 +370,7 @@ async fn recording_egress_requested_when_the_teacher_publishes() {
     assert_eq!(metric(&app, "studio_recordings_requested_total").await, 0, "nothing is asked before a track");
 
     // The teacher publishes a microphone; this dev server sends no webhooks, so the test signs one.
-    let dir = std::env::temp_dir().join(format!("rec-{}", uuid::Uuid::new_v4().simple()));
+    let dir = cloud_api::spawned::Scratch::new("rec");
     std::fs::create_dir_all(&dir).unwrap();
     let wav = dir.join("hello.wav");
     assert!(std::process::Command::new("espeak-ng").arg("-w").arg(&wav).arg("Hello class").status().unwrap().success());
