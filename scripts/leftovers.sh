@@ -18,8 +18,8 @@ for p in /proc/[0-9]*; do
     anc=$(awk '{print $4}' "/proc/$anc/stat" 2>/dev/null || echo 1)
   done
   [ "$is_anc" = 1 ] && continue
-  if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "STUDIO_TEST_RUN=$run"; then
-    echo "left running: pid $pid: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-200)"
+  if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "STUDIO_TEST_RUN=$run"; then
+    echo "left running: pid $pid: $({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | cut -c1-200)"
     left=1
     kill -KILL "$pid" 2>/dev/null || true
   fi

@@ -12,7 +12,7 @@ bash scripts/install-deps.sh
 # Everything this run starts carries STUDIO_TEST_RUN in its environment, and its temp files go to a
 # directory of its own: at the end scripts/leftovers.sh lists (and kills, and removes) what a test left.
 export STUDIO_TEST_RUN="$$-$(date +%s)"
-TMPDIR=$(mktemp -d /tmp/studio-run.XXXXXX)
+TMPDIR=$(mktemp -d /tmp/sr.XXXXXX) # short: unix sockets live under it (108-byte paths)
 chmod 1777 "$TMPDIR" # PostgreSQL clusters of the drills run as the postgres user under it
 export TMPDIR
 
@@ -37,7 +37,7 @@ export PG_TEST_DIR=${PG_TEST_DIR:-$(mktemp -d /tmp/studio-pg.XXXXXX)}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TEST_DATABASE_URL=$(bash scripts/pg-test-cluster.sh start "$port")
 export TEST_DATABASE_URL
-trap 'bash scripts/pg-test-cluster.sh stop; bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" >/dev/null || true' EXIT
+trap 'bash scripts/pg-test-cluster.sh stop; bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" || true' EXIT
 
 phase "tests"
 log=$(mktemp)

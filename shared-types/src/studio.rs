@@ -94,3 +94,28 @@ pub struct Snapshot {
     #[serde(default)]
     pub browser_opened_at: Option<DateTime<Utc>>,
 }
+
+/// When the pen's points leave the board while a stroke is drawn. Each piece becomes one event in
+/// the session's log (and one journal entry, and one message to every student), so pieces are few;
+/// the first goes soon after the pen touches down, so students see a stroke begin at once.
+/// Measured by `cargo bench -p studio-desktop --bench drawing` (docs/benchmarks.md).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InkPacing {
+    /// After the pen goes down: the first piece.
+    pub first_ms: f64,
+    /// Then one piece this often while the pen moves (the rest at pen up).
+    pub every_ms: f64,
+}
+
+impl InkPacing {
+    /// What the studio does.
+    pub const STUDIO: InkPacing = InkPacing { first_ms: 33.0, every_ms: 100.0 };
+    /// The pacing before (a piece every 33 ms, ≈30 events a second): the benchmark's baseline.
+    pub const EVERY_33_MS: InkPacing = InkPacing { first_ms: 33.0, every_ms: 33.0 };
+
+    /// Whether the points gathered since the last piece go out now: `sent` pieces so far, `since_ms`
+    /// since the last one (or since the pen went down).
+    pub fn due(&self, sent: usize, since_ms: f64) -> bool {
+        since_ms >= if sent == 0 { self.first_ms } else { self.every_ms }
+    }
+}

@@ -183,13 +183,10 @@ pub struct DrawProps {
     pub place: shared_types::events::LayoutItem,
     pub tool: Tool,
     pub strokes: Rc<Vec<Stroke>>,
-    /// A piece of the stroke being drawn (sent 30 times a second while the pen moves).
+    /// A piece of the stroke being drawn (paced by `InkPacing::STUDIO` while the pen moves).
     pub on_strokes: Callback<Vec<Stroke>>,
     pub on_erase: Callback<Vec<String>>,
 }
-
-/// Flush the pen's points this often while it moves (≈30 Hz).
-const FLUSH_MS: f64 = 33.0;
 
 /// One gesture of the pen: its id (`g-…`), the segments sent so far, the points not sent yet.
 struct Gesture {
@@ -281,7 +278,7 @@ pub fn draw_board(props: &DrawProps) -> Html {
                 return;
             }
             g.points.push(p);
-            if js_sys::Date::now() - g.flushed_at >= FLUSH_MS {
+            if shared_types::studio::InkPacing::STUDIO.due(g.sent, js_sys::Date::now() - g.flushed_at) {
                 flush(g);
             }
         })

@@ -39,10 +39,11 @@ fn start_script_with(
     dir_env: &str,
     env: &[(&str, &str)],
 ) -> (std::collections::HashMap<String, String>, PathBuf) {
+    // Short: Egress puts a unix socket three levels under it (at most 107 bytes of path).
     let dir = std::env::temp_dir().join(format!(
         "studio-{}-{}",
         script.trim_end_matches(".sh"),
-        uuid::Uuid::new_v4().simple()
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
     ));
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
     let out = std::process::Command::new("bash")
