@@ -33,30 +33,38 @@ case "$cmd" in
   start)
     build
     mkdir -p "$state"
-    free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-    port=${LIVEKIT_PORT:-$(free)}
-    # Own RTC ports and loopback as the node address, so several servers can run side by side.
-    cat >"$state/livekit.yaml" <<YAML
+    # A free port of the kind asked (tcp or udp). It is free when asked; another process may take it
+    # before the server binds it, so a server that dies before it answers is started again on others.
+    free() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "${1:-tcp}"; }
+    for attempt in 1 2 3; do
+      port=${LIVEKIT_PORT:-$(free)}
+      # Own RTC ports and loopback as the node address, so several servers can run side by side.
+      cat >"$state/livekit.yaml" <<YAML
 port: $port
 bind_addresses: ["127.0.0.1"]
 rtc:
   tcp_port: $(free)
-  udp_port: $(free)
+  udp_port: $(free udp)
   node_ip: 127.0.0.1
   use_external_ip: false
 YAML
-    "$bin" --dev --config "$state/livekit.yaml" >"$state/server.log" 2>&1 &
-    echo $! >"$state/pid"
-    for _ in $(seq 1 100); do
-      if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-        echo "LIVEKIT_URL=ws://127.0.0.1:$port"
-        echo "LIVEKIT_API_KEY=devkey"
-        echo "LIVEKIT_API_SECRET=secret"
-        exit 0
-      fi
-      sleep 0.2
+      "$bin" --dev --config "$state/livekit.yaml" >"$state/server.log" 2>&1 &
+      pid=$!
+      echo $pid >"$state/pid"
+      for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+          echo "LIVEKIT_URL=ws://127.0.0.1:$port"
+          echo "LIVEKIT_API_KEY=devkey"
+          echo "LIVEKIT_API_SECRET=secret"
+          exit 0
+        fi
+        sleep 0.2
+      done
+      kill "$pid" 2>/dev/null || true
+      echo "livekit-server did not start (attempt $attempt); log follows" >&2; tail -30 "$state/server.log" >&2
     done
-    echo "livekit-server did not start; log follows" >&2; tail -30 "$state/server.log" >&2; exit 1
+    exit 1
     ;;
   stop)
     [ -f "$state/pid" ] && kill "$(cat "$state/pid")" 2>/dev/null || true

@@ -53,11 +53,14 @@ build_egress() {
   rm -rf "$work"
 }
 
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port of the kind asked (tcp or udp). Another process may take it before ours binds it: a
+# start whose server died is undone and tried again on other ports (up to three times).
+free() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "${1:-tcp}"; }
 
-wait_for() { # url, what, log
+wait_for() { # url, what, log, pid
   for _ in $(seq 1 150); do
     curl -s -o /dev/null "$1" && return 0
+    [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
     sleep 0.2
   done
   echo "$2 did not start; log follows" >&2
@@ -72,6 +75,14 @@ case "$cmd" in
     echo "$egress_dir/egress"
     ;;
   start)
+    if [ -z "${MEDIA_STACK_ATTEMPT:-}" ]; then
+      for attempt in 1 2 3; do
+        MEDIA_STACK_ATTEMPT=$attempt bash "$0" start && exit 0
+        bash "$0" stop
+        echo "media stack: attempt $attempt did not start; trying again on other ports" >&2
+      done
+      exit 1
+    fi
     lk=$(bash "$here/livekit-server.sh" build)
     build_egress
     command -v redis-server >/dev/null || { echo "redis-server is required (scripts/install-deps.sh)" >&2; exit 1; }
@@ -88,7 +99,7 @@ case "$cmd" in
     {
       echo "port: $port"
       echo 'bind_addresses: ["127.0.0.1"]'
-      echo "rtc: {tcp_port: $(free), udp_port: $(free), node_ip: 127.0.0.1, use_external_ip: false}"
+      echo "rtc: {tcp_port: $(free), udp_port: $(free udp), node_ip: 127.0.0.1, use_external_ip: false}"
       echo "redis: {address: 127.0.0.1:$redis_port}"
       echo "keys: {$KEY: $SECRET}"
       [ -n "${WEBHOOK_URL:-}" ] && echo "webhook: {api_key: $KEY, urls: [\"$WEBHOOK_URL\"]}"
@@ -96,7 +107,7 @@ case "$cmd" in
     } >"$state/livekit.yaml"
     setsid "$lk" --config "$state/livekit.yaml" >"$state/livekit.log" 2>&1 &
     echo $! >"$state/livekit.pid"
-    wait_for "http://127.0.0.1:$port/" livekit-server "$state/livekit.log"
+    wait_for "http://127.0.0.1:$port/" livekit-server "$state/livekit.log" "$(cat "$state/livekit.pid")"
     health=$(free)
     cat >"$state/egress.yaml" <<YAML
 api_key: $KEY
@@ -114,7 +125,7 @@ YAML
     PATH="$egress_dir:$PATH" TMPDIR="$state/egress-tmp" setsid egress --config "$state/egress.yaml" \
       >"$state/egress.log" 2>&1 &
     echo $! >"$state/egress.pid"
-    wait_for "http://127.0.0.1:$health/" egress "$state/egress.log"
+    wait_for "http://127.0.0.1:$health/" egress "$state/egress.log" "$(cat "$state/egress.pid")"
     echo "LIVEKIT_URL=ws://127.0.0.1:$port"
     echo "LIVEKIT_API_KEY=$KEY"
     echo "LIVEKIT_API_SECRET=$SECRET"

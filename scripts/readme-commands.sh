@@ -59,7 +59,8 @@ serve_and_login run "$run_cmd"
 studio_cmd=$(cmd_of 'cargo run -p studio-desktop')
 [ -n "$studio_cmd" ] || fail "the README no longer shows the studio command"
 studio_dir=$(mktemp -d)
-STUDIO_DATA_DIR="$studio_dir" STUDIO_VAULT=file setsid xvfb-run -a bash -c "$studio_cmd" >"$log/studio.log" 2>&1 &
+# xvfb-run's own temp dir goes under studio_dir (killed, it cannot remove it itself).
+TMPDIR="$studio_dir" STUDIO_DATA_DIR="$studio_dir" STUDIO_VAULT=file setsid xvfb-run -a bash -c "$studio_cmd" >"$log/studio.log" 2>&1 &
 spid=$!
 serving=$spid
 for _ in $(seq 1 900); do grep -q 'studio started' "$log/studio.log" && break; kill -0 "$spid" 2>/dev/null || fail "the studio exited early"; sleep 1; done

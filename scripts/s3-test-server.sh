@@ -20,7 +20,8 @@ case "$cmd" in
 {"identities":[{"name":"studio","credentials":[{"accessKey":"$key","secretKey":"$secret"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
     s3=$(free_port)
-    "$weed_bin" mini -dir="$state/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config="$state/s3.json" \
+    # Its glog files go to TMPDIR: keep them in the state dir, which stop removes.
+    TMPDIR="$state" "$weed_bin" mini -dir="$state/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config="$state/s3.json" \
       -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0 -master.port="$(free_port)" -volume.port="$(free_port)" \
       -filer.port="$(free_port)" -admin.port="$(free_port)" -webdav=false -master.telemetry=false \
       >"$state/weed.log" 2>&1 &

@@ -61,5 +61,5 @@ bash scripts/readme-commands.sh
 
 phase "left-overs (processes still running, files in the temp dir)"
 bash scripts/pg-test-cluster.sh stop
-bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" || echo "LEFT-OVERS: the lines above name them"
+bash scripts/leftovers.sh "$STUDIO_TEST_RUN" "$TMPDIR" || { echo "a test left the above behind: it cleans up what it starts" >&2; exit 1; }
 phase "done"

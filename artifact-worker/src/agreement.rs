@@ -17,6 +17,9 @@ pub struct Heard {
 /// What has been committed so far and the last pass's segments after it.
 #[derive(Debug, Default)]
 pub struct Agreement {
+    /// The last words committed (normalised): a pass that starts by saying them again (whisper's
+    /// segment end came before the speech's, so the next pass began inside it) has them cut.
+    tail: Vec<String>,
     /// Seconds (on the recording's clock) up to which everything is committed; the next pass
     /// starts here.
     pub committed_until: f64,
@@ -36,7 +39,42 @@ fn norm(t: &str) -> String {
 impl Agreement {
     /// Start committed up to `from` (a captioner resuming after what the log already holds).
     pub fn starting_at(from: f64) -> Self {
-        Agreement { committed_until: from, pending: Vec::new() }
+        Agreement { committed_until: from, pending: Vec::new(), tail: Vec::new() }
+    }
+
+    /// Resuming after `committed` (the captions already written, which end at `from`).
+    pub fn after(from: f64, committed: &[Heard]) -> Self {
+        let mut a = Agreement::starting_at(from);
+        for h in committed {
+            a.remember(&h.text);
+        }
+        a
+    }
+
+    pub fn remember(&mut self, text: &str) {
+        self.tail.extend(norm(text).split(' ').filter(|w| !w.is_empty()).map(str::to_string));
+        let extra = self.tail.len().saturating_sub(TAIL_WORDS);
+        self.tail.drain(..extra);
+    }
+
+    /// `text` without its first words when they repeat the end of what was committed: the longest
+    /// run of at least three that matches the tail with at most one word in four different.
+    pub fn unrepeated(&self, text: &str) -> String {
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        // The normalised word of each token that has one, with the token's index.
+        let words: Vec<(usize, String)> =
+            tokens.iter().enumerate().map(|(i, t)| (i, norm(t))).filter(|(_, w)| !w.is_empty()).collect();
+        let max = words.len().min(self.tail.len());
+        let cut = (3..=max).rev().find(|&k| {
+            let tail = &self.tail[self.tail.len() - k..];
+            let differ = words[..k].iter().zip(tail).filter(|((_, a), b)| a != *b).count();
+            differ <= k / 4
+        });
+        match cut {
+            None => text.trim().to_string(),
+            Some(k) if k == words.len() => String::new(),
+            Some(k) => tokens[words[k].0..].join(" "),
+        }
     }
 
     /// Fold a pass over the audio from `committed_until` (segments on the recording's clock); the
@@ -61,15 +99,19 @@ impl Agreement {
 
     /// Commit segments: none starts before what was committed already, none ends before it starts.
     fn commit(&mut self, heard: Vec<Heard>) -> Vec<Heard> {
-        heard
-            .into_iter()
-            .map(|h| {
-                let start_s = h.start_s.max(self.committed_until);
-                let end_s = h.end_s.max(start_s);
-                self.committed_until = end_s;
-                Heard { text: h.text.trim().to_string(), start_s, end_s }
-            })
-            .collect()
+        let mut out = Vec::new();
+        for h in heard {
+            let start_s = h.start_s.max(self.committed_until);
+            let end_s = h.end_s.max(start_s);
+            self.committed_until = end_s;
+            let text = self.unrepeated(&h.text);
+            if text.is_empty() {
+                continue; // all of it said already
+            }
+            self.remember(&text);
+            out.push(Heard { text, start_s, end_s });
+        }
+        out
     }
 
     /// Nothing worth waiting for before `at` (silence): the next pass starts there.
@@ -80,6 +122,9 @@ impl Agreement {
 }
 
 /// What a pass is.
+/// How many committed words a new pass is checked against.
+const TAIL_WORDS: usize = 12;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {
     /// The class goes on: commit what this pass and the one before agree on.
@@ -129,6 +174,37 @@ mod tests {
         let w =
             a.pass(heard(&[("One.", 0.0, 1.0), ("Too.", 1.0, 2.0), ("Three.", 2.0, 3.0), ("F", 3.0, 3.5)]), Pass::Live);
         assert_eq!(text(&w), ["One."]);
+    }
+
+    #[test]
+    fn a_pass_that_starts_inside_what_was_committed_does_not_say_it_twice() {
+        // Heard in a three-minute class: whisper ended a segment before the speech did, so the next
+        // stretch began inside the sentence and heard it again (once whole, once with another ending).
+        let mut a = Agreement::starting_at(100.0);
+        let w = a.pass(
+            heard(&[
+                ("Constructive interference.", 100.0, 103.0),
+                ("A crest meeting a trough.", 103.2, 105.0),
+                ("Cut", 106.0, 108.0),
+            ]),
+            Pass::Stretch,
+        );
+        assert_eq!(text(&w), ["Constructive interference.", "A crest meeting a trough."]);
+        let w = a.pass(
+            heard(&[
+                ("A crest meeting a trough.", 105.0, 106.5),
+                ("A crest meeting a counter-cancel out, which is destructive.", 106.5, 110.0),
+                ("Noise", 111.0, 112.0),
+            ]),
+            Pass::Stretch,
+        );
+        assert_eq!(text(&w), ["out, which is destructive."], "the repeat is cut, the new words kept");
+        // Not what merely starts alike: two words are no repeat.
+        let w = a.pass(heard(&[("Which is good.", 112.0, 113.0), ("x", 114.0, 115.0)]), Pass::Stretch);
+        assert_eq!(text(&w), ["Which is good."]);
+        // A worker taking over remembers what was committed.
+        let mut b = Agreement::after(105.0, &heard(&[("A crest meeting a trough.", 103.2, 105.0)]));
+        assert!(b.pass(heard(&[("a crest meeting a trough", 105.0, 106.0)]), Pass::Final).is_empty());
     }
 
     #[test]

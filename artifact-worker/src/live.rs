@@ -143,7 +143,7 @@ fn transcribe_live(
 ) -> Result<()> {
     let rate = SAMPLE_RATE as f64;
     let step = (PASS_EVERY_S * rate) as usize;
-    let mut agreement = Agreement::starting_at(from);
+    let mut agreement = Agreement::after(from, &committed);
     let mut heard = 0usize;
     loop {
         let (window, start, mode) = {

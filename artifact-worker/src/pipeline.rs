@@ -1,6 +1,7 @@
 //! The job loop and the `process_recording` pipeline: fetch → decode → transcribe → align →
 //! derive (each deriver on its own: one failing never loses the others) → store → `artifact.ready`.
 
+use crate::agreement::{Agreement, Heard};
 use crate::derive::{self, Tagged};
 use crate::transcribe::Transcriber;
 use crate::{decode, model};
@@ -222,6 +223,27 @@ impl Worker {
         .await??;
         if !live.is_empty() {
             tracing::info!(recording = %rid, captioned_s = covered, "transcript from the live captions and the tail");
+            // The tail may start inside the last caption's speech: what it says again is cut.
+            let heard: Vec<Heard> =
+                live.iter().map(|s| Heard { text: s.text.clone(), start_s: s.start_s, end_s: s.end_s }).collect();
+            let mut seam = Agreement::after(covered, &heard);
+            let mut kept = Vec::with_capacity(segments.len());
+            let mut cutting = true;
+            for mut s in segments {
+                if cutting {
+                    s.text = seam.unrepeated(&s.text);
+                    if s.text.is_empty() {
+                        continue;
+                    }
+                    // Its words too: the ones cut were the first.
+                    let cut = s.words.len().saturating_sub(s.text.split_whitespace().count());
+                    s.words.drain(..cut);
+                    seam.remember(&s.text);
+                    cutting = false;
+                }
+                kept.push(s);
+            }
+            segments = kept;
             segments.splice(0..0, live);
         }
         self.store.set_recording_duration(rid, duration).await?;

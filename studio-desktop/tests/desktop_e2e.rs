@@ -131,13 +131,16 @@ impl Drop for RemoveOnDrop {
 /// `process_group(0)`), so what they started (tauri-driver's WebKitWebDriver, the studio) goes too.
 struct Guard(Vec<Child>);
 
+/// Kill a child started with `process_group(0)` and everything in its group.
+fn stop(c: &mut Child) {
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", c.id())]).status();
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", c.id())]).status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.iter_mut().for_each(stop);
     }
 }
 
@@ -198,22 +201,7 @@ impl Api {
     }
 }
 
-async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-/// `until`, and when it times out: a screenshot (`failed.png`) and the error banner, then the panic.
+/// Wait for `f` to give a value (every 150 ms, up to `secs`); when it times out: a screenshot (`failed.png`) and the error banner, then the panic.
 async fn seen<T, F, Fut>(c: &Client, what: &str, secs: u64, mut f: F) -> T
 where
     F: FnMut() -> Fut,
@@ -373,23 +361,22 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     .await;
     let head_before = api.events(&teacher, &session).await.len();
 
-    // The window: Xvfb, tauri-driver in front of WebKitWebDriver, this crate's binary.
-    let display_n = 90 + free_port() % 400;
-    let display = format!(":{display_n}");
-    let xvfb = Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "1440x960x24", "-nolisten", "tcp"])
+    // The window: Xvfb, tauri-driver in front of WebKitWebDriver, this crate's binary. Xvfb picks a
+    // free display itself and says which once it is ready (-displayfd).
+    let mut xvfb = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1440x960x24", "-nolisten", "tcp"])
         .process_group(0)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("Xvfb (apt xvfb)");
-    // Xvfb is up when its socket is there.
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display_n}"));
-    until("Xvfb's socket", 20, || {
-        let socket = socket.clone();
-        async move { socket.exists().then_some(()) }
-    })
-    .await;
+    let mut display = String::new();
+    {
+        use std::io::BufRead;
+        std::io::BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut display).expect("Xvfb's display");
+    }
+    let display = format!(":{}", display.trim());
+    let mut guard = Guard(vec![xvfb]);
     // The "browser" the studio opens for the present view: a script that keeps the URL it was given.
     let opened = work.join("opened-url");
     let browser = work.join("browser.sh");
@@ -398,38 +385,58 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let driver_port = free_port();
-    let native_port = free_port();
-    let driver = Command::new(tool("tauri-driver", "TAURI_DRIVER"))
-        .args(["--port", &driver_port.to_string(), "--native-port", &native_port.to_string()])
-        .process_group(0)
-        .env("DISPLAY", &display)
-        .env("STUDIO_DATA_DIR", work.join("studio"))
-        .env("STUDIO_VAULT", "file")
-        .env("STUDIO_BROWSER", &browser)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(work.join("studio.log")).unwrap())
-        .spawn()
-        .expect("tauri-driver (cargo install tauri-driver; see scripts/install-deps.sh)");
-    let _guard = Guard(vec![xvfb, driver]);
     let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
         "browserName": "wry",
         "tauri:options": { "application": env!("CARGO_BIN_EXE_studio-desktop") }
     }))
     .unwrap();
-    let c = until("tauri-driver to take the session", 30, || {
-        let caps = caps.clone();
-        async move {
-            ClientBuilder::rustls()
-                .ok()?
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{driver_port}"))
-                .await
-                .ok()
+    // tauri-driver's ports are free when chosen; if another process takes one first the driver
+    // exits, and it is started again on others.
+    let mut attempt = 0;
+    let c = loop {
+        attempt += 1;
+        let (driver_port, native_port) = (free_port(), free_port());
+        let driver = Command::new(tool("tauri-driver", "TAURI_DRIVER"))
+            .args(["--port", &driver_port.to_string(), "--native-port", &native_port.to_string()])
+            .process_group(0)
+            .env("DISPLAY", &display)
+            .env("STUDIO_DATA_DIR", work.join("studio"))
+            .env("STUDIO_VAULT", "file")
+            .env("STUDIO_BROWSER", &browser)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(work.join("studio.log")).unwrap())
+            .spawn()
+            .expect("tauri-driver (cargo install tauri-driver; see scripts/install-deps.sh)");
+        guard.0.push(driver);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut client = None;
+        while Instant::now() < deadline {
+            if guard.0.last_mut().unwrap().try_wait().ok().flatten().is_some() {
+                break; // it exited: a port was taken meanwhile
+            }
+            let connected = match ClientBuilder::rustls() {
+                Ok(mut b) => {
+                    b.capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{driver_port}")).await.ok()
+                }
+                Err(_) => None,
+            };
+            if let Some(c) = connected {
+                client = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
-    })
-    .await;
+        match client {
+            Some(c) => break c,
+            None => {
+                assert!(attempt < 3, "tauri-driver did not take the session (3 tries); see studio.log");
+                if let Some(mut d) = guard.0.pop() {
+                    stop(&mut d);
+                }
+            }
+        }
+    };
 
     // Sign in (online).
     seen(&c, "the sign-in form", 30, || async { c.find(Locator::Css("#email")).await.ok() }).await;

@@ -1,7 +1,6 @@
 //! Databases for tests: a fresh SQLite file or a fresh PostgreSQL database each, and the macro
 //! that runs a test on both.
 
-use cloud_api::store::Store;
 use sqlx::Executor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +34,23 @@ pub async fn fresh_db(db: Db) -> String {
     }
 }
 
-pub async fn fresh_store(db: Db) -> Store {
-    Store::connect(&fresh_db(db).await).await.expect("store")
+/// The directory of a SQLite URL from [`fresh_db`], removed when this is dropped (tests that use a
+/// store without a [`crate::TestApp`], which removes its own); nothing for PostgreSQL.
+pub struct DbDir(Option<std::path::PathBuf>);
+
+impl DbDir {
+    pub fn of(url: &str) -> DbDir {
+        let path = url.strip_prefix("sqlite://").and_then(|p| p.split('?').next());
+        DbDir(path.and_then(|p| std::path::Path::new(p).parent()).map(std::path::Path::to_path_buf))
+    }
+}
+
+impl Drop for DbDir {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take().filter(|d| d.starts_with(std::env::temp_dir())) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
 }
 
 /// Run each listed `async fn name(db: Db)` of the calling file once on SQLite and once on PostgreSQL.

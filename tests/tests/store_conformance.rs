@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use cloud_api::store::{AppendOutcome, IdemBegin, NewEvent, Store, StoredResponse};
 use shared_types::{Rejection, Role, RoleGrant, Scope, SessionEvent, SessionId, TenantId, UserId};
 use std::sync::Arc;
-use studio_tests::{fresh_db, fresh_store, Db};
+use studio_tests::{fresh_db, Db, DbDir};
 
 fn ev(key: &str, actor: UserId, role: Role, event: SessionEvent) -> NewEvent {
     NewEvent { idempotency_key: key.into(), actor_id: Some(actor), actor_role: Some(role), occurred_at: None, event }
@@ -28,7 +28,9 @@ async fn scheduled(store: &Store, tenant: TenantId, teacher: UserId) -> SessionI
 }
 
 async fn suite(db: Db) {
-    let store = Arc::new(fresh_store(db).await);
+    let url = fresh_db(db).await;
+    let _dir = DbDir::of(&url);
+    let store = Arc::new(Store::connect(&url).await.unwrap());
     let tenant = store.create_tenant("T").await.unwrap().id;
     let other = store.create_tenant("U").await.unwrap().id;
 
@@ -224,6 +226,7 @@ async fn postgres_store_conforms() {
 /// Two stores on one database act like two nodes: each sees the other's appends.
 async fn two_nodes(db: Db) {
     let url = studio_tests::fresh_db(db).await;
+    let _dir = DbDir::of(&url);
     let a = Store::connect(&url).await.unwrap();
     let b = Store::connect(&url).await.unwrap();
     let tenant = a.create_tenant("T").await.unwrap().id;
@@ -301,6 +304,7 @@ async fn two_nodes(db: Db) {
 /// events, and one kept under other fold rules is ignored.
 async fn snapshots_fold_a_short_tail(db: Db) {
     let url = fresh_db(db).await;
+    let _dir = DbDir::of(&url);
     let store = Store::connect(&url).await.unwrap();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     let tenant = store.create_tenant("T").await.unwrap().id;
@@ -403,6 +407,7 @@ async fn migrations_define_the_same_schema_on_both_databases() {
     use sqlx::Row;
     type Columns = std::collections::BTreeSet<(String, String, bool)>;
     let sqlite_url = fresh_db(Db::Sqlite).await;
+    let _dir = DbDir::of(&sqlite_url);
     Store::connect(&sqlite_url).await.unwrap();
     let pg_url = fresh_db(Db::Postgres).await;
     Store::connect(&pg_url).await.unwrap();
@@ -451,7 +456,9 @@ async fn migrations_define_the_same_schema_on_both_databases() {
 /// written either.
 async fn rows_and_events_commit_together(db: Db) {
     use cloud_api::store::{AssetRecord, Write};
-    let store = fresh_store(db).await;
+    let url = fresh_db(db).await;
+    let _dir = DbDir::of(&url);
+    let store = Store::connect(&url).await.unwrap();
     let tenant = store.create_tenant("Commit").await.unwrap().id;
     let teacher = store.create_user(tenant, "t@commit.test", None, "x", false).await.unwrap().id;
     let sid = scheduled(&store, tenant, teacher).await;
@@ -515,6 +522,7 @@ async fn postgres_rows_and_events_commit_together() {
 async fn upgrade_to_session_objects(db: Db) {
     use cloud_api::store::Owned;
     let url = fresh_db(db).await;
+    let _dir = DbDir::of(&url);
     let old = Store::connect_at_version(&url, 2).await.unwrap();
     let tenant = old.create_tenant("Upgrade").await.unwrap().id;
     let teacher = old.create_user(tenant, "t@upgrade.test", None, "h", false).await.unwrap();
