@@ -14,6 +14,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 case "$cmd" in
   start)
+    # Its ports are free when chosen; another process may take one before weed binds it: a start
+    # that does not answer is undone and tried again on others (up to three times).
+    if [ -z "${S3_TEST_ATTEMPT:-}" ]; then
+      for attempt in 1 2 3; do
+        S3_TEST_ATTEMPT=$attempt bash "$0" start && exit 0
+        bash "$0" stop
+        echo "SeaweedFS: attempt $attempt did not start; trying again on other ports" >&2
+      done
+      exit 1
+    fi
     rm -rf "$state"; mkdir -p "$state/data"
     key=studio-test-access; secret=studio-test-secret-$(date +%s%N)
     cat >"$state/s3.json" <<JSON
@@ -27,6 +37,7 @@ JSON
       >"$state/weed.log" 2>&1 &
     echo $! >"$state/pid"
     for _ in $(seq 1 120); do
+      kill -0 "$(cat "$state/pid")" 2>/dev/null || break
       if curl -s -o /dev/null "http://127.0.0.1:$s3/"; then
         echo "S3_ENDPOINT=http://127.0.0.1:$s3"
         echo "S3_ACCESS_KEY=$key"

@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 use studio_tests::*;
 
 fn cluster(cmd: &str, dir: &std::path::Path, port: u16) -> String {
+    let (ok, out) = try_cluster(cmd, dir, port);
+    assert!(ok, "{cmd}: {out}");
+    out
+}
+
+/// Run the cluster script: whether it succeeded, and its URL (or what it said on failure).
+fn try_cluster(cmd: &str, dir: &std::path::Path, port: u16) -> (bool, String) {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-test-cluster.sh");
     let out = std::process::Command::new("bash")
         .arg(script)
@@ -23,16 +30,28 @@ fn cluster(cmd: &str, dir: &std::path::Path, port: u16) -> String {
         .env("PG_SYNCHRONOUS_COMMIT", "on")
         .output()
         .expect("pg-test-cluster.sh");
-    assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    if out.status.success() {
+        (true, String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        (false, String::from_utf8_lossy(&out.stderr).to_string())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
     // A cluster of this test's own: the shared one serves other tests meanwhile.
     let dir = cloud_api::spawned::Scratch::new("studio-pg-drill");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = cluster("start", &dir, port);
+    // Its port is free when chosen; if something takes it before PostgreSQL binds it, another one.
+    let (mut port, mut url) = (0, String::new());
+    for attempt in 1..=3 {
+        port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (ok, said) = try_cluster("start", &dir, port);
+        if ok {
+            url = said;
+            break;
+        }
+        assert!(attempt < 3, "PostgreSQL did not start on three ports: {said}");
+    }
     let app = Arc::new(TestApp::spawn_on(Db::Postgres, url).await);
     let s = Arc::new(app.school("Drill").await);
     app.live(&s).await;
