@@ -24,7 +24,9 @@ fn try_cluster(cmd: &str, dir: &std::path::Path, port: u16) -> (bool, String) {
         .arg(script)
         .args([cmd, &port.to_string()])
         .env("PG_TEST_DIR", dir)
-        .env("PG_DOWN_SECS", "2")
+        // Down longer than the pool waits for a connection (10 s): a write that comes meanwhile is
+        // answered with an error for sure, not only one caught mid-statement by the crash.
+        .env("PG_DOWN_SECS", "11")
         // A commit acknowledged is a commit kept, as on a production server (the test clusters
         // otherwise skip it for speed, and an immediate stop then drops the last commits).
         .env("PG_SYNCHRONOUS_COMMIT", "on")
@@ -104,8 +106,8 @@ async fn postgres_restarted_under_load_loses_and_repeats_nothing() {
             }
         }
     };
-    wait_for(20, "before the restart").await;
-    // Down for two seconds, as a crash and a restart; /readyz says so meanwhile.
+    wait_for(300, "before the restart").await;
+    // Down for eleven seconds, as a crash and a restart; /readyz says so meanwhile.
     let restart = {
         let dir = dir.to_path_buf();
         tokio::task::spawn_blocking(move || cluster("restart", &dir, port))
