@@ -313,6 +313,10 @@ fn session_view(props: &OpenProps) -> Html {
                 <button id="tab-prepare" class={classes!((*tab == Tab::Prepare).then_some("on"))} onclick={set_tab(Tab::Prepare)} aria-pressed={(*tab == Tab::Prepare).to_string()}>{ "Prepare" }</button>
                 <button id="tab-live" class={classes!((*tab == Tab::Live).then_some("on"))} onclick={set_tab(Tab::Live)} aria-pressed={(*tab == Tab::Live).to_string()}>{ "Run the class" }</button>
                 <span class={classes!("badge", status.to_lowercase())} id="status">{ status }</span>
+                if !o.session.lesson_title.is_empty() {
+                    <strong id="class-title" class="studio-class">{ o.session.lesson_title.clone() }</strong>
+                    <span class="muted" id="class-course">{ o.session.course_title.clone() }</span>
+                }
                 <span class="muted">{ o.session.scheduled_start.with_timezone(&chrono::Local).format("%a %d %b, %H:%M").to_string() }</span>
                 <span class="spacer"></span>
                 <button id="change-class" onclick={back}>{ "Change class" }</button>

@@ -345,7 +345,10 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     assert!(!session.is_empty(), "the demo has a scheduled class");
     // A second student of the demo course, with a name the studio learns with its catalogue.
     let admin = api.login("admin@demo.school").await;
-    let course = api.get(&teacher, &format!("/api/sessions/{session}")).await["courseId"].clone();
+    let dto = api.get(&teacher, &format!("/api/sessions/{session}")).await;
+    let course = dto["courseId"].clone();
+    let lesson_title = dto["lessonTitle"].as_str().unwrap().to_string();
+    let course_title = dto["courseTitle"].as_str().unwrap().to_string();
     let ana = api
         .post(
             &admin,
@@ -452,6 +455,9 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     api_proc.kill();
     click(&c, &pick).await;
     seen(&c, "the prepare view", 20, || async { c.find(Locator::Css("#scene-name")).await.ok() }).await;
+    // The class is named by its lesson and course (from the catalogue, offline).
+    assert_eq!(texts(&c, "#class-title").await, [lesson_title.as_str()], "the lesson's title in the studio");
+    assert_eq!(texts(&c, "#class-course").await, [course_title.as_str()]);
     fill(&c, "#scene-name", "Slides and me").await;
     click(&c, "#add-scene").await;
     seen(&c, "the scene", 10, || async { c.find(Locator::Css("ul.scenes li")).await.ok() }).await;
