@@ -15,6 +15,10 @@ export STUDIO_TEST_RUN="$$-$(date +%s)"
 TMPDIR=$(mktemp -d /tmp/sr.XXXXXX) # short: unix sockets live under it (108-byte paths)
 chmod 1777 "$TMPDIR" # PostgreSQL clusters of the drills run as the postgres user under it
 export TMPDIR
+# libpulse (espeak-ng opens it even to write a WAV) makes a runtime dir under TMPDIR and links it
+# from ~/.config/pulse the first time on a machine: keep it outside the run's temp dir.
+export PULSE_RUNTIME_PATH=${PULSE_RUNTIME_PATH:-$HOME/.cache/studio/pulse}
+mkdir -p "$PULSE_RUNTIME_PATH" && chmod 700 "$PULSE_RUNTIME_PATH"
 
 # A reused machine's shared target dir grows with every test binary ever linked (tens of GB): when
 # the disk runs low, drop the incremental caches and test executables not touched for two days.
