@@ -297,6 +297,12 @@ fn session_view(props: &OpenProps) -> Html {
     let live = o.state.status == SessionStatus::Live;
     let tab = use_state(|| if live { Tab::Live } else { Tab::Prepare });
     let tool = use_state(|| Tool::Pen { color: "#1d4ed8".into(), width: 0.004 });
+    // Live captions (made by the server from the class recording) show under the stage, as students see them.
+    let captions = use_state(|| true);
+    let toggle_captions = {
+        let captions = captions.clone();
+        Callback::from(move |_| captions.set(!*captions))
+    };
     let set_tab = |t: Tab| {
         let tab = tab.clone();
         Callback::from(move |_| tab.set(t))
@@ -319,12 +325,16 @@ fn session_view(props: &OpenProps) -> Html {
                 }
                 <span class="muted">{ o.session.scheduled_start.with_timezone(&chrono::Local).format("%a %d %b, %H:%M").to_string() }</span>
                 <span class="spacer"></span>
+                if !o.state.captions.is_empty() {
+                    <button id="cc" class="ghost" aria-pressed={captions.to_string()} onclick={toggle_captions}
+                        title="Live captions, as students see them">{ "Captions" }</button>
+                }
                 <button id="change-class" onclick={back}>{ "Change class" }</button>
             </nav>
             <div class="studio-grid">
                 <div class="main-col">
                     if *tab == Tab::Live { <ClassBar open={o.clone()} /> }
-                    <StageWithBoard open={o.clone()} tool={(*tool).clone()} />
+                    <StageWithBoard open={o.clone()} tool={(*tool).clone()} captions={*captions} />
                     <Tools tool={tool.clone()} open={o.clone()} />
                 </div>
                 <aside class="side-col">
@@ -361,6 +371,7 @@ fn board_of(s: &SessionState) -> (String, LayoutItem) {
 struct StageBoardProps {
     open: Open,
     tool: Tool,
+    captions: bool,
 }
 
 #[function_component(StageWithBoard)]
@@ -392,7 +403,7 @@ fn stage_with_board(props: &StageBoardProps) -> Html {
     };
     html! {
         <div class="stage-wrap">
-            <Stage ctx={ctx} media={html!{ <div class="camera-note">{ "Camera" }</div> }} has_media={true} captions={false} />
+            <Stage ctx={ctx} media={html!{ <div class="camera-note">{ "Camera" }</div> }} has_media={true} captions={props.captions} />
             <DrawBoard board={board} place={place} tool={props.tool.clone()} strokes={strokes} {on_strokes} {on_erase} />
         </div>
     }

@@ -582,6 +582,41 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     hand(&student, true).await;
     order(vec!["Ana Lima", "Demo student"]).await;
 
+    // A live caption shows under the studio's stage as students see it, and can be hidden. It is
+    // the worker's fact, written here into the server's database as the worker writes it (the
+    // worker, its model and a recording are the live-captions test's business); the server reads
+    // other processes' appends back and sends it to the studio's socket.
+    {
+        use cloud_api::store::{NewEvent, Store};
+        let db = format!("sqlite://{}?mode=rwc", work.join("data/studio.db").display());
+        let store = Store::connect(&db).await.expect("the server's database");
+        let me = api.get(&teacher, "/api/auth/me").await;
+        let tenant = serde_json::from_value(me["tenantId"].clone()).expect("the teacher's tenant");
+        let said = "Velocity is the rate of change of position.";
+        let command = shared_types::SessionCommand::AddCaption {
+            recording_id: shared_types::RecordingId::new(),
+            start_s: 12.0,
+            end_s: 15.5,
+            text: said.into(),
+        };
+        let event = shared_types::decide::authorize(&shared_types::SessionActor::system(), command).unwrap();
+        let caption = NewEvent {
+            idempotency_key: "caption/e2e".into(),
+            actor_id: None,
+            actor_role: None,
+            occurred_at: None,
+            event,
+        };
+        store.append(tenant, session.parse().unwrap(), vec![caption]).await.expect("a caption appended");
+        seen(&c, "the caption under the stage", 20, || async { (texts(&c, "#caption").await == [said]).then_some(()) })
+            .await;
+        click(&c, "#cc").await;
+        seen(&c, "the caption hidden", 10, || async { texts(&c, "#caption").await.is_empty().then_some(()) }).await;
+        assert_eq!(attr(&c, "#cc", "aria-pressed").await.as_deref(), Some("false"));
+        click(&c, "#cc").await;
+        seen(&c, "the caption back", 10, || async { (texts(&c, "#caption").await == [said]).then_some(()) }).await;
+    }
+
     // The server goes away mid-class; the teacher keeps drawing.
     api_proc.kill();
     let before = strokes_on_screen(&c).await;
