@@ -25,6 +25,10 @@ pub struct Agreement {
     pub committed_until: f64,
     /// The previous pass's segments that were not committed.
     pending: Vec<Heard>,
+    /// `committed_until` is inside a pause (or silence), not at the end whisper gave a segment: the
+    /// next pass cannot begin inside words already committed, so its first segment is not checked
+    /// against them (a sentence built like the one before it is no repeat).
+    at_pause: bool,
 }
 
 /// Text as compared between passes: lower case, letters and digits, single spaces.
@@ -36,10 +40,34 @@ fn norm(t: &str) -> String {
         .join(" ")
 }
 
+/// A caption as students read it: no stray quotation marks or commas at its edges (whisper adds
+/// them to short windows), and a sentence said twice in a row (whisper looping) said once.
+pub fn tidy(text: &str) -> String {
+    let text = text
+        .trim()
+        .trim_start_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | ',' | ';' | ':' | '-') || c.is_whitespace())
+        .trim_end_matches(|c: char| matches!(c, '"' | '“' | '”') || c.is_whitespace());
+    let mut out: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        // One sentence: up to and with its end mark and the space after it.
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| matches!(c, '.' | '?' | '!') && rest[i + 1..].starts_with(' '))
+            .map_or(rest.len(), |(i, _)| i + 2);
+        let sentence = &rest[..end];
+        if out.last().is_none_or(|last| norm(last) != norm(sentence)) {
+            out.push(sentence);
+        }
+        rest = &rest[end..];
+    }
+    out.concat().trim().to_string()
+}
+
 impl Agreement {
     /// Start committed up to `from` (a captioner resuming after what the log already holds).
     pub fn starting_at(from: f64) -> Self {
-        Agreement { committed_until: from, pending: Vec::new(), tail: Vec::new() }
+        Agreement { committed_until: from, pending: Vec::new(), tail: Vec::new(), at_pause: false }
     }
 
     /// Resuming after `committed` (the captions already written, which end at `from`).
@@ -58,7 +86,8 @@ impl Agreement {
     }
 
     /// `text` without its first words when they repeat the end of what was committed: the longest
-    /// run of at least three that matches the tail with at most one word in four different.
+    /// run of at least three that matches the tail with its first word the same and at most one
+    /// word in four different.
     pub fn unrepeated(&self, text: &str) -> String {
         let tokens: Vec<&str> = text.split_whitespace().collect();
         // The normalised word of each token that has one, with the token's index.
@@ -68,7 +97,7 @@ impl Agreement {
         let cut = (3..=max).rev().find(|&k| {
             let tail = &self.tail[self.tail.len() - k..];
             let differ = words[..k].iter().zip(tail).filter(|((_, a), b)| a != *b).count();
-            differ <= k / 4
+            words[0].1 == tail[0] && differ <= k / 4
         });
         match cut {
             None => text.trim().to_string(),
@@ -82,7 +111,7 @@ impl Agreement {
     pub fn pass(&mut self, heard: Vec<Heard>, mode: Pass) -> Vec<Heard> {
         let heard: Vec<Heard> = heard.into_iter().filter(|h| !norm(&h.text).is_empty()).collect();
         let n = match mode {
-            Pass::Final => heard.len(),
+            Pass::Final | Pass::Pause => heard.len(),
             Pass::Stretch => heard.len().saturating_sub(1).max(usize::from(heard.len() == 1)),
             Pass::Live => heard
                 .iter()
@@ -104,7 +133,7 @@ impl Agreement {
             let start_s = h.start_s.max(self.committed_until);
             let end_s = h.end_s.max(start_s);
             self.committed_until = end_s;
-            let text = self.unrepeated(&h.text);
+            let text = if std::mem::take(&mut self.at_pause) { tidy(&h.text) } else { tidy(&self.unrepeated(&h.text)) };
             if text.is_empty() {
                 continue; // all of it said already
             }
@@ -117,14 +146,15 @@ impl Agreement {
     /// Nothing worth waiting for before `at` (silence): the next pass starts there.
     pub fn skip_to(&mut self, at: f64) {
         self.pending.clear();
+        self.at_pause = at >= self.committed_until;
         self.committed_until = self.committed_until.max(at);
     }
 }
 
-/// What a pass is.
 /// How many committed words a new pass is checked against.
 const TAIL_WORDS: usize = 12;
 
+/// What a pass is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {
     /// The class goes on: commit what this pass and the one before agree on.
@@ -133,6 +163,9 @@ pub enum Pass {
     Stretch,
     /// The audio has ended: commit everything.
     Final,
+    /// The audio was cut inside a pause, so no word runs past its end: commit everything (the
+    /// next pass starts at the cut).
+    Pause,
 }
 
 #[cfg(test)]
@@ -215,6 +248,53 @@ mod tests {
         assert_eq!(a.committed_until, 18.0);
         // A stretch that is one long segment is taken whole (the window must move on).
         assert_eq!(text(&a.pass(heard(&[("Long.", 18.0, 30.0)]), Pass::Stretch)), ["Long."]);
+    }
+
+    #[test]
+    fn a_piece_cut_at_a_pause_is_committed_as_heard() {
+        let mut a = Agreement::starting_at(2.0);
+        let w = a.pass(heard(&[("Energy is conserved.", 2.1, 4.0), ("Momentum too.", 4.3, 5.6)]), Pass::Pause);
+        assert_eq!(text(&w), ["Energy is conserved.", "Momentum too."], "no second pass needed");
+        a.skip_to(5.8);
+        assert_eq!(a.committed_until, 5.8, "the next pass starts at the cut");
+    }
+
+    #[test]
+    fn a_sentence_built_like_the_last_is_no_repeat() {
+        let mut a = Agreement::starting_at(0.0);
+        let said = |a: &mut Agreement, t: &str, from: f64, to: f64| {
+            text(&a.pass(heard(&[(t, from, to)]), Pass::Stretch)).concat()
+        };
+        assert_eq!(
+            said(&mut a, "Velocity is the rate of change of position.", 0.0, 3.0),
+            "Velocity is the rate of change of position."
+        );
+        // Begun at a segment's end (not a pause) and built the same: its first word differs.
+        assert_eq!(
+            said(&mut a, "Acceleration is the rate of change of velocity.", 3.0, 6.0),
+            "Acceleration is the rate of change of velocity."
+        );
+        // After a cut in a pause even a near copy is new speech.
+        a.skip_to(6.5);
+        assert_eq!(
+            said(&mut a, "Acceleration is the rate of change of velocity.", 6.6, 9.0),
+            "Acceleration is the rate of change of velocity."
+        );
+        assert!(!a.at_pause, "one segment only");
+    }
+
+    #[test]
+    fn captions_are_tidied() {
+        assert_eq!(tidy("\" Energy is conserved."), "Energy is conserved.");
+        assert_eq!(tidy(", velocity is the rate."), "velocity is the rate.");
+        assert_eq!(tidy("in collisions.\""), "in collisions.");
+        assert_eq!(
+            tidy("Energy is concerned when no friction acts. Energy is concerned when no friction acts."),
+            "Energy is concerned when no friction acts."
+        );
+        assert_eq!(tidy("One. Two. One."), "One. Two. One.", "only a repeat in a row is dropped");
+        assert_eq!(tidy("It is 3.5 m. Yes? Yes!"), "It is 3.5 m. Yes?");
+        assert_eq!(tidy("\""), "");
     }
 
     #[test]

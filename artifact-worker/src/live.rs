@@ -1,8 +1,10 @@
 //! Live captions while the class runs (job `live_captions`, one per recording upload): the upload's
 //! parts are fetched as they arrive and decoded as one growing stream per recorder run (a reloaded
 //! page starts a new run, placed at its own second); the audio not yet committed is transcribed
-//! again whenever about a second more has come, and the whole whisper segments two passes agree on
-//! ([`Agreement`]) become `caption.added` events; a backlog over 16 s goes a 12 s stretch at a time. The job ends once the upload is complete (by the
+//! again whenever about a second more has come. What lies before the last pause in it (a speaker
+//! between sentences) is committed at once, as heard; speech without a pause waits until two
+//! passes agree on whole whisper segments ([`Agreement`]); a backlog over 16 s goes a 12 s stretch
+//! at a time. Each commit becomes `caption.added` events. The job ends once the upload is complete (by the
 //! page, or by the server after the class ended) and its last words are committed. A worker that
 //! stops mid-class loses its lease; the next one decodes the parts again and commits only after the
 //! last caption the log holds, so none is written twice.
@@ -27,6 +29,14 @@ const MAX_WINDOW_S: f64 = 16.0;
 const CHUNK_S: f64 = 12.0;
 /// Below this level (RMS) a window is silence and is not transcribed.
 const SILENCE_RMS: f32 = 0.004;
+/// Pauses are looked for in frames of 20 ms.
+const FRAMES_PER_S: usize = 50;
+/// Quiet at least this long between words is a pause the audio may be cut in.
+const PAUSE_S: f64 = 0.3;
+/// A piece cut at a pause is at least this long (a shorter one waits for more speech).
+const MIN_PIECE_S: f64 = 1.0;
+/// Sound after a piece's last segment that means whisper left words out.
+const MISSED_S: f64 = 0.3;
 
 /// Bytes that arrive over time, read in order: a read waits for more until the feed closes.
 struct Growing {
@@ -125,6 +135,56 @@ fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
 }
 
+/// A window's loudness in 20 ms frames, and the level under which a frame is quiet: a tenth of
+/// the window's loud level (its 90th percentile frame), at least [`SILENCE_RMS`], so a steady
+/// background hum does not hide a pause.
+struct Levels {
+    frames: Vec<f32>,
+    quiet: f32,
+}
+
+impl Levels {
+    fn of(window: &[f32]) -> Levels {
+        let frames: Vec<f32> = window.chunks(SAMPLE_RATE as usize / FRAMES_PER_S).map(rms).collect();
+        let mut sorted = frames.clone();
+        sorted.sort_by(f32::total_cmp);
+        let loud = sorted.get(sorted.len().saturating_sub(1) * 9 / 10).copied().unwrap_or(0.0);
+        Levels { frames, quiet: SILENCE_RMS.max(loud * 0.1) }
+    }
+
+    /// Where the window can be cut between words: seconds from its start to a point inside its
+    /// last pause ([`PAUSE_S`] of quiet frames) that follows speech, at least [`MIN_PIECE_S`] in.
+    /// The cut is 0.2 s into the pause (or its middle, if shorter), so the piece ends after the
+    /// last word and the next starts before the next one.
+    fn last_pause(&self) -> Option<f64> {
+        let need = (PAUSE_S * FRAMES_PER_S as f64).round() as usize;
+        let (mut found, mut run, mut spoke) = (None, None::<usize>, false);
+        // A loud sentinel closes a pause that runs to the window's end.
+        for (i, &level) in self.frames.iter().chain([f32::INFINITY].iter()).enumerate() {
+            if level < self.quiet {
+                run.get_or_insert(i);
+                continue;
+            }
+            if let Some(first) = run.take() {
+                if spoke && i - first >= need {
+                    found = Some((first, i - first));
+                }
+            }
+            spoke = true;
+        }
+        let (first, len) = found?;
+        let cut = (first as f64 + (len as f64 / 2.0).min(0.2 * FRAMES_PER_S as f64)) / FRAMES_PER_S as f64;
+        (cut >= MIN_PIECE_S).then_some(cut)
+    }
+
+    /// Seconds of sound (frames that are not quiet) between two points of the window.
+    fn sound_between(&self, from_s: f64, to_s: f64) -> f64 {
+        let at = |s: f64| ((s.max(0.0) * FRAMES_PER_S as f64) as usize).min(self.frames.len());
+        let (a, b) = (at(from_s), at(to_s));
+        self.frames[a..b.max(a)].iter().filter(|&&l| l >= self.quiet).count() as f64 / FRAMES_PER_S as f64
+    }
+}
+
 /// The last words committed, to prime a pass (whisper's prompt): about 30.
 fn prompt_of(committed: &[Heard]) -> String {
     let mut words: Vec<&str> = committed.iter().rev().flat_map(|h| h.text.split_whitespace().rev()).take(30).collect();
@@ -140,6 +200,7 @@ fn transcribe_live(
     from: f64,
     mut committed: Vec<Heard>,
     out: &tokio::sync::mpsc::UnboundedSender<Vec<Heard>>,
+    pauses: bool,
 ) -> Result<()> {
     let rate = SAMPLE_RATE as f64;
     let step = (PASS_EVERY_S * rate) as usize;
@@ -175,12 +236,28 @@ fn transcribe_live(
                 agreement.skip_to(start + (span - 0.5).max(0.0));
             }
         } else {
-            let segments = transcriber.window(&window, &prompt_of(&committed))?;
-            let segments = segments
+            // Up to the last pause every word is whole: that piece is committed as heard, at once,
+            // and the next pass starts at the cut. Without a pause, passes must agree.
+            let levels = Levels::of(&window);
+            let (piece, pass) = match levels.last_pause().filter(|_| pauses) {
+                Some(cut) if mode != Pass::Final => (&window[..(cut * rate) as usize], Pass::Pause),
+                _ => (&window[..], mode),
+            };
+            let span = piece.len() as f64 / rate;
+            let segments = transcriber.window(piece, &prompt_of(&committed))?;
+            let segments: Vec<Heard> = segments
                 .into_iter()
                 .map(|s| Heard { text: s.text, start_s: s.start_s + start, end_s: (s.end_s + start).min(start + span) })
                 .collect();
-            let done = agreement.pass(segments, mode);
+            tracing::debug!(start, span, ?pass, heard = ?segments, "live pass");
+            let done = agreement.pass(segments, pass);
+            // Whisper sometimes stops early in a short window, leaving speech after its last segment
+            // unsaid: then the next pass starts where it stopped. Else at the cut. (A stretch of a
+            // backlog moves on regardless: the window must not stall.)
+            let missed = levels.sound_between(agreement.committed_until - start, span);
+            if pass == Pass::Pause && (missed < MISSED_S || mode == Pass::Stretch) {
+                agreement.skip_to(start + span);
+            }
             if !done.is_empty() {
                 committed.extend(done.iter().cloned());
                 let _ = out.send(done);
@@ -254,8 +331,10 @@ impl Worker {
         let shared: Shared = Arc::default();
         let (words_tx, mut words_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Heard>>();
         let listener = {
-            let shared = shared.clone();
-            tokio::task::spawn_blocking(move || transcribe_live(shared, &transcriber, resume_from, logged, &words_tx))
+            let (shared, pauses) = (shared.clone(), self.cfg.caption_pauses);
+            tokio::task::spawn_blocking(move || {
+                transcribe_live(shared, &transcriber, resume_from, logged, &words_tx, pauses)
+            })
         };
         let mut run: Option<Run> = None;
         let mut next = 1u32;
@@ -328,5 +407,65 @@ impl Worker {
             tracing::debug!(?outcome, "live captions appended");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `parts` of (seconds, amplitude): a tone for speech, 0 for quiet, a little noise everywhere.
+    fn audio(parts: &[(f64, f32)]) -> Vec<f32> {
+        let mut out = Vec::new();
+        for &(secs, amp) in parts {
+            for i in 0..(secs * SAMPLE_RATE as f64) as usize {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                let noise = 0.002 * ((i * 7919 % 101) as f32 / 50.0 - 1.0);
+                out.push(amp * (2.0 * std::f32::consts::PI * 220.0 * t).sin() + noise);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_window_is_cut_inside_its_last_pause() {
+        let w = audio(&[(1.5, 0.1), (0.5, 0.0), (1.2, 0.1), (0.6, 0.0), (0.8, 0.1)]);
+        let cut = Levels::of(&w).last_pause().expect("two pauses");
+        assert!((cut - 3.4).abs() < 0.03, "0.2 s into the second pause (3.2 s), got {cut}");
+        // A pause at the end of what came so far: the speaker stopped.
+        let cut = Levels::of(&audio(&[(2.0, 0.1), (0.4, 0.0)])).last_pause().expect("a trailing pause");
+        assert!((cut - 2.2).abs() < 0.03, "got {cut}");
+        // A short pause is cut in its middle.
+        let cut = Levels::of(&audio(&[(2.0, 0.1), (0.3, 0.0), (1.0, 0.1)])).last_pause().expect("a short pause");
+        assert!((cut - 2.15).abs() < 0.03, "got {cut}");
+    }
+
+    #[test]
+    fn no_cut_without_a_pause_after_speech() {
+        assert_eq!(Levels::of(&audio(&[(4.0, 0.1)])).last_pause(), None, "speech throughout");
+        assert_eq!(
+            Levels::of(&audio(&[(2.0, 0.1), (0.2, 0.0), (2.0, 0.1)])).last_pause(),
+            None,
+            "a gap shorter than a pause"
+        );
+        assert_eq!(Levels::of(&audio(&[(1.0, 0.0), (3.0, 0.1)])).last_pause(), None, "quiet before any speech");
+        assert_eq!(
+            Levels::of(&audio(&[(0.5, 0.1), (1.0, 0.0), (3.0, 0.1)])).last_pause(),
+            None,
+            "a piece under a second"
+        );
+        assert_eq!(Levels::of(&[]).last_pause(), None);
+        // A louder room: quiet is relative to the speech.
+        let hum: Vec<f32> = audio(&[(2.0, 0.3), (0.5, 0.02), (1.0, 0.3)]);
+        assert!(Levels::of(&hum).last_pause().is_some(), "a hum at a fifteenth of the voice is still a pause");
+    }
+
+    #[test]
+    fn sound_left_after_the_last_segment_is_measured() {
+        let l = Levels::of(&audio(&[(1.0, 0.1), (1.0, 0.0), (1.0, 0.1)]));
+        assert!((l.sound_between(0.0, 3.0) - 2.0).abs() < 0.05);
+        assert!(l.sound_between(1.0, 2.0) < 0.05, "the pause is quiet");
+        assert!((l.sound_between(1.5, 9.0) - 1.0).abs() < 0.05, "clamped to the window");
+        assert_eq!(l.sound_between(2.5, 1.0), 0.0);
     }
 }

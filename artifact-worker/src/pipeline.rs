@@ -26,6 +26,8 @@ pub struct WorkerConfig {
     pub lease: Duration,
     pub poll: Duration,
     pub backoff: Duration,
+    /// Live captions commit what comes before a pause at once (else only what two passes agree on).
+    pub caption_pauses: bool,
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -42,6 +44,7 @@ impl WorkerConfig {
             lease: Duration::from_secs(env_num("WORKER_LEASE_SECS", 60)),
             poll: Duration::from_millis(env_num("WORKER_POLL_MS", 1000)),
             backoff: Duration::from_secs(env_num("WORKER_BACKOFF_SECS", 30)),
+            caption_pauses: env_num("CAPTION_AT_PAUSES", 1) != 0,
         }
     }
 }

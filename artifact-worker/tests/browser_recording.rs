@@ -333,5 +333,6 @@ fn common_worker_cfg() -> artifact_worker::pipeline::WorkerConfig {
         lease: std::time::Duration::from_secs(120),
         poll: std::time::Duration::from_millis(100),
         backoff: std::time::Duration::from_millis(0),
+        caption_pauses: true,
     }
 }

@@ -13,6 +13,8 @@ extern "C" {
     fn watch_js(opts: &Object) -> Promise;
     #[wasm_bindgen(js_namespace = StudioMedia, js_name = recordClass)]
     fn record_js(room: &JsValue, opts: &Object) -> Promise;
+    #[wasm_bindgen(js_namespace = StudioMedia, js_name = shareScreen)]
+    fn share_js(room: &JsValue, on: bool) -> Promise;
     #[wasm_bindgen(js_namespace = StudioMedia, js_name = flushPending)]
     fn flush_js(session: &str, on_status: &Function) -> Promise;
 }
@@ -78,6 +80,11 @@ pub struct RecordingStatus {
     /// The recording is complete (by this page, or by the server after the class ended).
     pub finished: Option<String>,
     pub error: Option<String>,
+    /// What the recorder records now: "camera" or "audio" (none while off).
+    pub shows: Option<String>,
+    /// The screen is shared live (students see it; the recording keeps the camera).
+    #[serde(default)]
+    pub sharing: bool,
 }
 
 /// A JS callback that hands each status report to `f`.
@@ -96,6 +103,12 @@ pub fn on_status(f: impl Fn(RecordingStatus) + 'static) -> Function {
 pub async fn record(room: &JsValue, session: &str, on_status: &Function) -> Result<JsValue, String> {
     let o = opts(&[("sessionId", &session.into()), ("onStatus", on_status)]);
     JsFuture::from(record_js(room, &o)).await.map_err(|e| message(&e))
+}
+
+/// Share the screen (or stop sharing it); whether it is shared now. The recording follows.
+pub async fn share_screen(room: &JsValue, on: bool) -> Result<bool, String> {
+    let v = JsFuture::from(share_js(room, on)).await.map_err(|e| message(&e))?;
+    Ok(v.is_truthy())
 }
 
 /// Send what an earlier page of this session left in this browser; whether there was anything.

@@ -130,6 +130,7 @@ impl Rec {
             Rec::Done(d) => return d.clone(),
             Rec::Off if s.waiting == 0 => return "off".into(),
             Rec::Off => "sending what this browser kept",
+            Rec::On if s.sharing => "recording the camera (the shared screen is live only)",
             Rec::On => "recording",
             Rec::Finishing => "finishing",
         };
@@ -215,7 +216,7 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
         use_memo((), move |_| {
             media::on_status(move |s| {
                 let seen = serde_json::json!({
-                    "saved": s.saved, "waiting": s.waiting, "offline": s.offline, "uploadId": s.upload_id,
+                    "saved": s.saved, "waiting": s.waiting, "offline": s.offline, "uploadId": s.upload_id, "shows": s.shows, "sharing": s.sharing,
                 });
                 expose("recording", &media::to_js(&seen).unwrap_or(JsValue::NULL));
                 figures.set(s)
@@ -252,6 +253,19 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
                 let handle = media::record(&r, &session, &on_status).await.map_err(|e| format!("recording: {e}"))?;
                 *p2.recorder.borrow_mut() = Some(handle);
                 p2.rec.set(Rec::On);
+                Ok(())
+            });
+        })
+    };
+    // Shared or not, as the recorder reports it (also after the browser's own "Stop sharing").
+    let sharing = pane.figures.sharing;
+    let share = {
+        let p = pane.clone();
+        Callback::from(move |_| {
+            let p2 = p.clone();
+            p.run(async move {
+                let room = p2.room.borrow().clone().ok_or("go live first")?;
+                media::share_screen(&room, !sharing).await.map_err(|e| format!("screen sharing: {e}"))?;
                 Ok(())
             });
         })
@@ -299,6 +313,10 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
             <div class="row">
                 <label class="check"><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>
                 <button id="go" class="primary" onclick={go} disabled={*live || *busy || ended || props.grant.is_none()}>{ "Go live" }</button>
+                <button id="share" aria-pressed={sharing.to_string()} onclick={share} disabled={!*live || *busy || ended}
+                    title="Students see your screen across the stage, your camera in its corner">
+                    { if sharing { "Stop sharing" } else { "Share screen" } }
+                </button>
                 <button id="end" class="danger" onclick={end} disabled={*busy || ended}>{ if ended { "Class ended" } else { "End class" } }</button>
             </div>
             if props.grant.is_none() { <p class="note">{ "Live audio and video are not configured on this server; the class runs without them." }</p> }

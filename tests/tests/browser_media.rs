@@ -68,7 +68,26 @@ async fn teacher_broadcasts_student_hears() {
     for at in ["captionDesktop", "captionPhone"] {
         assert_eq!(result[at], json!({"caption": true, "camera": false, "stage": false}), "{at}: clear of the tiles");
     }
-    for shot in ["teacher-broadcast.png", "student-watch.png", "student-watch-phone.png"] {
+    // The screen share: on the students' stage; the teacher is told it is live only.
+    assert_eq!(
+        (result["shareBefore"].as_str(), result["shareAfter"].as_str()),
+        (Some("Share screen"), Some("Share screen"))
+    );
+    assert_eq!(result["sharing"]["button"], "Stop sharing", "{result}");
+    assert!(
+        result["sharing"]["rec"].as_str().unwrap().starts_with("recording the camera (the shared screen is live only)"),
+        "{result}"
+    );
+    for at in ["screenDesktop", "screenPhone"] {
+        assert_eq!(result[at], json!({"screenCoversStage": true, "cameraInCorner": true}), "{at}: {result}");
+    }
+    for shot in [
+        "teacher-broadcast.png",
+        "student-watch.png",
+        "student-watch-phone.png",
+        "student-screen.png",
+        "teacher-sharing.png",
+    ] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1000, "{shot} saved");
     }
     assert_eq!(result["teacherAfterEnd"], "This class has ended", "the present view says so and links the replay");
@@ -81,4 +100,34 @@ async fn teacher_broadcasts_student_hears() {
     let of = |kind| jobs.iter().filter(|j| j.kind == kind).count();
     assert_eq!(of(shared_types::jobs::JobKind::ProcessRecording), 1, "{jobs:?}");
     assert_eq!(of(shared_types::jobs::JobKind::LiveCaptions), 1, "the recording's live captions: {jobs:?}");
+
+    // One recorder run through the share, camera and microphone (livekit-client asks the camera for
+    // 720p). A run per source would put the screen in it, but the replay plays one WebM and stops at
+    // a second run's header: that waits for a replay that plays runs in order.
+    let recs = app.store.recordings_of(s.tenant, s.session.parse().unwrap()).await.unwrap();
+    let rec = &recs[0];
+    let bytes = app.state.blobs.get(&rec.file_key).await.unwrap();
+    let mut bounds: Vec<usize> = rec.runs.iter().map(|r| r.byte as usize).collect();
+    if bounds.is_empty() {
+        bounds.push(0); // a single run lists none
+    }
+    bounds.push(bytes.len());
+    let sizes: Vec<String> = bounds
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let file = shots.join(format!("run-{i}.webm"));
+            std::fs::write(&file, &bytes[w[0]..w[1]]).unwrap();
+            let probe = std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "csv=p=0"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let mut streams: Vec<String> =
+                String::from_utf8_lossy(&probe.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect();
+            streams.sort();
+            streams.join(" ")
+        })
+        .collect();
+    assert_eq!(sizes, ["audio video,1280,720"], "the recording's runs: {:?}", rec.runs);
 }

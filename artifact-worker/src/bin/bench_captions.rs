@@ -8,7 +8,11 @@
 //! goal (p95 ≤ 6 s) and the words' error rate against the script; then "End class" (the upload
 //! completed, its recording stored) → every artifact ready, with the goal (≤ 60 s).
 //!
-//! Usage: bench-captions [seconds of lecture, default 120]
+//! The lecture is captioned twice, the baseline first (passes must agree, `CAPTION_AT_PAUSES=0`),
+//! then as the worker runs by default (what comes before a pause is committed at once).
+//!
+//! Usage: bench-captions [seconds of lecture, default 120]; `SHOW_CAPTIONS=1` prints each caption,
+//! `BENCH_ONLY=pauses` (or `agreement`) runs one of the two.
 
 use artifact_worker::pipeline::{Worker, WorkerConfig};
 use artifact_worker::{model, text};
@@ -55,7 +59,21 @@ fn lecture(secs: f64, dir: &std::path::Path) -> anyhow::Result<(Vec<u8>, f64, St
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // RUST_LOG=artifact_worker::live=debug shows every pass.
+    studio_store::config::init_logs("warn,whisper_rs=warn");
     let secs: f64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(120.0);
+    // The same lecture twice, one after the other: the baseline first (commits only what two passes
+    // agree on), then as the worker runs (what comes before a pause committed at once).
+    let runs = [("baseline: agreement only (CAPTION_AT_PAUSES=0)", false), ("cut at pauses (default)", true)];
+    let only = std::env::var("BENCH_ONLY").ok();
+    for (label, pauses) in runs.into_iter().filter(|(_, p)| only.as_deref().is_none_or(|o| (o == "pauses") == *p)) {
+        println!("== {label}");
+        one(secs, pauses).await?;
+    }
+    Ok(())
+}
+
+async fn one(secs: f64, pauses: bool) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("bench-captions-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("b.db").display());
@@ -99,11 +117,12 @@ async fn main() -> anyhow::Result<()> {
         lease: Duration::from_secs(60),
         poll: Duration::from_millis(100),
         backoff: Duration::from_secs(1),
+        caption_pauses: pauses,
     };
     let worker = Arc::new(Worker::new(store.clone(), blobs.clone(), cfg));
     // Load the model before the class starts, as a running worker has it.
     worker.warm_up().await?;
-    tokio::spawn(worker.clone().run());
+    let running = tokio::spawn(worker.clone().run());
 
     // The present view: part i + 1 goes up when its slice has been spoken.
     let fed_from = Utc::now();
@@ -164,6 +183,9 @@ async fn main() -> anyhow::Result<()> {
             let spoken_at = fed_from + CDuration::milliseconds((end_s * 1000.0) as i64);
             delays.push((e.recorded_at - spoken_at).num_milliseconds() as f64 / 1000.0);
             said.push(text.clone());
+            if std::env::var_os("SHOW_CAPTIONS").is_some() {
+                println!("  [{:7.2} s, after {:5.2} s] {text}", end_s, delays.last().unwrap());
+            }
         }
     }
     anyhow::ensure!(!delays.is_empty(), "no caption was written");
@@ -179,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         artifacts.len(),
         if ready <= 60.0 && ok == artifacts.len() && ok > 0 { "met" } else { "NOT met" }
     );
+    running.abort();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

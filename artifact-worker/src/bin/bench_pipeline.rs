@@ -151,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         lease: Duration::from_secs(120),
         poll: Duration::from_millis(100),
         backoff: Duration::from_secs(1),
+        caption_pauses: true,
     };
     let worker = Worker::new(store.clone(), blobs.clone(), cfg);
     if !pages_only {

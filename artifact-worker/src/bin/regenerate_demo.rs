@@ -60,6 +60,7 @@ async fn regenerate(dir: &std::path::Path) -> anyhow::Result<LectureArtifacts> {
         lease: Duration::from_secs(300),
         poll: Duration::from_millis(100),
         backoff: Duration::from_secs(1),
+        caption_pauses: true,
     };
     Worker::new(store.clone(), state.blobs.clone(), cfg)
         .run_one()

@@ -30,6 +30,7 @@ pub fn worker_cfg(lease_s: u64) -> WorkerConfig {
         lease: Duration::from_secs(lease_s),
         poll: Duration::from_millis(100),
         backoff: Duration::from_millis(0),
+        caption_pauses: true,
     }
 }
 

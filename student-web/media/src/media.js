@@ -27,15 +27,24 @@ export async function broadcast({ url, token, camera = false, onState }) {
 export async function watch({ url, token, container, onState, onTrack }) {
   const room = new Room({ adaptiveStream: true });
   const report = stateReporter(room, onState);
+  // The element of each attached track: livekit-client may detach a track itself before it says
+  // it was unsubscribed, so its own list can be empty by then.
+  const shown = new Map();
   room.on(RoomEvent.TrackSubscribed, (track) => {
     if (track.kind === Track.Kind.Audio || track.kind === Track.Kind.Video) {
       const el = track.attach();
+      shown.set(track.sid, el);
       el.dataset.kind = track.kind;
+      el.dataset.source = track.source; // camera, microphone, screen_share
       container.appendChild(el);
       if (onTrack) onTrack(track.kind);
     }
   });
-  room.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((el) => el.remove()));
+  room.on(RoomEvent.TrackUnsubscribed, (track) => {
+    track.detach().forEach((el) => el.remove());
+    if (shown.has(track.sid)) shown.get(track.sid).remove();
+    shown.delete(track.sid);
+  });
   await room.connect(url, token);
   report();
   return room;
@@ -142,6 +151,8 @@ class Uploader {
     this.finished = null; // the server finished the upload (its recording id) or it was completed
     this.pumping = null;
     this.retry = null;
+    this.shows = null; // what the recorder records now: 'camera' or 'audio'
+    this.sharing = false; // the screen is shared live (not recorded yet: see recordClass)
   }
 
   path(tail = '') {
@@ -150,7 +161,7 @@ class Uploader {
 
   status(extra = {}) {
     const saved = Math.max(0, this.up.nextN - 1 - this.waiting);
-    if (this.onStatus) this.onStatus({ saved, waiting: this.waiting, offline: this.offline, uploadId: this.up.uploadId || null, finished: this.finished, ...extra });
+    if (this.onStatus) this.onStatus({ saved, waiting: this.waiting, offline: this.offline, uploadId: this.up.uploadId || null, finished: this.finished, shows: this.shows || null, sharing: this.sharing, ...extra });
   }
 
   /** Make sure the server has an upload (the same one for the same key: the POST is idempotent). */
@@ -280,51 +291,118 @@ export async function flushPending(sessionId, onStatus) {
   return true;
 }
 
-/** Record what the teacher sends (microphone, and camera when on) in slices of `sliceMs`, each kept
- * in IndexedDB and sent as the next part of the session's upload. `stop()` sends what is left and
- * completes the upload: the recording's answer, or `{waiting}` when parts could not be sent yet. */
+/** What the recording holds: the microphone, and the camera when it is on. (Not the shared
+ * screen yet: a recorder run per source would record it, but the replay plays one WebM file and
+ * stops at the second run's header; it comes with a replay that plays runs in order.) */
+function recordedTracks(lp, leaving = null) {
+  const live = (source) => {
+    const pub = lp.getTrackPublication(source);
+    // An unpublished track may still be listed (and live) while its event is being handled.
+    if (leaving && pub && pub.trackSid === leaving.trackSid) return null;
+    const t = pub && pub.track && pub.track.mediaStreamTrack;
+    return t && t.readyState === 'live' ? t : null;
+  };
+  const audio = live(Track.Source.Microphone);
+  if (!audio) throw new Error('no microphone is published');
+  const video = live(Track.Source.Camera);
+  return { tracks: video ? [audio, video] : [audio], shows: video ? 'camera' : 'audio', sharing: !!live(Track.Source.ScreenShare) };
+}
+
+/** Record what the teacher sends in slices of `sliceMs`, each kept in IndexedDB and sent as the
+ * next part of the session's upload. A MediaRecorder cannot change its tracks, so when the camera
+ * is published or unpublished mid-class the recorder is replaced: its last slice is kept, and the
+ * next recorder's first part starts a new run at its own second. The screen share (started here or
+ * stopped from the browser's own "Stop sharing") is reported as `sharing`.
+ * `stop()` sends what is left and completes the upload: the recording's answer, or `{waiting}` when
+ * parts could not be sent yet. */
 export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } = {}) {
   const lp = room.localParticipant;
-  const audio = lp.getTrackPublication(Track.Source.Microphone);
-  if (!audio || !audio.track) throw new Error('no microphone is published');
-  const tracks = [audio.track.mediaStreamTrack];
-  const camera = lp.getTrackPublication(Track.Source.Camera);
-  if (camera && camera.track) tracks.push(camera.track.mediaStreamTrack);
-  const video = tracks.length > 1;
-  const types = video ? ['video/webm;codecs=vp8,opus', 'video/webm'] : ['audio/webm;codecs=opus', 'audio/webm'];
-  const mimeType = types.find((t) => MediaRecorder.isTypeSupported(t));
-  const runStartedAt = new Date().toISOString();
-  const u = await uploaderFor(sessionId, onStatus, runStartedAt);
-  // A recorder that continues an upload with parts begins a new run: its first part says when.
-  const newRun = u.up.nextN > 1;
-  const recorder = new MediaRecorder(new MediaStream(tracks), {
-    ...(mimeType ? { mimeType } : {}),
-    audioBitsPerSecond: 64000,
-    ...(video ? { videoBitsPerSecond: 500000 } : {}),
-  });
-  // Slices are kept strictly in order, one after the other.
+  recordedTracks(lp); // no microphone: refuse before anything is kept
+  const u = await uploaderFor(sessionId, onStatus, new Date().toISOString());
+  // Slices are kept strictly in order, one after the other, across recorders.
   let kept = Promise.resolve();
-  let first = true;
-  recorder.ondataavailable = (e) => {
-    if (!e.data || !e.data.size) return;
-    const run = first && newRun ? runStartedAt : null;
-    first = false;
-    kept = kept.then(() => u.add(e.data, run)).catch((err) => u.status({ error: String(err && err.message || err) }));
+  let recorder = null;
+  let shows = null;
+  let stopped = false;
+  const start = (leaving = null) => {
+    const now = recordedTracks(lp, leaving);
+    const video = now.tracks.length > 1;
+    const types = video ? ['video/webm;codecs=vp8,opus', 'video/webm'] : ['audio/webm;codecs=opus', 'audio/webm'];
+    const mimeType = types.find((t) => MediaRecorder.isTypeSupported(t));
+    const r = new MediaRecorder(new MediaStream(now.tracks), {
+      ...(mimeType ? { mimeType } : {}),
+      audioBitsPerSecond: 64000,
+      ...(video ? { videoBitsPerSecond: 500000 } : {}),
+    });
+    // Each recorder's first slice says when it started (the server ignores it on part 1).
+    let runStartedAt = new Date().toISOString();
+    r.ondataavailable = (e) => {
+      if (!e.data || !e.data.size) return;
+      const run = runStartedAt;
+      runStartedAt = null;
+      kept = kept.then(() => u.add(e.data, run)).catch((err) => u.status({ error: String((err && err.message) || err) }));
+    };
+    r.start(sliceMs);
+    recorder = r;
+    shows = now.shows;
+    u.shows = shows;
+    u.sharing = now.sharing;
+    u.status({ recording: true });
   };
-  recorder.start(sliceMs);
-  u.status({ recording: true });
+  const finish = (r) =>
+    new Promise((resolve) => {
+      if (r.state === 'inactive') return resolve();
+      r.onstop = resolve;
+      r.stop();
+    });
+  // Replacing the recorder waits for the one before it; replacements never overlap.
+  let switching = Promise.resolve();
+  const follow = (leaving) => (pub) => {
+    if (pub.source !== Track.Source.ScreenShare && pub.source !== Track.Source.Camera) return;
+    switching = switching.then(async () => {
+      if (stopped) return;
+      let next;
+      try {
+        const now = recordedTracks(lp, leaving ? pub : null);
+        next = now.shows;
+        if (u.sharing !== now.sharing) {
+          u.sharing = now.sharing;
+          u.status({ recording: true });
+        }
+      } catch (e) {
+        return; // the microphone is gone: the room is closing
+      }
+      if (next === shows) return;
+      await finish(recorder);
+      if (!stopped) start(leaving ? pub : null);
+    });
+  };
+  const [published, unpublished] = [follow(false), follow(true)];
+  room.on(RoomEvent.LocalTrackPublished, published);
+  room.on(RoomEvent.LocalTrackUnpublished, unpublished);
+  start();
   return {
     startedAt: u.up.startedAt,
     uploader: u,
-    stop: () =>
-      new Promise((resolve) => {
-        recorder.onstop = resolve;
-        recorder.stop();
-      })
+    shows: () => shows,
+    stop: () => {
+      stopped = true;
+      room.off(RoomEvent.LocalTrackPublished, published);
+      room.off(RoomEvent.LocalTrackUnpublished, unpublished);
+      return switching
+        .then(() => finish(recorder))
         .then(() => kept)
         .then(() => u.complete())
-        .then((answer) => answer || { waiting: u.waiting }),
+        .then((answer) => answer || { waiting: u.waiting });
+    },
   };
+}
+
+/** Share the screen (or stop): LiveKit publishes it as the teacher's screen track, which takes the
+ * students' stage. Resolves to whether the screen is shared now. */
+export async function shareScreen(room, on) {
+  const pub = await room.localParticipant.setScreenShareEnabled(on, { audio: false });
+  return !!(on && pub && pub.track);
 }
 
 /** POST JSON to the API with a fresh Idempotency-Key. */

@@ -1,6 +1,6 @@
 // Headless Chromium: the teacher's present view publishes a microphone fed from a WAV file, a
 // student's live room (another browser context) subscribes; audio bytes must arrive (WebRTC stats).
-// Then the teacher ends the class and the local MediaRecorder recording is uploaded.
+// The teacher shares the screen and stops; then ends the class and the recording is uploaded.
 // Env: BASE, SESSION, TEACHER_EMAIL, STUDENT_EMAIL, PASSWORD, WAV, SHOTS. Prints one JSON line.
 import { env, launchWithMedia, signIn, report } from './common.mjs';
 
@@ -49,6 +49,43 @@ await report(browser, result, async () => {
   result.captionPhone = await overlap();
   await student.screenshot({ path: `${shots}/student-watch-phone.png`, fullPage: true });
   await student.setViewportSize({ width: 1280, height: 800 });
+
+  // The teacher shares the screen: it takes the students' stage (camera in its corner); the
+  // recording keeps the camera and goes on through it, and says so.
+  result.shareBefore = await teacher.textContent('#share');
+  await teacher.click('#share');
+  await teacher.waitForFunction(() => window.__studio.recording?.sharing === true, null, { timeout: 15000 });
+  await student.waitForFunction(() => document.querySelector('#media video[data-source="screen_share"]')?.videoWidth > 0, null, { timeout: 15000 });
+  result.sharing = await teacher.evaluate(() => ({ button: document.querySelector('#share').textContent, rec: document.querySelector('#rec').textContent }));
+  const onStage = () => student.evaluate(() => {
+    const box = (el) => el && el.getBoundingClientRect();
+    const [screen, camera, stage] = [box(document.querySelector('#media video[data-source="screen_share"]')),
+      box(document.querySelector('#media video[data-source="camera"]')), box(document.querySelector('.stage-box'))];
+    return { screenCoversStage: Math.abs(screen.width - stage.width) < 8 || Math.abs(screen.height - stage.height) < 40,
+      cameraInCorner: !!camera && camera.width < stage.width / 3 && camera.right <= stage.right + 1 && camera.bottom <= stage.bottom + 1 };
+  });
+  result.screenDesktop = await onStage();
+  await student.screenshot({ path: `${shots}/student-screen.png` });
+  await student.setViewportSize({ width: 390, height: 844 });
+  result.screenPhone = await onStage();
+  await student.screenshot({ path: `${shots}/student-screen-phone.png`, fullPage: true });
+  await student.setViewportSize({ width: 1280, height: 800 });
+  await teacher.screenshot({ path: `${shots}/teacher-sharing.png` });
+  // Two slices reach the server while the screen is shared.
+  const saved = await teacher.evaluate(() => window.__studio.recording.saved);
+  await teacher.waitForFunction((n) => window.__studio.recording.saved >= n + 2, saved, { timeout: 20000 });
+  await teacher.click('#share');
+  await teacher.waitForFunction(() => window.__studio.recording?.sharing === false, null, { timeout: 15000 }).catch(async (e) => {
+    result.stopSharing = await teacher.evaluate(() => ({ recording: window.__studio.recording, error: document.querySelector('#error')?.textContent, button: document.querySelector('#share').textContent }));
+    throw e;
+  });
+  await student.waitForFunction(() => !document.querySelector('#media video[data-source="screen_share"]'), null, { timeout: 15000 }).catch(async (e) => {
+    result.studentAfterStop = await student.evaluate(() => ({ media: document.querySelector('#media')?.innerHTML, pubs: [...window.__studio.room.remoteParticipants.values()].flatMap((p) => [...p.trackPublications.values()].map((t) => `${t.source}:${t.isSubscribed}`)) }));
+    throw e;
+  });
+  result.shareAfter = await teacher.textContent('#share');
+  const again = await teacher.evaluate(() => window.__studio.recording.saved);
+  await teacher.waitForFunction((n) => window.__studio.recording.saved >= n + 1, again, { timeout: 20000 });
 
   await teacher.click('#end');
   await teacher.waitForFunction(() => window.__studio.uploaded, null, { timeout: 20000 });

@@ -49,6 +49,14 @@ await report(browser, result, async () => {
   await teacher.click('#go');
   await until(teacher, () => document.querySelector('#state')?.dataset.s === 'connected');
   await until(teacher, (n) => +document.querySelector('#rec')?.dataset.saved >= n + 2, result.backOnline.saved);
+  // Recording again, and a part of the new run is on the server (the kept parts sent after the
+  // reload can meet the count above on their own on a loaded machine).
+  await until(teacher, () => document.querySelector('#rec')?.textContent.startsWith('recording'));
+  const resumed = await teacher.evaluate(() => {
+    const d = document.querySelector('#rec').dataset;
+    return +d.saved + +d.waiting;
+  });
+  await until(teacher, (n) => +document.querySelector('#rec')?.dataset.saved > n, resumed);
   result.afterReload = await figures(teacher);
   await teacher.screenshot({ path: `${shots}/present-recording.png` });
 
