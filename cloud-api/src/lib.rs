@@ -20,6 +20,7 @@ pub use shared_types::deck as slides;
 pub mod spawned;
 pub mod spool;
 pub mod sweep;
+pub mod webm;
 
 pub use studio_store as store;
 pub use studio_store::{blob, fanout, keyfile};

@@ -133,9 +133,39 @@ pub async fn finish(
         app.blobs.append_to(&part_key(up.session_id, up.id, p.n), &mut out).await?;
     }
     joined.seal(out).await.map_err(spool_failed)?;
-    let answer = store(app, who, &up.recording_key(), &joined, up.started_at, up.runs(parts)).await?;
+    let (file, runs) = match up.runs(parts) {
+        runs if runs.len() >= 2 && kind(&joined.head).is_some_and(|(_, ext)| ext == "webm") => {
+            match join_runs(app, &joined, &runs).await {
+                Ok(one) => (one, Vec::new()),
+                Err(e) => {
+                    // Still stored: the pipeline decodes the runs one by one; a player stops at the second.
+                    tracing::warn!(upload = %up.id, runs = runs.len(), error = %e, "could not join the recorder runs into one WebM");
+                    (joined, runs)
+                }
+            }
+        }
+        runs => (joined, runs),
+    };
+    let answer = store(app, who, &up.recording_key(), &file, up.started_at, runs).await?;
     app.store.finish_upload(up.id, answer.id).await?;
     Ok(answer)
+}
+
+/// The runs of `joined` rewritten as one WebM (see [`crate::webm`]), in a new spool file.
+async fn join_runs(app: &AppState, joined: &Spooled, runs: &[RecordingRun]) -> anyhow::Result<Spooled> {
+    let (mut one, out) = Spooled::create(&spool::dir(&app.config.data_dir)).await?;
+    let (input, out, runs) = (std::fs::File::open(&joined.path)?, out.into_std().await, runs.to_vec());
+    let (made, out) = tokio::task::spawn_blocking(move || {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+        let made = crate::webm::join(input, &runs, &mut out);
+        (made, out.into_inner().map_err(|e| e.into_error()))
+    })
+    .await?;
+    let made = made?;
+    one.seal(tokio::fs::File::from_std(out?)).await?;
+    tracing::info!(runs = made.runs, duration_s = made.duration_s, silence_s = made.silence_s, blocks = made.blocks,
+        placed_s = ?made.placed_s, "joined the recorder runs into one WebM");
+    Ok(one)
 }
 
 /// Finish the uploads of classes that ended more than `UPLOAD_GRACE_SECS` ago and whose page never
