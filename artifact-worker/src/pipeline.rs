@@ -35,6 +35,20 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 impl WorkerConfig {
+    /// A worker run by a test, a benchmark or a tool on this machine: one thread, a quick poll,
+    /// a failed job tried again at once, captions cut at pauses.
+    pub fn local(id: impl Into<String>, model: PathBuf, lease: Duration) -> Self {
+        WorkerConfig {
+            id: id.into(),
+            model: Some(model),
+            threads: 1,
+            lease,
+            poll: Duration::from_millis(100),
+            backoff: Duration::ZERO,
+            caption_pauses: true,
+        }
+    }
+
     pub fn from_env() -> Self {
         WorkerConfig {
             id: std::env::var("WORKER_ID")

@@ -80,11 +80,8 @@ pub struct RecordingStatus {
     /// The recording is complete (by this page, or by the server after the class ended).
     pub finished: Option<String>,
     pub error: Option<String>,
-    /// What the recorder records now: "camera" or "audio" (none while off).
+    /// What the recorder records now: "camera", "screen" or "audio" (none while off).
     pub shows: Option<String>,
-    /// The screen is shared live (students see it; the recording keeps the camera).
-    #[serde(default)]
-    pub sharing: bool,
 }
 
 /// A JS callback that hands each status report to `f`.

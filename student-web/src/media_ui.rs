@@ -130,7 +130,7 @@ impl Rec {
             Rec::Done(d) => return d.clone(),
             Rec::Off if s.waiting == 0 => return "off".into(),
             Rec::Off => "sending what this browser kept",
-            Rec::On if s.sharing => "recording the camera (the shared screen is live only)",
+            Rec::On if s.shows.as_deref() == Some("screen") => "recording the screen",
             Rec::On => "recording",
             Rec::Finishing => "finishing",
         };
@@ -216,7 +216,7 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
         use_memo((), move |_| {
             media::on_status(move |s| {
                 let seen = serde_json::json!({
-                    "saved": s.saved, "waiting": s.waiting, "offline": s.offline, "uploadId": s.upload_id, "shows": s.shows, "sharing": s.sharing,
+                    "saved": s.saved, "waiting": s.waiting, "offline": s.offline, "uploadId": s.upload_id, "shows": s.shows,
                 });
                 expose("recording", &media::to_js(&seen).unwrap_or(JsValue::NULL));
                 figures.set(s)
@@ -257,8 +257,9 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
             });
         })
     };
-    // Shared or not, as the recorder reports it (also after the browser's own "Stop sharing").
-    let sharing = pane.figures.sharing;
+    // The screen is shared when the recorder says it records it (also after the browser's own
+    // "Stop sharing" ended it).
+    let sharing = pane.figures.shows.as_deref() == Some("screen");
     let share = {
         let p = pane.clone();
         Callback::from(move |_| {
@@ -314,7 +315,7 @@ pub fn media_broadcast(props: &BroadcastProps) -> Html {
                 <label class="check"><input id="camera" type="checkbox" checked={*camera} onclick={toggle_camera} disabled={*live} />{ " Camera" }</label>
                 <button id="go" class="primary" onclick={go} disabled={*live || *busy || ended || props.grant.is_none()}>{ "Go live" }</button>
                 <button id="share" aria-pressed={sharing.to_string()} onclick={share} disabled={!*live || *busy || ended}
-                    title="Students see your screen across the stage, your camera in its corner">
+                    title="Students see your screen instead of the camera, and the recording shows it">
                     { if sharing { "Stop sharing" } else { "Share screen" } }
                 </button>
                 <button id="end" class="danger" onclick={end} disabled={*busy || ended}>{ if ended { "Class ended" } else { "End class" } }</button>

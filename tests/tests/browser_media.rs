@@ -68,16 +68,13 @@ async fn teacher_broadcasts_student_hears() {
     for at in ["captionDesktop", "captionPhone"] {
         assert_eq!(result[at], json!({"caption": true, "camera": false, "stage": false}), "{at}: clear of the tiles");
     }
-    // The screen share: on the students' stage; the teacher is told it is live only.
+    // The screen share: on the students' stage, and in the recording.
     assert_eq!(
         (result["shareBefore"].as_str(), result["shareAfter"].as_str()),
         (Some("Share screen"), Some("Share screen"))
     );
     assert_eq!(result["sharing"]["button"], "Stop sharing", "{result}");
-    assert!(
-        result["sharing"]["rec"].as_str().unwrap().starts_with("recording the camera (the shared screen is live only)"),
-        "{result}"
-    );
+    assert!(result["sharing"]["rec"].as_str().unwrap().starts_with("recording the screen"), "{result}");
     for at in ["screenDesktop", "screenPhone"] {
         assert_eq!(result[at], json!({"screenCoversStage": true, "cameraInCorner": true}), "{at}: {result}");
     }
@@ -101,33 +98,40 @@ async fn teacher_broadcasts_student_hears() {
     assert_eq!(of(shared_types::jobs::JobKind::ProcessRecording), 1, "{jobs:?}");
     assert_eq!(of(shared_types::jobs::JobKind::LiveCaptions), 1, "the recording's live captions: {jobs:?}");
 
-    // One recorder run through the share, camera and microphone (livekit-client asks the camera for
-    // 720p). A run per source would put the screen in it, but the replay plays one WebM and stops at
-    // a second run's header: that waits for a replay that plays runs in order.
+    // One recorder run per source (the camera, the screen, the camera again), joined by the server
+    // into one WebM: audio throughout, the picture 720p from the camera and 1080p from the screen
+    // (what livekit-client asks of Chromium's fake devices), in that order.
     let recs = app.store.recordings_of(s.tenant, s.session.parse().unwrap()).await.unwrap();
     let rec = &recs[0];
-    let bytes = app.state.blobs.get(&rec.file_key).await.unwrap();
-    let mut bounds: Vec<usize> = rec.runs.iter().map(|r| r.byte as usize).collect();
-    if bounds.is_empty() {
-        bounds.push(0); // a single run lists none
-    }
-    bounds.push(bytes.len());
-    let sizes: Vec<String> = bounds
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| {
-            let file = shots.join(format!("run-{i}.webm"));
-            std::fs::write(&file, &bytes[w[0]..w[1]]).unwrap();
-            let probe = std::process::Command::new("ffprobe")
-                .args(["-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "csv=p=0"])
-                .arg(&file)
-                .output()
-                .unwrap();
-            let mut streams: Vec<String> =
-                String::from_utf8_lossy(&probe.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect();
-            streams.sort();
-            streams.join(" ")
-        })
+    assert!(rec.runs.is_empty(), "one file, no runs left to place: {:?}", rec.runs);
+    let file = shots.join("recording.webm");
+    std::fs::write(&file, app.state.blobs.get(&rec.file_key).await.unwrap()).unwrap();
+    let probe = |args: &[&str]| {
+        let out = std::process::Command::new("ffprobe").args(["-v", "error"]).args(args).arg(&file).output().unwrap();
+        assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut streams: Vec<String> = probe(&["-show_entries", "stream=codec_type", "-of", "csv=p=0"])
+        .lines()
+        .map(|l| l.trim_end_matches(',').to_string())
         .collect();
-    assert_eq!(sizes, ["audio video,1280,720"], "the recording's runs: {:?}", rec.runs);
+    streams.sort();
+    assert_eq!(streams, ["audio", "video"]);
+    let sizes = |widths: Vec<u64>| {
+        let mut w = widths;
+        w.dedup();
+        w
+    };
+    let frames = probe(&["-select_streams", "v", "-show_entries", "frame=width", "-of", "csv=p=0"]);
+    let widths = sizes(frames.lines().filter_map(|l| l.trim_end_matches(',').parse().ok()).collect());
+    assert_eq!(widths, [1280, 1920, 1280], "the picture's sizes in the recording, in order");
+    let duration: f64 = probe(&["-show_entries", "format=duration", "-of", "csv=p=0"]).trim().parse().unwrap();
+    // And Chromium's player in the replay page follows it to the end: its length, and the picture
+    // at each second it was seeked to.
+    let replay = &result["replay"];
+    assert!(replay["error"].is_null(), "{replay}");
+    let shown = replay["duration"].as_f64().unwrap_or(0.0);
+    assert!((shown - duration).abs() < 1.0, "the player's length {shown} s, the file's {duration} s");
+    let seen = sizes(replay["widths"].as_array().unwrap().iter().filter_map(|p| p[1].as_u64()).collect());
+    assert_eq!(seen, [1280, 1920, 1280], "the replay's picture at each second: {replay}");
 }

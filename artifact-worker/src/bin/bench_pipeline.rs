@@ -144,15 +144,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     record(sid, None).await?;
-    let cfg = WorkerConfig {
-        id: "bench".into(),
-        model: Some(model_path.clone()),
-        threads: 1,
-        lease: Duration::from_secs(120),
-        poll: Duration::from_millis(100),
-        backoff: Duration::from_secs(1),
-        caption_pauses: true,
-    };
+    let cfg = WorkerConfig::local("bench", model_path.clone(), Duration::from_secs(120));
     let worker = Worker::new(store.clone(), blobs.clone(), cfg);
     if !pages_only {
         let t0 = Instant::now();

@@ -53,15 +53,7 @@ async fn regenerate(dir: &std::path::Path) -> anyhow::Result<LectureArtifacts> {
         }
     }
     let session = ended.ok_or_else(|| anyhow::anyhow!("the demo has no finished class"))?.id;
-    let cfg = WorkerConfig {
-        id: "regenerate-demo".into(),
-        model: Some(model::prepare()?),
-        threads: 1,
-        lease: Duration::from_secs(300),
-        poll: Duration::from_millis(100),
-        backoff: Duration::from_secs(1),
-        caption_pauses: true,
-    };
+    let cfg = WorkerConfig::local("regenerate-demo", model::prepare()?, Duration::from_secs(300));
     Worker::new(store.clone(), state.blobs.clone(), cfg)
         .run_one()
         .await?

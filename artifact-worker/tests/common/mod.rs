@@ -23,15 +23,7 @@ pub const PARTS: [&str; 3] = [
 ];
 
 pub fn worker_cfg(lease_s: u64) -> WorkerConfig {
-    WorkerConfig {
-        id: format!("test-worker-{}", uuid::Uuid::new_v4().simple()),
-        model: Some(model::prepare().expect("model")),
-        threads: 1,
-        lease: Duration::from_secs(lease_s),
-        poll: Duration::from_millis(100),
-        backoff: Duration::from_millis(0),
-        caption_pauses: true,
-    }
+    WorkerConfig::local(format!("test-worker-{}", uuid::Uuid::new_v4().simple()), model::prepare().expect("model"), Duration::from_secs(lease_s))
 }
 
 pub fn worker(app: &TestApp, lease_s: u64) -> Worker {

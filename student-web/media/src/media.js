@@ -151,8 +151,7 @@ class Uploader {
     this.finished = null; // the server finished the upload (its recording id) or it was completed
     this.pumping = null;
     this.retry = null;
-    this.shows = null; // what the recorder records now: 'camera' or 'audio'
-    this.sharing = false; // the screen is shared live (not recorded yet: see recordClass)
+    this.shows = null; // what the recorder records now: 'camera', 'screen' or 'audio'
   }
 
   path(tail = '') {
@@ -161,7 +160,7 @@ class Uploader {
 
   status(extra = {}) {
     const saved = Math.max(0, this.up.nextN - 1 - this.waiting);
-    if (this.onStatus) this.onStatus({ saved, waiting: this.waiting, offline: this.offline, uploadId: this.up.uploadId || null, finished: this.finished, shows: this.shows || null, sharing: this.sharing, ...extra });
+    if (this.onStatus) this.onStatus({ saved, waiting: this.waiting, offline: this.offline, uploadId: this.up.uploadId || null, finished: this.finished, shows: this.shows || null, ...extra });
   }
 
   /** Make sure the server has an upload (the same one for the same key: the POST is idempotent). */
@@ -291,9 +290,8 @@ export async function flushPending(sessionId, onStatus) {
   return true;
 }
 
-/** What the recording holds: the microphone, and the camera when it is on. (Not the shared
- * screen yet: a recorder run per source would record it, but the replay plays one WebM file and
- * stops at the second run's header; it comes with a replay that plays runs in order.) */
+/** What the recording shows: the microphone, and the screen while it is shared, else the camera
+ * when it is on. */
 function recordedTracks(lp, leaving = null) {
   const live = (source) => {
     const pub = lp.getTrackPublication(source);
@@ -304,15 +302,14 @@ function recordedTracks(lp, leaving = null) {
   };
   const audio = live(Track.Source.Microphone);
   if (!audio) throw new Error('no microphone is published');
-  const video = live(Track.Source.Camera);
-  return { tracks: video ? [audio, video] : [audio], shows: video ? 'camera' : 'audio', sharing: !!live(Track.Source.ScreenShare) };
+  const video = live(Track.Source.ScreenShare) || live(Track.Source.Camera);
+  return { tracks: video ? [audio, video] : [audio], shows: video ? (live(Track.Source.ScreenShare) ? 'screen' : 'camera') : 'audio' };
 }
 
 /** Record what the teacher sends in slices of `sliceMs`, each kept in IndexedDB and sent as the
- * next part of the session's upload. A MediaRecorder cannot change its tracks, so when the camera
- * is published or unpublished mid-class the recorder is replaced: its last slice is kept, and the
- * next recorder's first part starts a new run at its own second. The screen share (started here or
- * stopped from the browser's own "Stop sharing") is reported as `sharing`.
+ * next part of the session's upload. A MediaRecorder cannot change its tracks, so when the screen
+ * share starts or stops (here or from the browser's own "Stop sharing") the recorder is replaced:
+ * its last slice is kept, and the next recorder's first part starts a new run at its own second.
  * `stop()` sends what is left and completes the upload: the recording's answer, or `{waiting}` when
  * parts could not be sent yet. */
 export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } = {}) {
@@ -332,7 +329,7 @@ export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } 
     const r = new MediaRecorder(new MediaStream(now.tracks), {
       ...(mimeType ? { mimeType } : {}),
       audioBitsPerSecond: 64000,
-      ...(video ? { videoBitsPerSecond: 500000 } : {}),
+      ...(video ? { videoBitsPerSecond: now.shows === 'screen' ? 1000000 : 500000 } : {}),
     });
     // Each recorder's first slice says when it started (the server ignores it on part 1).
     let runStartedAt = new Date().toISOString();
@@ -346,7 +343,6 @@ export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } 
     recorder = r;
     shows = now.shows;
     u.shows = shows;
-    u.sharing = now.sharing;
     u.status({ recording: true });
   };
   const finish = (r) =>
@@ -363,12 +359,7 @@ export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } 
       if (stopped) return;
       let next;
       try {
-        const now = recordedTracks(lp, leaving ? pub : null);
-        next = now.shows;
-        if (u.sharing !== now.sharing) {
-          u.sharing = now.sharing;
-          u.status({ recording: true });
-        }
+        next = recordedTracks(lp, leaving ? pub : null).shows;
       } catch (e) {
         return; // the microphone is gone: the room is closing
       }
@@ -398,8 +389,8 @@ export async function recordClass(room, { sessionId, sliceMs = 3000, onStatus } 
   };
 }
 
-/** Share the screen (or stop): LiveKit publishes it as the teacher's screen track, which takes the
- * students' stage. Resolves to whether the screen is shared now. */
+/** Share the screen (or stop): LiveKit publishes it as the teacher's screen track; the recording
+ * follows (see `recordClass`). Resolves to whether the screen is shared now. */
 export async function shareScreen(room, on) {
   const pub = await room.localParticipant.setScreenShareEnabled(on, { audio: false });
   return !!(on && pub && pub.track);

@@ -50,11 +50,11 @@ await report(browser, result, async () => {
   await student.screenshot({ path: `${shots}/student-watch-phone.png`, fullPage: true });
   await student.setViewportSize({ width: 1280, height: 800 });
 
-  // The teacher shares the screen: it takes the students' stage (camera in its corner); the
-  // recording keeps the camera and goes on through it, and says so.
+  // The teacher shares the screen: it takes the students' stage (camera in its corner), and the
+  // recording follows it (a new recorder run), then returns to the camera when sharing stops.
   result.shareBefore = await teacher.textContent('#share');
   await teacher.click('#share');
-  await teacher.waitForFunction(() => window.__studio.recording?.sharing === true, null, { timeout: 15000 });
+  await teacher.waitForFunction(() => window.__studio.recording?.shows === 'screen', null, { timeout: 15000 });
   await student.waitForFunction(() => document.querySelector('#media video[data-source="screen_share"]')?.videoWidth > 0, null, { timeout: 15000 });
   result.sharing = await teacher.evaluate(() => ({ button: document.querySelector('#share').textContent, rec: document.querySelector('#rec').textContent }));
   const onStage = () => student.evaluate(() => {
@@ -71,11 +71,11 @@ await report(browser, result, async () => {
   await student.screenshot({ path: `${shots}/student-screen-phone.png`, fullPage: true });
   await student.setViewportSize({ width: 1280, height: 800 });
   await teacher.screenshot({ path: `${shots}/teacher-sharing.png` });
-  // Two slices reach the server while the screen is shared.
+  // Two slices of the screen reach the server before sharing stops.
   const saved = await teacher.evaluate(() => window.__studio.recording.saved);
   await teacher.waitForFunction((n) => window.__studio.recording.saved >= n + 2, saved, { timeout: 20000 });
   await teacher.click('#share');
-  await teacher.waitForFunction(() => window.__studio.recording?.sharing === false, null, { timeout: 15000 }).catch(async (e) => {
+  await teacher.waitForFunction(() => window.__studio.recording?.shows === 'camera', null, { timeout: 15000 }).catch(async (e) => {
     result.stopSharing = await teacher.evaluate(() => ({ recording: window.__studio.recording, error: document.querySelector('#error')?.textContent, button: document.querySelector('#share').textContent }));
     throw e;
   });
@@ -97,5 +97,33 @@ await report(browser, result, async () => {
   result.teacherAfterEnd = await teacher.evaluate(() => {
     const card = document.querySelector('.waiting');
     return card?.querySelector('a[href$="/replay"]') ? card.querySelector('#status').textContent : null;
+  });
+  // The replay plays the recording through its runs (camera, screen, camera): the picture's size
+  // at each second, the player seeked there.
+  await teacher.click('.waiting a[href$="/replay"]');
+  await teacher.waitForFunction(() => { const v = document.querySelector('#player'); return v && v.readyState >= 1; }, null, { timeout: 20000 });
+  result.replay = await teacher.evaluate(async () => {
+    const v = document.querySelector('#player');
+    const state = () => `at ${v.currentTime} of ${v.duration}, ready ${v.readyState}, network ${v.networkState}, error ${v.error && v.error.message}`;
+    // Each step waits for its event; one that never comes fails with the player's state.
+    const when = (what, start) => new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no ${what}: ${state()}`)), 15000);
+      start(() => { clearTimeout(timer); done(); });
+    });
+    v.muted = true;
+    const widths = [];
+    if (!Number.isFinite(v.duration)) return { duration: String(v.duration), widths, error: state() };
+    for (let t = 0.5; t < v.duration; t += 1) {
+      await when(`seek to ${t}`, (done) => { v.addEventListener('seeked', done, { once: true }); v.currentTime = t; });
+      // Played from there until a frame is presented: that frame's own size.
+      let width = null;
+      await when(`a frame at ${t}`, (done) => {
+        v.requestVideoFrameCallback((_, frame) => { width = frame.width; done(); });
+        v.play().catch(() => {});
+      });
+      v.pause();
+      widths.push([Math.round(t * 10) / 10, width]);
+    }
+    return { duration: v.duration, widths, error: v.error && v.error.message };
   });
 });
