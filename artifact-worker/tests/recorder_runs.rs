@@ -94,7 +94,12 @@ fn webm_runs_join_into_one_file_on_the_class_clock() {
     std::fs::write(&file, &one).unwrap();
 
     // One file a player reads to its end without an error, with its length in its header.
-    let decoded = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+    let decoded = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
     assert!(decoded.status.success() && decoded.stderr.is_empty(), "{}", String::from_utf8_lossy(&decoded.stderr));
     let duration: f64 = probe(&file, &["-show_entries", "format=duration", "-of", "csv=p=0"]).trim().parse().unwrap();
     assert!((duration - 7.5).abs() < 0.1, "the header's duration: {duration}");
@@ -103,13 +108,14 @@ fn webm_runs_join_into_one_file_on_the_class_clock() {
     streams.sort();
     assert_eq!(streams, ["audio", "video"]);
     // The picture: the first run's frames, none while the camera was off, then the larger one's.
-    let frames: Vec<(f64, u32)> = probe(&file, &["-select_streams", "v", "-show_entries", "frame=pts_time,width", "-of", "csv=p=0"])
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(',');
-            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
-        })
-        .collect();
+    let frames: Vec<(f64, u32)> =
+        probe(&file, &["-select_streams", "v", "-show_entries", "frame=pts_time,width", "-of", "csv=p=0"])
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+            })
+            .collect();
     assert!(frames.len() >= 55, "both runs' frames: {}", frames.len());
     assert!(frames.iter().all(|(t, w)| (*t < 2.05 && *w == 320) || (*t > 5.45 && *w == 640)), "{frames:?}");
     assert!(frames.last().unwrap().0 > 7.3, "to the last run's end: {frames:?}");
@@ -118,7 +124,9 @@ fn webm_runs_join_into_one_file_on_the_class_clock() {
     let (pcm, d1) = decode::to_whisper(one, Some("video/webm")).unwrap();
     let (by_runs, d2) = decode::to_whisper_runs(raw, Some("video/webm"), &at).unwrap();
     assert!((d1 - d2).abs() < 0.1, "one file {d1} s, runs {d2} s");
-    for (from, to, sound) in [(0.3, 1.7, true), (2.2, 2.8, false), (3.2, 4.3, true), (4.7, 5.3, false), (5.8, 7.2, true)] {
+    for (from, to, sound) in
+        [(0.3, 1.7, true), (2.2, 2.8, false), (3.2, 4.3, true), (4.7, 5.3, false), (5.8, 7.2, true)]
+    {
         let (a, b) = (rms(&pcm, from, to), rms(&by_runs, from, to));
         assert_eq!((a > 0.05, b > 0.05), (sound, sound), "{from}–{to} s: one file {a}, runs {b}");
     }

@@ -309,7 +309,9 @@ fn walk_run<R: Read + Seek>(
                     let kids = children(entry);
                     let get = |want: u32| kids.iter().find(|(i, _)| *i == want).map(|(_, d)| *d);
                     tracks.push(TrackIn {
-                        number: get(id::TRACK_NUMBER).map(uint).ok_or_else(|| unsupported(run, "a track without a number"))?,
+                        number: get(id::TRACK_NUMBER)
+                            .map(uint)
+                            .ok_or_else(|| unsupported(run, "a track without a number"))?,
                         kind: get(id::TRACK_TYPE).map(uint).unwrap_or(0),
                         codec: get(id::CODEC_ID).map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default(),
                         children: entry.to_vec(),
@@ -364,11 +366,7 @@ fn ranges(runs: &[RecordingRun], len: u64) -> Vec<(u64, u64, f64)> {
 
 /// Rewrite `input` (the runs joined byte after byte; `runs` says where each begins and when) as one
 /// WebM into `out`.
-pub fn join<R: Read + Seek, W: Write + Seek>(
-    input: R,
-    runs: &[RecordingRun],
-    out: W,
-) -> Result<Joined, JoinError> {
+pub fn join<R: Read + Seek, W: Write + Seek>(input: R, runs: &[RecordingRun], out: W) -> Result<Joined, JoinError> {
     let mut r = BufReader::with_capacity(256 * 1024, input);
     let len = r.seek(SeekFrom::End(0))?;
     let ranges = ranges(runs, len);
@@ -389,7 +387,8 @@ pub fn join<R: Read + Seek, W: Write + Seek>(
             },
             |_, b| {
                 let kind = tracks.borrow().iter().find(|t| t.number == b.track).map(|t| t.kind);
-                let kind = kind.ok_or_else(|| unsupported(i, format!("a block of track {} it does not declare", b.track)))?;
+                let kind =
+                    kind.ok_or_else(|| unsupported(i, format!("a block of track {} it does not declare", b.track)))?;
                 s.first_ns = Some(s.first_ns.map_or(b.ns, |f| f.min(b.ns)));
                 s.last_ns = Some(s.last_ns.map_or(b.ns, |l| l.max(b.ns)));
                 s.blocks += 1;
@@ -495,11 +494,7 @@ pub fn join<R: Read + Seek, W: Write + Seek>(
         duration_s: duration_ns as f64 / 1e9,
         blocks,
         silence_s: silence_ns as f64 / 1e9,
-        placed_s: offsets
-            .iter()
-            .zip(&seen)
-            .filter_map(|(o, s)| Some((s.first_ns? + (*o)?) as f64 / 1e9))
-            .collect(),
+        placed_s: offsets.iter().zip(&seen).filter_map(|(o, s)| Some((s.first_ns? + (*o)?) as f64 / 1e9)).collect(),
     })
 }
 

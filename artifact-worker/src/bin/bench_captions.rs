@@ -110,7 +110,10 @@ async fn one(secs: f64, pauses: bool) -> anyhow::Result<()> {
     let slice_s = spoken / parts.len() as f64;
     let upload = uuid::Uuid::new_v4();
     store.create_upload(tenant, session.id, teacher.id, upload, Some(Utc::now())).await?;
-    let cfg = WorkerConfig { caption_pauses: pauses, ..WorkerConfig::local("bench", model::prepare()?, Duration::from_secs(60)) };
+    let cfg = WorkerConfig {
+        caption_pauses: pauses,
+        ..WorkerConfig::local("bench", model::prepare()?, Duration::from_secs(60))
+    };
     let worker = Arc::new(Worker::new(store.clone(), blobs.clone(), cfg));
     // Load the model before the class starts, as a running worker has it.
     worker.warm_up().await?;

@@ -23,7 +23,11 @@ pub const PARTS: [&str; 3] = [
 ];
 
 pub fn worker_cfg(lease_s: u64) -> WorkerConfig {
-    WorkerConfig::local(format!("test-worker-{}", uuid::Uuid::new_v4().simple()), model::prepare().expect("model"), Duration::from_secs(lease_s))
+    WorkerConfig::local(
+        format!("test-worker-{}", uuid::Uuid::new_v4().simple()),
+        model::prepare().expect("model"),
+        Duration::from_secs(lease_s),
+    )
 }
 
 pub fn worker(app: &TestApp, lease_s: u64) -> Worker {
