@@ -17,18 +17,16 @@ pub struct Heard {
 /// What has been committed so far and the last pass's segments after it.
 #[derive(Debug, Default)]
 pub struct Agreement {
-    /// The last words committed (normalised): a pass that starts by saying them again (whisper's
-    /// segment end came before the speech's, so the next pass began inside it) has them cut.
+    /// The last words committed (normalised): a pass that starts by saying them again has them
+    /// cut — whisper's segment end came before the speech's, so the next pass began inside it; or,
+    /// after a cut in a pause, whisper echoed the end of its prompt (the last words committed)
+    /// before the new speech.
     tail: Vec<String>,
     /// Seconds (on the recording's clock) up to which everything is committed; the next pass
     /// starts here.
     pub committed_until: f64,
     /// The previous pass's segments that were not committed.
     pending: Vec<Heard>,
-    /// `committed_until` is inside a pause (or silence), not at the end whisper gave a segment: the
-    /// next pass cannot begin inside words already committed, so its first segment is not checked
-    /// against them (a sentence built like the one before it is no repeat).
-    at_pause: bool,
 }
 
 /// Text as compared between passes: lower case, letters and digits, single spaces.
@@ -67,7 +65,7 @@ pub fn tidy(text: &str) -> String {
 impl Agreement {
     /// Start committed up to `from` (a captioner resuming after what the log already holds).
     pub fn starting_at(from: f64) -> Self {
-        Agreement { committed_until: from, pending: Vec::new(), tail: Vec::new(), at_pause: false }
+        Agreement { committed_until: from, pending: Vec::new(), tail: Vec::new() }
     }
 
     /// Resuming after `committed` (the captions already written, which end at `from`).
@@ -133,7 +131,7 @@ impl Agreement {
             let start_s = h.start_s.max(self.committed_until);
             let end_s = h.end_s.max(start_s);
             self.committed_until = end_s;
-            let text = if std::mem::take(&mut self.at_pause) { tidy(&h.text) } else { tidy(&self.unrepeated(&h.text)) };
+            let text = tidy(&self.unrepeated(&h.text));
             if text.is_empty() {
                 continue; // all of it said already
             }
@@ -146,7 +144,6 @@ impl Agreement {
     /// Nothing worth waiting for before `at` (silence): the next pass starts there.
     pub fn skip_to(&mut self, at: f64) {
         self.pending.clear();
-        self.at_pause = at >= self.committed_until;
         self.committed_until = self.committed_until.max(at);
     }
 }
@@ -274,13 +271,14 @@ mod tests {
             said(&mut a, "Acceleration is the rate of change of velocity.", 3.0, 6.0),
             "Acceleration is the rate of change of velocity."
         );
-        // After a cut in a pause even a near copy is new speech.
+        // After a cut in a pause, a pass that starts with the last sentence again is whisper echoing
+        // its prompt (the words committed last): cut, the new speech kept. (A teacher saying the very
+        // same sentence twice in a row is captioned once.)
         a.skip_to(6.5);
         assert_eq!(
-            said(&mut a, "Acceleration is the rate of change of velocity.", 6.6, 9.0),
-            "Acceleration is the rate of change of velocity."
+            said(&mut a, "Acceleration is the rate of change of velocity. Mass resists it.", 6.6, 9.0),
+            "Mass resists it."
         );
-        assert!(!a.at_pause, "one segment only");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The replay page in headless Chromium (`student-web/media/test/replay.mjs`) for a lecture processed
 //! by the real worker and model: transcript and chapters visible, a chapter click seeks the player,
 //! at a chosen time the slide pane shows the slide that was live then, search narrows the transcript,
-//! the captions track is on the player, axe-core finds nothing serious; screenshots on desktop and phone.
+//! the captions track is on the player, axe-core finds nothing serious; screenshots on desktop and phone;
+//! the course search finds the word and its first hit opens the replay at that second.
 
 mod common;
 
@@ -99,7 +100,36 @@ async fn a_student_watches_the_replay() {
     assert_eq!(r["axe"], json!([]), "axe on the replay page");
     assert_eq!(r["csp"], json!([]), "the Content-Security-Policy blocks nothing the replay needs");
     assert!(r["phoneOverflow"].as_i64().unwrap() <= 0, "{}", r["phoneOverflow"]);
-    for shot in ["replay.png", "replay-phone.png"] {
+    // Course search (ranked, stemmed) finds the lecture's "velocity" segments; the first hit opens the
+    // replay at its own second.
+    let course_hits = r["courseHits"].as_array().expect("course search ran");
+    assert!(!course_hits.is_empty(), "{r}");
+    let first = &course_hits[0];
+    let at = first["at"].as_f64().unwrap();
+    assert!(
+        segments.iter().any(|sg| (sg["startS"].as_f64().unwrap() - at).abs() < 0.06
+            && sg["text"].as_str().unwrap().to_lowercase().contains("velocit")),
+        "the hit is a segment that says it: {first}"
+    );
+    assert!(first["href"].as_str().unwrap().ends_with(&format!("/replay?at={at:.1}")), "{first}");
+    assert!(first["marked"].as_array().unwrap().iter().any(|m| m
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .starts_with("velocit")));
+    assert!((r["afterSearchClick"].as_f64().unwrap() - at).abs() < 0.6, "the replay starts at the hit: {r}");
+    // The hit's transcript line is the one marked as playing.
+    let line = r["markedLine"].as_u64().expect("a line marked") as usize;
+    assert!(
+        (segments[line]["startS"].as_f64().unwrap() - at).abs() < 0.06,
+        "line {line} marked for the hit at {at}: {r}"
+    );
+    assert_eq!(r["slashFocus"], true, "\"/\" goes to the search box");
+    assert_eq!(r["axeSearch"], json!([]), "axe on the course page with results");
+    assert!(r["searchPhoneOverflow"].as_i64().unwrap() <= 0, "{}", r["searchPhoneOverflow"]);
+    for shot in
+        ["replay.png", "replay-phone.png", "course-search.png", "replay-from-search.png", "course-search-phone.png"]
+    {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 5_000, "{shot}");
     }
 }

@@ -184,13 +184,34 @@ pub struct ReplayDto {
     pub artifacts: Vec<ArtifactDto>,
 }
 
-/// A transcript hit of a course search.
+/// A transcript hit of a course search, best first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
     pub session_id: SessionId,
+    /// Where the segment starts in the lecture (seconds from the recording's first sample).
     pub at_s: f64,
+    pub end_s: f64,
+    /// The whole segment.
     pub text: String,
+    /// The words around the match, each matched word between `«` and `»`.
+    pub snippet: String,
+    /// Relevance: higher is better (comparable within one answer).
+    pub score: f64,
+    pub lesson_id: LessonId,
+    pub lesson_title: String,
+    /// When the class was held (its start, else when it was scheduled).
+    pub held_at: chrono::DateTime<chrono::Utc>,
+    /// The replay at this second: `/app/#/sessions/{sessionId}/replay?at={atS}` (`at`: on the
+    /// recording's clock, as transcript times are; `t` counts from the class start).
+    pub replay_url: String,
+}
+
+impl SearchHit {
+    /// The replay link for a moment of a session (the web app's route).
+    pub fn replay_url(session: SessionId, at_s: f64) -> String {
+        format!("/app/#/sessions/{session}/replay?at={at_s:.1}")
+    }
 }
 
 /// `GET /api/courses/{courseId}/search`.

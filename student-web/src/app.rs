@@ -14,8 +14,9 @@ pub enum Route {
     Courses,
     Room(String),
     Present(String),
-    /// The session, and a moment (seconds from the class start) to open at.
-    Replay(String, Option<f64>),
+    /// The session, and a moment to open at: seconds from the class start (`t=`, "what you
+    /// missed"), or on the recording's clock, as transcript times are (`at=`, a search hit).
+    Replay(String, Option<f64>, Option<f64>),
     /// An invite or reset link: choose a password.
     Welcome(String),
     /// The studio handing its teacher over (one-time token, then the app route to land on).
@@ -30,12 +31,13 @@ impl Route {
         let hash = hash.trim_start_matches('#');
         let (path, query) = hash.split_once('?').unwrap_or((hash, ""));
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let t = query.split('&').find_map(|kv| kv.strip_prefix("t=")).and_then(|v| v.parse().ok());
+        let num = |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
+        let (t, at) = (num("t="), num("at="));
         match parts.as_slice() {
             [] | ["courses"] | ["signin"] => Route::Courses,
             ["sessions", id] => Route::Room(id.to_string()),
             ["sessions", id, "present"] => Route::Present(id.to_string()),
-            ["sessions", id, "replay"] => Route::Replay(id.to_string(), t),
+            ["sessions", id, "replay"] => Route::Replay(id.to_string(), t, at),
             ["welcome"] => {
                 let token = query.split('&').find_map(|kv| kv.strip_prefix("token=")).unwrap_or_default();
                 Route::Welcome(token.to_string())
@@ -61,6 +63,10 @@ pub fn replay_href(id: &str, t: Option<f64>) -> String {
         Some(t) => format!("#/sessions/{id}/replay?t={t:.1}"),
         None => format!("#/sessions/{id}/replay"),
     }
+}
+/// The replay at a second of the recording (a transcript time).
+pub fn replay_at_href(id: &str, at: f64) -> String {
+    format!("#/sessions/{id}/replay?at={at:.1}")
 }
 
 fn current_route() -> Route {
@@ -210,8 +216,8 @@ pub fn app() -> Html {
                 Route::Present(id) => {
                     html! { <crate::room::Room key={format!("p{id}")} session={id.clone()} present={true} /> }
                 }
-                Route::Replay(id, t) => {
-                    html! { <crate::replay::Replay key={format!("v{id}")} session={id.clone()} start_at={t} /> }
+                Route::Replay(id, t, at) => {
+                    html! { <crate::replay::Replay key={format!("v{id}")} session={id.clone()} start_at={t} recording_at={at} /> }
                 }
                 Route::Account => html! { <crate::account::Account /> },
                 Route::Welcome(_) | Route::Handoff(..) => html! {},
@@ -389,8 +395,134 @@ fn course_card(props: &CourseProps) -> Html {
     html! {
         <article class="card course">
             <h2>{ props.course.title.clone() }</h2>
+            <CourseSearch course={props.course.id} />
             { rows }
         </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SearchProps {
+    course: shared_types::CourseId,
+}
+
+/// Search what was said in the course's lectures, as you type (a quarter second after the last
+/// key; Enter at once); each hit opens the replay at that second. "/" anywhere on the page but in a
+/// text field goes to the first course's search box.
+#[function_component(CourseSearch)]
+fn course_search(props: &SearchProps) -> Html {
+    type Found = (String, Result<Vec<shared_types::media::SearchHit>, String>);
+    let input = use_node_ref();
+    let found = use_state(|| None::<Found>);
+    let busy = use_state(|| false);
+    // The latest query asked: an answer to an older one is dropped.
+    let asked = use_mut_ref(|| 0u32);
+    let run = {
+        let (found, busy, asked, course) = (found.clone(), busy.clone(), asked.clone(), props.course);
+        Callback::from(move |(q, wait): (String, i32)| {
+            let q = q.trim().to_string();
+            let n = {
+                let mut a = asked.borrow_mut();
+                *a += 1;
+                *a
+            };
+            if q.is_empty() {
+                busy.set(false);
+                found.set(None);
+                return;
+            }
+            if q.chars().count() < 2 {
+                busy.set(false);
+                found.set(Some((q, Err("Type at least two letters.".into()))));
+                return;
+            }
+            let (found, busy, asked) = (found.clone(), busy.clone(), asked.clone());
+            spawn_local(async move {
+                if wait > 0 {
+                    api::sleep(wait).await;
+                    if *asked.borrow() != n {
+                        return;
+                    }
+                }
+                busy.set(true);
+                let path = format!("/api/courses/{course}/search?q={}", js_sys::encode_uri_component(&q));
+                let r = api::get::<shared_types::media::SearchHits>(&path).await;
+                if *asked.borrow() == n {
+                    busy.set(false);
+                    found.set(Some((q, r.map(|h| h.hits).map_err(|e| e.message))));
+                }
+            });
+        })
+    };
+    let value = {
+        let input = input.clone();
+        move || input.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default()
+    };
+    let submit = {
+        let (run, value) = (run.clone(), value.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            run.emit((value(), 0));
+        })
+    };
+    let typed = {
+        let run = run.clone();
+        Callback::from(move |_: InputEvent| run.emit((value(), 250)))
+    };
+    {
+        let input = input.clone();
+        use_effect_with((), move |_| {
+            let listener = crate::studio::gloo_listener("keydown", move |e: web_sys::KeyboardEvent| {
+                if e.key() != "/" || crate::studio::typing(&e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                    return;
+                }
+                // The first search box on the page answers.
+                let first = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.query_selector(".course-search input").ok().flatten());
+                if let (Some(first), Some(mine)) = (first, input.cast::<web_sys::Element>()) {
+                    if first == mine {
+                        e.prevent_default();
+                        let _ = mine.dyn_into::<web_sys::HtmlElement>().map(|el| el.focus());
+                    }
+                }
+            });
+            move || drop(listener)
+        });
+    }
+    let id = format!("search-{}", props.course);
+    let results = match (*found).clone() {
+        None => html! {},
+        Some((_, Err(e))) => html! { <p class="error" role="alert">{ e }</p> },
+        Some((q, Ok(hits))) if hits.is_empty() => html! {
+            <p class="muted search-empty" role="status">{ format!("Nothing in this course's lectures matches “{q}”.") }</p>
+        },
+        Some((_, Ok(hits))) => html! {
+            <>
+                <p class="muted sr-only" role="status">{ format!("{} moments found", hits.len()) }</p>
+                <ol class="search-hits" aria-label="Search results">
+                    { for hits.iter().map(|h| html! {
+                        <li class="search-hit">
+                            <a href={replay_at_href(&h.session_id.to_string(), h.at_s)} data-at={format!("{:.1}", h.at_s)}>
+                                <span class="muted">{ format!("{} · {} · at {}", h.lesson_title, h.held_at.with_timezone(&chrono::Local).format("%-d %b %Y"), crate::view::clock(h.at_s)) }</span>
+                                <span class="snippet">{ for crate::view::marked(&h.snippet).into_iter().map(|(t, m)| if m { html! { <mark>{ t }</mark> } } else { html! { { t } } }) }</span>
+                            </a>
+                        </li>
+                    }) }
+                </ol>
+            </>
+        },
+    };
+    html! {
+        <div class="course-search">
+            <form class="row" role="search" onsubmit={submit}>
+                <label for={id.clone()} class="sr-only">{ "Search the lectures" }</label>
+                <input id={id} ref={input} type="search" placeholder="Search what was said in the lectures  ( / )" maxlength="100"
+                    autocomplete="off" oninput={typed} aria-keyshortcuts="/" />
+                <button type="submit" disabled={*busy}>{ if *busy { "Searching…" } else { "Search" } }</button>
+            </form>
+            { results }
+        </div>
     }
 }
 

@@ -21,6 +21,9 @@ pub struct ReplayProps {
     pub session: String,
     /// Seconds from the class start to open at (links from "what you missed").
     pub start_at: Option<f64>,
+    /// Seconds on the recording's clock to open at (a search hit: transcript times).
+    #[prop_or_default]
+    pub recording_at: Option<f64>,
 }
 
 #[derive(Clone)]
@@ -109,11 +112,14 @@ pub fn replay(props: &ReplayProps) -> Html {
         })
     };
     let on_meta = {
-        let (duration, player, seek, start_at) = (duration.clone(), player.clone(), seek.clone(), props.start_at);
+        let (duration, player, seek, start_at, at) =
+            (duration.clone(), player.clone(), seek.clone(), props.start_at, props.recording_at);
         Callback::from(move |_: Event| {
             if let Some(p) = player.cast::<HtmlMediaElement>() {
                 duration.set(p.duration());
-                if let Some(t) = start_at {
+                if let Some(at) = at {
+                    seek.emit(at);
+                } else if let Some(t) = start_at {
                     seek.emit(t + offset);
                 }
             }

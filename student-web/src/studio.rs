@@ -485,7 +485,7 @@ fn tools(props: &ToolProps) -> Html {
 }
 
 /// True when the key went to a text field (shortcuts stay out of the way of typing).
-fn typing(e: &web_sys::KeyboardEvent) -> bool {
+pub(crate) fn typing(e: &web_sys::KeyboardEvent) -> bool {
     e.target()
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
         .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
@@ -493,7 +493,7 @@ fn typing(e: &web_sys::KeyboardEvent) -> bool {
 }
 
 /// A document listener removed when dropped.
-struct Listener {
+pub(crate) struct Listener {
     name: &'static str,
     closure: wasm_bindgen::closure::Closure<dyn Fn(web_sys::KeyboardEvent)>,
 }
@@ -506,7 +506,7 @@ impl Drop for Listener {
     }
 }
 
-fn gloo_listener(name: &'static str, f: impl Fn(web_sys::KeyboardEvent) + 'static) -> Listener {
+pub(crate) fn gloo_listener(name: &'static str, f: impl Fn(web_sys::KeyboardEvent) + 'static) -> Listener {
     let closure = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(f);
     if let Some(d) = web_sys::window().and_then(|w| w.document()) {
         let _ = d.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());

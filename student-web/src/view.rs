@@ -96,6 +96,32 @@ pub fn missed(events: &[EventEnvelope]) -> (Missed, SessionState) {
     (card, state)
 }
 
+/// A search snippet's runs: `(text, matched)`, the matched words being those between `«` and `»`.
+pub fn marked(snippet: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = snippet;
+    while let Some(open) = rest.find('«') {
+        if open > 0 {
+            out.push((rest[..open].to_string(), false));
+        }
+        let after = &rest[open + '«'.len_utf8()..];
+        match after.find('»') {
+            Some(close) => {
+                out.push((after[..close].to_string(), true));
+                rest = &after[close + '»'.len_utf8()..];
+            }
+            None => {
+                out.push((after.to_string(), false));
+                rest = "";
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push((rest.to_string(), false));
+    }
+    out
+}
+
 /// Polls in the order they opened.
 pub fn polls_in_order(state: &SessionState) -> Vec<(PollId, &Poll)> {
     let mut polls: Vec<(PollId, &Poll)> = state.polls.iter().map(|(id, p)| (*id, p)).collect();
@@ -326,6 +352,16 @@ mod tests {
         assert_eq!(tab_title("Forces", "Physics 101", "4 Dec 2026", "Live"), "Forces — Physics 101, 4 Dec 2026 · Live");
         assert_eq!(tab_title(" ", "", "", "Replay"), "Class · Replay");
     }
+
+    #[test]
+    fn snippet_marks_split_into_runs() {
+        let runs = super::marked("The «Calvin» «cycle» fixes carbon");
+        let want = [("The ", false), ("Calvin", true), (" ", false), ("cycle", true), (" fixes carbon", false)];
+        assert_eq!(runs, want.map(|(t, m)| (t.to_string(), m)).to_vec());
+        assert_eq!(super::marked("no marks"), vec![("no marks".to_string(), false)]);
+        assert_eq!(super::marked("open «end"), vec![("open ".to_string(), false), ("end".to_string(), false)]);
+    }
+
     use shared_types::events::Stroke;
 
     fn stroke(id: &str, points: &[[f64; 2]]) -> Stroke {

@@ -17,22 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceExt;
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// A fresh database next to the admin URL's (PostgreSQL), or a temp file (SQLite).
-async fn fresh(admin: &str) -> anyhow::Result<String> {
-    if admin.starts_with("sqlite:") {
-        let dir = std::env::temp_dir().join(format!("bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir)?;
-        return Ok(format!("sqlite://{}?mode=rwc", dir.join("b.db").display()));
-    }
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let mut c = sqlx::AnyConnection::connect(admin).await?;
-    c.execute(format!("create database {name}").as_str()).await?;
-    Ok(format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin)))
-}
+#[path = "shared/bench.rs"]
+mod bench;
+use bench::{fresh, pct};
 
 fn highlight(key: String, actor: UserId) -> NewEvent {
     NewEvent {

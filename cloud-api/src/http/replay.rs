@@ -321,6 +321,9 @@ pub async fn search(
     if term.chars().count() < 2 || term.chars().count() > 100 {
         return Err(ApiError::validation("q", "must be 2 to 100 characters"));
     }
+    if crate::store::search_words(term).is_empty() {
+        return Err(ApiError::validation("q", "has no word to search for (letters or digits)"));
+    }
     let hits = app.store.search(c.tenant_id, course, term, 50).await?;
     Ok(Json(SearchHits { hits }))
 }

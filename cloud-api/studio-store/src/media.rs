@@ -260,31 +260,97 @@ impl Store {
         self.session_rows(sql, tenant, session, segment_from).await
     }
 
-    /// Transcript lines of a course containing `q` (case-insensitive), oldest session first.
+    /// Ranked full-text search over a course's transcripts (SQLite FTS5 with BM25; PostgreSQL a
+    /// GIN-indexed English tsvector with `ts_rank_cd`): every word must match (stemmed), the last as
+    /// a prefix when it has three letters or more; best first, with a snippet around the match.
     pub async fn search(&self, tenant: TenantId, course: CourseId, q: &str, limit: i64) -> StoreResult<Vec<SearchHit>> {
-        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let rows = sqlx::query(
-            "select session_id, start_s, text from transcript_segments \
-             where tenant_id = $1 and course_id = $2 and lower(text) like $3 escape '\\' \
-             order by session_id, idx limit $4",
-        )
-        .bind(tenant.to_string())
-        .bind(course.to_string())
-        .bind(format!("%{escaped}%"))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let Some(query) = search_query(self.backend, q) else { return Ok(Vec::new()) };
+        let sql = match self.backend {
+            Backend::Sqlite => SEARCH_SQLITE,
+            Backend::Postgres => SEARCH_POSTGRES,
+        };
+        let rows = sqlx::query(sql)
+            .bind(query)
+            .bind(tenant.to_string())
+            .bind(course.to_string())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
+                let session_id = col_uuid(r, "session_id")?;
+                let at_s: f64 = r.try_get("start_s")?;
                 Ok(SearchHit {
-                    session_id: col_uuid(r, "session_id")?,
-                    at_s: r.try_get("start_s")?,
+                    session_id,
+                    at_s,
+                    end_s: r.try_get("end_s")?,
                     text: r.try_get("text")?,
+                    snippet: r.try_get("snip")?,
+                    score: r.try_get("score")?,
+                    lesson_id: col_uuid(r, "lesson_id")?,
+                    lesson_title: r.try_get("lesson_title")?,
+                    held_at: col_ts(r, "held_at")?,
+                    replay_url: SearchHit::replay_url(session_id, at_s),
                 })
             })
             .collect()
     }
 }
+
+/// The words of a search: runs of letters and digits, lower-cased, at most 8. Nothing else the
+/// user typed counts (no quotes, operators or brackets: never query syntax).
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
+}
+
+/// The words of a search as the database's query language wants them: FTS5 `"w1" "w2" "w3"*`,
+/// PostgreSQL `w1 & w2 & w3:*`.
+fn search_query(backend: Backend, q: &str) -> Option<String> {
+    let words = search_words(q);
+    let last = words.len().checked_sub(1)?;
+    let prefix = words[last].chars().count() >= 3;
+    let parts = words.iter().enumerate().map(|(i, w)| match (backend, i == last && prefix) {
+        (Backend::Sqlite, true) => format!("\"{w}\"*"),
+        (Backend::Sqlite, false) => format!("\"{w}\""),
+        (Backend::Postgres, true) => format!("{w}:*"),
+        (Backend::Postgres, false) => w.clone(),
+    });
+    Some(parts.collect::<Vec<_>>().join(if backend == Backend::Sqlite { " " } else { " & " }))
+}
+
+/// The best `limit` matches of the course first (BM25 `rank`, lower is better), then their snippets.
+const SEARCH_SQLITE: &str = "with top as ( \
+        select transcript_fts.rowid as rid, transcript_fts.rank as rank \
+        from transcript_fts join transcript_segments s on s.rowid = transcript_fts.rowid \
+        where transcript_fts match $1 and s.tenant_id = $2 and s.course_id = $3 \
+        order by transcript_fts.rank limit $4) \
+    select s.session_id, s.start_s, s.end_s, s.text, \
+        snippet(transcript_fts, 0, '«', '»', '…', 16) as snip, -top.rank as score, \
+        l.id as lesson_id, l.title as lesson_title, coalesce(se.started_at, se.scheduled_start) as held_at \
+    from transcript_fts \
+    join top on top.rid = transcript_fts.rowid \
+    join transcript_segments s on s.rowid = transcript_fts.rowid \
+    join sessions se on se.id = s.session_id \
+    join lessons l on l.id = se.lesson_id \
+    where transcript_fts match $1 \
+    order by top.rank, s.session_id, s.start_s";
+
+/// The best `limit` matches of the course first (cover density over the stored tsvector), then
+/// their headlines.
+const SEARCH_POSTGRES: &str = "with q as (select to_tsquery('english', $1) as q), \
+    top as ( \
+        select s.session_id, s.start_s, s.end_s, s.text, ts_rank_cd(s.tsv, q.q) as score \
+        from transcript_segments s, q \
+        where s.tsv @@ q.q and s.tenant_id = $2 and s.course_id = $3 \
+        order by score desc, s.session_id, s.start_s limit $4) \
+    select top.session_id, top.start_s, top.end_s, top.text, \
+        ts_headline('english', top.text, q.q, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
+        top.score::float8 as score, l.id as lesson_id, l.title as lesson_title, \
+        coalesce(se.started_at, se.scheduled_start) as held_at \
+    from top cross join q \
+    join sessions se on se.id = top.session_id \
+    join lessons l on l.id = se.lesson_id \
+    order by top.score desc, top.session_id, top.start_s";
 
 /// A resumable upload in progress.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

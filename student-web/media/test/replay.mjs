@@ -1,6 +1,6 @@
 // The replay page (artifact-worker/tests/browser_replay.rs): transcript and chapters visible, a chapter
 // click seeks the player, the slide pane follows the playhead, search narrows the transcript, captions
-// track present; axe-core; screenshots. Env: BASE, SESSION, EMAIL, PASSWORD, SHOTS, CHECK_AT, SEARCH.
+// track present; axe-core; screenshots; then the course search finds the word and its hit opens the replay at that second. Env: BASE, SESSION, EMAIL, PASSWORD, SHOTS, CHECK_AT, SEARCH.
 import { env, launch, signIn, axe, cspViolations, titles } from './common.mjs';
 
 const [base, session, shots] = [env('BASE'), env('SESSION'), env('SHOTS')];
@@ -56,6 +56,36 @@ try {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${shots}/replay-phone.png`, fullPage: true });
   result.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+  // Course search: the same word across the course's lectures; a hit opens the replay at its second.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${base}/app/#/courses`);
+  await page.waitForSelector('.course-search input');
+  // "/" goes to the search box; results come as the student types (no Enter).
+  await page.click('h1');
+  await page.keyboard.press('/');
+  result.slashFocus = await page.evaluate(() => document.activeElement?.matches('.course-search input') || false);
+  await page.keyboard.type(env('SEARCH'), { delay: 40 });
+  await page.waitForSelector('.search-hit, .search-empty', { timeout: 15000 });
+  result.courseHits = await page.evaluate(() => [...document.querySelectorAll('.search-hit a')].map((a) => ({
+    at: Number(a.dataset.at), href: a.getAttribute('href'), marked: [...a.querySelectorAll('mark')].map((m) => m.textContent) })));
+  await page.screenshot({ path: `${shots}/course-search.png` });
+  result.axeSearch = await axe(page);
+  if (result.courseHits.length) {
+    await page.click('.search-hit a');
+    await until(page, () => document.querySelector('#player')?.readyState >= 1 && document.querySelector('#player').currentTime > 0);
+    await until(page, () => !!document.querySelector('#transcript .segment.now'));
+    result.afterSearchClick = await page.evaluate(() => document.querySelector('#player').currentTime);
+    result.markedLine = await page.evaluate(() => Number(document.querySelector('#transcript .segment.now')?.dataset.seg));
+    await page.screenshot({ path: `${shots}/replay-from-search.png` });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/app/#/courses`);
+    await page.waitForSelector('.course-search input');
+    await page.fill('.course-search input', env('SEARCH'));
+    await page.waitForSelector('.search-hit', { timeout: 15000 });
+    await page.screenshot({ path: `${shots}/course-search-phone.png`, fullPage: true });
+    result.searchPhoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  }
 } catch (e) {
   result.error = String(e && e.stack || e);
   result.player = await browser.contexts()[0]?.pages()[0]?.evaluate(() => {

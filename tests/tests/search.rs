@@ -1,0 +1,116 @@
+//! Ranked course search on both databases (SQLite FTS5, PostgreSQL tsvector): stemmed words, the
+//! last one as a prefix, best first, snippets with the matched words marked, the second in the
+//! lecture and the replay link at it; another school's lectures never show; what a user types is
+//! never query syntax.
+
+use serde_json::Value;
+use shared_types::media::Segment;
+use studio_tests::*;
+
+fn seg(start_s: f64, end_s: f64, text: &str) -> Segment {
+    Segment { start_s, end_s, text: text.into(), scene_id: None, slide: None }
+}
+
+async fn search(app: &TestApp, s: &School, q: &str) -> Vec<Value> {
+    let path = format!("/api/courses/{}/search?q={}", s.course, urlencode(q));
+    let a = app.get(&path, &s.student.token).await;
+    assert_eq!(a.status, 200, "{q}: {:?}", a.body);
+    a.body["hits"].as_array().unwrap().clone()
+}
+
+fn urlencode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn ranked_search(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.school("Biology").await;
+    let sid: shared_types::SessionId = s.session.parse().unwrap();
+    let lecture = [
+        seg(0.0, 4.0, "Good morning, today we study photosynthesis."),
+        seg(
+            4.0,
+            9.5,
+            "Chlorophyll absorbs light, and photosynthesis turns light and water into sugar: photosynthesis.",
+        ),
+        seg(62.5, 70.0, "The Calvin cycle fixes carbon dioxide."),
+        seg(70.0, 75.0, "Questions about the cycle of water come next week."),
+    ];
+    app.store.replace_transcript(s.tenant, s.course, sid, &lecture).await.unwrap();
+    // Another school says the same words; its lectures are not this course's.
+    let other = app.school("Other school").await;
+    let osid: shared_types::SessionId = other.session.parse().unwrap();
+    app.store.replace_transcript(other.tenant, other.course, osid, &lecture).await.unwrap();
+
+    // Best first: the segment that says it twice outranks the one that says it once.
+    let hits = search(&app, &s, "photosynthesis").await;
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(hits[0]["atS"], 4.0, "{hits:?}");
+    assert_eq!(hits[1]["atS"], 0.0);
+    assert!(hits[0]["score"].as_f64().unwrap() > hits[1]["score"].as_f64().unwrap());
+    assert!(hits.iter().all(|h| h["sessionId"] == s.session.as_str()), "only this course's lectures");
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("«photosynthesis»"), "{}", hits[0]["snippet"]);
+    assert_eq!(hits[0]["lessonId"], s.lesson.as_str());
+    assert!(!hits[0]["lessonTitle"].as_str().unwrap().is_empty());
+    let held: chrono::DateTime<chrono::Utc> = hits[0]["heldAt"].as_str().unwrap().parse().unwrap();
+    assert!((chrono::Utc::now() - held).num_days().abs() < 30, "when the class was held: {held}");
+
+    // Stemmed ("absorb" finds "absorbs"), every word must match, the last is a prefix.
+    let hits = search(&app, &s, "absorb").await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["atS"], 4.0);
+    let hits = search(&app, &s, "Calvin cyc").await;
+    assert_eq!(hits.len(), 1, "both words, the second a prefix: {hits:?}");
+    let hit = &hits[0];
+    assert_eq!(hit["atS"], 62.5);
+    assert_eq!(hit["endS"], 70.0);
+    assert_eq!(hit["text"], "The Calvin cycle fixes carbon dioxide.");
+    let snippet = hit["snippet"].as_str().unwrap();
+    assert!(snippet.contains("«Calvin»") && snippet.contains("«cycle»"), "{snippet}");
+    // The link opens the replay at that second of the recording (browser_replay follows one).
+    assert_eq!(hit["replayUrl"], format!("/app/#/sessions/{}/replay?at=62.5", s.session));
+    let hits = search(&app, &s, "cycle").await;
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(search(&app, &s, "mitochondria").await.is_empty());
+
+    // What the user types is words, never syntax: quotes, operators and brackets change nothing.
+    assert_eq!(search(&app, &s, "\"calvin\" (cycle*) -^").await.len(), 1);
+    let symbols =
+        app.get(&format!("/api/courses/{}/search?q={}", s.course, urlencode("*** ::: &|!")), &s.student.token).await;
+    assert_eq!(
+        (symbols.status.as_u16(), symbols.body["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{:?}",
+        symbols.body
+    );
+    let long = app.get(&format!("/api/courses/{}/search?q={}", s.course, "w".repeat(10_000)), &s.student.token).await;
+    assert_eq!((long.status.as_u16(), long.body["code"].as_str()), (422, Some("validation_failed")), "{:?}", long.body);
+
+    // A transcript replaced (the worker ran again) is searched as it is now.
+    app.store.replace_transcript(s.tenant, s.course, sid, &lecture[2..]).await.unwrap();
+    assert!(search(&app, &s, "photosynthesis").await.is_empty(), "the old rows left the index");
+    assert_eq!(search(&app, &s, "calvin").await.len(), 1);
+
+    // Bad input: a clear problem, nothing else.
+    let short = app.get(&format!("/api/courses/{}/search?q=a", s.course), &s.student.token).await;
+    assert_eq!(short.status, 422, "{:?}", short.body);
+    assert_eq!(short.body["code"], "validation_failed");
+    // Someone outside the course cannot search it.
+    let outsider = app.get(&format!("/api/courses/{}/search?q=calvin", s.course), &s.outsider.token).await;
+    assert_eq!(outsider.status, 403, "{:?}", outsider.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_ranked_search() {
+    ranked_search(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ranked_search() {
+    ranked_search(Db::Postgres).await;
+}
