@@ -15,6 +15,9 @@ bin=$CARGO_TARGET_DIR/release
 echo "== append"
 "$bin/bench-append" "$url"
 "$bin/bench-append" "sqlite://bench"
+echo "== course search: 500 lecture-hours, ranked, next to the old LIKE scan"
+"$bin/bench-search" "$url" 500
+"$bin/bench-search" "sqlite://bench" 500
 echo "== fan-out"
 "$bin/bench-fanout"
 # A fresh database for the PostgreSQL fan-out run (the demo seed expects an empty one).

@@ -148,8 +148,8 @@ impl Agreement {
     }
 }
 
-/// How many committed words a new pass is checked against.
-const TAIL_WORDS: usize = 12;
+/// How many committed words a new pass is checked against (a long sentence said again fits).
+const TAIL_WORDS: usize = 40;
 
 /// What a pass is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,6 +279,16 @@ mod tests {
             said(&mut a, "Acceleration is the rate of change of velocity. Mass resists it.", 6.6, 9.0),
             "Mass resists it."
         );
+    }
+
+    #[test]
+    fn a_long_sentence_heard_again_is_cut_whole() {
+        let mut a = Agreement::starting_at(0.0);
+        let long = "Sound is a wave of pressure that moves through the air around us and into our ears.";
+        assert_eq!(text(&a.pass(heard(&[(long, 0.0, 5.0)]), Pass::Pause)), [long]);
+        a.skip_to(5.2);
+        let again = heard(&[(long, 5.2, 9.0), ("Light needs no medium.", 9.2, 11.0)]);
+        assert_eq!(text(&a.pass(again, Pass::Pause)), ["Light needs no medium."], "17 words said again: cut");
     }
 
     #[test]

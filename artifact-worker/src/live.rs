@@ -237,10 +237,12 @@ fn transcribe_live(
             }
         } else {
             // Up to the last pause every word is whole: that piece is committed as heard, at once,
-            // and the next pass starts at the cut. Without a pause, passes must agree.
+            // and the next pass starts at the cut. Without a pause, passes must agree. Only while
+            // the class runs: a backlog (a worker catching up) goes by whole stretches, where whisper
+            // has the context of 12 s (short pieces cut at pauses lost and repeated sentences there).
             let levels = Levels::of(&window);
-            let (piece, pass) = match levels.last_pause().filter(|_| pauses) {
-                Some(cut) if mode != Pass::Final => (&window[..(cut * rate) as usize], Pass::Pause),
+            let (piece, pass) = match levels.last_pause().filter(|_| pauses && mode == Pass::Live) {
+                Some(cut) => (&window[..(cut * rate) as usize], Pass::Pause),
                 _ => (&window[..], mode),
             };
             let span = piece.len() as f64 / rate;
@@ -252,10 +254,9 @@ fn transcribe_live(
             tracing::debug!(start, span, ?pass, heard = ?segments, "live pass");
             let done = agreement.pass(segments, pass);
             // Whisper sometimes stops early in a short window, leaving speech after its last segment
-            // unsaid: then the next pass starts where it stopped. Else at the cut. (A stretch of a
-            // backlog moves on regardless: the window must not stall.)
+            // unsaid: then the next pass starts where it stopped. Else at the cut.
             let missed = levels.sound_between(agreement.committed_until - start, span);
-            if pass == Pass::Pause && (missed < MISSED_S || mode == Pass::Stretch) {
+            if pass == Pass::Pause && missed < MISSED_S {
                 agreement.skip_to(start + span);
             }
             if !done.is_empty() {

@@ -12,7 +12,7 @@ use cloud_api::config::Config;
 use cloud_api::store::{AppendOutcome, NewEvent, Store};
 use serde_json::json;
 use shared_types::{Role, RoleGrant, Scope, SessionEvent, SessionId, TenantId, UserId};
-use sqlx::{Connection, Executor};
+use sqlx::Executor;
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceExt;
