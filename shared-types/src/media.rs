@@ -216,8 +216,12 @@ impl SearchHit {
 
 /// `GET /api/courses/{courseId}/search`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchHits {
     pub hits: Vec<SearchHit>,
+    /// Asks for the next page (`?cursor=`); none after the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /api/admin/jobs`.

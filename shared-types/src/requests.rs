@@ -186,6 +186,9 @@ pub enum LiveClientMessage {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SearchQuery {
     pub q: String,
+    /// `nextCursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// `?tenantId=`: a platform admin acting on another tenant (others: their own, the default).

@@ -411,7 +411,8 @@ struct SearchProps {
 /// text field goes to the first course's search box.
 #[function_component(CourseSearch)]
 fn course_search(props: &SearchProps) -> Html {
-    type Found = (String, Result<Vec<shared_types::media::SearchHit>, String>);
+    /// The query, its hits so far (or why there are none), and the cursor of the next page.
+    type Found = (String, Result<Vec<shared_types::media::SearchHit>, String>, Option<String>);
     let input = use_node_ref();
     let found = use_state(|| None::<Found>);
     let busy = use_state(|| false);
@@ -433,7 +434,7 @@ fn course_search(props: &SearchProps) -> Html {
             }
             if q.chars().count() < 2 {
                 busy.set(false);
-                found.set(Some((q, Err("Type at least two letters.".into()))));
+                found.set(Some((q, Err("Type at least two letters.".into()), None)));
                 return;
             }
             let (found, busy, asked) = (found.clone(), busy.clone(), asked.clone());
@@ -449,7 +450,10 @@ fn course_search(props: &SearchProps) -> Html {
                 let r = api::get::<shared_types::media::SearchHits>(&path).await;
                 if *asked.borrow() == n {
                     busy.set(false);
-                    found.set(Some((q, r.map(|h| h.hits).map_err(|e| e.message))));
+                    found.set(Some(match r {
+                        Ok(h) => (q, Ok(h.hits), h.next_cursor),
+                        Err(e) => (q, Err(e.message), None),
+                    }));
                 }
             });
         })
@@ -490,14 +494,39 @@ fn course_search(props: &SearchProps) -> Html {
             move || drop(listener)
         });
     }
+    // The next page, after the hits shown.
+    let more = {
+        let (found, busy, asked, course) = (found.clone(), busy.clone(), asked.clone(), props.course);
+        Callback::from(move |_: MouseEvent| {
+            let Some((q, Ok(shown), Some(cursor))) = (*found).clone() else { return };
+            let n = *asked.borrow();
+            let (found, busy, asked) = (found.clone(), busy.clone(), asked.clone());
+            busy.set(true);
+            spawn_local(async move {
+                let path = format!(
+                    "/api/courses/{course}/search?q={}&cursor={}",
+                    js_sys::encode_uri_component(&q),
+                    js_sys::encode_uri_component(&cursor)
+                );
+                let r = api::get::<shared_types::media::SearchHits>(&path).await;
+                if *asked.borrow() == n {
+                    busy.set(false);
+                    found.set(Some(match r {
+                        Ok(h) => (q, Ok(shown.into_iter().chain(h.hits).collect()), h.next_cursor),
+                        Err(e) => (q, Err(e.message), None),
+                    }));
+                }
+            });
+        })
+    };
     let id = format!("search-{}", props.course);
     let results = match (*found).clone() {
         None => html! {},
-        Some((_, Err(e))) => html! { <p class="error" role="alert">{ e }</p> },
-        Some((q, Ok(hits))) if hits.is_empty() => html! {
+        Some((_, Err(e), _)) => html! { <p class="error" role="alert">{ e }</p> },
+        Some((q, Ok(hits), _)) if hits.is_empty() => html! {
             <p class="muted search-empty" role="status">{ format!("Nothing in this course's lectures matches “{q}”.") }</p>
         },
-        Some((_, Ok(hits))) => html! {
+        Some((_, Ok(hits), next)) => html! {
             <>
                 <p class="muted sr-only" role="status">{ format!("{} moments found", hits.len()) }</p>
                 <ol class="search-hits" aria-label="Search results">
@@ -510,6 +539,9 @@ fn course_search(props: &SearchProps) -> Html {
                         </li>
                     }) }
                 </ol>
+                if next.is_some() {
+                    <button class="ghost search-more" onclick={more} disabled={*busy}>{ "More results" }</button>
+                }
             </>
         },
     };

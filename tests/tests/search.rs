@@ -100,6 +100,38 @@ async fn ranked_search(db: Db) {
     let short = app.get(&format!("/api/courses/{}/search?q=a", s.course), &s.student.token).await;
     assert_eq!(short.status, 422, "{:?}", short.body);
     assert_eq!(short.body["code"], "validation_failed");
+    // Pages of 50, best first: the next page continues the ranking, nothing twice, none after the last.
+    let many: Vec<Segment> = (0..60)
+        .map(|i| seg(100.0 + 5.0 * i as f64, 104.0 + 5.0 * i as f64, &format!("Wave number {i} crosses the tank.")))
+        .collect();
+    app.store.replace_transcript(s.tenant, s.course, sid, &many).await.unwrap();
+    let page = |cursor: Option<String>| {
+        let path = format!(
+            "/api/courses/{}/search?q=wave{}",
+            s.course,
+            cursor.map(|c| format!("&cursor={}", urlencode(&c))).unwrap_or_default()
+        );
+        let token = s.student.token.clone();
+        let app = &app;
+        async move { app.get(&path, &token).await }
+    };
+    let first = page(None).await;
+    assert_eq!(first.body["hits"].as_array().unwrap().len(), 50, "{:?}", first.body);
+    let cursor = first.body["nextCursor"].as_str().expect("a next page").to_string();
+    let second = page(Some(cursor)).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(second.body["hits"].as_array().unwrap().len(), 10);
+    assert!(second.body["nextCursor"].is_null(), "the last page: {:?}", second.body);
+    let mut seen: Vec<f64> = [&first, &second]
+        .iter()
+        .flat_map(|p| p.body["hits"].as_array().unwrap().iter().map(|h| h["atS"].as_f64().unwrap()))
+        .collect();
+    seen.sort_by(f64::total_cmp);
+    seen.dedup();
+    assert_eq!(seen.len(), 60, "every hit once across the pages");
+    let bad = page(Some("not-a-cursor".into())).await;
+    assert_eq!((bad.status.as_u16(), bad.body["code"].as_str()), (422, Some("validation_failed")), "{:?}", bad.body);
+
     // Someone outside the course cannot search it.
     let outsider = app.get(&format!("/api/courses/{}/search?q=calvin", s.course), &s.outsider.token).await;
     assert_eq!(outsider.status, 403, "{:?}", outsider.body);

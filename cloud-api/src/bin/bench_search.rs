@@ -196,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
     ];
     // Warm the caches once, as a running server would be.
     for k in &kinds {
-        store.search(tenant, course.id, &k.queries[0], 50).await?;
+        store.search(tenant, course.id, &k.queries[0], 50, 0).await?;
     }
     println!("{:<20} {:>8} {:>8} {:>8} {:>8}   (ms; hits per query p50)", "query", "p50", "p95", "max", "hits");
     let mut all = Vec::new();
@@ -205,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
         let mut hits = Vec::new();
         for query in &k.queries {
             let t = Instant::now();
-            let found = store.search(tenant, course.id, query, 50).await?;
+            let found = store.search(tenant, course.id, query, 50, 0).await?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
             hits.push(found.len() as f64);
         }

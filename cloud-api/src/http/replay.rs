@@ -308,7 +308,11 @@ pub async fn replay(
     Ok(replays::gzipped_json(body))
 }
 
-/// `GET /api/courses/{courseId}/search?q=…` — transcript hits across the course.
+/// Hits a page of course search holds, and how deep the pages go.
+const SEARCH_PAGE: i64 = 50;
+const SEARCH_DEPTH: i64 = 1_000;
+
+/// `GET /api/courses/{courseId}/search?q=…&cursor=` — transcript hits across the course, best first.
 pub async fn search(
     State(app): State<AppState>,
     caller: Caller,
@@ -324,8 +328,20 @@ pub async fn search(
     if crate::store::search_words(term).is_empty() {
         return Err(ApiError::validation("q", "has no word to search for (letters or digits)"));
     }
-    let hits = app.store.search(c.tenant_id, course, term, 50).await?;
-    Ok(Json(SearchHits { hits }))
+    // The cursor is how many hits the pages before showed.
+    let offset = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=SEARCH_DEPTH).contains(n))
+            .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this search gave"))?,
+    };
+    let mut hits = app.store.search(c.tenant_id, course, term, SEARCH_PAGE + 1, offset).await?;
+    let next_cursor = (hits.len() as i64 > SEARCH_PAGE && offset + SEARCH_PAGE < SEARCH_DEPTH)
+        .then(|| (offset + SEARCH_PAGE).to_string());
+    hits.truncate(SEARCH_PAGE as usize);
+    Ok(Json(SearchHits { hits, next_cursor }))
 }
 
 fn job_scope(caller: &Caller) -> ApiResult<Option<shared_types::TenantId>> {

@@ -263,7 +263,14 @@ impl Store {
     /// Ranked full-text search over a course's transcripts (SQLite FTS5 with BM25; PostgreSQL a
     /// GIN-indexed English tsvector with `ts_rank_cd`): every word must match (stemmed), the last as
     /// a prefix when it has three letters or more; best first, with a snippet around the match.
-    pub async fn search(&self, tenant: TenantId, course: CourseId, q: &str, limit: i64) -> StoreResult<Vec<SearchHit>> {
+    pub async fn search(
+        &self,
+        tenant: TenantId,
+        course: CourseId,
+        q: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<SearchHit>> {
         let Some(query) = search_query(self.backend, q) else { return Ok(Vec::new()) };
         let sql = match self.backend {
             Backend::Sqlite => SEARCH_SQLITE,
@@ -274,6 +281,7 @@ impl Store {
             .bind(tenant.to_string())
             .bind(course.to_string())
             .bind(limit)
+            .bind(offset)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -323,7 +331,7 @@ const SEARCH_SQLITE: &str = "with top as ( \
         select transcript_fts.rowid as rid, transcript_fts.rank as rank \
         from transcript_fts join transcript_segments s on s.rowid = transcript_fts.rowid \
         where transcript_fts match $1 and s.tenant_id = $2 and s.course_id = $3 \
-        order by transcript_fts.rank limit $4) \
+        order by transcript_fts.rank, s.session_id, s.start_s limit $4 offset $5) \
     select s.session_id, s.start_s, s.end_s, s.text, \
         snippet(transcript_fts, 0, '«', '»', '…', 16) as snip, -top.rank as score, \
         l.id as lesson_id, l.title as lesson_title, coalesce(se.started_at, se.scheduled_start) as held_at \
@@ -342,7 +350,7 @@ const SEARCH_POSTGRES: &str = "with q as (select to_tsquery('english', $1) as q)
         select s.session_id, s.start_s, s.end_s, s.text, ts_rank_cd(s.tsv, q.q) as score \
         from transcript_segments s, q \
         where s.tsv @@ q.q and s.tenant_id = $2 and s.course_id = $3 \
-        order by score desc, s.session_id, s.start_s limit $4) \
+        order by score desc, s.session_id, s.start_s limit $4 offset $5) \
     select top.session_id, top.start_s, top.end_s, top.text, \
         ts_headline('english', top.text, q.q, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
         top.score::float8 as score, l.id as lesson_id, l.title as lesson_title, \
