@@ -5,6 +5,8 @@ pub mod agreement;
 pub mod decode;
 pub mod derive;
 pub mod ggml;
+pub mod glossary;
+pub mod levels;
 pub mod live;
 pub mod model;
 pub mod pipeline;

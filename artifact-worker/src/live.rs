@@ -11,6 +11,7 @@
 
 use crate::agreement::{Agreement, Heard, Pass};
 use crate::decode::{self, StreamResampler};
+use crate::levels::{rms, Levels, SILENCE_RMS};
 use crate::pipeline::Worker;
 use crate::transcribe::{Transcriber, SAMPLE_RATE};
 use anyhow::{Context, Result};
@@ -27,14 +28,6 @@ const PASS_EVERY_S: f64 = 1.0;
 /// committed as heard but for its last segment.
 const MAX_WINDOW_S: f64 = 16.0;
 const CHUNK_S: f64 = 12.0;
-/// Below this level (RMS) a window is silence and is not transcribed.
-const SILENCE_RMS: f32 = 0.004;
-/// Pauses are looked for in frames of 20 ms.
-const FRAMES_PER_S: usize = 50;
-/// Quiet at least this long between words is a pause the audio may be cut in.
-const PAUSE_S: f64 = 0.3;
-/// A piece cut at a pause is at least this long (a shorter one waits for more speech).
-const MIN_PIECE_S: f64 = 1.0;
 /// Sound after a piece's last segment that means whisper left words out.
 const MISSED_S: f64 = 0.3;
 
@@ -128,63 +121,6 @@ fn start_run(shared: Shared, at_s: f64) -> Run {
     Run { feed, thread }
 }
 
-fn rms(x: &[f32]) -> f32 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
-}
-
-/// A window's loudness in 20 ms frames, and the level under which a frame is quiet: a tenth of
-/// the window's loud level (its 90th percentile frame), at least [`SILENCE_RMS`], so a steady
-/// background hum does not hide a pause.
-struct Levels {
-    frames: Vec<f32>,
-    quiet: f32,
-}
-
-impl Levels {
-    fn of(window: &[f32]) -> Levels {
-        let frames: Vec<f32> = window.chunks(SAMPLE_RATE as usize / FRAMES_PER_S).map(rms).collect();
-        let mut sorted = frames.clone();
-        sorted.sort_by(f32::total_cmp);
-        let loud = sorted.get(sorted.len().saturating_sub(1) * 9 / 10).copied().unwrap_or(0.0);
-        Levels { frames, quiet: SILENCE_RMS.max(loud * 0.1) }
-    }
-
-    /// Where the window can be cut between words: seconds from its start to a point inside its
-    /// last pause ([`PAUSE_S`] of quiet frames) that follows speech, at least [`MIN_PIECE_S`] in.
-    /// The cut is 0.2 s into the pause (or its middle, if shorter), so the piece ends after the
-    /// last word and the next starts before the next one.
-    fn last_pause(&self) -> Option<f64> {
-        let need = (PAUSE_S * FRAMES_PER_S as f64).round() as usize;
-        let (mut found, mut run, mut spoke) = (None, None::<usize>, false);
-        // A loud sentinel closes a pause that runs to the window's end.
-        for (i, &level) in self.frames.iter().chain([f32::INFINITY].iter()).enumerate() {
-            if level < self.quiet {
-                run.get_or_insert(i);
-                continue;
-            }
-            if let Some(first) = run.take() {
-                if spoke && i - first >= need {
-                    found = Some((first, i - first));
-                }
-            }
-            spoke = true;
-        }
-        let (first, len) = found?;
-        let cut = (first as f64 + (len as f64 / 2.0).min(0.2 * FRAMES_PER_S as f64)) / FRAMES_PER_S as f64;
-        (cut >= MIN_PIECE_S).then_some(cut)
-    }
-
-    /// Seconds of sound (frames that are not quiet) between two points of the window.
-    fn sound_between(&self, from_s: f64, to_s: f64) -> f64 {
-        let at = |s: f64| ((s.max(0.0) * FRAMES_PER_S as f64) as usize).min(self.frames.len());
-        let (a, b) = (at(from_s), at(to_s));
-        self.frames[a..b.max(a)].iter().filter(|&&l| l >= self.quiet).count() as f64 / FRAMES_PER_S as f64
-    }
-}
-
 /// The last words committed, to prime a pass (whisper's prompt): about 30.
 fn prompt_of(committed: &[Heard]) -> String {
     let mut words: Vec<&str> = committed.iter().rev().flat_map(|h| h.text.split_whitespace().rev()).take(30).collect();
@@ -197,6 +133,7 @@ fn prompt_of(committed: &[Heard]) -> String {
 fn transcribe_live(
     shared: Shared,
     transcriber: &Transcriber,
+    terms: &[String],
     from: f64,
     mut committed: Vec<Heard>,
     out: &tokio::sync::mpsc::UnboundedSender<Vec<Heard>>,
@@ -205,6 +142,7 @@ fn transcribe_live(
     let rate = SAMPLE_RATE as f64;
     let step = (PASS_EVERY_S * rate) as usize;
     let mut agreement = Agreement::after(from, &committed);
+    let glossary = crate::glossary::prompt(terms);
     let mut heard = 0usize;
     loop {
         let (window, start, mode) = {
@@ -246,9 +184,12 @@ fn transcribe_live(
                 _ => (&window[..], mode),
             };
             let span = piece.len() as f64 / rate;
-            let segments = transcriber.window(piece, &prompt_of(&committed))?;
+            let prompt = format!("{glossary} {}", prompt_of(&committed));
+            let segments = transcriber.window(piece, prompt.trim())?;
             let segments: Vec<Heard> = segments
                 .into_iter()
+                .filter(|s| !crate::glossary::echoes(&s.text, terms))
+                .map(|s| transcriber.spell(s, terms))
                 .map(|s| Heard { text: s.text, start_s: s.start_s + start, end_s: (s.end_s + start).min(start + span) })
                 .collect();
             tracing::debug!(start, span, ?pass, heard = ?segments, "live pass");
@@ -329,12 +270,16 @@ impl Worker {
             .collect();
         let resume_from = logged.iter().map(|h| h.end_s).fold(0.0f64, f64::max);
         let transcriber = self.transcriber().await?;
+        // The decks shown so far: their rare terms prime every pass.
+        let state = self.store.state(tenant, up.session_id, None).await?;
+        let pages = self.deck_pages(tenant, &state).await;
+        let terms = crate::glossary::terms(&pages, |w| transcriber.pieces(w), crate::glossary::BUDGET_TOKENS);
         let shared: Shared = Arc::default();
         let (words_tx, mut words_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Heard>>();
         let listener = {
             let (shared, pauses) = (shared.clone(), self.cfg.caption_pauses);
             tokio::task::spawn_blocking(move || {
-                transcribe_live(shared, &transcriber, resume_from, logged, &words_tx, pauses)
+                transcribe_live(shared, &transcriber, &terms, resume_from, logged, &words_tx, pauses)
             })
         };
         let mut run: Option<Run> = None;

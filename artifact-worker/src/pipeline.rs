@@ -8,6 +8,7 @@ use crate::{decode, model};
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind};
+use shared_types::media::{HitKind, LectureText, PageTexts};
 use shared_types::RecordingId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -224,14 +225,22 @@ impl Worker {
         let (all_events, _) = self.store.events_after(tenant, rec.session_id, 0, u64::MAX / 2).await?;
         let live = crate::live::captioned(&all_events, rid);
         let covered = live.last().map_or(0.0, |s| s.end_s);
+        // The slides' text: searchable beside the transcript, and their rare terms prime the recogniser.
+        let state = self.store.state(tenant, rec.session_id, None).await?;
+        let pages = self.deck_pages(tenant, &state).await;
+        let terms = crate::glossary::terms(&pages, |w| transcriber.pieces(w), crate::glossary::BUDGET_TOKENS);
+        if !terms.is_empty() {
+            tracing::info!(recording = %rid, ?terms, "transcribing primed with the slides' terms");
+        }
         let (mut segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
             let (pcm, duration) = decode::to_whisper_runs(bytes, Some(&ct), &runs).context("decoding the recording")?;
             let from = ((covered * crate::transcribe::SAMPLE_RATE as f64) as usize).min(pcm.len());
             if pcm.len() - from < crate::transcribe::SAMPLE_RATE as usize / 2 {
                 return Ok((Vec::new(), duration));
             }
+            let glossary = crate::glossary::prompt(&terms);
             let tail: Vec<_> = transcriber
-                .transcribe(&pcm[from..])?
+                .transcribe_primed(&pcm[from..], &glossary, &terms)?
                 .into_iter()
                 .map(|s| crate::transcribe::Segment { start_s: s.start_s + covered, end_s: s.end_s + covered, ..s })
                 .collect();
@@ -243,24 +252,7 @@ impl Worker {
             // The tail may start inside the last caption's speech: what it says again is cut.
             let heard: Vec<Heard> =
                 live.iter().map(|s| Heard { text: s.text.clone(), start_s: s.start_s, end_s: s.end_s }).collect();
-            let mut seam = Agreement::after(covered, &heard);
-            let mut kept = Vec::with_capacity(segments.len());
-            let mut cutting = true;
-            for mut s in segments {
-                if cutting {
-                    s.text = seam.unrepeated(&s.text);
-                    if s.text.is_empty() {
-                        continue;
-                    }
-                    // Its words too: the ones cut were the first.
-                    let cut = s.words.len().saturating_sub(s.text.split_whitespace().count());
-                    s.words.drain(..cut);
-                    seam.remember(&s.text);
-                    cutting = false;
-                }
-                kept.push(s);
-            }
-            segments = kept;
+            segments = crate::transcribe::after_seam(&mut Agreement::after(covered, &heard), segments);
             segments.splice(0..0, live);
         }
         self.store.set_recording_duration(rid, duration).await?;
@@ -269,7 +261,6 @@ impl Worker {
         let mut events = all_events;
         // Derivation works in time order; a studio journal may sync events out of time order.
         events.sort_by_key(|e| e.occurred_at);
-        let state = self.store.state(tenant, session.id, None).await?;
         let start = derive::recording_start(rec.started_at, &events).unwrap_or(rec.created_at);
         let timeline = derive::screen_timeline(&events, start);
         let tagged = derive::tag(&segments, &timeline);
@@ -278,7 +269,8 @@ impl Worker {
 
         // Each deriver on its own: an error is recorded against its artifact and the rest go on.
         let mut results: Vec<(ArtifactKind, Result<Derived>)> = Vec::new();
-        results.push((ArtifactKind::Transcript, self.store_transcript(job, session.course_id, &tagged).await));
+        let texts = shared_types::media::lecture_texts(&events, start, duration, &pages);
+        results.push((ArtifactKind::Transcript, self.store_transcript(job, session.course_id, &tagged, &texts).await));
         results.push((ArtifactKind::Chapters, to_json(derive::chapters(&tagged, &events, start, duration, &decks))));
         results.push((ArtifactKind::Highlights, to_json(derive::highlights(&events, start, duration))));
         results.push((ArtifactKind::QaLinks, to_json(derive::qa_links(&tagged, &events, start))));
@@ -308,11 +300,36 @@ impl Worker {
         Ok(())
     }
 
+    /// The text of every page of the session's slide decks. A deck that cannot be read is left
+    /// out (and logged): the transcript does not wait on it.
+    pub(crate) async fn deck_pages(
+        &self,
+        tenant: shared_types::TenantId,
+        state: &shared_types::SessionState,
+    ) -> PageTexts {
+        let mut pages = PageTexts::new();
+        for &id in state.decks.keys() {
+            let text = async {
+                let asset = self.store.asset(tenant, id).await?.context("the deck's asset is gone")?;
+                let bytes = self.blobs.get(&asset.content_key).await.map_err(|e| anyhow!("fetching the deck: {e}"))?;
+                Ok::<_, anyhow::Error>(
+                    tokio::task::spawn_blocking(move || shared_types::deck::deck_text(bytes)).await??,
+                )
+            };
+            match text.await {
+                Ok(text) => pages.extend(text.into_iter().enumerate().map(|(i, t)| ((id, i as u32 + 1), t))),
+                Err(e) => tracing::warn!(deck = %id, error = %format!("{e:#}"), "the deck's text is not searchable"),
+            }
+        }
+        pages
+    }
+
     async fn store_transcript(
         &self,
         job: &Job,
         course: shared_types::CourseId,
         tagged: &[Tagged],
+        texts: &[LectureText],
     ) -> Result<(Option<String>, Option<Value>)> {
         let rows: Vec<Segment> = tagged
             .iter()
@@ -324,8 +341,10 @@ impl Worker {
                 slide: t.screen.asset_id.clone().map(|asset_id| SlideRef { asset_id, page: t.screen.page }),
             })
             .collect();
-        self.store.replace_transcript(job.tenant_id, course, job.session_id, &rows).await?;
-        Ok((None, Some(json!({ "segments": rows.len() }))))
+        self.store.replace_transcript(job.tenant_id, course, job.session_id, &rows, texts).await?;
+        let count = |k: HitKind| texts.iter().filter(|t| t.kind == k).count();
+        let (slides, questions) = (count(HitKind::Slide), count(HitKind::Question));
+        Ok((None, Some(json!({ "segments": rows.len(), "slides": slides, "questions": questions }))))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Speech to text with whisper-rs: segments with word timings merged from BPE token timestamps.
 
+use crate::agreement::{Agreement, Heard};
+use crate::levels::Levels;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -7,6 +9,10 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 
 /// Whisper's sample rate.
 pub const SAMPLE_RATE: u32 = 16_000;
+/// The longest piece of a primed transcription (whisper's window is 30 s).
+const PIECE_S: f64 = 28.0;
+/// The words said before a piece that prime it, after the glossary.
+const PROMPT_WORDS: usize = 30;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,6 +29,57 @@ pub struct Segment {
     pub end_s: f64,
     pub text: String,
     pub words: Vec<Word>,
+}
+
+/// `segments` (heard after a seam: a live caption's end, a piece's cut) without the words at their
+/// start that repeat what was heard before the seam (whisper began inside that speech, or echoed
+/// its prompt): the first segment left is cut, and its words with it.
+pub(crate) fn after_seam(seam: &mut Agreement, segments: Vec<Segment>) -> Vec<Segment> {
+    let mut kept = Vec::with_capacity(segments.len());
+    let mut cutting = true;
+    for mut s in segments {
+        if cutting {
+            s.text = seam.unrepeated(&s.text);
+            if s.text.is_empty() {
+                continue;
+            }
+            // Its words too: the ones cut were the first.
+            let cut = s.words.len().saturating_sub(s.text.split_whitespace().count());
+            s.words.drain(..cut);
+            seam.remember(&s.text);
+            cutting = false;
+        }
+        kept.push(s);
+    }
+    kept
+}
+
+/// A segment cut into its sentences, timed by their words (primed, whisper may give a whole
+/// piece as one segment: a transcript line, a caption and a search hit are a sentence). Unchanged
+/// when its words do not spell its text.
+fn sentences(s: Segment) -> Vec<Segment> {
+    let spelled = s.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+    if s.words.len() < 2 || crate::text::words(&spelled) != crate::text::words(&s.text) {
+        return vec![s];
+    }
+    let mut out: Vec<Segment> = Vec::new();
+    let mut words: Vec<Word> = Vec::new();
+    let last = s.words.len() - 1;
+    for (i, w) in s.words.into_iter().enumerate() {
+        let ends = w.text.ends_with(['.', '?', '!']);
+        words.push(w);
+        if ends || i == last {
+            let start_s = if out.is_empty() { s.start_s } else { words[0].start_s };
+            let end_s = if i == last {
+                s.end_s.min(words[words.len() - 1].end_s.max(start_s))
+            } else {
+                words[words.len() - 1].end_s
+            };
+            let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+            out.push(Segment { start_s, end_s, text, words: std::mem::take(&mut words) });
+        }
+    }
+    out
 }
 
 pub struct Transcriber {
@@ -42,6 +99,88 @@ impl Transcriber {
     /// Transcribe 16 kHz mono samples in [-1, 1].
     pub fn transcribe(&self, pcm: &[f32]) -> Result<Vec<Segment>> {
         self.run(pcm, None, false)
+    }
+
+    /// Transcribe a recording primed with the lecture's terms (a [`crate::glossary`] prompt; empty:
+    /// as [`Transcriber::transcribe`]). Whisper keeps an initial prompt for its first 30 s only, so
+    /// the audio goes in pieces of at most [`PIECE_S`] cut in pauses, each primed with the glossary
+    /// and the words said just before it.
+    pub fn transcribe_primed(&self, pcm: &[f32], glossary: &str, terms: &[String]) -> Result<Vec<Segment>> {
+        if glossary.is_empty() {
+            return self.transcribe(pcm);
+        }
+        let rate = SAMPLE_RATE as usize;
+        let mut out: Vec<Segment> = Vec::new();
+        let mut at = 0usize;
+        while at < pcm.len() {
+            let mut end = (at + (PIECE_S * rate as f64) as usize).min(pcm.len());
+            if end < pcm.len() {
+                // Cut in the last pause of the piece (none: at its end).
+                if let Some(cut) = Levels::of(&pcm[at..end]).last_pause() {
+                    end = at + (cut * rate as f64) as usize;
+                }
+            }
+            let piece = &pcm[at..end];
+            if crate::levels::rms(piece) >= crate::levels::SILENCE_RMS {
+                let said: Vec<&str> = out.iter().flat_map(|s| s.text.split_whitespace()).collect();
+                let recent = said[said.len().saturating_sub(PROMPT_WORDS)..].join(" ");
+                let offset = at as f64 / rate as f64;
+                let heard = self.run(piece, Some(format!("{glossary} {recent}").trim_end()), false)?;
+                let heard = heard.into_iter().filter(|s| !crate::glossary::echoes(&s.text, terms)).collect();
+                // Whisper may say the end of its prompt again before the piece's own words.
+                let before: Vec<Heard> = out[out.len().saturating_sub(8)..]
+                    .iter()
+                    .map(|s| Heard { text: s.text.clone(), start_s: s.start_s, end_s: s.end_s })
+                    .collect();
+                let heard = after_seam(&mut Agreement::after(offset, &before), heard);
+                let span = piece.len() as f64 / rate as f64;
+                let heard = heard.into_iter().map(|s| Segment { end_s: s.end_s.min(span), ..s });
+                out.extend(heard.flat_map(sentences).map(|s| self.spell(s, terms)).map(|s| {
+                    Segment {
+                        start_s: s.start_s + offset,
+                        end_s: s.end_s + offset,
+                        words: s
+                            .words
+                            .into_iter()
+                            .map(|w| Word { start_s: w.start_s + offset, end_s: w.end_s + offset, ..w })
+                            .collect(),
+                        ..s
+                    }
+                }));
+            }
+            at = end;
+        }
+        Ok(out)
+    }
+
+    /// `s` with the glossary's spellings of terms whisper wrote as it heard them
+    /// ([`crate::glossary::correct`]); its word timings follow.
+    pub fn spell(&self, mut s: Segment, terms: &[String]) -> Segment {
+        if terms.is_empty() {
+            return s;
+        }
+        let words: Vec<&str> = s.text.split_whitespace().collect();
+        let fixed = crate::glossary::correct(&words, terms, |w| self.pieces(w) == 1);
+        if fixed.len() == words.len() && fixed.iter().zip(&words).all(|((f, _), w)| f == w) {
+            return s;
+        }
+        if s.words.len() == words.len() {
+            let timed = |r: &std::ops::Range<usize>| (s.words[r.start].start_s, s.words[r.end - 1].end_s);
+            s.words = fixed
+                .iter()
+                .map(|(w, r)| {
+                    let (start_s, end_s) = timed(r);
+                    Word { text: w.clone(), start_s, end_s }
+                })
+                .collect();
+        }
+        s.text = fixed.into_iter().map(|(w, _)| w).collect::<Vec<_>>().join(" ");
+        s
+    }
+
+    /// How many tokens the model's vocabulary needs to write `text` (one for a word it knows whole).
+    pub fn pieces(&self, text: &str) -> usize {
+        self.ctx.tokenize(text, 64).map_or(1, |t| t.len())
     }
 
     /// Transcribe a short window of a live class: primed with the words committed before it, and

@@ -29,7 +29,8 @@ async fn a_student_watches_the_replay() {
     let (wav, d) = lecture(&dir);
 
     let fields = [("sessionId", s.session.as_str()), ("type", "slide"), ("title", "Motion")];
-    let deck = app.upload(&s.teacher.token, &fields, pdf(3), "motion.pdf").await;
+    let pages = ["Motion", "Velocity and speed", "Acceleration"];
+    let deck = app.upload(&s.teacher.token, &fields, cloud_api::slides::simple_pdf(&pages), "motion.pdf").await;
     assert_eq!(deck.status, 201, "{:?}", deck.body);
     let deck_id = deck.body["id"].as_str().unwrap().to_string();
     // The recording starts now, after the class started; the slide changes fall within the next
@@ -104,7 +105,11 @@ async fn a_student_watches_the_replay() {
     // replay at its own second.
     let course_hits = r["courseHits"].as_array().expect("course search ran");
     assert!(!course_hits.is_empty(), "{r}");
-    let first = &course_hits[0];
+    // The slide that says it is a hit too, at the second its page was shown, and says so.
+    let slide = course_hits.iter().find(|h| h["kind"] == "slide").expect("a slide hit");
+    assert_eq!(slide["badge"], "Slide 2", "{slide}");
+    assert!((slide["at"].as_f64().unwrap() - d[0]).abs() < 0.06, "slide 2 was shown at {}: {slide}", d[0]);
+    let first = course_hits.iter().find(|h| h["kind"] == "speech").expect("a speech hit");
     let at = first["at"].as_f64().unwrap();
     assert!(
         segments.iter().any(|sg| (sg["startS"].as_f64().unwrap() - at).abs() < 0.06

@@ -39,7 +39,8 @@ async fn lecture_to_replay(db: Db) {
         .upload(
             &s.teacher.token,
             &[("sessionId", &s.session), ("type", "slide"), ("title", "Motion")],
-            pdf(3),
+            // Words on the slides that the lecture never says: search finds them on the slides.
+            cloud_api::slides::simple_pdf(&["Kinematics overview", "Instantaneous velocity", "Newtonian acceleration"]),
             "motion.pdf",
         )
         .await;
@@ -195,6 +196,33 @@ async fn lecture_to_replay(db: Db) {
         app.get(&format!("/api/courses/{}/search?q=acceleration", s.course), &s.outsider.token).await.status,
         403
     );
+    // A slide hit is the page, from when it was shown; a question hit is when it was asked.
+    let search = |q: &'static str| {
+        let (app, token, course) = (&app, s.student.token.clone(), s.course);
+        async move { app.get(&format!("/api/courses/{course}/search?q={q}"), &token).await.body["hits"].clone() }
+    };
+    let kin = search("kinematics").await;
+    assert_eq!(kin.as_array().unwrap().len(), 1, "{kin:?}");
+    assert_eq!((kin[0]["kind"].as_str(), kin[0]["page"].as_u64()), (Some("slide"), Some(1)), "{kin:?}");
+    assert!((kin[0]["atS"].as_f64().unwrap() - 0.5).abs() < 0.1, "{kin:?}");
+    assert!((kin[0]["endS"].as_f64().unwrap() - d[0]).abs() < 0.1, "{kin:?}");
+    assert_eq!(kin[0]["snippet"], "«Kinematics» overview");
+    let newton = search("newtonian").await;
+    assert_eq!((newton[0]["kind"].as_str(), newton[0]["page"].as_u64()), (Some("slide"), Some(3)), "{newton:?}");
+    assert!((newton[0]["atS"].as_f64().unwrap() - (d[0] + d[1])).abs() < 0.1, "{newton:?}");
+    assert!(newton[0]["replayUrl"].as_str().unwrap().ends_with(&format!("?at={:.1}", d[0] + d[1])), "{newton:?}");
+    let asked = search("exactly").await;
+    assert_eq!(asked.as_array().unwrap().len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["kind"], "question");
+    assert_eq!(asked[0]["text"], "What is velocity exactly?");
+    // Asked a moment after the votes, which fell 8 s into part two.
+    let at = asked[0]["atS"].as_f64().unwrap();
+    assert!(at >= d[0] + 8.0 - 0.5 && at < d[0] + 8.0 + 30.0, "asked at {at} (votes at {})", d[0] + 8.0);
+    // "velocity" is said, on a slide and in the question: all three kinds, each where it was.
+    let vel = search("velocity").await;
+    let kinds: std::collections::BTreeSet<&str> =
+        vel.as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["question", "slide", "speech"].into(), "{vel:?}");
 
     // artifact.ready events are in the log, once each, even when the job runs again.
     let count_ready = |events: &[Value]| events.iter().filter(|e| e["type"] == "artifact.ready").count();

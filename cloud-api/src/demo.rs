@@ -157,7 +157,7 @@ async fn finished_class(
         );
     }
     form.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"motion.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
-    form.extend(pdf);
+    form.extend(&pdf);
     form.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
     let content_type = format!("multipart/form-data; boundary={boundary}");
     let deck = t.call("/api/studio/assets", "demo-deck", &[("content-type", &content_type)], form).await?;
@@ -201,7 +201,15 @@ async fn finished_class(
     let a: LectureArtifacts = serde_json::from_value(artifacts.clone())?;
     let (tenant, session): (shared_types::TenantId, shared_types::SessionId) = (teacher.tenant_id, id.parse()?);
     let rid: shared_types::RecordingId = serde_json::from_value(rec["id"].clone())?;
-    store.replace_transcript(tenant, course, session, &a.segments).await?;
+    // The slides and the question, searchable beside the transcript, as the worker finds them.
+    let page_texts = tokio::task::spawn_blocking(move || crate::slides::deck_text(pdf)).await??;
+    let deck: shared_types::AssetId = serde_json::from_value(deck_id)?;
+    let pages = page_texts.into_iter().enumerate().map(|(i, t)| ((deck, i as u32 + 1), t)).collect();
+    let (mut events, _) = store.events_after(tenant, session, 0, u64::MAX / 2).await?;
+    events.sort_by_key(|e| e.occurred_at);
+    let duration = a.segments.last().map_or(0.0, |s| s.end_s);
+    let texts = shared_types::media::lecture_texts(&events, t0, duration, &pages);
+    store.replace_transcript(tenant, course, session, &a.segments, &texts).await?;
     let captions = format!("sessions/{session}/artifacts/{rid}/captions.vtt");
     let vtt = shared_types::media::webvtt(a.segments.iter().map(|s| (s.start_s, s.end_s, s.text.as_str())));
     state.blobs.put(&captions, vtt.into_bytes(), "text/vtt").await?;

@@ -152,6 +152,113 @@ pub struct Segment {
     pub slide: Option<SlideRef>,
 }
 
+/// What a course search hit is: something said, a slide page shown, or a question asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HitKind {
+    #[default]
+    Speech,
+    Slide,
+    Question,
+}
+
+impl HitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HitKind::Speech => "speech",
+            HitKind::Slide => "slide",
+            HitKind::Question => "question",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [HitKind::Speech, HitKind::Slide, HitKind::Question].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Text of a lecture searchable beside its transcript: a slide page (from when it was first
+/// shown) or a question (when it was asked); seconds from the recording's first sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LectureText {
+    pub kind: HitKind,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub slide: Option<SlideRef>,
+}
+
+/// A deck page's text, by deck and page (1-based).
+pub type PageTexts = std::collections::BTreeMap<(AssetId, u32), String>;
+
+/// The slide pages and questions of a class as course search finds them, on a recording's clock
+/// (`start`: its first sample; `duration`: its length in seconds). Each page that has text, from
+/// when it was first shown during the recording to when another page was; each question not
+/// dismissed, from when it was asked (to when it was answered). `events` in time order.
+pub fn lecture_texts(
+    events: &[EventEnvelope],
+    start: DateTime<Utc>,
+    duration: f64,
+    pages: &PageTexts,
+) -> Vec<LectureText> {
+    let rel = |t: DateTime<Utc>| ((t - start).num_milliseconds() as f64 / 1000.0).clamp(0.0, duration);
+    let mut out = Vec::new();
+    // Slides: the showings, each closed by the next page shown (the last by the recording's end).
+    let mut showings: Vec<((AssetId, u32), f64, f64)> = Vec::new();
+    for e in events {
+        if let crate::SessionEvent::SlideShown { asset_id, page } = &e.event {
+            let at = rel(e.occurred_at);
+            if let Some(last) = showings.last_mut() {
+                if last.0 == (*asset_id, *page) {
+                    continue;
+                }
+                last.2 = at;
+            }
+            showings.push(((*asset_id, *page), at, duration));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, from, to) in showings {
+        // Shown only before the recording began (or after it ended): not in this recording.
+        if to <= from || seen.contains(&key) {
+            continue;
+        }
+        let Some(text) = pages.get(&key).filter(|t| !t.trim().is_empty()) else { continue };
+        seen.insert(key);
+        let slide = Some(SlideRef { asset_id: key.0.to_string(), page: Some(key.1) });
+        out.push(LectureText { kind: HitKind::Slide, start_s: from, end_s: to, text: text.clone(), slide });
+    }
+    // Questions, unless the teacher dismissed them.
+    let dismissed: std::collections::BTreeSet<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            crate::SessionEvent::QuestionDismissed { question_id } => Some(*question_id),
+            _ => None,
+        })
+        .collect();
+    for e in events {
+        let crate::SessionEvent::QuestionAsked { question_id, content } = &e.event else { continue };
+        if dismissed.contains(question_id) {
+            continue;
+        }
+        let at = rel(e.occurred_at);
+        let answered = events.iter().find_map(|a| match &a.event {
+            crate::SessionEvent::QuestionAnswered { question_id: q } if q == question_id => Some(rel(a.occurred_at)),
+            _ => None,
+        });
+        let text = content.clone();
+        out.push(LectureText {
+            kind: HitKind::Question,
+            start_s: at,
+            end_s: answered.unwrap_or(at).max(at),
+            text,
+            slide: None,
+        });
+    }
+    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    out
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Transcript {
     pub segments: Vec<Segment>,
@@ -184,16 +291,22 @@ pub struct ReplayDto {
     pub artifacts: Vec<ArtifactDto>,
 }
 
-/// A transcript hit of a course search, best first.
+/// A hit of a course search, best first: something said, a slide page, or a question.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
+    #[serde(default)]
+    pub kind: HitKind,
     pub session_id: SessionId,
-    /// Where the segment starts in the lecture (seconds from the recording's first sample).
+    /// Where it starts in the lecture (seconds from the recording's first sample): the segment's
+    /// start, when the slide page was first shown, when the question was asked.
     pub at_s: f64,
     pub end_s: f64,
-    /// The whole segment.
+    /// The whole segment, slide page or question.
     pub text: String,
+    /// A slide hit's page (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// The words around the match, each matched word between `«` and `»`.
     pub snippet: String,
     /// Relevance: higher is better (comparable within one answer).

@@ -409,6 +409,18 @@ struct SearchProps {
 /// Search what was said in the course's lectures, as you type (a quarter second after the last
 /// key; Enter at once); each hit opens the replay at that second. "/" anywhere on the page but in a
 /// text field goes to the first course's search box.
+/// What a hit is, when it is not something said: the slide page, or a question from the class.
+fn hit_kind(h: &shared_types::media::SearchHit) -> Html {
+    use shared_types::media::HitKind;
+    match h.kind {
+        HitKind::Speech => html! {},
+        HitKind::Slide => {
+            html! { <span class="hit-kind">{ h.page.map_or("Slide".to_string(), |p| format!("Slide {p}")) }</span> }
+        }
+        HitKind::Question => html! { <span class="hit-kind">{ "Question" }</span> },
+    }
+}
+
 #[function_component(CourseSearch)]
 fn course_search(props: &SearchProps) -> Html {
     /// The query, its hits so far (or why there are none), and the cursor of the next page.
@@ -532,8 +544,11 @@ fn course_search(props: &SearchProps) -> Html {
                 <ol class="search-hits" aria-label="Search results">
                     { for hits.iter().map(|h| html! {
                         <li class="search-hit">
-                            <a href={replay_at_href(&h.session_id.to_string(), h.at_s)} data-at={format!("{:.1}", h.at_s)}>
-                                <span class="muted">{ format!("{} · {} · at {}", h.lesson_title, h.held_at.with_timezone(&chrono::Local).format("%-d %b %Y"), crate::view::clock(h.at_s)) }</span>
+                            <a href={replay_at_href(&h.session_id.to_string(), h.at_s)} data-at={format!("{:.1}", h.at_s)} data-kind={h.kind.as_str()}>
+                                <span class="muted">
+                                    { hit_kind(h) }
+                                    { format!("{} · {} · at {}", h.lesson_title, h.held_at.with_timezone(&chrono::Local).format("%-d %b %Y"), crate::view::clock(h.at_s)) }
+                                </span>
                                 <span class="snippet">{ for crate::view::marked(&h.snippet).into_iter().map(|(t, m)| if m { html! { <mark>{ t }</mark> } } else { html! { { t } } }) }</span>
                             </a>
                         </li>
@@ -549,7 +564,7 @@ fn course_search(props: &SearchProps) -> Html {
         <div class="course-search">
             <form class="row" role="search" onsubmit={submit}>
                 <label for={id.clone()} class="sr-only">{ "Search the lectures" }</label>
-                <input id={id} ref={input} type="search" placeholder="Search what was said in the lectures  ( / )" maxlength="100"
+                <input id={id} ref={input} type="search" placeholder="Search what was said, shown and asked  ( / )" maxlength="100"
                     autocomplete="off" oninput={typed} aria-keyshortcuts="/" />
                 <button type="submit" disabled={*busy}>{ if *busy { "Searching…" } else { "Search" } }</button>
             </form>

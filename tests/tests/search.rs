@@ -4,7 +4,7 @@
 //! never query syntax.
 
 use serde_json::Value;
-use shared_types::media::Segment;
+use shared_types::media::{HitKind, LectureText, Segment, SlideRef};
 use studio_tests::*;
 
 fn seg(start_s: f64, end_s: f64, text: &str) -> Segment {
@@ -41,11 +41,11 @@ async fn ranked_search(db: Db) {
         seg(62.5, 70.0, "The Calvin cycle fixes carbon dioxide."),
         seg(70.0, 75.0, "Questions about the cycle of water come next week."),
     ];
-    app.store.replace_transcript(s.tenant, s.course, sid, &lecture).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, &lecture, &[]).await.unwrap();
     // Another school says the same words; its lectures are not this course's.
     let other = app.school("Other school").await;
     let osid: shared_types::SessionId = other.session.parse().unwrap();
-    app.store.replace_transcript(other.tenant, other.course, osid, &lecture).await.unwrap();
+    app.store.replace_transcript(other.tenant, other.course, osid, &lecture, &[]).await.unwrap();
 
     // Best first: the segment that says it twice outranks the one that says it once.
     let hits = search(&app, &s, "photosynthesis").await;
@@ -91,8 +91,28 @@ async fn ranked_search(db: Db) {
     let long = app.get(&format!("/api/courses/{}/search?q={}", s.course, "w".repeat(10_000)), &s.student.token).await;
     assert_eq!((long.status.as_u16(), long.body["code"].as_str()), (422, Some("validation_failed")), "{:?}", long.body);
 
+    // A slide page and a question are found beside what was said; the transcript stays speech only.
+    let slide = LectureText {
+        kind: HitKind::Slide,
+        start_s: 30.0,
+        end_s: 62.5,
+        text: "Stomata\nGuard cells open and close".into(),
+        slide: Some(SlideRef { asset_id: uuid::Uuid::new_v4().to_string(), page: Some(4) }),
+    };
+    let asked = "Do guard cells close at night?";
+    let question = LectureText { kind: HitKind::Question, start_s: 40.0, end_s: 55.0, text: asked.into(), slide: None };
+    app.store.replace_transcript(s.tenant, s.course, sid, &lecture, &[slide, question]).await.unwrap();
+    let hits = search(&app, &s, "guard cells").await;
+    let found: Vec<(&str, f64, Option<u64>)> =
+        hits.iter().map(|h| (h["kind"].as_str().unwrap(), h["atS"].as_f64().unwrap(), h["page"].as_u64())).collect();
+    assert_eq!(found.len(), 2, "{hits:?}");
+    assert!(found.contains(&("slide", 30.0, Some(4))) && found.contains(&("question", 40.0, None)), "{hits:?}");
+    assert_eq!(search(&app, &s, "stomata").await[0]["text"], "Stomata\nGuard cells open and close");
+    assert_eq!(search(&app, &s, "calvin").await[0]["kind"], "speech");
+    assert_eq!(app.store.transcript(s.tenant, sid).await.unwrap(), lecture.to_vec(), "the transcript is what was said");
+
     // A transcript replaced (the worker ran again) is searched as it is now.
-    app.store.replace_transcript(s.tenant, s.course, sid, &lecture[2..]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, &lecture[2..], &[]).await.unwrap();
     assert!(search(&app, &s, "photosynthesis").await.is_empty(), "the old rows left the index");
     assert_eq!(search(&app, &s, "calvin").await.len(), 1);
 
@@ -104,7 +124,7 @@ async fn ranked_search(db: Db) {
     let many: Vec<Segment> = (0..60)
         .map(|i| seg(100.0 + 5.0 * i as f64, 104.0 + 5.0 * i as f64, &format!("Wave number {i} crosses the tank.")))
         .collect();
-    app.store.replace_transcript(s.tenant, s.course, sid, &many).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, &many, &[]).await.unwrap();
     let page = |cursor: Option<String>| {
         let path = format!(
             "/api/courses/{}/search?q=wave{}",

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use cloud_api::store::{NewEvent, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared_types::media::Segment;
+use shared_types::media::{HitKind, LectureText, Segment, SlideRef};
 use shared_types::{Role, SessionEvent};
 use std::time::Instant;
 
@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
         store.create_user(tenant, &format!("t-{}@bench.test", uuid::Uuid::new_v4()), None, "x", false).await?;
     let course = store.create_course(tenant, "Biology").await?;
     let t0 = Instant::now();
-    let mut segments_total = 0usize;
+    let (mut segments_total, mut texts_total) = (0usize, 0usize);
     let mut lesson = None;
     for h in 0..hours {
         if h % 10 == 0 {
@@ -172,12 +172,31 @@ async fn main() -> anyhow::Result<()> {
                 slide: None,
             })
             .collect();
+        // Its deck (20 pages, from one every three minutes) and five questions.
+        let deck = uuid::Uuid::new_v4().to_string();
+        let slides = (0..20u32).map(|p| LectureText {
+            kind: HitKind::Slide,
+            start_s: f64::from(p) * 180.0,
+            end_s: f64::from(p + 1) * 180.0,
+            text: format!("{}\n{}", sentence(&mut rng, &vocab, &topic), sentence(&mut rng, &vocab, &topic)),
+            slide: Some(SlideRef { asset_id: deck.clone(), page: Some(p + 1) }),
+        });
+        let slides: Vec<LectureText> = slides.collect();
+        let questions = (0..5u32).map(|i| LectureText {
+            kind: HitKind::Question,
+            start_s: f64::from(i) * 700.0 + 60.0,
+            end_s: f64::from(i) * 700.0 + 90.0,
+            text: sentence(&mut rng, &vocab, &topic),
+            slide: None,
+        });
+        let texts: Vec<LectureText> = slides.into_iter().chain(questions).collect();
         segments_total += segs.len();
-        store.replace_transcript(tenant, course.id, session.id, &segs).await?;
+        texts_total += texts.len();
+        store.replace_transcript(tenant, course.id, session.id, &segs, &texts).await?;
     }
     let load_s = t0.elapsed().as_secs_f64();
     println!(
-        "bench-search on {:?}: {hours} lecture-hours, {segments_total} segments, loaded in {load_s:.1} s",
+        "bench-search on {:?}: {hours} lecture-hours, {segments_total} segments and {texts_total} slide pages and questions, loaded in {load_s:.1} s",
         store.backend
     );
 

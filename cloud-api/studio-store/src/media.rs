@@ -47,7 +47,7 @@ pub struct Artifact {
 
 pub use shared_types::media::SearchHit;
 /// Transcript segments are stored and answered as the wire type (times relative to the recording).
-pub use shared_types::media::{Segment, SlideRef};
+pub use shared_types::media::{HitKind, LectureText, Segment, SlideRef};
 
 fn artifact_from(r: &AnyRow) -> StoreResult<Artifact> {
     let rec: Option<String> = r.try_get("recording_id")?;
@@ -214,40 +214,50 @@ impl Store {
         self.session_rows(sql, tenant, session, artifact_from).await
     }
 
-    /// Replace the session's transcript index.
+    /// Replace the session's searchable text: its transcript, and the slide pages and questions
+    /// found beside it (one transaction, so search never sees half of either).
     pub async fn replace_transcript(
         &self,
         tenant: TenantId,
         course: CourseId,
         session: SessionId,
         segments: &[Segment],
+        texts: &[LectureText],
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         sqlx::query("delete from transcript_segments where session_id = $1")
             .bind(session.to_string())
             .execute(&mut *w.tx)
             .await?;
-        for (chunk_no, chunk) in segments.chunks(100).enumerate() {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| format!("({})", (1..=10).map(|c| format!("${}", r * 10 + c)).collect::<Vec<_>>().join(", ")))
+        let said =
+            segments.iter().map(|s| (HitKind::Speech, s.start_s, s.end_s, &s.text, s.scene_id.as_ref(), &s.slide));
+        let shown = texts.iter().map(|t| (t.kind, t.start_s, t.end_s, &t.text, None, &t.slide));
+        let rows: Vec<_> = said.chain(shown).collect();
+        const COLS: usize = 11;
+        for (chunk_no, chunk) in rows.chunks(100).enumerate() {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    format!("({})", (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect::<Vec<_>>().join(", "))
+                })
                 .collect();
             let sql = format!(
-                "insert into transcript_segments (tenant_id, course_id, session_id, idx, start_s, end_s, text, scene_id, asset_id, page) values {}",
-                rows.join(", ")
+                "insert into transcript_segments (tenant_id, course_id, session_id, idx, start_s, end_s, text, scene_id, asset_id, page, kind) values {}",
+                values.join(", ")
             );
             let mut q = sqlx::query(&sql);
-            for (i, s) in chunk.iter().enumerate() {
+            for (i, (kind, start_s, end_s, text, scene_id, slide)) in chunk.iter().enumerate() {
                 q = q
                     .bind(tenant.to_string())
                     .bind(course.to_string())
                     .bind(session.to_string())
                     .bind((chunk_no * 100 + i) as i64)
-                    .bind(s.start_s)
-                    .bind(s.end_s)
-                    .bind(s.text.clone())
-                    .bind(s.scene_id.clone())
-                    .bind(s.slide.as_ref().map(|sl| sl.asset_id.clone()))
-                    .bind(s.slide.as_ref().and_then(|sl| sl.page).map(|p| p as i64));
+                    .bind(*start_s)
+                    .bind(*end_s)
+                    .bind((*text).clone())
+                    .bind(scene_id.cloned())
+                    .bind(slide.as_ref().map(|sl| sl.asset_id.clone()))
+                    .bind(slide.as_ref().and_then(|sl| sl.page).map(|p| p as i64))
+                    .bind(kind.as_str());
             }
             q.execute(&mut *w.tx).await?;
         }
@@ -256,7 +266,7 @@ impl Store {
 
     pub async fn transcript(&self, tenant: TenantId, session: SessionId) -> StoreResult<Vec<Segment>> {
         let sql = "select start_s, end_s, text, scene_id, asset_id, page from transcript_segments \
-                   where session_id = $1 and tenant_id = $2 order by idx";
+                   where session_id = $1 and tenant_id = $2 and kind = 'speech' order by idx";
         self.session_rows(sql, tenant, session, segment_from).await
     }
 
@@ -288,7 +298,10 @@ impl Store {
             .map(|r| {
                 let session_id = col_uuid(r, "session_id")?;
                 let at_s: f64 = r.try_get("start_s")?;
+                let kind: String = r.try_get("kind")?;
                 Ok(SearchHit {
+                    kind: HitKind::parse(&kind).unwrap_or_default(),
+                    page: r.try_get::<Option<i64>, _>("page")?.map(|p| p as u32),
                     session_id,
                     at_s,
                     end_s: r.try_get("end_s")?,
@@ -331,8 +344,8 @@ const SEARCH_SQLITE: &str = "with top as ( \
         select transcript_fts.rowid as rid, transcript_fts.rank as rank \
         from transcript_fts join transcript_segments s on s.rowid = transcript_fts.rowid \
         where transcript_fts match $1 and s.tenant_id = $2 and s.course_id = $3 \
-        order by transcript_fts.rank, s.session_id, s.start_s limit $4 offset $5) \
-    select s.session_id, s.start_s, s.end_s, s.text, \
+        order by transcript_fts.rank, s.session_id, s.start_s, s.idx limit $4 offset $5) \
+    select s.session_id, s.start_s, s.end_s, s.text, s.kind, s.page, \
         snippet(transcript_fts, 0, '«', '»', '…', 16) as snip, -top.rank as score, \
         l.id as lesson_id, l.title as lesson_title, coalesce(se.started_at, se.scheduled_start) as held_at \
     from transcript_fts \
@@ -341,24 +354,24 @@ const SEARCH_SQLITE: &str = "with top as ( \
     join sessions se on se.id = s.session_id \
     join lessons l on l.id = se.lesson_id \
     where transcript_fts match $1 \
-    order by top.rank, s.session_id, s.start_s";
+    order by top.rank, s.session_id, s.start_s, s.idx";
 
 /// The best `limit` matches of the course first (cover density over the stored tsvector), then
 /// their headlines.
 const SEARCH_POSTGRES: &str = "with q as (select to_tsquery('english', $1) as q), \
     top as ( \
-        select s.session_id, s.start_s, s.end_s, s.text, ts_rank_cd(s.tsv, q.q) as score \
+        select s.session_id, s.idx, s.start_s, s.end_s, s.text, s.kind, s.page, ts_rank_cd(s.tsv, q.q) as score \
         from transcript_segments s, q \
         where s.tsv @@ q.q and s.tenant_id = $2 and s.course_id = $3 \
-        order by score desc, s.session_id, s.start_s limit $4 offset $5) \
-    select top.session_id, top.start_s, top.end_s, top.text, \
+        order by score desc, s.session_id, s.start_s, s.idx limit $4 offset $5) \
+    select top.session_id, top.start_s, top.end_s, top.text, top.kind, top.page, \
         ts_headline('english', top.text, q.q, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
         top.score::float8 as score, l.id as lesson_id, l.title as lesson_title, \
         coalesce(se.started_at, se.scheduled_start) as held_at \
     from top cross join q \
     join sessions se on se.id = top.session_id \
     join lessons l on l.id = se.lesson_id \
-    order by top.score desc, top.session_id, top.start_s";
+    order by top.score desc, top.session_id, top.start_s, top.idx";
 
 /// A resumable upload in progress.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

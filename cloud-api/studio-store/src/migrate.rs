@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (10, "head_from_log", include_str!("../../../migrations/common/0010_head_from_log.sql")),
     (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
     (12, "search", include_str!("../../../migrations/sqlite/0012_search.sql")),
+    (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (10, "head_from_log", include_str!("../../../migrations/common/0010_head_from_log.sql")),
     (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
     (12, "search", include_str!("../../../migrations/postgres/0012_search.sql")),
+    (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

@@ -68,11 +68,13 @@ try {
   await page.keyboard.type(env('SEARCH'), { delay: 40 });
   await page.waitForSelector('.search-hit, .search-empty', { timeout: 15000 });
   result.courseHits = await page.evaluate(() => [...document.querySelectorAll('.search-hit a')].map((a) => ({
-    at: Number(a.dataset.at), href: a.getAttribute('href'), marked: [...a.querySelectorAll('mark')].map((m) => m.textContent) })));
+    at: Number(a.dataset.at), kind: a.dataset.kind, badge: a.querySelector('.hit-kind')?.textContent || null,
+    href: a.getAttribute('href'), marked: [...a.querySelectorAll('mark')].map((m) => m.textContent) })));
   await page.screenshot({ path: `${shots}/course-search.png` });
   result.axeSearch = await axe(page);
   if (result.courseHits.length) {
-    await page.click('.search-hit a');
+    // The first thing said (a slide or a question may rank above it).
+    await page.click('.search-hit a[data-kind="speech"]');
     await until(page, () => document.querySelector('#player')?.readyState >= 1 && document.querySelector('#player').currentTime > 0);
     await until(page, () => !!document.querySelector('#transcript .segment.now'));
     result.afterSearchClick = await page.evaluate(() => document.querySelector('#player').currentTime);
