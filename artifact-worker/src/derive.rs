@@ -1,10 +1,12 @@
 //! Alignment and derivation: pure functions from (transcript, event log, recording start) to
-//! tagged segments, chapters, highlights, WebVTT captions and question→answer links.
+//! tagged segments, chapters (titled by the slide page's heading when it has text), highlights,
+//! WebVTT captions and question→answer links.
 
 use crate::text;
 use crate::transcribe::Segment;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use shared_types::media::PageTexts;
 pub use shared_types::media::{Chapter, Highlight, QaLink};
 use shared_types::{EventEnvelope, SessionEvent};
 use std::collections::BTreeMap;
@@ -97,6 +99,7 @@ pub fn chapters(
     start: DateTime<Utc>,
     duration: f64,
     deck_titles: &BTreeMap<String, String>,
+    pages: &PageTexts,
 ) -> Vec<Chapter> {
     const MIN_GAP: f64 = 8.0;
     let mut bounds: Vec<(f64, String)> = vec![(0.0, "start".into())];
@@ -162,8 +165,21 @@ pub fn chapters(
                 .map(|x| x.text.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let terms = text::key_terms(&spoken, 3);
             let screen = at(&timeline, s + 0.5);
+            // The slide page's own heading (its first line), when it has text.
+            let heading = screen.asset_id.as_ref().and_then(|a| {
+                let key = (a.parse().ok()?, screen.page.unwrap_or(1));
+                pages.get(&key)?.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+            });
+            if let Some(heading) = heading {
+                // The words said most, but for those the heading has.
+                let shown = text::words(&heading);
+                let terms: Vec<String> =
+                    text::key_terms(&spoken, 6).into_iter().filter(|t| !shown.contains(t)).take(3).collect();
+                let title = if terms.is_empty() { heading } else { format!("{heading}: {}", terms.join(", ")) };
+                return Chapter { start_s: *s, end_s: e, title, reason: reason.clone() };
+            }
+            let terms = text::key_terms(&spoken, 3);
             let slide =
                 screen.asset_id.as_ref().and_then(|a| deck_titles.get(a).map(|t| (t, screen.page.unwrap_or(1))));
             let title = match (slide, terms.is_empty()) {

@@ -271,7 +271,10 @@ impl Worker {
         let mut results: Vec<(ArtifactKind, Result<Derived>)> = Vec::new();
         let texts = shared_types::media::lecture_texts(&events, start, duration, &pages);
         results.push((ArtifactKind::Transcript, self.store_transcript(job, session.course_id, &tagged, &texts).await));
-        results.push((ArtifactKind::Chapters, to_json(derive::chapters(&tagged, &events, start, duration, &decks))));
+        results.push((
+            ArtifactKind::Chapters,
+            to_json(derive::chapters(&tagged, &events, start, duration, &decks, &pages)),
+        ));
         results.push((ArtifactKind::Highlights, to_json(derive::highlights(&events, start, duration))));
         results.push((ArtifactKind::QaLinks, to_json(derive::qa_links(&tagged, &events, start))));
         let key = format!("sessions/{}/artifacts/{rid}/captions.vtt", session.id);
