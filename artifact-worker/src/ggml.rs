@@ -372,7 +372,12 @@ pub fn read_tiktoken(text: &str) -> Result<Vec<Vec<u8>>> {
     let mut toks: Vec<(usize, Vec<u8>)> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (b64, rank) = line.split_once(' ').context("bad tiktoken line")?;
-        toks.push((rank.trim().parse()?, base64::engine::general_purpose::STANDARD.decode(b64)?));
+        // The multilingual vocabulary writes its last, empty token as a lone "=".
+        let bytes = match b64.trim_end_matches('=') {
+            "" => Vec::new(),
+            _ => base64::engine::general_purpose::STANDARD.decode(b64)?,
+        };
+        toks.push((rank.trim().parse()?, bytes));
     }
     toks.sort_by_key(|t| t.0);
     Ok(toks.into_iter().map(|t| t.1).collect())

@@ -63,13 +63,15 @@ pub fn terms(pages: &PageTexts, pieces: impl Fn(&str) -> usize, budget: usize) -
 /// sentence primes better than the bare list: mean WER 0.152 against 0.178).
 const LEAD: &str = "In this lecture:";
 
-/// The glossary as whisper's prompt: "In this lecture: kinematics, Newtonian, chlorophyll." (empty
-/// without terms).
-pub fn prompt(terms: &[String]) -> String {
-    if terms.is_empty() {
-        return String::new();
+/// The glossary as whisper's prompt for a class in `language`: "In this lecture: kinematics,
+/// Newtonian, chlorophyll." in English; the terms alone in another language (an English lead
+/// would pull whisper towards English). Empty without terms.
+pub fn prompt(terms: &[String], language: &str) -> String {
+    match (terms.is_empty(), language) {
+        (true, _) => String::new(),
+        (false, "en") => format!("{LEAD} {}.", terms.join(", ")),
+        (false, _) => format!("{}.", terms.join(", ")),
     }
-    format!("{LEAD} {}.", terms.join(", "))
 }
 
 /// Whether a transcribed piece is the glossary said back (whisper repeats its prompt over noise or
@@ -219,8 +221,9 @@ mod tests {
         // Twice on the slides: first. Capitalised only at a line's start: lower case; inside a
         // line: a name. Words the vocabulary holds whole, stop words, short words, numbers: out.
         assert_eq!(t, ["photosynthesis", "thylakoid", "rubisco", "fixes", "membranes", "figures", "Krebs", "ATPase"]);
-        assert_eq!(prompt(&t[..3]), "In this lecture: photosynthesis, thylakoid, rubisco.");
-        assert_eq!(prompt(&[]), "");
+        assert_eq!(prompt(&t[..3], "en"), "In this lecture: photosynthesis, thylakoid, rubisco.");
+        assert_eq!(prompt(&t[..2], "fr"), "photosynthesis, thylakoid.");
+        assert_eq!(prompt(&[], "en"), "");
     }
 
     #[test]

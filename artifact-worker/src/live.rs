@@ -142,7 +142,7 @@ fn transcribe_live(
     let rate = SAMPLE_RATE as f64;
     let step = (PASS_EVERY_S * rate) as usize;
     let mut agreement = Agreement::after(from, &committed);
-    let glossary = crate::glossary::prompt(terms);
+    let glossary = crate::glossary::prompt(terms, transcriber.language());
     let mut heard = 0usize;
     loop {
         let (window, start, mode) = {
@@ -269,9 +269,16 @@ impl Worker {
             })
             .collect();
         let resume_from = logged.iter().map(|h| h.end_s).fold(0.0f64, f64::max);
-        let transcriber = self.transcriber().await?;
         // The decks shown so far: their rare terms prime every pass.
         let state = self.store.state(tenant, up.session_id, None).await?;
+        let transcriber = match self.listener(tenant, &state).await? {
+            Ok(t) => t,
+            Err(why) => {
+                // No captions rather than captions in the wrong language; the transcript job flags it.
+                tracing::warn!(session = %up.session_id, why, "no live captions");
+                return Ok(());
+            }
+        };
         let pages = self.deck_pages(tenant, &state).await;
         let terms = crate::glossary::terms(&pages, |w| transcriber.pieces(w), crate::glossary::BUDGET_TOKENS);
         let shared: Shared = Arc::default();

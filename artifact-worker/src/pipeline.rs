@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 use shared_types::jobs::{ArtifactKind, ArtifactStatus, JobKind};
 use shared_types::media::{HitKind, LectureText, PageTexts};
+use shared_types::speech::SpeechModel;
 use shared_types::RecordingId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,8 +22,9 @@ use tokio::sync::OnceCell;
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub id: String,
-    /// `None`: the dev model from `prepare-model`.
-    pub model: Option<PathBuf>,
+    /// Model files by name (`WHISPER_MODEL` for tiny.en, `WHISPER_MODEL_BASE` for base); a model
+    /// not named is built and cached by `prepare-model` when a school first needs it.
+    pub models: BTreeMap<SpeechModel, PathBuf>,
     pub threads: usize,
     pub lease: Duration,
     pub poll: Duration,
@@ -41,7 +43,7 @@ impl WorkerConfig {
     pub fn local(id: impl Into<String>, model: PathBuf, lease: Duration) -> Self {
         WorkerConfig {
             id: id.into(),
-            model: Some(model),
+            models: BTreeMap::from([(SpeechModel::TinyEn, model)]),
             threads: 1,
             lease,
             poll: Duration::from_millis(100),
@@ -50,11 +52,20 @@ impl WorkerConfig {
         }
     }
 
+    /// The same, with `model` read from `path`.
+    pub fn with_model(mut self, model: SpeechModel, path: PathBuf) -> Self {
+        self.models.insert(model, path);
+        self
+    }
+
     pub fn from_env() -> Self {
         WorkerConfig {
             id: std::env::var("WORKER_ID")
                 .unwrap_or_else(|_| format!("worker-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple())),
-            model: std::env::var("WHISPER_MODEL").ok().filter(|m| !m.is_empty()).map(PathBuf::from),
+            models: [(SpeechModel::TinyEn, "WHISPER_MODEL"), (SpeechModel::Base, "WHISPER_MODEL_BASE")]
+                .into_iter()
+                .filter_map(|(m, var)| Some((m, PathBuf::from(std::env::var(var).ok().filter(|p| !p.is_empty())?))))
+                .collect(),
             threads: env_num("WHISPER_THREADS", 1) as usize,
             lease: Duration::from_secs(env_num("WORKER_LEASE_SECS", 60)),
             poll: Duration::from_millis(env_num("WORKER_POLL_MS", 1000)),
@@ -68,7 +79,8 @@ pub struct Worker {
     pub store: Arc<Store>,
     pub blobs: Arc<BlobStore>,
     pub cfg: WorkerConfig,
-    transcriber: OnceCell<Arc<Transcriber>>,
+    /// Each model, loaded when first needed and then kept.
+    transcribers: BTreeMap<SpeechModel, OnceCell<Transcriber>>,
 }
 
 /// What happened to one claimed job.
@@ -81,7 +93,8 @@ pub enum Ran {
 
 impl Worker {
     pub fn new(store: Arc<Store>, blobs: Arc<BlobStore>, cfg: WorkerConfig) -> Self {
-        Worker { store, blobs, cfg, transcriber: OnceCell::new() }
+        let transcribers = SpeechModel::ALL.iter().map(|m| (*m, OnceCell::new())).collect();
+        Worker { store, blobs, cfg, transcribers }
     }
 
     /// The worker as configured by the environment (the cloud-api variables plus `WHISPER_*`).
@@ -92,26 +105,43 @@ impl Worker {
         Ok(Worker::new(store, blobs, WorkerConfig::from_env()))
     }
 
-    /// Load the model now (a running worker has it loaded before a class starts).
+    /// Load the default model now (a running worker has it loaded before a class starts).
     pub async fn warm_up(&self) -> Result<()> {
-        self.transcriber().await.map(|_| ())
+        self.transcriber(SpeechModel::default()).await.map(|_| ())
     }
 
-    pub(crate) async fn transcriber(&self) -> Result<Arc<Transcriber>> {
-        let cfg = self.cfg.clone();
-        self.transcriber
+    pub(crate) async fn transcriber(&self, model: SpeechModel) -> Result<Transcriber> {
+        let (path, threads) = (self.cfg.models.get(&model).cloned(), self.cfg.threads);
+        self.transcribers[&model]
             .get_or_try_init(|| async move {
                 tokio::task::spawn_blocking(move || {
-                    let path = match cfg.model {
+                    let path = match path {
                         Some(p) => p,
-                        None => model::prepare()?,
+                        None => model::prepare_model(model)?,
                     };
-                    Transcriber::load(&path, cfg.threads).map(Arc::new)
+                    Transcriber::load(&path, threads)
                 })
                 .await?
             })
             .await
             .cloned()
+    }
+
+    /// What a session is transcribed with: the school's model, listening for the class's language
+    /// (the school's default unless the class set its own). `Err(why)`: the model does not speak
+    /// it — the flag recorded instead of a transcript in the wrong language.
+    pub(crate) async fn listener(
+        &self,
+        tenant: shared_types::TenantId,
+        state: &shared_types::SessionState,
+    ) -> Result<std::result::Result<Transcriber, String>> {
+        let settings = self.store.tenant_settings(tenant).await?.unwrap_or_default();
+        let language = state.language.clone().unwrap_or(settings.language);
+        let model = settings.transcription_model;
+        if let Some(why) = shared_types::speech::refusal(model, &language) {
+            return Ok(Err(why));
+        }
+        Ok(Ok(self.transcriber(model).await?.speaking(&language)?))
     }
 
     /// Claim and run one job; `None` when nothing is runnable.
@@ -219,26 +249,34 @@ impl Worker {
             job.payload["recordingId"].as_str().and_then(|s| s.parse().ok()).context("payload has no recordingId")?;
         let rec = self.store.recording(tenant, rid).await?.context("the recording no longer exists")?;
         let bytes = self.blobs.get(&rec.file_key).await.map_err(|e| anyhow!("fetching the recording: {e}"))?;
-        let transcriber = self.transcriber().await?;
         let (ct, runs) = (rec.content_type.clone(), rec.runs.clone());
         // What the live captions transcribed while the class ran stands: only the rest is transcribed now.
         let (all_events, _) = self.store.events_after(tenant, rec.session_id, 0, u64::MAX / 2).await?;
-        let live = crate::live::captioned(&all_events, rid);
+        let state = self.store.state(tenant, rec.session_id, None).await?;
+        let listener = self.listener(tenant, &state).await?;
+        let refused = listener.as_ref().err().cloned();
+        if let Some(why) = &refused {
+            tracing::warn!(recording = %rid, why, "not transcribed");
+        }
+        let live = if refused.is_some() { Vec::new() } else { crate::live::captioned(&all_events, rid) };
         let covered = live.last().map_or(0.0, |s| s.end_s);
         // The slides' text: searchable beside the transcript, and their rare terms prime the recogniser.
-        let state = self.store.state(tenant, rec.session_id, None).await?;
         let pages = self.deck_pages(tenant, &state).await;
-        let terms = crate::glossary::terms(&pages, |w| transcriber.pieces(w), crate::glossary::BUDGET_TOKENS);
+        let terms = match &listener {
+            Ok(t) => crate::glossary::terms(&pages, |w| t.pieces(w), crate::glossary::BUDGET_TOKENS),
+            Err(_) => Vec::new(),
+        };
         if !terms.is_empty() {
             tracing::info!(recording = %rid, ?terms, "transcribing primed with the slides' terms");
         }
         let (mut segments, duration) = tokio::task::spawn_blocking(move || -> Result<_> {
             let (pcm, duration) = decode::to_whisper_runs(bytes, Some(&ct), &runs).context("decoding the recording")?;
             let from = ((covered * crate::transcribe::SAMPLE_RATE as f64) as usize).min(pcm.len());
+            let Ok(transcriber) = listener else { return Ok((Vec::new(), duration)) };
             if pcm.len() - from < crate::transcribe::SAMPLE_RATE as usize / 2 {
                 return Ok((Vec::new(), duration));
             }
-            let glossary = crate::glossary::prompt(&terms);
+            let glossary = crate::glossary::prompt(&terms, transcriber.language());
             let tail: Vec<_> = transcriber
                 .transcribe_primed(&pcm[from..], &glossary, &terms)?
                 .into_iter()
@@ -270,7 +308,13 @@ impl Worker {
         // Each deriver on its own: an error is recorded against its artifact and the rest go on.
         let mut results: Vec<(ArtifactKind, Result<Derived>)> = Vec::new();
         let texts = shared_types::media::lecture_texts(&events, start, duration, &pages);
-        results.push((ArtifactKind::Transcript, self.store_transcript(job, session.course_id, &tagged, &texts).await));
+        // Refused, the slides and questions are still searchable; the transcript carries the flag.
+        let stored = self.store_transcript(job, session.course_id, &tagged, &texts).await;
+        let flagged = |r: Result<Derived>| match &refused {
+            Some(why) => r.and_then(|_| Err(anyhow!("{why}"))),
+            None => r,
+        };
+        results.push((ArtifactKind::Transcript, flagged(stored)));
         results.push((
             ArtifactKind::Chapters,
             to_json(derive::chapters(&tagged, &events, start, duration, &decks, &pages)),
@@ -280,14 +324,11 @@ impl Worker {
         let key = format!("sessions/{}/artifacts/{rid}/captions.vtt", session.id);
         let vtt =
             shared_types::media::webvtt(segments.iter().map(|s| (s.start_s, s.end_s, s.text.as_str()))).into_bytes();
-        results.push((
-            ArtifactKind::Captions,
-            self.blobs
-                .put(&key, vtt, "text/vtt")
-                .await
-                .map(|_| (Some(key), None))
-                .map_err(|e| anyhow!("storing captions: {e}")),
-        ));
+        let captions = match &refused {
+            Some(_) => Ok((None, None)),
+            None => self.blobs.put(&key, vtt, "text/vtt").await.map(|_| (Some(key), None)),
+        };
+        results.push((ArtifactKind::Captions, flagged(captions.map_err(|e| anyhow!("storing captions: {e}")))));
         for (kind, r) in results {
             // Each deriver alone: a failure is recorded and the others go on.
             let (status, data_key, data, error) = match r {

@@ -5,6 +5,7 @@ use crate::levels::Levels;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// Whisper's sample rate.
@@ -82,18 +83,44 @@ fn sentences(s: Segment) -> Vec<Segment> {
     out
 }
 
+/// A loaded model and the language it listens for. Clones share the model.
+#[derive(Clone)]
 pub struct Transcriber {
-    ctx: WhisperContext,
+    ctx: Arc<WhisperContext>,
     threads: i32,
+    language: String,
 }
 
 impl Transcriber {
+    /// Load a model; it listens for English until told otherwise ([`Transcriber::speaking`]).
     pub fn load(model: &Path, threads: usize) -> Result<Self> {
         whisper_rs::install_logging_hooks();
         let path = model.to_str().context("model path is not UTF-8")?;
         let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
             .with_context(|| format!("loading the Whisper model {}", model.display()))?;
-        Ok(Transcriber { ctx, threads: threads.max(1) as i32 })
+        Ok(Transcriber { ctx: Arc::new(ctx), threads: threads.max(1) as i32, language: "en".into() })
+    }
+
+    /// The same model listening for `language` (an ISO 639-1 code). An English-only model is
+    /// refused anything else: it would write any speech as English.
+    pub fn speaking(&self, language: &str) -> Result<Transcriber> {
+        if language != "en" && !self.ctx.is_multilingual() {
+            anyhow::bail!("this model transcribes English only, not `{language}`");
+        }
+        if whisper_rs::get_lang_id(language).is_none() {
+            anyhow::bail!("the recogniser does not know the language `{language}`");
+        }
+        Ok(Transcriber { language: language.to_string(), ..self.clone() })
+    }
+
+    /// The language it listens for.
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    /// Whether the model knows languages other than English.
+    pub fn multilingual(&self) -> bool {
+        self.ctx.is_multilingual()
     }
 
     /// Transcribe 16 kHz mono samples in [-1, 1].
@@ -203,7 +230,7 @@ impl Transcriber {
             params.set_no_context(true);
         }
         params.set_n_threads(self.threads);
-        params.set_language(Some("en"));
+        params.set_language(Some(&self.language));
         params.set_token_timestamps(true);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -213,29 +240,35 @@ impl Transcriber {
         let eot = self.ctx.token_eot();
         let mut out = Vec::new();
         for seg in state.as_iter() {
-            let mut words: Vec<Word> = Vec::new();
+            // Words as bytes first: a BPE piece may hold part of a character (é, ß, ñ are two bytes
+            // that byte-level BPE can split), so text is made of a whole word's bytes.
+            let mut words: Vec<(Vec<u8>, f64, f64)> = Vec::new();
             for t in 0..seg.n_tokens() {
                 let Some(tok) = seg.get_token(t) else { continue };
                 if tok.token_id() >= eot {
                     continue; // timestamps and other special tokens
                 }
                 let data = tok.token_data();
-                let text = tok.to_str_lossy().map(|c| c.into_owned()).unwrap_or_default();
+                let bytes = tok.to_bytes().unwrap_or_default();
                 let (t0, t1) = (data.t0 as f64 / 100.0, data.t1 as f64 / 100.0);
                 // A BPE piece that starts with a space begins a new word; others continue the last.
                 match words.last_mut() {
-                    Some(w) if !text.starts_with(' ') && !text.is_empty() => {
-                        w.text.push_str(&text);
-                        w.end_s = w.end_s.max(t1);
+                    Some(w) if !bytes.is_empty() && bytes[0] != b' ' => {
+                        w.0.extend_from_slice(bytes);
+                        w.2 = w.2.max(t1);
                     }
-                    _ => {
-                        let trimmed = text.trim();
-                        if !trimmed.is_empty() {
-                            words.push(Word { text: trimmed.to_string(), start_s: t0, end_s: t1.max(t0) });
-                        }
-                    }
+                    _ if !bytes.trim_ascii().is_empty() => words.push((bytes.to_vec(), t0, t1.max(t0))),
+                    _ => {}
                 }
             }
+            let words: Vec<Word> = words
+                .into_iter()
+                .map(|(b, start_s, end_s)| Word {
+                    text: String::from_utf8_lossy(b.trim_ascii()).into_owned(),
+                    start_s,
+                    end_s,
+                })
+                .collect();
             let text = seg.to_str_lossy().map(|c| c.trim().to_string()).unwrap_or_default();
             if text.is_empty() {
                 continue;

@@ -93,7 +93,7 @@ fn slide_terms_prime_the_transcript() {
         let deck = AssetId(uuid::Uuid::from_u128(i as u128 + 1));
         let pages: PageTexts = slides.iter().enumerate().map(|(p, t)| ((deck, p as u32 + 1), t.to_string())).collect();
         let terms = glossary::terms(&pages, |w| transcriber.pieces(w), glossary::BUDGET_TOKENS);
-        let prompt = glossary::prompt(&terms);
+        let prompt = glossary::prompt(&terms, "en");
         assert!(terms.len() >= 4, "lecture {i}: the slides' rare words are terms: {terms:?}");
         let plain = join(transcriber.transcribe(&pcm).unwrap());
         let primed = join(transcriber.transcribe_primed(&pcm, &prompt, &terms).unwrap());

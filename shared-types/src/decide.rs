@@ -29,6 +29,10 @@ pub enum SessionCommand {
         room: Option<String>,
     },
     End,
+    /// The language the class is taught in (what it is transcribed in).
+    SetLanguage {
+        language: String,
+    },
     /// The caller joins with their own role in the session.
     Join,
     Leave,
@@ -224,6 +228,7 @@ impl SessionCommand {
             C::Schedule { .. } => ScheduleSession,
             C::Start { .. } => StartSession,
             C::End => EndSession,
+            C::SetLanguage { .. } => SetLanguage,
             C::Join => JoinSession,
             C::Leave => LeaveSession,
             C::RaiseHand | C::LowerHand { user_id: None } => RaiseHand,
@@ -260,6 +265,7 @@ impl SessionCommand {
         let system = || Rejection::Forbidden(format!("{ty} is recorded by the server, not sent by clients"));
         Ok(match event {
             E::HandRaised {} => C::RaiseHand,
+            E::SessionLanguageSet { language } => C::SetLanguage { language },
             E::HandLowered { user_id } => C::LowerHand { user_id },
             E::SceneCreated { scene_id, name, layout, metadata } => C::CreateScene { scene_id, name, layout, metadata },
             E::SceneUpdated { scene_id, name, layout, assets } => C::UpdateScene { scene_id, name, layout, assets },
@@ -305,6 +311,7 @@ impl SessionCommand {
             C::Schedule { scheduled_start, scheduled_end } => E::SessionScheduled { scheduled_start, scheduled_end },
             C::Start { room } => E::SessionStarted { room },
             C::End => E::SessionEnded {},
+            C::SetLanguage { language } => E::SessionLanguageSet { language },
             C::Join => {
                 let (user_id, role) = actor.user.zip(actor.role).ok_or(Rejection::NotParticipant)?;
                 E::ParticipantJoined { user_id, role }
@@ -398,6 +405,7 @@ fn describe(action: Action) -> &'static str {
         ScheduleSession => "schedule sessions",
         StartSession => "start the class",
         EndSession => "end the class",
+        SetLanguage => "set the class's language",
         JoinSession => "join",
         LeaveSession => "leave",
         Present => "present",

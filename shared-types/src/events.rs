@@ -55,6 +55,9 @@ session_events! {
     SessionScheduled = "session.scheduled" { scheduled_start: DateTime<Utc>, scheduled_end: DateTime<Utc> },
     SessionStarted = "session.started" { #[serde(default)] room: Option<String> },
     SessionEnded = "session.ended" {},
+    /// The language the class is taught in (an ISO 639-1 code the recogniser knows): what its
+    /// transcript and captions are made in. Unset, the school's default.
+    SessionLanguageSet = "session.language_set" { language: String },
     ParticipantJoined = "participant.joined" { user_id: UserId, role: Role },
     ParticipantLeft = "participant.left" { user_id: UserId },
     HandRaised = "hand.raised" {},

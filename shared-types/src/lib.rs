@@ -17,6 +17,7 @@ pub mod policy;
 pub mod reducer;
 pub mod requests;
 pub mod roles;
+pub mod speech;
 pub mod state;
 pub mod studio;
 

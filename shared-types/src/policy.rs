@@ -29,6 +29,7 @@ actions!(
     ViewSession,
     StartSession,
     EndSession,
+    SetLanguage,
     JoinSession,
     LeaveSession,
     ReadEvents,
@@ -45,6 +46,7 @@ actions!(
     ViewReplay,
     ManageJobs,
     ManageStreams,
+    ManageSettings,
 );
 
 /// Whether `role` presents (scenes, slides, whiteboard, polls, publishing media): the policy's
@@ -71,6 +73,7 @@ pub const fn roles_for(action: Action) -> &'static [Role] {
         ViewSession => &[Admin, Teacher, Assistant, Student],
         StartSession => &[Teacher],
         EndSession => &[Teacher, Admin],
+        SetLanguage => &[Teacher, Admin],
         JoinSession => &[Teacher, Assistant, Student],
         LeaveSession => &[Teacher, Assistant, Student],
         ReadEvents => &[Admin, Teacher, Assistant, Student],
@@ -87,6 +90,7 @@ pub const fn roles_for(action: Action) -> &'static [Role] {
         ViewReplay => &[Admin, Teacher, Assistant, Student],
         ManageJobs => &[Admin],
         ManageStreams => &[Teacher],
+        ManageSettings => &[Admin],
     }
 }
 

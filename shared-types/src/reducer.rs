@@ -145,6 +145,16 @@ pub fn validate(s: &SessionState, e: &EventEnvelope) -> Result<(), Rejection> {
             SessionStatus::Ended => return Err(Rejection::Ended),
         },
         SessionEnded {} => live(s)?,
+        SessionLanguageSet { language } => {
+            if s.status == SessionStatus::New {
+                return Err(Rejection::Unknown("session"));
+            }
+            if crate::speech::language_name(language).is_none() {
+                return Err(invalid(format!(
+                    "language `{language}` is not one the recogniser knows (ISO 639-1, e.g. en, fr, de)"
+                )));
+            }
+        }
         ParticipantJoined { .. } => live(s)?,
         ParticipantLeft { user_id } => {
             live(s)?;
@@ -445,6 +455,7 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
             s.started_at = Some(at);
             s.room = room.clone();
         }
+        SessionLanguageSet { language } => s.language = Some(language.clone()),
         SessionEnded {} => {
             s.status = SessionStatus::Ended;
             s.ended_at = Some(at);

@@ -51,6 +51,14 @@ pub struct Mark {
     pub label: String,
 }
 
+/// `POST /api/sessions/{id}/language`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetLanguage {
+    /// An ISO 639-1 code the recogniser knows (`en`, `fr`, `de`, …).
+    pub language: String,
+}
+
 /// `POST /api/studio/scenes`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

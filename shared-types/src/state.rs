@@ -152,6 +152,9 @@ pub struct SessionState {
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub room: Option<String>,
+    /// The class's language when it set one (`session.language_set`); else the school's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     pub participants: BTreeMap<UserId, Participant>,
     pub scenes: BTreeMap<SceneId, Scene>,
     pub active_scene: Option<SceneId>,

@@ -137,6 +137,16 @@ fn journals_carry_only_what_a_participant_may_ask() {
 }
 
 #[test]
+fn the_teacher_sets_the_class_language_and_only_a_known_one() {
+    let (mut s, teacher, _, student) = live_class();
+    let set = |l: &str| SessionCommand::SetLanguage { language: l.into() };
+    run(&mut s, &teacher, set("fr")).expect("the teacher sets French");
+    assert_eq!(s.language.as_deref(), Some("fr"));
+    assert!(matches!(decide(&s, &teacher, set("klingon")), Err(Rejection::Invalid(m)) if m.contains("klingon")));
+    assert!(matches!(decide(&s, &student, set("de")), Err(Rejection::Forbidden(_))));
+}
+
+#[test]
 fn live_captions_come_from_the_system_and_only_the_newest_are_kept() {
     let (mut s, teacher, _, student) = live_class();
     let caption = |i: u32| SessionCommand::AddCaption {
@@ -187,6 +197,7 @@ fn sample_payload(ty: &str) -> serde_json::Value {
         "poll.voted" => json!({"pollId": id, "option": 0}),
         "poll.closed" => json!({"pollId": id}),
         "highlight.marked" => json!({"label": "x"}),
+        "session.language_set" => json!({"language": "fr"}),
         "recording.added" => json!({"recordingId": id}),
         "artifact.ready" => json!({"artifactType": "transcript"}),
         "stream.failed" => json!({"reason": "egress gone"}),

@@ -223,6 +223,10 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body), None).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(body), None).await
+    }
+
     /// POST a raw body with extra headers (a fresh client: the server may close a connection whose
     /// body it refused unread).
     pub async fn post_body(

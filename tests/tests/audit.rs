@@ -45,6 +45,10 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             (a.status, "none")
         }
         ("post", "/api/admin/tenants") => (app.post(path, root, json!({"name": "Audited"})).await.status, "root"),
+        ("put", "/api/admin/tenants/{id}/settings") => {
+            let body = json!({"transcriptionModel": "base", "language": "es"});
+            (app.put(&path.replace("{id}", &s.tenant.to_string()), admin, body).await.status, "admin")
+        }
         ("post", "/api/admin/users") => {
             let body = json!({"email": "new-audited@x.test", "password": PASSWORD});
             (app.post(path, admin, body).await.status, "admin")

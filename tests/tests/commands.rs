@@ -14,6 +14,7 @@ fn issued_by(c: &SessionCommand) -> &'static str {
         C::Schedule { .. } => "POST /api/sessions",
         C::Start { .. } => "POST /api/sessions/start",
         C::End => "POST /api/sessions/end",
+        C::SetLanguage { .. } => "POST /api/sessions/{id}/language",
         C::Join => "POST /api/sessions/join",
         C::Leave => "POST /api/sessions/leave",
         C::RaiseHand | C::LowerHand { user_id: None } => "POST /api/sessions/{id}/hand",
@@ -60,6 +61,7 @@ async fn every_route_issues_its_command(db: Db) {
     let ok = |a: &Answer| assert!(a.status.is_success(), "{:?}", a.body);
     ok(&app.post("/api/sessions/start", &t, json!({"sessionId": sid})).await);
     ok(&app.post("/api/sessions/join", &st, json!({"sessionId": sid})).await);
+    ok(&app.post(&format!("/api/sessions/{sid}/language"), &t, json!({"language": "de"})).await);
     ok(&app.post(&format!("/api/sessions/{sid}/hand"), &st, json!({"raised": true})).await);
     ok(&app.post(&format!("/api/sessions/{sid}/hand/lower"), &t, json!({"userId": s.student.id})).await);
     ok(&app.post(&format!("/api/sessions/{sid}/hand"), &st, json!({"raised": false})).await);
@@ -119,6 +121,7 @@ async fn every_route_issues_its_command(db: Db) {
         "session.scheduled",
         "session.started",
         "participant.joined",
+        "session.language_set",
         "hand.raised",
         "hand.lowered",
         "scene.created",

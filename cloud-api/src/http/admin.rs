@@ -12,6 +12,7 @@ use axum::Json;
 use shared_types::dto::{AdminUserDto, CreateTenant, CreateUser, GrantDto, GrantRole, TenantDto, UserDto, UserPage};
 use shared_types::policy::{Action, Target};
 use shared_types::requests::UsersQuery;
+use shared_types::speech::TenantSettings;
 use shared_types::{CourseId, RoleGrant, Scope, SessionId};
 
 pub async fn create_tenant(
@@ -28,6 +29,39 @@ pub async fn create_tenant(
     let tenant = app.store.create_tenant(name).await?;
     audit.tenant(tenant.id).target(format!("tenant:{}", tenant.id));
     Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// A school's transcription settings (its admins; a platform admin for any school).
+pub async fn tenant_settings(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<shared_types::TenantId>,
+) -> ApiResult<Json<TenantSettings>> {
+    let tenant = tenant_for(&app, &caller, Some(id)).await?;
+    ensure(&caller, Action::ManageSettings, &Target::tenant(tenant))?;
+    Ok(Json(app.store.tenant_settings(tenant).await?.ok_or_else(|| ApiError::not_found("tenant"))?))
+}
+
+/// Choose the school's recogniser and its classes' default language (one the recogniser
+/// transcribes: English with tiny.en).
+pub async fn set_tenant_settings(
+    State(app): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    ApiPath(id): ApiPath<shared_types::TenantId>,
+    ApiJson(mut req): ApiJson<TenantSettings>,
+) -> ApiResult<Json<TenantSettings>> {
+    let tenant = tenant_for(&app, &caller, Some(id)).await?;
+    ensure(&caller, Action::ManageSettings, &Target::tenant(tenant))?;
+    req.language = req.language.trim().to_lowercase();
+    if let Some(problem) = req.problem() {
+        return Err(ApiError::validation("language", problem));
+    }
+    audit.tenant(tenant).target(format!("tenant:{tenant}"));
+    if !app.store.set_tenant_settings(tenant, &req).await? {
+        return Err(ApiError::not_found("tenant"));
+    }
+    Ok(Json(req))
 }
 
 /// The tenant an admin request is about: the caller's own unless a platform admin names another.

@@ -247,6 +247,20 @@ pub async fn lower_hand(
     Ok(Json(EventAnswer { event }))
 }
 
+/// The class's language: what its transcript and captions are made in (teacher or admin).
+pub async fn set_language(
+    State(app): State<AppState>,
+    caller: Caller,
+    Extension(IdemKey(key)): Extension<IdemKey>,
+    ApiPath(id): ApiPath<SessionId>,
+    ApiJson(req): ApiJson<shared_types::requests::SetLanguage>,
+) -> ApiResult<Json<EventAnswer>> {
+    let target = authorize(&app, &caller, id, Action::SetLanguage).await?;
+    let language = req.language.trim().to_lowercase();
+    let event = submit(&app, &caller, &target, &key, SessionCommand::SetLanguage { language }).await?;
+    Ok(Json(EventAnswer { event }))
+}
+
 pub async fn highlight(
     State(app): State<AppState>,
     caller: Caller,

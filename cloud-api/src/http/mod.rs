@@ -50,6 +50,13 @@ pub fn api() -> ApiRouter {
         .audited("auth.handoff_redeem")
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
         .audited("tenant.create")
+        .get("/api/admin/tenants/{id}/settings", "A school's transcription settings", admin::tenant_settings)
+        .put(
+            "/api/admin/tenants/{id}/settings",
+            "Set the school's recogniser model and default class language",
+            admin::set_tenant_settings,
+        )
+        .audited("tenant.settings")
         .post("/api/admin/users", "Create a user", admin::create_user)
         .audited("user.create")
         .get("/api/admin/users", "Users of the tenant (?q= email or name, ?cursor=)", admin::list_users)
@@ -124,6 +131,7 @@ pub fn api() -> ApiRouter {
         .post("/api/sessions/{id}/hand", "Raise or lower one's hand", classroom::hand)
         .post("/api/sessions/{id}/hand/lower", "Lower a participant's hand (moderators)", classroom::lower_hand)
         .post("/api/sessions/{id}/highlights", "Mark a highlight", classroom::highlight)
+        .post("/api/sessions/{id}/language", "Set the language the class is taught in", classroom::set_language)
         .post_upload(
             "/api/sessions/{id}/recordings",
             "Upload a class recording (raw body or multipart)",

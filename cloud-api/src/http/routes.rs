@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::http::openapi::{openapi_path, Documented, OpDoc};
 use axum::handler::Handler;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -118,6 +118,7 @@ impl ApiRouter {
     verb!(get, "get");
     verb!(post, "post");
     verb!(patch, "patch");
+    verb!(put, "put");
     verb!(delete, "delete");
 
     /// The OpenAPI 3.1 document for every recorded route, with the schemas of every wire type.

@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
     (12, "search", include_str!("../../../migrations/sqlite/0012_search.sql")),
     (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
+    (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -32,6 +33,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (11, "recording_runs", include_str!("../../../migrations/common/0011_recording_runs.sql")),
     (12, "search", include_str!("../../../migrations/postgres/0012_search.sql")),
     (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
+    (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

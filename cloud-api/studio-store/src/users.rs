@@ -2,6 +2,7 @@
 
 use super::*;
 use shared_types::dto::{TenantDto, UserDto};
+use shared_types::speech::{SpeechModel, TenantSettings};
 use shared_types::{Role, RoleGrant, Scope, TenantId, UserId};
 
 #[derive(Clone, Debug)]
@@ -74,6 +75,38 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .is_some())
+    }
+
+    /// A school's transcription settings; `None` for a tenant that does not exist.
+    pub async fn tenant_settings(&self, id: TenantId) -> StoreResult<Option<TenantSettings>> {
+        let row = sqlx::query("select transcription_model, speech_language from tenants where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let model: String = r.try_get("transcription_model")?;
+            Ok(TenantSettings {
+                transcription_model: SpeechModel::parse(&model)
+                    .ok_or_else(|| StoreError::Corrupt(format!("transcription model {model}")))?,
+                language: r.try_get("speech_language")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Keep a school's transcription settings (checked by the caller); `false` when no such tenant.
+    pub async fn set_tenant_settings(&self, id: TenantId, settings: &TenantSettings) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let done = sqlx::query("update tenants set transcription_model = $1, speech_language = $2 where id = $3")
+            .bind(settings.transcription_model.as_str())
+            .bind(&settings.language)
+            .bind(id.to_string())
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected()
+            > 0;
+        w.commit().await?;
+        Ok(done)
     }
 
     pub async fn count_users(&self) -> StoreResult<i64> {
