@@ -34,5 +34,6 @@ echo "== pipeline"
 "$bin/bench-pipeline"
 echo "== live captions: a 2-minute lecture fed at the pace it was spoken, then End class -> artifacts"
 "$bin/bench-captions" 120
+"$bin/bench-models"
 echo "== egress: start to first RTMP byte, CPU of an audio-only stream (redis, livekit-server, egress)"
 cargo run --release -q -p studio-tests --bin bench-egress

@@ -10,5 +10,6 @@ pub mod levels;
 pub mod live;
 pub mod model;
 pub mod pipeline;
+pub mod samples;
 pub mod text;
 pub mod transcribe;

@@ -55,6 +55,31 @@ pub(crate) fn after_seam(seam: &mut Agreement, segments: Vec<Segment>) -> Vec<Se
     kept
 }
 
+/// How many sentences back a word-for-word repeat counts as whisper's loop.
+const LOOP_WINDOW: usize = 3;
+
+/// Whisper's repetition loop: stuck on its own output (mostly where speech stops), it writes the
+/// same sentence or two again and again. A segment of three words or more that says word for word
+/// what one of the last [`LOOP_WINDOW`] kept ones said is dropped; `recent` carries those across
+/// calls (one transcription's pieces).
+pub(crate) fn without_loops(segments: Vec<Segment>, recent: &mut Vec<Vec<String>>) -> Vec<Segment> {
+    segments
+        .into_iter()
+        .filter(|s| {
+            let words = crate::text::words(&s.text);
+            if words.len() >= 3 && recent.contains(&words) {
+                tracing::debug!(text = %s.text, "dropped a repeat (whisper's loop)");
+                return false;
+            }
+            recent.push(words);
+            if recent.len() > LOOP_WINDOW {
+                recent.remove(0);
+            }
+            true
+        })
+        .collect()
+}
+
 /// A segment cut into its sentences, timed by their words (primed, whisper may give a whole
 /// piece as one segment: a transcript line, a caption and a search hit are a sentence). Unchanged
 /// when its words do not spell its text.
@@ -138,6 +163,7 @@ impl Transcriber {
         }
         let rate = SAMPLE_RATE as usize;
         let mut out: Vec<Segment> = Vec::new();
+        let mut said_last = Vec::new();
         let mut at = 0usize;
         while at < pcm.len() {
             let mut end = (at + (PIECE_S * rate as f64) as usize).min(pcm.len());
@@ -162,7 +188,8 @@ impl Transcriber {
                 let heard = after_seam(&mut Agreement::after(offset, &before), heard);
                 let span = piece.len() as f64 / rate as f64;
                 let heard = heard.into_iter().map(|s| Segment { end_s: s.end_s.min(span), ..s });
-                out.extend(heard.flat_map(sentences).map(|s| self.spell(s, terms)).map(|s| {
+                let heard = without_loops(heard.flat_map(sentences).collect(), &mut said_last);
+                out.extend(heard.into_iter().map(|s| self.spell(s, terms)).map(|s| {
                     Segment {
                         start_s: s.start_s + offset,
                         end_s: s.end_s + offset,
@@ -280,6 +307,46 @@ impl Transcriber {
                 words,
             });
         }
-        Ok(out)
+        Ok(without_loops(out, &mut Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(text: &str) -> Segment {
+        Segment { start_s: 0.0, end_s: 1.0, text: text.into(), words: Vec::new() }
+    }
+
+    #[test]
+    fn whispers_loop_is_cut_and_real_speech_kept() {
+        let texts = |s: Vec<Segment>| s.into_iter().map(|s| s.text).collect::<Vec<_>>();
+        let looped = [
+            "Sound cannot travel through space.",
+            "That is why astronauts use radios.",
+            "Sound cannot travel through space.",
+            "That is why astronauts use radios.",
+            "sound cannot travel through space",
+        ];
+        let mut recent = Vec::new();
+        assert_eq!(
+            texts(without_loops(looped.iter().map(|t| seg(t)).collect(), &mut recent)),
+            ["Sound cannot travel through space.", "That is why astronauts use radios."]
+        );
+        // Carried across pieces: the next piece starting with the loop is cut too.
+        assert!(without_loops(vec![seg("That is why astronauts use radios.")], &mut recent).is_empty());
+        // Short answers may repeat ("Yes. Yes."), and a sentence said again later is kept.
+        let mut fresh = Vec::new();
+        let said = [
+            "Yes.",
+            "Yes.",
+            "Velocity is a vector.",
+            "Speed is not.",
+            "It has no direction.",
+            "Mass is a scalar.",
+            "Velocity is a vector.",
+        ];
+        assert_eq!(texts(without_loops(said.iter().map(|t| seg(t)).collect(), &mut fresh)).len(), said.len());
     }
 }

@@ -8,45 +8,15 @@
 mod common;
 
 use artifact_worker::pipeline::Ran;
+use artifact_worker::samples::{foreign, speak_wav};
 use artifact_worker::{decode, model, text, transcribe::Transcriber};
 use serde_json::json;
 use shared_types::speech::SpeechModel;
-use std::process::Command;
 use studio_tests::*;
-
-/// A short physics lecture in Spanish, with the accents and ñ a byte-level vocabulary splits.
-pub const SPANISH: &str = "Buenos días a todos. Hoy estudiamos el movimiento. \
-    La velocidad es el cambio de la posición con el tiempo. \
-    Un coche que recorre sesenta metros en tres segundos va a veinte metros por segundo. \
-    La aceleración es el cambio de la velocidad. \
-    Una pelota que cae aumenta su velocidad unos diez metros por segundo cada segundo. \
-    Mañana veremos la fuerza y la masa.";
-
-/// `text` spoken by espeak-ng in `voice`, as 16 kHz mono WAV.
-fn speak(dir: &std::path::Path, voice: &str, text: &str) -> Vec<u8> {
-    let (raw, out) = (dir.join(format!("{voice}.wav")), dir.join(format!("{voice}-16k.wav")));
-    assert!(Command::new("espeak-ng")
-        .args(["-v", voice, "-s", "140", "-w"])
-        .arg(&raw)
-        .arg(text)
-        .status()
-        .unwrap()
-        .success());
-    assert!(Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "16000", "-c", "1", "-b", "16"])
-        .arg(&out)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::read(out).unwrap()
-}
 
 #[test]
 fn base_transcribes_spanish_and_tiny_en_refuses_it() {
-    let dir = cloud_api::spawned::Scratch::new("spanish");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (pcm, duration) = decode::to_whisper(speak(&dir, "es", SPANISH), Some("audio/wav")).unwrap();
+    let (pcm, duration) = decode::to_whisper(speak_wav("es", 140, foreign("es")).unwrap(), Some("audio/wav")).unwrap();
 
     let tiny = Transcriber::load(&model::prepare().unwrap(), 1).unwrap();
     assert!(!tiny.multilingual());
@@ -56,12 +26,12 @@ fn base_transcribes_spanish_and_tiny_en_refuses_it() {
     let base = Transcriber::load(&model::prepare_model(SpeechModel::Base).unwrap(), 1).unwrap();
     assert!(base.multilingual());
     assert!(base.speaking("xx").is_err(), "a language whisper does not know");
-    let french = base.speaking("es").unwrap();
+    let spanish = base.speaking("es").unwrap();
     let t0 = std::time::Instant::now();
-    let segments = french.transcribe(&pcm).unwrap();
+    let segments = spanish.transcribe(&pcm).unwrap();
     let rtf = t0.elapsed().as_secs_f64() / duration;
     let hyp = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-    let wer = text::wer(SPANISH, &hyp);
+    let wer = text::wer(foreign("es"), &hyp);
     println!("base, Spanish: WER {wer:.3}, RTF {rtf:.2} over {duration:.1} s: {hyp}");
     assert!(wer <= 0.35, "WER {wer:.3}: {hyp}");
     // Accented letters arrive whole, in the words and their timings alike.
@@ -93,10 +63,15 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert_eq!(state.body["state"]["language"], "es");
     assert_eq!(app.post("/api/sessions/end", &s.teacher.token, json!({"sessionId": s.session})).await.status, 200);
 
-    let dir = cloud_api::spawned::Scratch::new("spanish-class");
-    std::fs::create_dir_all(&dir).unwrap();
-    let up =
-        common::upload_recording(&app, &s.teacher.token, &s.session, speak(&dir, "es", SPANISH), None, "es-1").await;
+    let up = common::upload_recording(
+        &app,
+        &s.teacher.token,
+        &s.session,
+        speak_wav("es", 140, foreign("es")).unwrap(),
+        None,
+        "es-1",
+    )
+    .await;
     assert_eq!(up.status, 201, "{:?}", up.body);
 
     // tiny.en: no transcript in the wrong language; the transcript artifact says why.
@@ -112,6 +87,7 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert_eq!(flagged["status"], "failed", "{flagged:?}");
     let why = flagged["error"].as_str().unwrap();
     assert!(why.contains("Spanish") && why.contains("English only") && why.contains("base"), "{why}");
+    assert!(shared_types::speech::is_refusal(why), "the replay page shows it as it is: {why}");
     assert!(r.body["transcript"]["segments"].as_array().is_none_or(|s| s.is_empty()), "{:?}", r.body["transcript"]);
 
     // A school default tiny.en cannot speak is refused; base is kept.
@@ -123,8 +99,8 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(app.get(&settings, &s.admin.token).await.body["transcriptionModel"], "base");
     let other = app.school("Other school").await;
-    let foreign = app.get(&settings, &other.admin.token).await;
-    assert_eq!(foreign.status, 404, "another school's settings: {:?}", foreign.body);
+    let elsewhere = app.get(&settings, &other.admin.token).await;
+    assert_eq!(elsewhere.status, 404, "another school's settings: {:?}", elsewhere.body);
 
     // Processed again on base: the class's own language (Spanish) wins over the school's (English).
     let again = app
@@ -136,7 +112,7 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert_eq!(artifact(&r, "transcript")["status"], "ready", "{:?}", r.body["artifacts"]);
     let hyp: Vec<&str> =
         r.body["transcript"]["segments"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
-    let wer = text::wer(SPANISH, &hyp.join(" "));
+    let wer = text::wer(foreign("es"), &hyp.join(" "));
     println!("pipeline on base, Spanish: WER {wer:.3}: {}", hyp.join(" "));
     assert!(wer <= 0.35, "WER {wer:.3}: {hyp:?}");
 }

@@ -192,17 +192,26 @@ impl TenantSettings {
     }
 }
 
+/// How a [`refusal`] begins (the replay page shows a refusal as it is, other errors not).
+const REFUSED: &str = "No transcript: this class is in ";
+
 /// Why a class in `language` gets no transcript from `model`, if it does not: the flag the
-/// worker records instead of transcribing one language as another.
+/// worker records instead of transcribing one language as another. Written for the people who
+/// read it on the replay page.
 pub fn refusal(model: SpeechModel, language: &str) -> Option<String> {
     if model.speaks(language) {
         return None;
     }
     let name = language_name(language).unwrap_or(language);
     Some(format!(
-        "this class is in {name} ({language}) and the school's recogniser, {model}, transcribes English only: \
-         choose the multilingual model (base) in the school's settings, then process the recording again"
+        "{REFUSED}{name} ({language}), and the school's recogniser ({model}) transcribes English only. \
+         The school's admin can choose the multilingual model (base) and process the recording again."
     ))
+}
+
+/// Whether an artifact's error is a [`refusal`].
+pub fn is_refusal(error: &str) -> bool {
+    error.starts_with(REFUSED)
 }
 
 #[cfg(test)]
@@ -219,7 +228,8 @@ mod tests {
         assert_eq!(SpeechModel::parse("base"), Some(SpeechModel::Base));
         assert_eq!(SpeechModel::parse("large"), None);
         assert_eq!(serde_json::to_value(SpeechModel::TinyEn).unwrap(), serde_json::json!("tiny.en"));
-        assert!(refusal(SpeechModel::TinyEn, "de").unwrap().contains("German"));
+        let why = refusal(SpeechModel::TinyEn, "de").unwrap();
+        assert!(why.contains("German") && is_refusal(&why) && !is_refusal("decoding the recording failed"));
         assert_eq!(refusal(SpeechModel::Base, "de"), None);
         let bad = TenantSettings { language: "klingon".into(), ..Default::default() };
         assert!(bad.problem().is_some());

@@ -164,6 +164,13 @@ pub fn replay(props: &ReplayProps) -> Html {
         l.0.state_at(when)
     });
     let failed = r.artifacts.iter().any(|a| a.status == shared_types::jobs::ArtifactStatus::Failed);
+    // A class in a language the school's recogniser does not transcribe: said as it is.
+    let refused = r
+        .artifacts
+        .iter()
+        .filter_map(|a| a.error.as_deref())
+        .find(|e| shared_types::speech::is_refusal(e))
+        .map(str::to_string);
     // A recording is there but the pipeline has not finished with it yet.
     let processing = !r.recordings.is_empty() && r.transcript.is_none() && !failed;
 
@@ -266,7 +273,11 @@ pub fn replay(props: &ReplayProps) -> Html {
                     <section class="pane transcript" aria-labelledby="tr-title">
                         <h2 id="tr-title">{ "Transcript" }</h2>
                         if segments.is_empty() {
+                            if let Some(why) = &refused {
+                                <p class="muted" id="transcript-refused">{ why.clone() }</p>
+                            } else {
                             <p class="muted">{ if processing { "The transcript is being made; it appears here when ready." } else if failed { "The transcript could not be made; your school's admin can retry it." } else { "No transcript for this class." } }</p>
+                            }
                         } else {
                             <label class="sr-only" for="search">{ "Search the transcript" }</label>
                             <input id="search" type="search" placeholder="Search the transcript" oninput={on_search} />

@@ -305,7 +305,13 @@ fn session_view(props: &OpenProps) -> Html {
     };
     let set_tab = |t: Tab| {
         let tab = tab.clone();
-        Callback::from(move |_| tab.set(t))
+        Callback::from(move |_| {
+            tab.set(t);
+            // The other tab opens at its top (its first controls would be under the header).
+            if let Some(w) = web_sys::window() {
+                w.scroll_to_with_x_and_y(0.0, 0.0);
+            }
+        })
     };
     let back = run("close_session", o.error.clone());
     let status = match o.state.status {
@@ -339,6 +345,7 @@ fn session_view(props: &OpenProps) -> Html {
                 </div>
                 <aside class="side-col">
                     if *tab == Tab::Prepare {
+                        <ClassSettings open={o.clone()} />
                         <Scenes open={o.clone()} />
                         <Decks open={o.clone()} />
                     } else {
@@ -721,6 +728,41 @@ fn scenes(props: &OpenProps) -> Html {
                 </select>
                 <button id="add-scene" type="submit">{ "Add scene" }</button>
             </form>
+        </section>
+    }
+}
+
+/// What the class is: the language it is taught in (what its transcript and captions are made in).
+/// Set offline like the rest: a journal entry.
+#[function_component(ClassSettings)]
+fn class_settings(props: &OpenProps) -> Html {
+    let o = &props.open;
+    let current = o.state.language.clone();
+    let change = {
+        let (error, current) = (o.error.clone(), current.clone());
+        Callback::from(move |e: Event| {
+            let Some(select) = e.target_dyn_into::<HtmlSelectElement>() else { return };
+            let language = select.value();
+            if !language.is_empty() && Some(&language) != current.as_ref() {
+                act(SessionEvent::SessionLanguageSet { language }, error.clone());
+            }
+        })
+    };
+    let mut languages: Vec<(&str, &str)> = shared_types::speech::LANGUAGES.to_vec();
+    languages.sort_by_key(|(_, name)| *name);
+    html! {
+        <section class="card pane" aria-labelledby="class-settings-title">
+            <h2 id="class-settings-title">{ "Class settings" }</h2>
+            <div class="stack">
+                <label for="class-language">{ "Language of the class" }</label>
+                <select id="class-language" onchange={change} data-language={current.clone().unwrap_or_default()}>
+                    if current.is_none() { <option value="" selected=true>{ "The school's default" }</option> }
+                    { for languages.iter().map(|(code, name)| html! {
+                        <option value={*code} selected={current.as_deref() == Some(*code)}>{ *name }</option>
+                    }) }
+                </select>
+                <p class="muted">{ "The transcript and live captions are made in this language." }</p>
+            </div>
         </section>
     }
 }

@@ -471,6 +471,12 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         (attr(&c, "#slide", "data-page").await.as_deref() == Some("1")).then_some(())
     })
     .await;
+    // The class is taught in Spanish: what its transcript and captions will be made in.
+    c.find(Locator::Css("#class-language")).await.unwrap().select_by_value("es").await.expect("choose Spanish");
+    seen(&c, "the class's language", 10, || async {
+        (attr(&c, "#class-language", "data-language").await.as_deref() == Some("es")).then_some(())
+    })
+    .await;
     draw(&c, -200, -80, 240, 90).await;
     draw(&c, -150, 60, 200, -40).await;
     seen(&c, "the drawing", 10, || async { (strokes_on_screen(&c).await > 0).then_some(()) }).await;
@@ -488,6 +494,9 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     let events = api.events(&teacher, &session).await;
     assert_eq!(count(&events, "scene.created"), 1);
     assert_eq!(count(&events, "slide.deck_added"), 1);
+    let language: Vec<&Value> = events.iter().filter(|e| e["type"] == "session.language_set").collect();
+    assert_eq!(language.len(), 1, "the language, set offline, arrives once");
+    assert_eq!(language[0]["payload"]["language"], "es");
     let deck = events.iter().find(|e| e["type"] == "slide.deck_added").unwrap();
     assert_eq!(deck["payload"]["pageCount"], 3, "the server counts the pages the studio rendered");
     let prepared = stroke_ids(&events);
@@ -499,6 +508,8 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     assert_eq!(dto["pages"].as_array().map(Vec::len), Some(3), "the PDF itself was uploaded");
 
     // Run the class.
+    // The tabs are at the top of the page (the teacher scrolled down to import the deck).
+    c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll to the top");
     click(&c, "#tab-live").await;
     click(&c, "#start").await;
     seen(&c, "the class to be live", 20, || async {

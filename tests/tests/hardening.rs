@@ -87,6 +87,7 @@ fn sample(ty: &str, s: &School) -> Value {
         "poll.voted" => json!({"pollId": id, "option": 0}),
         "poll.closed" => json!({"pollId": id}),
         "highlight.marked" => json!({"label": "here"}),
+        "session.language_set" => json!({"language": "es"}),
         "recording.started" | "recording.stopped" => json!({}),
         "recording.added" => json!({"recordingId": id}),
         "stream.started" => json!({"destinationIds": []}),
