@@ -152,6 +152,45 @@ async fn ranked_search(db: Db) {
     let bad = page(Some("not-a-cursor".into())).await;
     assert_eq!((bad.status.as_u16(), bad.body["code"].as_str()), (422, Some("validation_failed")), "{:?}", bad.body);
 
+    // A word said in more lines than a search ranks (a common word): still found at once, the
+    // lines ranked are the cap's worth (SQLite keeps the newest, PostgreSQL the first its index
+    // hands back; row 1000 of 2500 is among both), best first within them, paged to the end.
+    let cap = cloud_api::store::SEARCH_RANKS_AT_MOST as usize;
+    let common: Vec<Segment> = (0..cap + 500)
+        .map(|i| {
+            let text = if i == 1000 {
+                "The tide, the tide, the tide comes in.".to_string()
+            } else {
+                format!("Then the tide turns, line {i}.")
+            };
+            seg(5.0 * i as f64, 5.0 * i as f64 + 4.0, &text)
+        })
+        .collect();
+    app.store.replace_transcript(s.tenant, s.course, sid, &common, &[]).await.unwrap();
+    let (mut cursor, mut all) = (None::<String>, Vec::new());
+    loop {
+        let path = format!(
+            "/api/courses/{}/search?q=tide{}",
+            s.course,
+            cursor.as_deref().map(|c| format!("&cursor={}", urlencode(c))).unwrap_or_default()
+        );
+        let p = app.get(&path, &s.student.token).await;
+        assert_eq!(p.status, 200, "{:?}", p.body);
+        all.extend(p.body["hits"].as_array().unwrap().iter().map(|h| h["atS"].as_f64().unwrap()));
+        match p.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(all[0], 5000.0, "the line that says it three times first");
+    let n = all.len();
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    assert_eq!((n, all.len()), (1000, 1000), "the pages go 1,000 hits deep, each hit once");
+    let ranked = |offset: usize| app.store.search(s.tenant, s.course, "tide", 100, offset as i64);
+    assert_eq!(ranked(cap - 50).await.unwrap().len(), 50, "the cap's worth ranked");
+    assert!(ranked(cap).await.unwrap().is_empty(), "and no more");
+
     // Someone outside the course cannot search it.
     let outsider = app.get(&format!("/api/courses/{}/search?q=calvin", s.course), &s.outsider.token).await;
     assert_eq!(outsider.status, 403, "{:?}", outsider.body);

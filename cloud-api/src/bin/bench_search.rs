@@ -195,6 +195,12 @@ async fn main() -> anyhow::Result<()> {
         store.replace_transcript(tenant, course.id, session.id, &segs, &texts).await?;
     }
     let load_s = t0.elapsed().as_secs_f64();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&url).await?;
+    if url.starts_with("postgres") {
+        // What autovacuum does on a running server a minute after a bulk load: without the table's
+        // statistics the planner guesses a course holds a few rows and ANDs its index in.
+        sqlx::query("analyze transcript_segments").execute(&pool).await?;
+    }
     println!(
         "bench-search on {:?}: {hours} lecture-hours, {segments_total} segments and {texts_total} slide pages and questions, loaded in {load_s:.1} s",
         store.backend
@@ -241,16 +247,18 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     all.sort_by(f64::total_cmp);
+    let p95 = pct(&all, 0.95);
     println!(
-        "{:<20} {:>8.2} {:>8.2} {:>8.2}   (goal p95 ≤ 50 ms)",
+        "{:<20} {:>8.2} {:>8.2} {:>8.2}   (goal p95 ≤ 50 ms: {}; at most {} matches ranked a query)",
         "all kinds",
         pct(&all, 0.5),
-        pct(&all, 0.95),
-        all[all.len() - 1]
+        p95,
+        all[all.len() - 1],
+        if p95 <= 50.0 { "met" } else { "NOT met" },
+        cloud_api::store::SEARCH_RANKS_AT_MOST
     );
 
     // Baseline in the same run: the unranked LIKE scan the search replaced.
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&url).await?;
     let mut lat = Vec::new();
     for query in kinds[0].queries.iter().take(10) {
         let t = Instant::now();

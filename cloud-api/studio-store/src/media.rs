@@ -292,6 +292,7 @@ impl Store {
             .bind(course.to_string())
             .bind(limit)
             .bind(offset)
+            .bind(SEARCH_RANKS_AT_MOST)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -339,31 +340,44 @@ fn search_query(backend: Backend, q: &str) -> Option<String> {
     Some(parts.collect::<Vec<_>>().join(if backend == Backend::Sqlite { " " } else { " & " }))
 }
 
-/// The best `limit` matches of the course first (BM25 `rank`, lower is better), then their snippets.
-const SEARCH_SQLITE: &str = "with top as ( \
-        select transcript_fts.rowid as rid, transcript_fts.rank as rank \
+/// How many of a course's matches a search ranks at most: the newest ones. A word found in more
+/// lines than this (a common word, in every lecture) is ranked among its most recent lines, so a
+/// search costs the same whatever the word; a rarer word has all its matches ranked.
+pub const SEARCH_RANKS_AT_MOST: i64 = 2000;
+
+/// The course's newest matches (FTS5 walks its posting list in rowid order, newest first, and
+/// stops at the cap), then the best `limit` of them (BM25 `rank`, lower is better), then their
+/// snippets — from one more walk over the same stretch of the posting list (from the oldest row
+/// kept on), not a lookup per row: FTS5 reads a word's whole posting list for each `rowid =`.
+const SEARCH_SQLITE: &str = "with cand as ( \
+        select transcript_fts.rowid as rid, transcript_fts.rank as rank, s.session_id, s.start_s, s.idx \
         from transcript_fts join transcript_segments s on s.rowid = transcript_fts.rowid \
         where transcript_fts match $1 and s.tenant_id = $2 and s.course_id = $3 \
-        order by transcript_fts.rank, s.session_id, s.start_s, s.idx limit $4 offset $5) \
+        order by transcript_fts.rowid desc limit $6), \
+    top as materialized (select rid, rank from cand order by rank, session_id, start_s, idx limit $4 offset $5) \
     select s.session_id, s.start_s, s.end_s, s.text, s.kind, s.page, \
         snippet(transcript_fts, 0, '«', '»', '…', 16) as snip, -top.rank as score, \
         l.id as lesson_id, l.title as lesson_title, coalesce(se.started_at, se.scheduled_start) as held_at \
     from transcript_fts \
-    join top on top.rid = transcript_fts.rowid \
+    cross join top on top.rid = transcript_fts.rowid \
     join transcript_segments s on s.rowid = transcript_fts.rowid \
     join sessions se on se.id = s.session_id \
     join lessons l on l.id = se.lesson_id \
-    where transcript_fts match $1 \
+    where transcript_fts match $1 and transcript_fts.rowid >= (select min(rid) from top) \
     order by top.rank, s.session_id, s.start_s, s.idx";
 
-/// The best `limit` matches of the course first (cover density over the stored tsvector), then
-/// their headlines.
+/// The course's first matches up to the cap, then the best `limit` of them (cover density over
+/// the stored tsvector), then their headlines.
 const SEARCH_POSTGRES: &str = "with q as (select to_tsquery('english', $1) as q), \
-    top as ( \
-        select s.session_id, s.idx, s.start_s, s.end_s, s.text, s.kind, s.page, ts_rank_cd(s.tsv, q.q) as score \
+    cand as ( \
+        select s.session_id, s.idx, s.start_s, s.end_s, s.text, s.kind, s.page, s.tsv \
         from transcript_segments s, q \
         where s.tsv @@ q.q and s.tenant_id = $2 and s.course_id = $3 \
-        order by score desc, s.session_id, s.start_s, s.idx limit $4 offset $5) \
+        limit $6), \
+    top as ( \
+        select c.session_id, c.idx, c.start_s, c.end_s, c.text, c.kind, c.page, ts_rank_cd(c.tsv, q.q) as score \
+        from cand c, q \
+        order by score desc, c.session_id, c.start_s, c.idx limit $4 offset $5) \
     select top.session_id, top.start_s, top.end_s, top.text, top.kind, top.page, \
         ts_headline('english', top.text, q.q, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
         top.score::float8 as score, l.id as lesson_id, l.title as lesson_title, \
