@@ -135,13 +135,25 @@ impl Worker {
         tenant: shared_types::TenantId,
         state: &shared_types::SessionState,
     ) -> Result<std::result::Result<Transcriber, String>> {
+        let (model, language) = self.class_speech(tenant, state).await?;
+        self.listening(model, &language).await
+    }
+
+    /// The school's model and the class's language (its own, else the school's default).
+    async fn class_speech(
+        &self,
+        tenant: shared_types::TenantId,
+        state: &shared_types::SessionState,
+    ) -> Result<(SpeechModel, String)> {
         let settings = self.store.tenant_settings(tenant).await?.unwrap_or_default();
-        let language = state.language.clone().unwrap_or(settings.language);
-        let model = settings.transcription_model;
-        if let Some(why) = shared_types::speech::refusal(model, &language) {
+        Ok((settings.transcription_model, state.language.clone().unwrap_or(settings.language)))
+    }
+
+    async fn listening(&self, model: SpeechModel, language: &str) -> Result<std::result::Result<Transcriber, String>> {
+        if let Some(why) = shared_types::speech::refusal(model, language) {
             return Ok(Err(why));
         }
-        Ok(Ok(self.transcriber(model).await?.speaking(&language)?))
+        Ok(Ok(self.transcriber(model).await?.speaking(language)?))
     }
 
     /// Claim and run one job; `None` when nothing is runnable.
@@ -253,7 +265,8 @@ impl Worker {
         // What the live captions transcribed while the class ran stands: only the rest is transcribed now.
         let (all_events, _) = self.store.events_after(tenant, rec.session_id, 0, u64::MAX / 2).await?;
         let state = self.store.state(tenant, rec.session_id, None).await?;
-        let listener = self.listener(tenant, &state).await?;
+        let (model, language) = self.class_speech(tenant, &state).await?;
+        let listener = self.listening(model, &language).await?;
         let refused = listener.as_ref().err().cloned();
         if let Some(why) = &refused {
             tracing::warn!(recording = %rid, why, "not transcribed");
@@ -309,7 +322,7 @@ impl Worker {
         let mut results: Vec<(ArtifactKind, Result<Derived>)> = Vec::new();
         let texts = shared_types::media::lecture_texts(&events, start, duration, &pages);
         // Refused, the slides and questions are still searchable; the transcript carries the flag.
-        let stored = self.store_transcript(job, session.course_id, &tagged, &texts).await;
+        let stored = self.store_transcript(job, session.course_id, &language, &tagged, &texts).await;
         let flagged = |r: Result<Derived>| match &refused {
             Some(why) => r.and_then(|_| Err(anyhow!("{why}"))),
             None => r,
@@ -372,6 +385,7 @@ impl Worker {
         &self,
         job: &Job,
         course: shared_types::CourseId,
+        language: &str,
         tagged: &[Tagged],
         texts: &[LectureText],
     ) -> Result<(Option<String>, Option<Value>)> {
@@ -385,7 +399,7 @@ impl Worker {
                 slide: t.screen.asset_id.clone().map(|asset_id| SlideRef { asset_id, page: t.screen.page }),
             })
             .collect();
-        self.store.replace_transcript(job.tenant_id, course, job.session_id, &rows, texts).await?;
+        self.store.replace_transcript(job.tenant_id, course, job.session_id, language, &rows, texts).await?;
         let count = |k: HitKind| texts.iter().filter(|t| t.kind == k).count();
         let (slides, questions) = (count(HitKind::Slide), count(HitKind::Question));
         Ok((None, Some(json!({ "segments": rows.len(), "slides": slides, "questions": questions }))))

@@ -117,6 +117,7 @@ async fn a_student_watches_the_replay() {
         "the hit is a segment that says it: {first}"
     );
     assert!(first["href"].as_str().unwrap().ends_with(&format!("/replay?at={at:.1}")), "{first}");
+    assert_eq!(first["lang"], "en", "the snippet says its language (screen readers read it so): {first}");
     assert!(first["marked"].as_array().unwrap().iter().any(|m| m
         .as_str()
         .unwrap()

@@ -1,7 +1,8 @@
 //! Classes in other languages: Whisper base (multilingual, converted by `prepare-model base`)
 //! transcribes an espeak lecture in Spanish; tiny.en refuses it, and a school on tiny.en whose class
-//! is in Spanish gets its transcript flagged, not a Spanish lecture written as English — until its
-//! admin chooses base and the recording is processed again. (Spanish: espeak-ng's French voice is
+//! is in Spanish gets its transcript flagged, not a Spanish lecture written as English (the replay
+//! page, in Chromium, says why) — until its admin chooses base and the recording is processed again;
+//! then its lines are found by course search as Spanish. (Spanish: espeak-ng's French voice is
 //! hard even for people — base heard 0.85 of a French test text wrong, German 0.28, Spanish 0.05;
 //! `bench-models` measures all three.)
 
@@ -43,7 +44,14 @@ fn base_transcribes_spanish_and_tiny_en_refuses_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
-    let app = TestApp::spawn(Db::Sqlite).await;
+    let media = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media");
+    let dist = media.join("dist");
+    assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.student_web_dir = Some(dist.clone());
+        c.media_dir = Some(dist);
+    })
+    .await;
     let s = app.school("Instituto").await;
     app.live(&s).await;
     let settings = format!("/api/admin/tenants/{}/settings", s.tenant);
@@ -89,6 +97,26 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert!(why.contains("Spanish") && why.contains("English only") && why.contains("base"), "{why}");
     assert!(shared_types::speech::is_refusal(why), "the replay page shows it as it is: {why}");
     assert!(r.body["transcript"]["segments"].as_array().is_none_or(|s| s.is_empty()), "{:?}", r.body["transcript"]);
+    // The student's replay page says so in words where the transcript would be.
+    let shots = cloud_api::spawned::screenshots("refused");
+    let out = tokio::process::Command::new("node")
+        .arg(media.join("test/refused.mjs"))
+        .current_dir(&media)
+        .env("BASE", &app.base)
+        .env("SESSION", &s.session)
+        .env("EMAIL", &s.student.email)
+        .env("PASSWORD", PASSWORD)
+        .env("SHOTS", &shots)
+        .output()
+        .await
+        .expect("node");
+    let page: serde_json::Value = node_result("refused.mjs", &out);
+    println!("refused replay: {page}\nscreenshots in {}", shots.display());
+    assert!(page["error"].is_null(), "{}\n{}", page["error"], String::from_utf8_lossy(&out.stderr));
+    assert_eq!(page["refused"], why, "{page}");
+    assert_eq!((page["transcriptLines"].as_u64(), page["phoneOverflow"].as_i64()), (Some(0), Some(0)), "{page}");
+    assert_eq!(page["axe"], json!([]), "{page}");
+    assert_eq!(page["csp"], json!([]), "{page}");
 
     // A school default tiny.en cannot speak is refused; base is kept.
     let wrong = app.put(&settings, &s.admin.token, json!({"transcriptionModel": "tiny.en", "language": "de"})).await;
@@ -115,4 +143,15 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     let wer = text::wer(foreign("es"), &hyp.join(" "));
     println!("pipeline on base, Spanish: WER {wer:.3}: {}", hyp.join(" "));
     assert!(wer <= 0.35, "WER {wer:.3}: {hyp:?}");
+
+    // Its lines are searchable as Spanish (PostgreSQL stems them so; each hit says its language).
+    let word = hyp.join(" ");
+    let word = word
+        .split(|c: char| !c.is_alphabetic())
+        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .expect("a word")
+        .to_string();
+    let found = app.get(&format!("/api/courses/{}/search?q={word}", s.course), &s.student.token).await;
+    let hit = found.body["hits"].as_array().and_then(|h| h.first()).cloned().unwrap_or_default();
+    assert_eq!(hit["language"], "es", "{word}: {:?}", found.body);
 }

@@ -209,7 +209,7 @@ async fn finished_class(
     events.sort_by_key(|e| e.occurred_at);
     let duration = a.segments.last().map_or(0.0, |s| s.end_s);
     let texts = shared_types::media::lecture_texts(&events, t0, duration, &pages);
-    store.replace_transcript(tenant, course, session, &a.segments, &texts).await?;
+    store.replace_transcript(tenant, course, session, "en", &a.segments, &texts).await?;
     let captions = format!("sessions/{session}/artifacts/{rid}/captions.vtt");
     let vtt = shared_types::media::webvtt(a.segments.iter().map(|s| (s.start_s, s.end_s, s.text.as_str())));
     state.blobs.put(&captions, vtt.into_bytes(), "text/vtt").await?;

@@ -309,6 +309,9 @@ pub struct SearchHit {
     pub page: Option<u32>,
     /// The words around the match, each matched word between `«` and `»`.
     pub snippet: String,
+    /// The language the class was held in (ISO 639-1): what the text is written in.
+    #[serde(default = "crate::speech::english")]
+    pub language: String,
     /// Relevance: higher is better (comparable within one answer).
     pub score: f64,
     pub lesson_id: LessonId,

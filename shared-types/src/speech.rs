@@ -106,6 +106,11 @@ pub const LANGUAGES: &[(&str, &str)] = &[
     ("su", "Sundanese"),
 ];
 
+/// The language of what predates languages (serde's default).
+pub fn english() -> String {
+    DEFAULT_LANGUAGE.into()
+}
+
 /// The English name of a language code; `None` for a code Whisper does not know.
 pub fn language_name(code: &str) -> Option<&'static str> {
     LANGUAGES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)

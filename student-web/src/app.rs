@@ -549,7 +549,7 @@ fn course_search(props: &SearchProps) -> Html {
                                     { hit_kind(h) }
                                     { format!("{} · {} · at {}", h.lesson_title, h.held_at.with_timezone(&chrono::Local).format("%-d %b %Y"), crate::view::clock(h.at_s)) }
                                 </span>
-                                <span class="snippet">{ for crate::view::marked(&h.snippet).into_iter().map(|(t, m)| if m { html! { <mark>{ t }</mark> } } else { html! { { t } } }) }</span>
+                                <span class="snippet" lang={h.language.clone()}>{ for crate::view::marked(&h.snippet).into_iter().map(|(t, m)| if m { html! { <mark>{ t }</mark> } } else { html! { { t } } }) }</span>
                             </a>
                         </li>
                     }) }

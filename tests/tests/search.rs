@@ -1,7 +1,7 @@
 //! Ranked course search on both databases (SQLite FTS5, PostgreSQL tsvector): stemmed words, the
 //! last one as a prefix, best first, snippets with the matched words marked, the second in the
 //! lecture and the replay link at it; another school's lectures never show; what a user types is
-//! never query syntax.
+//! never query syntax; PostgreSQL stems each class in its language.
 
 use serde_json::Value;
 use shared_types::media::{HitKind, LectureText, Segment, SlideRef};
@@ -41,11 +41,11 @@ async fn ranked_search(db: Db) {
         seg(62.5, 70.0, "The Calvin cycle fixes carbon dioxide."),
         seg(70.0, 75.0, "Questions about the cycle of water come next week."),
     ];
-    app.store.replace_transcript(s.tenant, s.course, sid, &lecture, &[]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, "en", &lecture, &[]).await.unwrap();
     // Another school says the same words; its lectures are not this course's.
     let other = app.school("Other school").await;
     let osid: shared_types::SessionId = other.session.parse().unwrap();
-    app.store.replace_transcript(other.tenant, other.course, osid, &lecture, &[]).await.unwrap();
+    app.store.replace_transcript(other.tenant, other.course, osid, "en", &lecture, &[]).await.unwrap();
 
     // Best first: the segment that says it twice outranks the one that says it once.
     let hits = search(&app, &s, "photosynthesis").await;
@@ -56,6 +56,7 @@ async fn ranked_search(db: Db) {
     assert!(hits.iter().all(|h| h["sessionId"] == s.session.as_str()), "only this course's lectures");
     assert!(hits[0]["snippet"].as_str().unwrap().contains("«photosynthesis»"), "{}", hits[0]["snippet"]);
     assert_eq!(hits[0]["lessonId"], s.lesson.as_str());
+    assert_eq!(hits[0]["language"], "en");
     assert!(!hits[0]["lessonTitle"].as_str().unwrap().is_empty());
     let held: chrono::DateTime<chrono::Utc> = hits[0]["heldAt"].as_str().unwrap().parse().unwrap();
     assert!((chrono::Utc::now() - held).num_days().abs() < 30, "when the class was held: {held}");
@@ -101,7 +102,7 @@ async fn ranked_search(db: Db) {
     };
     let asked = "Do guard cells close at night?";
     let question = LectureText { kind: HitKind::Question, start_s: 40.0, end_s: 55.0, text: asked.into(), slide: None };
-    app.store.replace_transcript(s.tenant, s.course, sid, &lecture, &[slide, question]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, "en", &lecture, &[slide, question]).await.unwrap();
     let hits = search(&app, &s, "guard cells").await;
     let found: Vec<(&str, f64, Option<u64>)> =
         hits.iter().map(|h| (h["kind"].as_str().unwrap(), h["atS"].as_f64().unwrap(), h["page"].as_u64())).collect();
@@ -112,7 +113,7 @@ async fn ranked_search(db: Db) {
     assert_eq!(app.store.transcript(s.tenant, sid).await.unwrap(), lecture.to_vec(), "the transcript is what was said");
 
     // A transcript replaced (the worker ran again) is searched as it is now.
-    app.store.replace_transcript(s.tenant, s.course, sid, &lecture[2..], &[]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, "en", &lecture[2..], &[]).await.unwrap();
     assert!(search(&app, &s, "photosynthesis").await.is_empty(), "the old rows left the index");
     assert_eq!(search(&app, &s, "calvin").await.len(), 1);
 
@@ -124,7 +125,7 @@ async fn ranked_search(db: Db) {
     let many: Vec<Segment> = (0..60)
         .map(|i| seg(100.0 + 5.0 * i as f64, 104.0 + 5.0 * i as f64, &format!("Wave number {i} crosses the tank.")))
         .collect();
-    app.store.replace_transcript(s.tenant, s.course, sid, &many, &[]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, "en", &many, &[]).await.unwrap();
     let page = |cursor: Option<String>| {
         let path = format!(
             "/api/courses/{}/search?q=wave{}",
@@ -166,7 +167,7 @@ async fn ranked_search(db: Db) {
             seg(5.0 * i as f64, 5.0 * i as f64 + 4.0, &text)
         })
         .collect();
-    app.store.replace_transcript(s.tenant, s.course, sid, &common, &[]).await.unwrap();
+    app.store.replace_transcript(s.tenant, s.course, sid, "en", &common, &[]).await.unwrap();
     let (mut cursor, mut all) = (None::<String>, Vec::new());
     loop {
         let path = format!(
@@ -190,6 +191,20 @@ async fn ranked_search(db: Db) {
     let ranked = |offset: usize| app.store.search(s.tenant, s.course, "tide", 100, offset as i64);
     assert_eq!(ranked(cap - 50).await.unwrap().len(), 50, "the cap's worth ranked");
     assert!(ranked(cap).await.unwrap().is_empty(), "and no more");
+
+    // A class held in Spanish is stemmed as Spanish on PostgreSQL ("correr" finds "corriendo",
+    // the snippet marks it); SQLite's Porter stemmer is English, so there only the word itself.
+    let spanish = [seg(0.0, 6.0, "Las plantas siguen corriendo hacia la luz del sol.")];
+    app.store.replace_transcript(s.tenant, s.course, sid, "es", &spanish, &[]).await.unwrap();
+    let plants = search(&app, &s, "plantas").await;
+    assert_eq!((plants.len(), plants[0]["language"].as_str()), (1, Some("es")), "{plants:?}");
+    let run = search(&app, &s, "correr").await;
+    if db == Db::Postgres {
+        assert_eq!(run.len(), 1, "{run:?}");
+        assert!(run[0]["snippet"].as_str().unwrap().contains("«corriendo»"), "{run:?}");
+    } else {
+        assert!(run.is_empty(), "{run:?}");
+    }
 
     // Someone outside the course cannot search it.
     let outsider = app.get(&format!("/api/courses/{}/search?q=calvin", s.course), &s.outsider.token).await;

@@ -180,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
             slide: None,
         })
         .collect();
-    store.replace_transcript(tenant, course.id, big, &segs, &[]).await?;
+    store.replace_transcript(tenant, course.id, big, "en", &segs, &[]).await?;
     // The 2-hour session's own recording (the speech above stands in), which its artifacts belong to.
     let rid = record(big, Some(7200.0)).await?;
     use shared_types::jobs::{ArtifactKind, ArtifactStatus};

@@ -192,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
         let texts: Vec<LectureText> = slides.into_iter().chain(questions).collect();
         segments_total += segs.len();
         texts_total += texts.len();
-        store.replace_transcript(tenant, course.id, session.id, &segs, &texts).await?;
+        store.replace_transcript(tenant, course.id, session.id, "en", &segs, &texts).await?;
     }
     let load_s = t0.elapsed().as_secs_f64();
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&url).await?;

@@ -215,12 +215,14 @@ impl Store {
     }
 
     /// Replace the session's searchable text: its transcript, and the slide pages and questions
-    /// found beside it (one transaction, so search never sees half of either).
+    /// found beside it (one transaction, so search never sees half of either), in `language` (the
+    /// class's, ISO 639-1: PostgreSQL stems it as that language).
     pub async fn replace_transcript(
         &self,
         tenant: TenantId,
         course: CourseId,
         session: SessionId,
+        language: &str,
         segments: &[Segment],
         texts: &[LectureText],
     ) -> StoreResult<()> {
@@ -233,7 +235,16 @@ impl Store {
             segments.iter().map(|s| (HitKind::Speech, s.start_s, s.end_s, &s.text, s.scene_id.as_ref(), &s.slide));
         let shown = texts.iter().map(|t| (t.kind, t.start_s, t.end_s, &t.text, None, &t.slide));
         let rows: Vec<_> = said.chain(shown).collect();
-        const COLS: usize = 11;
+        sqlx::query(
+            "insert into search_languages (tenant_id, course_id, language) values ($1, $2, $3) \
+             on conflict (course_id, language) do nothing",
+        )
+        .bind(tenant.to_string())
+        .bind(course.to_string())
+        .bind(language)
+        .execute(&mut *w.tx)
+        .await?;
+        const COLS: usize = 12;
         for (chunk_no, chunk) in rows.chunks(100).enumerate() {
             let values: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -241,7 +252,7 @@ impl Store {
                 })
                 .collect();
             let sql = format!(
-                "insert into transcript_segments (tenant_id, course_id, session_id, idx, start_s, end_s, text, scene_id, asset_id, page, kind) values {}",
+                "insert into transcript_segments (tenant_id, course_id, session_id, idx, start_s, end_s, text, scene_id, asset_id, page, kind, language) values {}",
                 values.join(", ")
             );
             let mut q = sqlx::query(&sql);
@@ -257,7 +268,8 @@ impl Store {
                     .bind(scene_id.cloned())
                     .bind(slide.as_ref().map(|sl| sl.asset_id.clone()))
                     .bind(slide.as_ref().and_then(|sl| sl.page).map(|p| p as i64))
-                    .bind(kind.as_str());
+                    .bind(kind.as_str())
+                    .bind(language);
             }
             q.execute(&mut *w.tx).await?;
         }
@@ -270,9 +282,10 @@ impl Store {
         self.session_rows(sql, tenant, session, segment_from).await
     }
 
-    /// Ranked full-text search over a course's transcripts (SQLite FTS5 with BM25; PostgreSQL a
-    /// GIN-indexed English tsvector with `ts_rank_cd`): every word must match (stemmed), the last as
-    /// a prefix when it has three letters or more; best first, with a snippet around the match.
+    /// Ranked full-text search over a course's transcripts (SQLite FTS5 with BM25, Porter-stemmed;
+    /// PostgreSQL a GIN-indexed tsvector stemmed in each class's language, with `ts_rank_cd`):
+    /// every word must match (stemmed), the last as a prefix when it has three letters or more;
+    /// best first, with a snippet around the match.
     pub async fn search(
         &self,
         tenant: TenantId,
@@ -308,6 +321,7 @@ impl Store {
                     end_s: r.try_get("end_s")?,
                     text: r.try_get("text")?,
                     snippet: r.try_get("snip")?,
+                    language: r.try_get("language")?,
                     score: r.try_get("score")?,
                     lesson_id: col_uuid(r, "lesson_id")?,
                     lesson_title: r.try_get("lesson_title")?,
@@ -355,7 +369,7 @@ const SEARCH_SQLITE: &str = "with cand as ( \
         where transcript_fts match $1 and s.tenant_id = $2 and s.course_id = $3 \
         order by transcript_fts.rowid desc limit $6), \
     top as materialized (select rid, rank from cand order by rank, session_id, start_s, idx limit $4 offset $5) \
-    select s.session_id, s.start_s, s.end_s, s.text, s.kind, s.page, \
+    select s.session_id, s.start_s, s.end_s, s.text, s.kind, s.page, s.language, \
         snippet(transcript_fts, 0, '«', '»', '…', 16) as snip, -top.rank as score, \
         l.id as lesson_id, l.title as lesson_title, coalesce(se.started_at, se.scheduled_start) as held_at \
     from transcript_fts \
@@ -367,19 +381,24 @@ const SEARCH_SQLITE: &str = "with cand as ( \
     order by top.rank, s.session_id, s.start_s, s.idx";
 
 /// The course's first matches up to the cap, then the best `limit` of them (cover density over
-/// the stored tsvector), then their headlines.
-const SEARCH_POSTGRES: &str = "with q as (select to_tsquery('english', $1) as q), \
+/// the stored tsvector), then their headlines. The query is read in each language the course's
+/// lectures were held in (ORed; each line was stemmed in its own).
+const SEARCH_POSTGRES: &str = "with q as ( \
+        select studio_tsquery_or(to_tsquery(studio_ts_config(l.language), $1)) as q \
+        from search_languages l where l.course_id = $3 and l.tenant_id = $2), \
     cand as ( \
-        select s.session_id, s.idx, s.start_s, s.end_s, s.text, s.kind, s.page, s.tsv \
+        select s.session_id, s.idx, s.start_s, s.end_s, s.text, s.kind, s.page, s.language, s.tsv \
         from transcript_segments s, q \
         where s.tsv @@ q.q and s.tenant_id = $2 and s.course_id = $3 \
         limit $6), \
     top as ( \
-        select c.session_id, c.idx, c.start_s, c.end_s, c.text, c.kind, c.page, ts_rank_cd(c.tsv, q.q) as score \
+        select c.session_id, c.idx, c.start_s, c.end_s, c.text, c.kind, c.page, c.language, \
+            ts_rank_cd(c.tsv, q.q) as score \
         from cand c, q \
         order by score desc, c.session_id, c.start_s, c.idx limit $4 offset $5) \
-    select top.session_id, top.start_s, top.end_s, top.text, top.kind, top.page, \
-        ts_headline('english', top.text, q.q, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
+    select top.session_id, top.start_s, top.end_s, top.text, top.kind, top.page, top.language, \
+        ts_headline(studio_ts_config(top.language), top.text, q.q, \
+            'StartSel=«, StopSel=», MaxWords=20, MinWords=8, ShortWord=2') as snip, \
         top.score::float8 as score, l.id as lesson_id, l.title as lesson_title, \
         coalesce(se.started_at, se.scheduled_start) as held_at \
     from top cross join q \

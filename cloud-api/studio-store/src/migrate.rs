@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (12, "search", include_str!("../../../migrations/sqlite/0012_search.sql")),
     (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
     (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
+    (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -34,6 +35,9 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (12, "search", include_str!("../../../migrations/postgres/0012_search.sql")),
     (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
     (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
+    (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
+    // SQLite's FTS5 tokenizer is one per table (Porter, English): the language is kept, not used.
+    (16, "search_stemming", include_str!("../../../migrations/postgres/0016_search_stemming.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

@@ -69,7 +69,8 @@ try {
   await page.waitForSelector('.search-hit, .search-empty', { timeout: 15000 });
   result.courseHits = await page.evaluate(() => [...document.querySelectorAll('.search-hit a')].map((a) => ({
     at: Number(a.dataset.at), kind: a.dataset.kind, badge: a.querySelector('.hit-kind')?.textContent || null,
-    href: a.getAttribute('href'), marked: [...a.querySelectorAll('mark')].map((m) => m.textContent) })));
+    href: a.getAttribute('href'), marked: [...a.querySelectorAll('mark')].map((m) => m.textContent),
+    lang: a.querySelector('.snippet')?.getAttribute('lang') || null })));
   await page.screenshot({ path: `${shots}/course-search.png` });
   result.axeSearch = await axe(page);
   if (result.courseHits.length) {
