@@ -1,7 +1,9 @@
 // Headless Chromium: the teacher goes live in the present view (microphone from a WAV), adds an RTMP
 // destination in the stream panel, streams to it through the real egress, and stops. Screenshots at
 // desktop and phone width. Env: BASE, SESSION, TEACHER_EMAIL, PASSWORD, WAV, SHOTS, RTMP_URL,
-// STREAM_KEY, AUDIO_ONLY (optional: camera off). Prints one JSON line.
+// STREAM_KEY, RECEIVED_FILE (what the receiver writes: streaming goes on until media arrives there),
+// AUDIO_ONLY (optional: camera off). Prints one JSON line.
+import { statSync } from 'node:fs';
 import { env, launchWithMedia, signIn, report } from './common.mjs';
 
 const [base, session, wav, shots] = [env('BASE'), env('SESSION'), env('WAV'), env('SHOTS')];
@@ -33,6 +35,13 @@ await report(browser, result, async () => {
   result.streaming = await text(teacher, '#stream-status');
   result.badge = await text(teacher, '.destination .badge');
   console.error(JSON.stringify({ event: 'live' }));
+  // "Live" is Egress's word; the media reaches the receiver when its pipeline has started, which on
+  // a loaded machine takes a while: wait until the receiver holds some of it, then stream on a little.
+  const size = () => { try { return statSync(env('RECEIVED_FILE')).size; } catch { return 0; } };
+  // (The test decides what it means when nothing comes: see egress.rs.)
+  const live = Date.now();
+  while (size() < 20000 && Date.now() - live < 30000) await new Promise((r) => setTimeout(r, 200));
+  result.mediaAfterLiveMs = size() >= 20000 ? Date.now() - live : null;
   await new Promise((r) => setTimeout(r, 4000));
   await teacher.screenshot({ path: `${shots}/present-streaming.png`, fullPage: true });
   await teacher.setViewportSize({ width: 390, height: 844 });
