@@ -47,6 +47,9 @@ step "livekit-server ready"
 # LiveKit Egress v1.8.6, built once (≈5 min) and cached next to it.
 bash "$(dirname "$0")/media-stack.sh" build >/dev/null
 step "egress ready"
+# The OpenID provider the single sign-on tests sign in through (tests/oidc-op), built once and cached.
+bash "$(dirname "$0")/oidc-op.sh" build >/dev/null
+step "OpenID provider ready"
 # helm, kubeconform and Kubernetes schemas for the deployment checks, built once and cached.
 bash "$(dirname "$0")/infra-tools.sh" >/dev/null
 step "infra tools ready"

@@ -34,6 +34,8 @@ pub struct AppState {
     pub sealer: Arc<crate::secrets::Sealer>,
     /// Replay answers, gzipped once per version of a session.
     pub replays: Arc<crate::replays::ReplayCache>,
+    /// The relying party of schools' OpenID providers (their discovery and keys kept).
+    pub oidc: Arc<crate::sso::Oidc>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             livekit,
             sealer: Arc::new(sealer),
             replays: Arc::default(),
+            oidc: Arc::default(),
         })
     }
 }

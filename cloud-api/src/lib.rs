@@ -15,6 +15,7 @@ pub mod recordings;
 pub mod replays;
 pub mod secrets;
 pub mod serve;
+pub mod sso;
 /// PDF decks (the renderer is shared with the studio).
 pub use shared_types::deck as slides;
 pub mod spawned;

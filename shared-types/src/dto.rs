@@ -554,3 +554,56 @@ pub struct DestinationDto {
 pub struct DestinationList {
     pub destinations: Vec<DestinationDto>,
 }
+
+/// A school's single sign-on through its own OpenID provider (`GET/PUT
+/// /api/admin/tenants/{id}/sso`). The client secret is written, never read back: the answer says
+/// only whether one is kept (`secretSet`); a PUT without `clientSecret` keeps the one kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoSettings {
+    /// The provider's issuer URL (its discovery document is `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<String>,
+    /// Email domains whose people sign in here (`school.edu`); the sign-in page picks the school by
+    /// the domain of the email typed. A person whose email is of another domain is refused.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// `false`: the school's people sign in only through the provider (a password is refused).
+    #[serde(default = "yes")]
+    pub password_sign_in: bool,
+    /// Answer only: a client secret is kept.
+    #[serde(default)]
+    pub secret_set: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `GET /api/auth/sso/start`: which school's provider to sign in with — by the email's domain, or the
+/// school's id — and the app route to land on afterwards (`#/…`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoStart {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<TenantId>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `GET /api/auth/sso/callback`: what the provider sends back (a code, or an error).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SsoCallback {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}

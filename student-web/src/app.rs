@@ -294,6 +294,23 @@ fn sign_in(props: &SignInProps) -> Html {
             });
         })
     };
+    // A school with its own accounts: off to its sign-in service, found by the email's domain (the
+    // server answers with a page in words when no school signs that domain in).
+    let with_school = {
+        let (email, error) = (email.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            let em = email.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+            let em = em.trim();
+            if !em.contains('@') {
+                error.set(Some("Enter your school email first, then choose \"Sign in with your school\".".into()));
+                return;
+            }
+            let q = String::from(js_sys::encode_uri_component(em));
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_href(&format!("/api/auth/sso/start?email={q}&next=%23%2F"));
+            }
+        })
+    };
     html! {
         <section class="signin card">
             <h1>{ "Sign in" }</h1>
@@ -308,6 +325,8 @@ fn sign_in(props: &SignInProps) -> Html {
                     { if *busy { "Signing in…" } else { "Sign in" } }
                 </button>
             </form>
+            <p class="muted sso-prompt">{ "Does your school have its own accounts?" }</p>
+            <button id="sso" class="ghost" type="button" onclick={with_school}>{ "Sign in with your school" }</button>
         </section>
     }
 }

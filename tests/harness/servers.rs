@@ -420,3 +420,31 @@ pub fn long_speech(dir: &std::path::Path, seconds: u32) -> PathBuf {
         .success());
     wav
 }
+
+/// A real OpenID provider of this test's own (`scripts/oidc-op.sh`: zitadel/oidc's example provider
+/// with one web client and the users given), stopped on drop.
+pub struct OidcOp {
+    pub issuer: String,
+    dir: PathBuf,
+}
+
+impl OidcOp {
+    /// `env`: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, USERS_FILE.
+    pub fn start(env: &[(&str, &str)]) -> OidcOp {
+        let (vars, dir) = start_script_with("oidc-op.sh", "OIDC_TEST_DIR", env);
+        OidcOp { issuer: vars["OIDC_ISSUER"].clone(), dir }
+    }
+
+    /// A new signing key signs from now on; the old one stays published.
+    pub async fn rotate(&self) -> String {
+        let r = reqwest::Client::new().post(format!("{}_test/rotate", self.issuer)).send().await.expect("rotate");
+        assert!(r.status().is_success(), "rotate: {}", r.status());
+        r.text().await.expect("kid").trim().to_string()
+    }
+}
+
+impl Drop for OidcOp {
+    fn drop(&mut self) {
+        stop_script("oidc-op.sh", "OIDC_TEST_DIR", &self.dir);
+    }
+}

@@ -49,6 +49,16 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             let body = json!({"transcriptionModel": "base", "language": "es"});
             (app.put(&path.replace("{id}", &s.tenant.to_string()), admin, body).await.status, "admin")
         }
+        ("put", "/api/admin/tenants/{id}/sso") => {
+            // Refused (a provider off loopback must be https): audited all the same.
+            let body = json!({"issuer": "http://login.x.test", "clientId": "c", "clientSecret": "s", "allowedDomains": ["x.test"]});
+            (app.put(&path.replace("{id}", &s.tenant.to_string()), admin, body).await.status, "admin")
+        }
+        ("get", "/api/auth/sso/callback") => {
+            // A callback whose state no sign-in gave: refused, and nobody's school is known.
+            let a = app.call(Method::GET, "/api/auth/sso/callback?code=c&state=forged", None, None, None).await;
+            (a.status, "root")
+        }
         ("post", "/api/admin/users") => {
             let body = json!({"email": "new-audited@x.test", "password": PASSWORD});
             (app.post(path, admin, body).await.status, "admin")

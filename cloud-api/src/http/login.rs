@@ -50,6 +50,15 @@ pub async fn login(
         return Err(wrong_login());
     };
     app.limiter.record_success(&email).await?;
+    // A school that signs in only through its own provider refuses the password (after it was
+    // checked, so this says nothing about accounts to someone who does not know the password).
+    let sso_only = app.store.sso_settings(record.user.tenant_id).await?.is_some_and(|s| !s.password_sign_in);
+    if sso_only && !record.platform_admin {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "your school signs in with its own accounts: choose \"Sign in with your school\"",
+        ));
+    }
     sign_in(&app, &headers, record.user).await
 }
 

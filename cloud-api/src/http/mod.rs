@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod replay;
 pub mod routes;
 pub mod sessions;
+pub mod sso;
 pub mod streams;
 pub mod studio;
 pub mod webhooks;
@@ -48,6 +49,20 @@ pub fn api() -> ApiRouter {
         .post("/api/auth/handoff/redeem", "Use a hand-off link once: sign in like a login", login::redeem_handoff)
         .answers::<shared_types::dto::LoginResponse>()
         .audited("auth.handoff_redeem")
+        .get("/api/auth/sso/start", "Sign in with the school's own provider: off to it (302)", sso::start)
+        .redirects()
+        .error_pages()
+        .get("/api/auth/sso/callback", "The school's provider sends the person back here", sso::callback)
+        .redirects()
+        .error_pages()
+        .audited("auth.sso")
+        .get("/api/admin/tenants/{id}/sso", "A school's single sign-on (OpenID Connect) settings", sso::settings)
+        .put(
+            "/api/admin/tenants/{id}/sso",
+            "Set the school's OpenID provider, email domains and password sign-in",
+            sso::set_settings,
+        )
+        .audited("tenant.sso")
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
         .audited("tenant.create")
         .get("/api/admin/tenants/{id}/settings", "A school's transcription settings", admin::tenant_settings)

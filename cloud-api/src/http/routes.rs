@@ -76,6 +76,33 @@ impl ApiRouter {
         self
     }
 
+    /// The last route answers a success with a redirect (`302`, to its `Location`) and no body.
+    pub fn redirects(mut self) -> Self {
+        let last = self.docs.last_mut().expect("a route to describe");
+        last.op["responses"]["302"] = json!({
+            "description": "to the Location header",
+            "headers": { "Location": { "schema": { "type": "string" } } }
+        });
+        if let Some(r) = last.op["responses"].as_object_mut() {
+            r.remove("2XX");
+        }
+        self
+    }
+
+    /// The last route is one a browser lands on: a refusal is a page for the person (text/html), or
+    /// problem+json for a request it cannot read.
+    pub fn error_pages(mut self) -> Self {
+        let last = self.docs.last_mut().expect("a route to describe");
+        let content = json!({
+            "text/html": { "schema": { "type": "string" } },
+            "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
+        });
+        for status in ["4XX", "5XX"] {
+            last.op["responses"][status] = json!({ "description": "a refusal, in words", "content": content });
+        }
+        self
+    }
+
     /// Every call of the last route leaves an audit entry named `action`.
     pub fn audited(mut self, action: &'static str) -> Self {
         let last = self.docs.last_mut().expect("a route to audit");

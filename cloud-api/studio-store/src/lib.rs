@@ -21,6 +21,7 @@ mod listen;
 mod media;
 mod migrate;
 mod onboarding;
+mod sso;
 mod streams;
 mod users;
 
@@ -35,6 +36,7 @@ pub use limits::RateWindow;
 pub use listen::{Revoked, CATCH_UP};
 pub use media::*;
 pub use onboarding::{LinkPurpose, NewLink, RosterOutcome, RosterRow, NO_PASSWORD};
+pub use sso::{SsoLogin, SsoRecord};
 pub use streams::Destination;
 pub use users::*;
 

@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (13, "lecture_texts", include_str!("../../../migrations/common/0013_lecture_texts.sql")),
     (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
     (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
+    (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -38,6 +39,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
     // SQLite's FTS5 tokenizer is one per table (Porter, English): the language is kept, not used.
     (16, "search_stemming", include_str!("../../../migrations/postgres/0016_search_stemming.sql")),
+    (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

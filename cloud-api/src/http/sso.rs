@@ -1,0 +1,330 @@
+//! Single sign-on through a school's own OpenID provider: the school admin's settings, the redirect
+//! to the provider and the way back. A sign-in that succeeds lands in the web app through a one-time
+//! hand-off link (as the studio's hand-off does); one that is refused gets a page that says why, in
+//! words, and an audit entry naming the reason.
+
+use crate::app::AppState;
+use crate::audit::Audit;
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::http::admin::tenant_for;
+use crate::http::ensure;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::sso::Refusal;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use shared_types::dto::{SsoCallback, SsoSettings, SsoStart};
+use shared_types::policy::{Action, Target};
+use studio_store::{LinkPurpose, NewLink, SsoLogin, SsoRecord};
+
+/// How long a redirect to the provider may take to come back.
+const SIGN_IN_MINUTES: i64 = 10;
+
+fn view(rec: &SsoRecord) -> SsoSettings {
+    SsoSettings {
+        issuer: rec.issuer.clone(),
+        client_id: rec.client_id.clone(),
+        client_secret: None,
+        allowed_domains: rec.allowed_domains.clone(),
+        password_sign_in: rec.password_sign_in,
+        secret_set: !rec.client_secret_sealed.is_empty(),
+    }
+}
+
+/// `GET /api/admin/tenants/{id}/sso` — the school's provider (404 when it has none).
+pub async fn settings(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<shared_types::TenantId>,
+) -> ApiResult<Json<SsoSettings>> {
+    let tenant = tenant_for(&app, &caller, Some(id)).await?;
+    ensure(&caller, Action::ManageSettings, &Target::tenant(tenant))?;
+    let rec = app.store.sso_settings(tenant).await?.ok_or_else(|| ApiError::not_found("single sign-on"))?;
+    Ok(Json(view(&rec)))
+}
+
+/// Loopback addresses may use plain http (development and the tests' provider); others need https.
+fn issuer_problem(issuer: &str) -> Option<&'static str> {
+    let Ok(u) = url::Url::parse(issuer) else { return Some("must be the provider's issuer URL") };
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match u.scheme() {
+        "https" => None,
+        "http" if loopback => None,
+        _ => Some("must be an https URL"),
+    }
+}
+
+fn domain_ok(d: &str) -> bool {
+    d.len() <= 253
+        && d.contains('.')
+        && !d.starts_with(['.', '-'])
+        && !d.ends_with(['.', '-'])
+        && d.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// `PUT /api/admin/tenants/{id}/sso` — set the school's provider: its discovery document must answer
+/// (so a typo is found now, not by the first student), its domains no other school's.
+pub async fn set_settings(
+    State(app): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    ApiPath(id): ApiPath<shared_types::TenantId>,
+    ApiJson(req): ApiJson<SsoSettings>,
+) -> ApiResult<Json<SsoSettings>> {
+    let tenant = tenant_for(&app, &caller, Some(id)).await?;
+    ensure(&caller, Action::ManageSettings, &Target::tenant(tenant))?;
+    audit.tenant(tenant).target(format!("tenant:{tenant}"));
+    let issuer = req.issuer.trim().to_string();
+    if let Some(p) = issuer_problem(&issuer).filter(|_| issuer.len() <= 500) {
+        return Err(ApiError::validation("issuer", p));
+    }
+    if issuer.len() > 500 {
+        return Err(ApiError::validation("issuer", "must be at most 500 characters"));
+    }
+    let client_id = req.client_id.trim().to_string();
+    if client_id.is_empty() || client_id.len() > 255 || client_id.contains(char::is_whitespace) {
+        return Err(ApiError::validation("clientId", "must be 1 to 255 characters, no spaces"));
+    }
+    let domains: Vec<String> = req.allowed_domains.iter().map(|d| d.trim().to_lowercase()).collect();
+    if domains.is_empty() || domains.len() > 20 || !domains.iter().all(|d| domain_ok(d)) {
+        return Err(ApiError::validation("allowedDomains", "1 to 20 email domains, like school.edu"));
+    }
+    let kept = app.store.sso_settings(tenant).await?;
+    let sealed = match req.client_secret.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() && s.len() <= 1000 => app.sealer.seal(s),
+        Some(_) => return Err(ApiError::validation("clientSecret", "must be 1 to 1000 characters")),
+        None => match &kept {
+            Some(k) => k.client_secret_sealed.clone(),
+            None => return Err(ApiError::validation("clientSecret", "is needed the first time")),
+        },
+    };
+    for d in &domains {
+        if app.store.sso_tenant_for_domain(d).await?.is_some_and(|t| t != tenant) {
+            return Err(ApiError::conflict(format!("{d} already signs in to another school")));
+        }
+    }
+    if let Err(r) = app.oidc.discover(&issuer).await {
+        return Err(ApiError::validation(
+            "issuer",
+            format!("its discovery document could not be read ({})", r.detail()),
+        ));
+    }
+    let rec = SsoRecord {
+        issuer,
+        client_id,
+        client_secret_sealed: sealed,
+        allowed_domains: domains,
+        password_sign_in: req.password_sign_in,
+    };
+    app.store.set_sso_settings(tenant, &rec).await?;
+    Ok(Json(view(&rec)))
+}
+
+/// The app route a sign-in lands on: `#/…` only (never another site).
+fn next_route(next: Option<&str>) -> ApiResult<String> {
+    let next = next.unwrap_or("#/");
+    if !next.starts_with("#/") || next.len() > 200 || next.chars().any(|c| c.is_whitespace() || c == '&') {
+        return Err(ApiError::validation("next", "a route of the app, like #/courses"));
+    }
+    Ok(next.to_string())
+}
+
+fn callback_url(app: &AppState, headers: &HeaderMap) -> String {
+    format!("{}/api/auth/sso/callback", crate::http::onboarding::public_base(app, headers))
+}
+
+/// `GET /api/auth/sso/start?email=…|tenant=…&next=#/…` — off to the school's provider (302), with a
+/// fresh `state`, `nonce` and PKCE challenge; the school is the one whose domains hold the email's.
+/// A browser (it asks for HTML) that cannot be sent on gets a page that says why.
+pub async fn start(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SsoStart>,
+) -> ApiResult<Response> {
+    let browser = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    match begin(&app, &headers, q).await {
+        Err(e) if browser && (e.problem.status < 500 || e.problem.status == 503) => {
+            Ok(page(e.problem.status, &e.problem.code, &e.problem.message))
+        }
+        r => r,
+    }
+}
+
+async fn begin(app: &AppState, headers: &HeaderMap, q: SsoStart) -> ApiResult<Response> {
+    let next = next_route(q.next.as_deref())?;
+    let email = q.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let tenant = match (q.tenant, &email) {
+        (Some(t), _) => t,
+        (None, Some(e)) => {
+            let domain = e.rsplit_once('@').map(|(_, d)| d).filter(|d| !d.is_empty() && e.len() <= 254);
+            let domain = domain.ok_or_else(|| ApiError::validation("email", "must be an email address"))?;
+            app.store.sso_tenant_for_domain(domain).await?.ok_or_else(|| {
+                ApiError::new(
+                    shared_types::error::ErrorCode::NotFound,
+                    "No school signs in with this email's domain here. Sign in with your password, or check the email.",
+                )
+            })?
+        }
+        (None, None) => return Err(ApiError::validation("email", "give your school email (or the school's id)")),
+    };
+    let rec = app.store.sso_settings(tenant).await?.ok_or_else(|| ApiError::not_found("single sign-on"))?;
+    let provider = app.oidc.discover(&rec.issuer).await.map_err(|r| {
+        tracing::warn!(tenant = %tenant, detail = r.detail(), "single sign-on: provider unreachable");
+        ApiError::new(shared_types::error::ErrorCode::NotReady, r.words())
+    })?;
+    let (state, nonce, verifier) = (crate::sso::random(), crate::sso::random(), crate::sso::random());
+    let login = SsoLogin { tenant_id: tenant, nonce: nonce.clone(), verifier: verifier.clone(), next };
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(SIGN_IN_MINUTES);
+    app.store.create_sso_login(&auth::token_hash(&state), &login, expires).await?;
+    let mut to = url::Url::parse(&provider.authorization_endpoint).map_err(|_| {
+        ApiError::new(shared_types::error::ErrorCode::NotReady, "the school's sign-in service is misconfigured")
+    })?;
+    to.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &rec.client_id)
+        .append_pair("redirect_uri", &callback_url(app, headers))
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &crate::sso::challenge(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    if let Some(e) = &email {
+        to.query_pairs_mut().append_pair("login_hint", e);
+    }
+    Ok((StatusCode::FOUND, [(header::LOCATION, to.to_string()), (header::CACHE_CONTROL, "no-store".into())])
+        .into_response())
+}
+
+/// `GET /api/auth/sso/callback?code=…&state=…` — the provider's answer. Signed in: 302 to the web app
+/// with a one-time hand-off link. Refused: a page that says why (and the audit entry says which).
+pub async fn callback(
+    State(app): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SsoCallback>,
+) -> ApiResult<Response> {
+    match finish(&app, &audit, &headers, q).await? {
+        Ok(location) => {
+            Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())])
+                .into_response())
+        }
+        Err(refusal) => {
+            tracing::info!(reason = refusal.code(), detail = refusal.detail(), "single sign-on refused");
+            let target = match refusal.detail() {
+                "" => format!("sso:{}", refusal.code()),
+                d => format!("sso:{}: {}", refusal.code(), d.chars().take(200).collect::<String>()),
+            };
+            audit.target(target);
+            Ok(refused_page(&refusal))
+        }
+    }
+}
+
+async fn finish(
+    app: &AppState,
+    audit: &Audit,
+    headers: &HeaderMap,
+    q: SsoCallback,
+) -> ApiResult<Result<String, Refusal>> {
+    let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 100);
+    let Some(login) = (match state {
+        Some(s) => app.store.take_sso_login(&auth::token_hash(s)).await?,
+        None => None,
+    }) else {
+        return Ok(Err(Refusal::State));
+    };
+    audit.tenant(login.tenant_id);
+    if let Some(e) = q.error.as_deref() {
+        return Ok(Err(Refusal::Provider(e.chars().take(100).collect())));
+    }
+    let Some(code) = q.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2000) else {
+        return Ok(Err(Refusal::Provider("no code".into())));
+    };
+    let Some(rec) = app.store.sso_settings(login.tenant_id).await? else {
+        return Ok(Err(Refusal::Provider("the school's single sign-on was removed".into())));
+    };
+    let secret = app.sealer.open_sealed(&rec.client_secret_sealed).ok_or_else(ApiError::internal)?;
+    let provider = match app.oidc.discover(&rec.issuer).await {
+        Ok(p) => p,
+        Err(r) => return Ok(Err(r)),
+    };
+    let redirect_uri = callback_url(app, headers);
+    let client = (rec.client_id.as_str(), secret.as_str());
+    let (_, info) = match app.oidc.redeem(&provider, client, code, &login.verifier, &redirect_uri, &login.nonce).await {
+        Ok(x) => x,
+        Err(r) => return Ok(Err(r)),
+    };
+    let Some(email) = info.email.map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')) else {
+        return Ok(Err(Refusal::Token("the provider gave no email".into())));
+    };
+    if !info.email_verified {
+        return Ok(Err(Refusal::Unverified));
+    }
+    let domain = email.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+    if !rec.allowed_domains.contains(&domain) {
+        return Ok(Err(Refusal::Domain(domain)));
+    }
+    // The person the roster import (or an invite) made, in this school only: an email of another
+    // school is not theirs to take, and nobody is created here.
+    let record = app.store.user_by_email(&email).await?.filter(|r| r.user.tenant_id == login.tenant_id);
+    let Some(record) = record else { return Ok(Err(Refusal::NoAccount)) };
+    audit.actor(record.user.id);
+    if !record.active {
+        return Ok(Err(Refusal::Deactivated));
+    }
+    let (token, token_hash) = auth::new_token();
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(crate::http::login::HANDOFF_SECS);
+    let link = NewLink { token_hash, purpose: LinkPurpose::Handoff, expires_at };
+    if app.store.create_link(login.tenant_id, record.user.id, &link).await?.is_none() {
+        return Ok(Err(Refusal::NoAccount));
+    }
+    audit.target(format!("user:{}", record.user.id));
+    let base = crate::http::onboarding::public_base(app, headers);
+    Ok(Ok(format!("{base}/app/#/handoff?token={token}&next={}", login.next.trim_start_matches('#'))))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The page a refused sign-in lands on: what happened, in words, and the way back.
+fn refused_page(r: &Refusal) -> Response {
+    page(r.status(), r.code(), &r.words())
+}
+
+fn page(status: u16, reason: &str, words: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Not signed in · Teaching studio</title><link rel=\"icon\" href=\"data:,\"></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5\">\
+         <main><h1>You are not signed in</h1><p id=\"sso-refused\" data-reason=\"{reason}\">{words}</p>\
+         <p><a href=\"/app/\">Back to the sign-in page</a></p></main></body></html>\n",
+        reason = escape(reason),
+        words = escape(words),
+    );
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_need_https_off_loopback() {
+        assert_eq!(issuer_problem("https://login.school.edu"), None);
+        assert_eq!(issuer_problem("http://127.0.0.1:5556/"), None);
+        assert!(issuer_problem("http://login.school.edu").is_some());
+        assert!(issuer_problem("not a url").is_some());
+    }
+
+    #[test]
+    fn domains() {
+        assert!(domain_ok("school.edu") && domain_ok("mail.school-x.ac.uk"));
+        assert!(!domain_ok("school") && !domain_ok(".edu") && !domain_ok("a b.edu") && !domain_ok("Gmail.com"));
+    }
+}

@@ -1,0 +1,317 @@
+//! Single sign-on through a school's own OpenID provider, against a real one (`tests/oidc-op`:
+//! zitadel/oidc's example provider) followed through its real redirects and login form: the school's
+//! admin sets it up (checked against its discovery document, the secret never read back); a person
+//! of the school signs in and lands in the web app through a one-time hand-off; a replayed callback,
+//! a forged `state`, a replayed code, an unverified email, a domain not allowed, an email with no
+//! account here (even one that has an account at another school) are each refused with words and an
+//! audit entry; a rotated provider key keeps working; password sign-in can be switched off; and in
+//! Chromium, the sign-in page's "Sign in with your school" goes through the provider's login form
+//! and lands signed in (or on the page that says why not).
+
+use serde_json::{json, Value};
+use shared_types::{Role, Scope};
+use studio_tests::*;
+
+/// A browser without cookies that does not follow redirects: each hop is looked at.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// Where a hop leads: relative locations are on `origin`.
+fn absolute(origin: &str, loc: &str) -> String {
+    if loc.starts_with("http") {
+        loc.to_string()
+    } else {
+        format!("{}{}", origin.trim_end_matches('/'), loc)
+    }
+}
+
+/// How a sign-in through the provider ended at our callback.
+struct Ended {
+    /// The callback's answer: 302 to the app, or the refusal page's status.
+    status: u16,
+    /// The app URL (signed in) or the refusal page.
+    location: String,
+    page: String,
+    /// The callback URL the provider sent the browser to (code and state), to replay.
+    callback: String,
+}
+
+/// From the sign-in page's "Sign in with your school" to our callback, as a browser does: start,
+/// the provider's login form, its redirects back.
+async fn sign_in(app: &TestApp, op: &OidcOp, start_query: &str, username: &str) -> Ended {
+    let b = browser();
+    let r = b.get(format!("{}/api/auth/sso/start?{start_query}", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+    let to_provider = location(&r);
+    assert!(to_provider.starts_with(&op.issuer), "{to_provider}");
+    let q: std::collections::HashMap<String, String> =
+        url::Url::parse(&to_provider).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43, "a SHA-256 challenge");
+    assert!(q["state"].len() >= 40 && q["nonce"].len() >= 40 && q["state"] != q["nonce"], "{q:?}");
+    assert_eq!(q["response_type"], "code");
+    // The provider sends the browser to its login page, whose form names the auth request.
+    let r = b.get(&to_provider).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+    let login = absolute(&op.issuer, &location(&r));
+    let id = url::Url::parse(&login).unwrap().query_pairs().find(|(k, _)| k == "authRequestID").unwrap().1.into_owned();
+    let form = b.get(&login).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("name=\"password\""), "{form}");
+    let r = b
+        .post(format!("{}login/username", op.issuer))
+        .form(&[("id", id.as_str()), ("username", username), ("password", "verysecure")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+    let mut hop = absolute(&op.issuer, &location(&r));
+    // The provider's own callback, then ours.
+    while !hop.starts_with(&app.base) {
+        let r = b.get(&hop).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{hop}: {}", r.text().await.unwrap_or_default());
+        hop = absolute(&op.issuer, &location(&r));
+    }
+    let callback = hop.clone();
+    let r = b.get(&hop).send().await.unwrap();
+    let status = r.status().as_u16();
+    let location = location(&r);
+    let page = r.text().await.unwrap();
+    Ended { status, location, page, callback }
+}
+
+/// Spend the hand-off link the callback sent the browser to: who is signed in.
+async fn landed(app: &TestApp, ended: &Ended) -> Value {
+    assert_eq!(ended.status, 302, "{}", ended.page);
+    let url = url::Url::parse(&ended.location.replacen("/#/", "/", 1)).unwrap();
+    assert!(ended.location.starts_with(&format!("{}/app/#/handoff?", app.base)), "{}", ended.location);
+    let token = url.query_pairs().find(|(k, _)| k == "token").unwrap().1.into_owned();
+    let r = browser().post(format!("{}/api/auth/handoff/redeem", app.base)).json(&json!({"token": token})).send().await;
+    let r = r.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn refused(ended: &Ended, status: u16, reason: &str) {
+    assert_eq!(ended.status, status, "{}", ended.page);
+    assert!(ended.page.contains(&format!("data-reason=\"{reason}\"")), "{reason}: {}", ended.page);
+    assert!(ended.location.is_empty(), "not signed in: {}", ended.location);
+}
+
+async fn single_sign_on(db: Db) {
+    let media = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media");
+    let dist = media.join("dist");
+    assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
+    let app = TestApp::spawn_with(db, move |c| {
+        c.student_web_dir = Some(dist.clone());
+        c.media_dir = Some(dist);
+    })
+    .await;
+    let s = app.school("Northside").await;
+    let other = app.school("Southside").await;
+    let student = [(Role::Student, Scope::Course, s.course.0)];
+    let alice = app.user(s.tenant, "alice@northside.test", &student).await;
+    app.user(s.tenant, "bob@northside.test", &student).await;
+    // An account at the other school whose email is of this school's domain.
+    app.user(other.tenant, "olga@northside.test", &[(Role::Student, Scope::Course, other.course.0)]).await;
+
+    let dir = cloud_api::spawned::Scratch::new("oidc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let person = |id: &str, email: &str, verified: bool| {
+        json!({"ID": id, "Username": id, "Password": "verysecure", "FirstName": id, "LastName": "Test",
+               "Email": email, "EmailVerified": verified, "PreferredLanguage": "en"})
+    };
+    let users = json!({
+        "alice": person("alice", "alice@northside.test", true),
+        "bob": person("bob", "bob@northside.test", false),
+        "carol": person("carol", "carol@northside.test", true),
+        "dave": person("dave", "dave@elsewhere.test", true),
+        "olga": person("olga", "olga@northside.test", true),
+    });
+    let users_file = dir.join("users.json");
+    std::fs::write(&users_file, users.to_string()).unwrap();
+    let callback = format!("{}/api/auth/sso/callback", app.base);
+    let op = OidcOp::start(&[
+        ("CLIENT_ID", "northside-studio"),
+        ("CLIENT_SECRET", "n0rthside-s3cret"),
+        ("REDIRECT_URI", &callback),
+        ("USERS_FILE", users_file.to_str().unwrap()),
+    ]);
+
+    // The school's admin sets it up; the secret is kept, never read back.
+    let path = format!("/api/admin/tenants/{}/sso", s.tenant);
+    assert_eq!(app.get(&path, &s.admin.token).await.status, 404, "none yet");
+    let settings = json!({"issuer": op.issuer, "clientId": "northside-studio", "clientSecret": "n0rthside-s3cret",
+                          "allowedDomains": ["Northside.test"], "passwordSignIn": true});
+    let teacher = app.put(&path, &s.teacher.token, settings.clone()).await;
+    assert_eq!(teacher.status, 403, "only the school's admins: {:?}", teacher.body);
+    let elsewhere = app.put(&path, &other.admin.token, settings.clone()).await;
+    assert_eq!(elsewhere.status, 404, "another school's admin: {:?}", elsewhere.body);
+    for (field, bad) in [
+        ("issuer", json!("http://login.northside.test/")),
+        ("issuer", json!("http://127.0.0.1:9/")),
+        ("allowedDomains", json!([])),
+        ("allowedDomains", json!(["not a domain"])),
+        ("clientId", json!(" ")),
+    ] {
+        let mut b = settings.clone();
+        b[field] = bad.clone();
+        let a = app.put(&path, &s.admin.token, b).await;
+        assert_eq!(
+            (a.status.as_u16(), a.body["code"].as_str()),
+            (422, Some("validation_failed")),
+            "{field} {bad}: {:?}",
+            a.body
+        );
+    }
+    let mut first = settings.clone();
+    first.as_object_mut().unwrap().remove("clientSecret");
+    assert_eq!(app.put(&path, &s.admin.token, first).await.status, 422, "a secret the first time");
+    let set = app.put(&path, &s.admin.token, settings.clone()).await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(set.body["allowedDomains"], json!(["northside.test"]));
+    assert_eq!(set.body["secretSet"], true);
+    assert!(set.body.get("clientSecret").is_none() && !set.raw.windows(8).any(|w| w == b"s3cret\"}"));
+    let got = app.get(&path, &s.admin.token).await;
+    assert_eq!((got.body["issuer"].as_str(), got.body.get("clientSecret")), (Some(op.issuer.as_str()), None));
+    let taken =
+        app.put(&format!("/api/admin/tenants/{}/sso", other.tenant), &other.admin.token, settings.clone()).await;
+    assert_eq!(taken.status, 409, "northside.test is this school's: {:?}", taken.body);
+
+    // Alice signs in with her school and lands in the app, as herself.
+    let ended = sign_in(&app, &op, "email=alice%40northside.test&next=%23%2Fcourses", "alice").await;
+    assert!(ended.location.ends_with("&next=/courses"), "{}", ended.location);
+    let signed = landed(&app, &ended).await;
+    assert_eq!(
+        (signed["user"]["id"].as_str(), signed["user"]["email"].as_str()),
+        (Some(alice.id.to_string().as_str()), Some("alice@northside.test"))
+    );
+    let me = app.get("/api/auth/me", signed["token"].as_str().unwrap()).await;
+    assert_eq!(me.body["tenantId"], s.tenant.to_string());
+
+    // The same callback again (its state spent): refused; a forged state too.
+    let again = browser().get(&ended.callback).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("data-reason=\"state_invalid\""));
+    let forged = browser().get(format!("{}/api/auth/sso/callback?code=x&state=forged", app.base)).send().await.unwrap();
+    assert_eq!(forged.status(), 400);
+    // A code spent once, brought back under a fresh state: the provider refuses it.
+    let fresh =
+        browser().get(format!("{}/api/auth/sso/start?email=alice%40northside.test", app.base)).send().await.unwrap();
+    let state =
+        url::Url::parse(&location(&fresh)).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let code =
+        url::Url::parse(&ended.callback).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let replayed = browser()
+        .get(format!("{}/api/auth/sso/callback", app.base))
+        .query(&[("code", code.as_str()), ("state", state.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+    assert!(replayed.text().await.unwrap().contains("data-reason=\"token_invalid\""));
+
+    // Refused, each with words: an unverified email, no account here, an account only at another
+    // school, a domain this school does not sign in.
+    refused(&sign_in(&app, &op, "email=bob%40northside.test", "bob").await, 403, "email_unverified");
+    let carol = sign_in(&app, &op, "email=carol%40northside.test", "carol").await;
+    refused(&carol, 403, "no_account");
+    assert!(carol.page.contains("no account for you here"), "{}", carol.page);
+    refused(&sign_in(&app, &op, "email=olga%40northside.test", "olga").await, 403, "no_account");
+    let dave = sign_in(&app, &op, &format!("tenant={}", s.tenant), "dave").await;
+    refused(&dave, 403, "domain_not_allowed");
+    assert!(dave.page.contains("elsewhere.test"), "{}", dave.page);
+    let unknown =
+        browser().get(format!("{}/api/auth/sso/start?email=x%40elsewhere.test", app.base)).send().await.unwrap();
+    assert_eq!(unknown.status(), 404, "no school signs in elsewhere.test");
+
+    // The provider rotates its signing key: the next sign-in still verifies (its keys fetched again).
+    let kid = op.rotate().await;
+    assert!(!kid.is_empty());
+    landed(&app, &sign_in(&app, &op, "email=alice%40northside.test", "alice").await).await;
+
+    // Every outcome is in the school's audit trail, with its reason.
+    let audit = app.get("/api/admin/audit?action=auth.sso", &s.admin.token).await;
+    assert_eq!(audit.status, 200, "{:?}", audit.body);
+    let entries = audit.body["entries"].as_array().unwrap();
+    let seen: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| (e["outcome"].as_str().unwrap().to_string(), e["target"].as_str().unwrap().to_string()))
+        .collect();
+    for (outcome, target) in [
+        ("ok", format!("user:{}", alice.id)),
+        ("failed", "sso:token_invalid".to_string()),
+        ("denied", "sso:email_unverified".to_string()),
+        ("denied", "sso:no_account".to_string()),
+        ("denied", "sso:domain_not_allowed".to_string()),
+    ] {
+        assert!(seen.iter().any(|(o, t)| o == outcome && t.starts_with(&target)), "{outcome} {target}: {seen:?}");
+    }
+    assert!(!audit.raw.windows(code.len()).any(|w| w == code.as_bytes()), "no code in the audit trail");
+    // A callback whose state no sign-in gave names no school: the platform's admins see it.
+    cloud_api::app::create_platform_admin(&app.store, "root@sso.test", PASSWORD).await.unwrap();
+    let root = app.login("root@sso.test", PASSWORD).await.body["token"].as_str().unwrap().to_string();
+    let all = app.get("/api/admin/audit?action=auth.sso", &root).await.body["entries"].as_array().unwrap().clone();
+    assert!(
+        all.iter().any(|e| e["outcome"] == "refused" && e["target"] == "sso:state_invalid" && e["tenantId"].is_null()),
+        "{all:?}"
+    );
+
+    // Password sign-in switched off: a password is refused with the way to sign in instead.
+    let mut only = settings.clone();
+    only["passwordSignIn"] = json!(false);
+    only.as_object_mut().unwrap().remove("clientSecret");
+    assert_eq!(app.put(&path, &s.admin.token, only).await.status, 200, "the secret kept");
+    let pw = app.login("alice@northside.test", PASSWORD).await;
+    assert_eq!(pw.status, 403, "{:?}", pw.body);
+    assert!(pw.body["message"].as_str().unwrap().contains("Sign in with your school"), "{:?}", pw.body);
+    let wrong = app.login("alice@northside.test", "not the password").await;
+    assert_eq!(wrong.status, 401, "a wrong password says no more than before");
+    landed(&app, &sign_in(&app, &op, "email=alice%40northside.test", "alice").await).await;
+    assert_eq!(app.login(&other.student.email, PASSWORD).await.status, 200, "other schools unchanged");
+
+    // In Chromium, from the sign-in page's button through the provider's own login form.
+    if db == Db::Sqlite {
+        let shots = cloud_api::spawned::screenshots("sso");
+        let out = tokio::process::Command::new("node")
+            .arg(media.join("test/sso.mjs"))
+            .current_dir(&media)
+            .env("BASE", &app.base)
+            .env("EMAIL", "alice@northside.test")
+            .env("USERNAME", "alice")
+            .env("REFUSED_EMAIL", "carol@northside.test")
+            .env("REFUSED_USERNAME", "carol")
+            .env("SHOTS", &shots)
+            .output()
+            .await
+            .expect("node");
+        let r: Value = node_result("sso.mjs", &out);
+        println!("sso in Chromium: {r}\nscreenshots in {}", shots.display());
+        assert!(r["error"].is_null(), "{}\n{}", r["error"], String::from_utf8_lossy(&out.stderr));
+        assert!(r["noEmail"].as_str().unwrap().contains("school email"), "{r}");
+        assert_eq!(r["providerHost"], op.issuer.trim_start_matches("http://").trim_end_matches('/'), "{r}");
+        assert_eq!(r["who"], "alice@northside.test", "{r}");
+        assert_eq!(r["refused"]["reason"], "no_account", "{r}");
+        assert!(r["refused"]["words"].as_str().unwrap().contains("no account for you here"), "{r}");
+        assert_eq!(
+            (r["refusedOverflow"].as_i64(), &r["axeSignIn"], &r["axeRefused"]),
+            (Some(0), &json!([]), &json!([])),
+            "{r}"
+        );
+        assert_eq!(r["csp"], json!([]), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_single_sign_on() {
+    single_sign_on(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_single_sign_on() {
+    single_sign_on(Db::Postgres).await;
+}
