@@ -44,14 +44,7 @@ fn base_transcribes_spanish_and_tiny_en_refuses_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
-    let media = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media");
-    let dist = media.join("dist");
-    assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
-    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
-        c.student_web_dir = Some(dist.clone());
-        c.media_dir = Some(dist);
-    })
-    .await;
+    let app = TestApp::spawn_web(Db::Sqlite).await;
     let s = app.school("Instituto").await;
     app.live(&s).await;
     let settings = format!("/api/admin/tenants/{}/settings", s.tenant);
@@ -99,20 +92,16 @@ async fn a_spanish_class_is_flagged_on_tiny_en_and_transcribed_on_base() {
     assert!(r.body["transcript"]["segments"].as_array().is_none_or(|s| s.is_empty()), "{:?}", r.body["transcript"]);
     // The student's replay page says so in words where the transcript would be.
     let shots = cloud_api::spawned::screenshots("refused");
-    let out = tokio::process::Command::new("node")
-        .arg(media.join("test/refused.mjs"))
-        .current_dir(&media)
-        .env("BASE", &app.base)
-        .env("SESSION", &s.session)
-        .env("EMAIL", &s.student.email)
-        .env("PASSWORD", PASSWORD)
-        .env("SHOTS", &shots)
-        .output()
-        .await
-        .expect("node");
-    let page: serde_json::Value = node_result("refused.mjs", &out);
+    let env: [(&str, &std::ffi::OsStr); 5] = [
+        ("BASE", app.base.as_ref()),
+        ("SESSION", s.session.as_ref()),
+        ("EMAIL", s.student.email.as_ref()),
+        ("PASSWORD", PASSWORD.as_ref()),
+        ("SHOTS", shots.as_os_str()),
+    ];
+    let (page, stderr) = browser_script("refused.mjs", &env).await;
     println!("refused replay: {page}\nscreenshots in {}", shots.display());
-    assert!(page["error"].is_null(), "{}\n{}", page["error"], String::from_utf8_lossy(&out.stderr));
+    assert!(page["error"].is_null(), "{}\n{stderr}", page["error"]);
     assert_eq!(page["refused"], why, "{page}");
     assert_eq!((page["transcriptLines"].as_u64(), page["phoneOverflow"].as_i64()), (Some(0), Some(0)), "{page}");
     assert_eq!(page["axe"], json!([]), "{page}");

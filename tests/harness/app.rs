@@ -127,6 +127,17 @@ impl TestApp {
         Self::node(db, url, tweak, None, Arc::default()).await
     }
 
+    /// The app serving the web app as built (`scripts/build-web.sh`), for the browser tests.
+    pub async fn spawn_web(db: Db) -> TestApp {
+        let dist = crate::media_dir().join("dist");
+        assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
+        Self::spawn_with(db, move |c| {
+            c.student_web_dir = Some(dist.clone());
+            c.media_dir = Some(dist);
+        })
+        .await
+    }
+
     /// A node on a database of the test's own making (a cluster it restarts, say).
     pub async fn spawn_on(db: Db, url: String) -> TestApp {
         Self::node(db, url, |_| {}, None, Arc::default()).await

@@ -103,14 +103,7 @@ fn refused(ended: &Ended, status: u16, reason: &str) {
 }
 
 async fn single_sign_on(db: Db) {
-    let media = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../student-web/media");
-    let dist = media.join("dist");
-    assert!(dist.join("index.html").exists(), "build the app first: bash scripts/build-web.sh");
-    let app = TestApp::spawn_with(db, move |c| {
-        c.student_web_dir = Some(dist.clone());
-        c.media_dir = Some(dist);
-    })
-    .await;
+    let app = TestApp::spawn_web(db).await;
     let s = app.school("Northside").await;
     let other = app.school("Southside").await;
     let student = [(Role::Student, Scope::Course, s.course.0)];
@@ -277,21 +270,17 @@ async fn single_sign_on(db: Db) {
     // In Chromium, from the sign-in page's button through the provider's own login form.
     if db == Db::Sqlite {
         let shots = cloud_api::spawned::screenshots("sso");
-        let out = tokio::process::Command::new("node")
-            .arg(media.join("test/sso.mjs"))
-            .current_dir(&media)
-            .env("BASE", &app.base)
-            .env("EMAIL", "alice@northside.test")
-            .env("USERNAME", "alice")
-            .env("REFUSED_EMAIL", "carol@northside.test")
-            .env("REFUSED_USERNAME", "carol")
-            .env("SHOTS", &shots)
-            .output()
-            .await
-            .expect("node");
-        let r: Value = node_result("sso.mjs", &out);
+        let env: [(&str, &std::ffi::OsStr); 6] = [
+            ("BASE", app.base.as_ref()),
+            ("EMAIL", "alice@northside.test".as_ref()),
+            ("USERNAME", "alice".as_ref()),
+            ("REFUSED_EMAIL", "carol@northside.test".as_ref()),
+            ("REFUSED_USERNAME", "carol".as_ref()),
+            ("SHOTS", shots.as_os_str()),
+        ];
+        let (r, stderr) = browser_script("sso.mjs", &env).await;
         println!("sso in Chromium: {r}\nscreenshots in {}", shots.display());
-        assert!(r["error"].is_null(), "{}\n{}", r["error"], String::from_utf8_lossy(&out.stderr));
+        assert!(r["error"].is_null(), "{}\n{stderr}", r["error"]);
         assert!(r["noEmail"].as_str().unwrap().contains("school email"), "{r}");
         assert_eq!(r["providerHost"], op.issuer.trim_start_matches("http://").trim_end_matches('/'), "{r}");
         assert_eq!(r["who"], "alice@northside.test", "{r}");
