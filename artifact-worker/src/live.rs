@@ -200,6 +200,12 @@ fn transcribe_live(
             if pass == Pass::Pause && missed < MISSED_S {
                 agreement.skip_to(start + span);
             }
+            // A stretch of a backlog that gave nothing to commit (noise, or whisper hearing only
+            // echoes of its prompt) is passed over: heard again it would give nothing again, for
+            // ever (it did: the outage class's worker once spun on one stretch for 20 minutes).
+            if pass == Pass::Stretch && agreement.committed_until <= start {
+                agreement.skip_to(start + (span - 1.0).max(span / 2.0));
+            }
             if !done.is_empty() {
                 committed.extend(done.iter().cloned());
                 let _ = out.send(done);
@@ -366,6 +372,38 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A backlog whisper hears nothing in (loud noise, the recording already over) ends: each
+    /// stretch is passed over once, not transcribed again for ever.
+    #[test]
+    fn a_backlog_of_noise_is_passed_over() {
+        let path = crate::model::prepare_model(shared_types::speech::SpeechModel::TinyEn).unwrap();
+        let transcriber = Transcriber::load(&path, 1).unwrap();
+        let mut x = 0x2545_f491_u64;
+        let noise: Vec<f32> = (0..40 * SAMPLE_RATE as usize)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 2001) as f32 / 1000.0 - 1.0) * 0.4
+            })
+            .collect();
+        assert!(rms(&noise) > SILENCE_RMS);
+        let shared: Shared = Arc::new((Mutex::new(Timeline { samples: noise, ended: true }), Condvar::new()));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let run = std::thread::spawn(move || transcribe_live(shared, &transcriber, &[], 0.0, Vec::new(), &tx, true));
+        let t0 = std::time::Instant::now();
+        while !run.is_finished() {
+            assert!(t0.elapsed() < Duration::from_secs(240), "still transcribing 40 s of noise after 4 minutes");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        run.join().unwrap().unwrap();
+        let mut said = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            said.extend(batch.into_iter().map(|h| h.text));
+        }
+        println!("heard in noise: {said:?}");
+    }
 
     /// `parts` of (seconds, amplitude): a tone for speech, 0 for quiet, a little noise everywhere.
     fn audio(parts: &[(f64, f32)]) -> Vec<f32> {

@@ -443,6 +443,17 @@ impl OidcOp {
     }
 }
 
+impl OidcOp {
+    /// An ID token with these claims, signed by the provider's signing key (`stranger`: by a key it
+    /// does not publish) — claims the provider would never issue itself.
+    pub async fn sign(&self, claims: &serde_json::Value, stranger: bool) -> String {
+        let url = format!("{}_test/sign{}", self.issuer, if stranger { "?key=stranger" } else { "" });
+        let r = reqwest::Client::new().post(url).body(claims.to_string()).send().await.expect("sign");
+        assert!(r.status().is_success(), "sign: {}", r.status());
+        r.text().await.expect("token")
+    }
+}
+
 impl Drop for OidcOp {
     fn drop(&mut self) {
         stop_script("oidc-op.sh", "OIDC_TEST_DIR", &self.dir);

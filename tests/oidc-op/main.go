@@ -3,7 +3,9 @@
 // what the tests need that the stock example server does not offer: a loopback-only listener on a
 // port the OS picks, the issuer named after it, the relying party's client id, secret and redirect
 // URIs from the environment, and signing-key rotation (POST /_test/rotate: a new key signs from then
-// on, the old one stays in the JWKS, as a real provider rotates).
+// on, the old one stays in the JWKS, as a real provider rotates), and a signing hook for claims the
+// provider would never issue itself (POST /_test/sign: another audience, an expired token, …; with
+// ?key=stranger, signed by a key it does not publish) so the relying party's checks can be tested.
 //
 // Env: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI (comma-separated), USERS_FILE (optional: the example
 // storage's JSON users), PORT (optional; 0 = any free port). Prints OIDC_ISSUER=<url> once it listens.
@@ -14,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,10 +42,10 @@ func (k *key) ID() string                                  { return k.id }
 
 type public struct{ k *key }
 
-func (p public) ID() string                          { return p.k.id }
+func (p public) ID() string                         { return p.k.id }
 func (p public) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (p public) Use() string                         { return "sig" }
-func (p public) Key() any                            { return &p.k.rsa.PublicKey }
+func (p public) Use() string                        { return "sig" }
+func (p public) Key() any                           { return &p.k.rsa.PublicKey }
 
 // rotating is the example storage with a key ring: the newest key signs, all are published.
 type rotating struct {
@@ -126,6 +129,40 @@ func main() {
 		}
 		log.Info("signing key rotated", "kid", id)
 		fmt.Fprintln(w, id)
+	})
+	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		log.Error("key", "error", err)
+		os.Exit(1)
+	}
+	mux.HandleFunc("POST /_test/sign", func(w http.ResponseWriter, r *http.Request) {
+		claims, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sk, _ := store.SigningKey(r.Context())
+		k := sk.(*key)
+		if r.URL.Query().Get("key") == "stranger" {
+			k = &key{id: k.id, rsa: stranger}
+		}
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.rsa, KeyID: k.id}},
+			(&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		signed, err := signer.Sign(claims)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		token, err := signed.CompactSerialize()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, token)
 	})
 	mux.Handle("/", provider)
 	fmt.Printf("OIDC_ISSUER=%s\n", issuer)

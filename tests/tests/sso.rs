@@ -6,11 +6,58 @@
 //! account here (even one that has an account at another school) are each refused with words and an
 //! audit entry; a rotated provider key keeps working; password sign-in can be switched off; and in
 //! Chromium, the sign-in page's "Sign in with your school" goes through the provider's login form
-//! and lands signed in (or on the page that says why not).
+//! and lands signed in (or on the page that says why not). No secret, code, state or token is
+//! ever in the server's logs. ID tokens the provider would never issue (another audience, expired,
+//! another issuer, a wrong nonce, an unpublished key, `alg: none`) are signed by its test hook and
+//! refused, each for its reason.
 
 use serde_json::{json, Value};
 use shared_types::{Role, Scope};
 use studio_tests::*;
+
+/// What the server logs while this file's tests run (our crates, debug and up), to look for secrets in.
+fn server_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("cloud_api=debug,studio_store=debug,tower_http=debug")
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The values of a sign-in that must never be logged: the code and state it came back with, and the
+/// hand-off token it went on with.
+fn secrets_of(e: &Ended) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in [&e.callback, &e.location.replacen("/#/", "/", 1)] {
+        if let Ok(u) = url::Url::parse(u) {
+            out.extend(
+                u.query_pairs()
+                    .filter(|(k, _)| ["code", "state", "token"].contains(&k.as_ref()))
+                    .map(|(_, v)| v.into_owned()),
+            );
+        }
+    }
+    out
+}
 
 /// A browser without cookies that does not follow redirects: each hop is looked at.
 fn browser() -> reqwest::Client {
@@ -103,6 +150,8 @@ fn refused(ended: &Ended, status: u16, reason: &str) {
 }
 
 async fn single_sign_on(db: Db) {
+    let logs = server_logs();
+    let mut secrets = vec!["n0rthside-s3cret".to_string(), "verysecure".to_string()];
     let app = TestApp::spawn_web(db).await;
     let s = app.school("Northside").await;
     let other = app.school("Southside").await;
@@ -177,6 +226,7 @@ async fn single_sign_on(db: Db) {
 
     // Alice signs in with her school and lands in the app, as herself.
     let ended = sign_in(&app, &op, "email=alice%40northside.test&next=%23%2Fcourses", "alice").await;
+    secrets.extend(secrets_of(&ended));
     assert!(ended.location.ends_with("&next=/courses"), "{}", ended.location);
     let signed = landed(&app, &ended).await;
     assert_eq!(
@@ -212,6 +262,7 @@ async fn single_sign_on(db: Db) {
     // school, a domain this school does not sign in.
     refused(&sign_in(&app, &op, "email=bob%40northside.test", "bob").await, 403, "email_unverified");
     let carol = sign_in(&app, &op, "email=carol%40northside.test", "carol").await;
+    secrets.extend(secrets_of(&carol));
     refused(&carol, 403, "no_account");
     assert!(carol.page.contains("no account for you here"), "{}", carol.page);
     refused(&sign_in(&app, &op, "email=olga%40northside.test", "olga").await, 403, "no_account");
@@ -225,7 +276,9 @@ async fn single_sign_on(db: Db) {
     // The provider rotates its signing key: the next sign-in still verifies (its keys fetched again).
     let kid = op.rotate().await;
     assert!(!kid.is_empty());
-    landed(&app, &sign_in(&app, &op, "email=alice%40northside.test", "alice").await).await;
+    let rotated = sign_in(&app, &op, "email=alice%40northside.test", "alice").await;
+    secrets.extend(secrets_of(&rotated));
+    landed(&app, &rotated).await;
 
     // Every outcome is in the school's audit trail, with its reason.
     let audit = app.get("/api/admin/audit?action=auth.sso", &s.admin.token).await;
@@ -267,6 +320,15 @@ async fn single_sign_on(db: Db) {
     landed(&app, &sign_in(&app, &op, "email=alice%40northside.test", "alice").await).await;
     assert_eq!(app.login(&other.student.email, PASSWORD).await.status, 200, "other schools unchanged");
 
+    // Nothing secret reached a log line: not the client secret, a password, a code, a state or a
+    // hand-off token (the refusals were logged, so the capture works).
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    assert!(text.contains("single sign-on refused"), "the server's logs are captured");
+    assert!(secrets.len() >= 8, "{secrets:?}");
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "{secret} is in the logs");
+    }
+
     // In Chromium, from the sign-in page's button through the provider's own login form.
     if db == Db::Sqlite {
         let shots = cloud_api::spawned::screenshots("sso");
@@ -303,4 +365,66 @@ async fn sqlite_single_sign_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_single_sign_on() {
     single_sign_on(Db::Postgres).await;
+}
+
+/// The ID token checks on claims a provider would not issue itself, signed by the real provider's key
+/// (its test hook): each is refused for its own reason; the well-formed one passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_that_do_not_check_out() {
+    let op =
+        OidcOp::start(&[("CLIENT_ID", "studio"), ("CLIENT_SECRET", "s"), ("REDIRECT_URI", "http://127.0.0.1:9/cb")]);
+    let oidc = cloud_api::sso::Oidc::new();
+    let p = oidc.discover(&op.issuer).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let good = json!({"iss": op.issuer, "sub": "id1", "aud": ["studio"], "azp": "studio", "exp": now + 300, "iat": now, "nonce": "n1"});
+    let check = |claims: Value, stranger: bool| {
+        let (op, oidc, p) = (&op, &oidc, p.clone());
+        async move {
+            let token = op.sign(&claims, stranger).await;
+            oidc.check_id_token(&p, &token, "studio", "n1").await
+        }
+    };
+    assert_eq!(check(good.clone(), false).await.unwrap().sub, "id1");
+    let with = |k: &str, v: Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    for (claims, why) in [
+        (with("aud", json!(["someone-else"])), "another client"),
+        (
+            with("aud", json!(["studio", "someone-else"]))
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.remove("azp");
+                    Value::Object(o)
+                })
+                .unwrap(),
+            "azp",
+        ),
+        (with("azp", json!("someone-else")), "azp"),
+        (with("iss", json!("http://127.0.0.1:9/")), "another issuer"),
+        (with("exp", json!(now - 3600)), "expired"),
+        (with("iat", json!(now + 3600)), "future"),
+        (with("nonce", json!("n2")), "nonce"),
+        (with("sub", json!("")), "subject"),
+    ] {
+        match check(claims.clone(), false).await {
+            Err(cloud_api::sso::Refusal::Token(d)) => assert!(d.contains(why), "{why}: {d}"),
+            other => panic!("{claims}: {other:?}"),
+        }
+    }
+    // Signed by a key the provider does not publish (same key id): the signature does not verify.
+    match check(good.clone(), true).await {
+        Err(cloud_api::sso::Refusal::Token(d)) => assert!(d.contains("signature"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    // Not RS256 (unsigned, "none"): refused before any key is looked at.
+    let b64 = |v: &Value| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v.to_string());
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&good));
+    match oidc.check_id_token(&p, &none, "studio", "n1").await {
+        Err(cloud_api::sso::Refusal::Token(d)) => assert!(d.contains("RS256"), "{d}"),
+        other => panic!("{other:?}"),
+    }
 }
