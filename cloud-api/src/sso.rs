@@ -382,7 +382,7 @@ mod tests {
         // RFC 7636 appendix B.
         assert_eq!(
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrYMTJguCHaoeKdMPPhW3HVQcnJE4Mc"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
