@@ -111,21 +111,41 @@ pub async fn handoff(
     headers: HeaderMap,
     ApiJson(req): ApiJson<shared_types::dto::HandoffRequest>,
 ) -> ApiResult<(StatusCode, Json<shared_types::dto::HandoffLink>)> {
-    let next = req.next.unwrap_or_else(|| "#/".into());
+    let next = next_route(req.next.as_deref())?;
+    audit.tenant(caller.user.tenant_id).target(format!("user:{}", caller.user.id));
+    let (link, expires_at) = handoff_link(&app, &headers, caller.user.tenant_id, caller.user.id, &next)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok((StatusCode::CREATED, Json(shared_types::dto::HandoffLink { link, expires_at })))
+}
+
+/// The app route a link lands on: `#/…` only (never another site); none → `#/`.
+pub fn next_route(next: Option<&str>) -> ApiResult<String> {
+    let next = next.unwrap_or("#/");
     if !next.starts_with("#/") || next.len() > 200 || next.chars().any(|c| c.is_whitespace() || c == '&') {
         return Err(ApiError::validation("next", "a route of the app, like #/present/<sessionId>"));
     }
-    audit.tenant(caller.user.tenant_id).target(format!("user:{}", caller.user.id));
+    Ok(next.to_string())
+}
+
+/// A link that signs `user` in once, within [`HANDOFF_SECS`], and lands on `next` (checked by
+/// [`next_route`]); `None` when the user is not the tenant's. The studio's hand-off and a school's
+/// single sign-on both end here.
+pub async fn handoff_link(
+    app: &AppState,
+    headers: &HeaderMap,
+    tenant: shared_types::TenantId,
+    user: shared_types::UserId,
+    next: &str,
+) -> ApiResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
     let (token, token_hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::seconds(HANDOFF_SECS);
     let link = studio_store::NewLink { token_hash, purpose: studio_store::LinkPurpose::Handoff, expires_at };
-    app.store
-        .create_link(caller.user.tenant_id, caller.user.id, &link)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
-    let base = crate::http::onboarding::public_base(&app, &headers);
-    let link = format!("{base}/app/#/handoff?token={token}&next={}", next.trim_start_matches('#'));
-    Ok((StatusCode::CREATED, Json(shared_types::dto::HandoffLink { link, expires_at })))
+    if app.store.create_link(tenant, user, &link).await?.is_none() {
+        return Ok(None);
+    }
+    let base = crate::http::onboarding::public_base(app, headers);
+    Ok(Some((format!("{base}/app/#/handoff?token={token}&next={}", next.trim_start_matches('#')), expires_at)))
 }
 
 /// `POST /api/auth/handoff/redeem`: spend a hand-off link and sign in (cookie and token). Used,

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared_types::dto::{SsoCallback, SsoSettings, SsoStart};
 use shared_types::policy::{Action, Target};
-use studio_store::{LinkPurpose, NewLink, SsoLogin, SsoRecord};
+use studio_store::{SsoLogin, SsoRecord};
 
 /// How long a redirect to the provider may take to come back.
 const SIGN_IN_MINUTES: i64 = 10;
@@ -122,15 +122,6 @@ pub async fn set_settings(
     Ok(Json(view(&rec)))
 }
 
-/// The app route a sign-in lands on: `#/…` only (never another site).
-fn next_route(next: Option<&str>) -> ApiResult<String> {
-    let next = next.unwrap_or("#/");
-    if !next.starts_with("#/") || next.len() > 200 || next.chars().any(|c| c.is_whitespace() || c == '&') {
-        return Err(ApiError::validation("next", "a route of the app, like #/courses"));
-    }
-    Ok(next.to_string())
-}
-
 fn callback_url(app: &AppState, headers: &HeaderMap) -> String {
     format!("{}/api/auth/sso/callback", crate::http::onboarding::public_base(app, headers))
 }
@@ -153,7 +144,7 @@ pub async fn start(
 }
 
 async fn begin(app: &AppState, headers: &HeaderMap, q: SsoStart) -> ApiResult<Response> {
-    let next = next_route(q.next.as_deref())?;
+    let next = crate::http::login::next_route(q.next.as_deref())?;
     let email = q.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
     let tenant = match (q.tenant, &email) {
         (Some(t), _) => t,
@@ -193,8 +184,12 @@ async fn begin(app: &AppState, headers: &HeaderMap, q: SsoStart) -> ApiResult<Re
     if let Some(e) = &email {
         to.query_pairs_mut().append_pair("login_hint", e);
     }
-    Ok((StatusCode::FOUND, [(header::LOCATION, to.to_string()), (header::CACHE_CONTROL, "no-store".into())])
-        .into_response())
+    Ok(redirect(to.to_string()))
+}
+
+/// `302` to `location`, never cached (it carries a one-time value).
+fn redirect(location: String) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())]).into_response()
 }
 
 /// `GET /api/auth/sso/callback?code=…&state=…` — the provider's answer. Signed in: 302 to the web app
@@ -206,10 +201,7 @@ pub async fn callback(
     ApiQuery(q): ApiQuery<SsoCallback>,
 ) -> ApiResult<Response> {
     match finish(&app, &audit, &headers, q).await? {
-        Ok(location) => {
-            Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())])
-                .into_response())
-        }
+        Ok(location) => Ok(redirect(location)),
         Err(refusal) => {
             tracing::info!(reason = refusal.code(), detail = refusal.detail(), "single sign-on refused");
             let target = match refusal.detail() {
@@ -274,15 +266,10 @@ async fn finish(
     if !record.active {
         return Ok(Err(Refusal::Deactivated));
     }
-    let (token, token_hash) = auth::new_token();
-    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(crate::http::login::HANDOFF_SECS);
-    let link = NewLink { token_hash, purpose: LinkPurpose::Handoff, expires_at };
-    if app.store.create_link(login.tenant_id, record.user.id, &link).await?.is_none() {
-        return Ok(Err(Refusal::NoAccount));
-    }
+    let link = crate::http::login::handoff_link(app, headers, login.tenant_id, record.user.id, &login.next).await?;
+    let Some((link, _)) = link else { return Ok(Err(Refusal::NoAccount)) };
     audit.target(format!("user:{}", record.user.id));
-    let base = crate::http::onboarding::public_base(app, headers);
-    Ok(Ok(format!("{base}/app/#/handoff?token={token}&next={}", login.next.trim_start_matches('#'))))
+    Ok(Ok(link))
 }
 
 fn escape(s: &str) -> String {
