@@ -80,6 +80,32 @@ pub(crate) fn without_loops(segments: Vec<Segment>, recent: &mut Vec<Vec<String>
         .collect()
 }
 
+/// Different words a piece needs per second of sound not to be [`thin`]: speech gives two or three
+/// (a slow teacher still more than one), whisper that lost the speech far fewer.
+const THIN_WORDS_PER_SOUND_S: f64 = 0.8;
+
+fn distinct_words(segments: &[Segment]) -> usize {
+    segments.iter().flat_map(|s| crate::text::words(&s.text)).collect::<std::collections::HashSet<_>>().len()
+}
+
+fn texts(segments: &[Segment]) -> String {
+    segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Whether what was heard in a piece with `sound_s` seconds of sound is too little to be its speech
+/// (nothing, whisper's `[BLANK_AUDIO]`, or a word said over and over): a second or more of sound
+/// with fewer than [`THIN_WORDS_PER_SOUND_S`] different words a second.
+fn thin(heard: &[Segment], sound_s: f64) -> bool {
+    sound_s >= 1.0 && (distinct_words(heard) as f64) < sound_s * THIN_WORDS_PER_SOUND_S
+}
+
+/// Whether a segment is only whisper's note of what it heard instead of words: `[BLANK_AUDIO]`,
+/// `(music)`, `[ Silence ]`.
+fn annotation(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('(') && t.ends_with(')'))
+}
+
 /// A segment cut into its sentences, timed by their words (primed, whisper may give a whole
 /// piece as one segment: a transcript line, a caption and a search hit are a sentence). Unchanged
 /// when its words do not spell its text.
@@ -153,14 +179,13 @@ impl Transcriber {
         self.run(pcm, None, false)
     }
 
-    /// Transcribe a recording primed with the lecture's terms (a [`crate::glossary`] prompt; empty:
-    /// as [`Transcriber::transcribe`]). Whisper keeps an initial prompt for its first 30 s only, so
-    /// the audio goes in pieces of at most [`PIECE_S`] cut in pauses, each primed with the glossary
-    /// and the words said just before it.
+    /// Transcribe a recording, primed with the lecture's terms (a [`crate::glossary`] prompt, or
+    /// none). Whisper keeps an initial prompt for its first 30 s only, and left to seek through a
+    /// long recording by itself it may lose a stretch of speech for good (a sentence heard as
+    /// "Voila. Voila. Voila."), so the audio goes in pieces of at most [`PIECE_S`] cut in pauses,
+    /// each primed with the glossary and the words said just before it. A piece heard too thinly
+    /// for the sound in it ([`thin`]) is heard again without the prompt, and the fuller hearing kept.
     pub fn transcribe_primed(&self, pcm: &[f32], glossary: &str, terms: &[String]) -> Result<Vec<Segment>> {
-        if glossary.is_empty() {
-            return self.transcribe(pcm);
-        }
         let rate = SAMPLE_RATE as usize;
         let mut out: Vec<Segment> = Vec::new();
         let mut said_last = Vec::new();
@@ -178,17 +203,32 @@ impl Transcriber {
                 let said: Vec<&str> = out.iter().flat_map(|s| s.text.split_whitespace()).collect();
                 let recent = said[said.len().saturating_sub(PROMPT_WORDS)..].join(" ");
                 let offset = at as f64 / rate as f64;
-                let heard = self.run(piece, Some(format!("{glossary} {recent}").trim_end()), false)?;
-                let heard = heard.into_iter().filter(|s| !crate::glossary::echoes(&s.text, terms)).collect();
                 // Whisper may say the end of its prompt again before the piece's own words.
                 let before: Vec<Heard> = out[out.len().saturating_sub(8)..]
                     .iter()
                     .map(|s| Heard { text: s.text.clone(), start_s: s.start_s, end_s: s.end_s })
                     .collect();
-                let heard = after_seam(&mut Agreement::after(offset, &before), heard);
                 let span = piece.len() as f64 / rate as f64;
-                let heard = heard.into_iter().map(|s| Segment { end_s: s.end_s.min(span), ..s });
-                let heard = without_loops(heard.flat_map(sentences).collect(), &mut said_last);
+                let hear = |prompt: Option<&str>, loops: &mut Vec<Vec<String>>| -> Result<Vec<Segment>> {
+                    let heard = self.run(piece, prompt, false)?;
+                    let heard = heard.into_iter().filter(|s| !crate::glossary::echoes(&s.text, terms)).collect();
+                    let heard = after_seam(&mut Agreement::after(offset, &before), heard);
+                    let heard = heard.into_iter().map(|s| Segment { end_s: s.end_s.min(span), ..s });
+                    Ok(without_loops(heard.flat_map(sentences).collect(), loops))
+                };
+                let prompt = format!("{glossary} {recent}");
+                let mut loops = said_last.clone();
+                let mut heard = hear(Some(prompt.trim()), &mut loops)?;
+                let sound = Levels::of(piece).sound_between(0.0, span);
+                if thin(&heard, sound) {
+                    let mut again_loops = said_last.clone();
+                    let again = hear(None, &mut again_loops)?;
+                    tracing::debug!(sound, first = %texts(&heard), again = %texts(&again), "a thin piece heard again");
+                    if distinct_words(&again) > distinct_words(&heard) {
+                        (heard, loops) = (again, again_loops);
+                    }
+                }
+                said_last = loops;
                 out.extend(heard.into_iter().map(|s| self.spell(s, terms)).map(|s| {
                     Segment {
                         start_s: s.start_s + offset,
@@ -297,7 +337,7 @@ impl Transcriber {
                 })
                 .collect();
             let text = seg.to_str_lossy().map(|c| c.trim().to_string()).unwrap_or_default();
-            if text.is_empty() {
+            if text.is_empty() || annotation(&text) {
                 continue;
             }
             out.push(Segment {
@@ -348,5 +388,33 @@ mod tests {
             "Velocity is a vector.",
         ];
         assert_eq!(texts(without_loops(said.iter().map(|t| seg(t)).collect(), &mut fresh)).len(), said.len());
+    }
+
+    #[test]
+    fn a_piece_heard_as_a_word_over_and_over_is_thin() {
+        let heard = |t: &[&str]| t.iter().map(|t| seg(t)).collect::<Vec<_>>();
+        // What CI's egress class once made of ten seconds of "Finally, acceleration. …".
+        let lost = heard(&["File.", "Voila.", "Voila.", "Voila.", "Voila."]);
+        assert!(thin(&lost, 9.0));
+        assert!(thin(&[], 3.0), "sound and no words");
+        let said = heard(&[
+            "Finally, acceleration.",
+            "Acceleration is the rate of change of velocity.",
+            "A ball that falls speeds up by about ten meters per second every second.",
+        ]);
+        assert!(!thin(&said, 9.0), "{} different words for 9 s of sound", distinct_words(&said));
+        // A short answer in a short piece is speech, and a piece of silence owes no words.
+        assert!(!thin(&heard(&["Yes."]), 0.6));
+        assert!(!thin(&[], 0.4));
+    }
+
+    #[test]
+    fn whispers_notes_are_not_words() {
+        for note in ["[BLANK_AUDIO]", " [ Silence ] ", "(music)", "[MUSIC PLAYING]"] {
+            assert!(annotation(note), "{note}");
+        }
+        for words in ["Velocity [is] a vector.", "(That is) all for today", "Good morning."] {
+            assert!(!annotation(words), "{words}");
+        }
     }
 }
