@@ -80,6 +80,22 @@ pub(crate) fn without_loops(segments: Vec<Segment>, recent: &mut Vec<Vec<String>
         .collect()
 }
 
+/// Lines that follow each other without overlapping: a line ends where the next begins at the
+/// latest. Whisper times the last word before a pause up to the next word, so a sentence cut from
+/// a segment may run into the next one — and a player marks the line still running when a search hit
+/// opens the replay at the next line's start.
+fn one_after_another(mut segments: Vec<Segment>) -> Vec<Segment> {
+    for i in 1..segments.len() {
+        let next = segments[i].start_s;
+        let s = &mut segments[i - 1];
+        s.end_s = s.end_s.min(next).max(s.start_s);
+        if let Some(w) = s.words.last_mut() {
+            w.end_s = w.end_s.min(s.end_s).max(w.start_s);
+        }
+    }
+    segments
+}
+
 /// Different words a piece needs per second of sound not to be [`thin`]: speech gives two or three
 /// (a slow teacher still more than one), whisper that lost the speech far fewer.
 const THIN_WORDS_PER_SOUND_S: f64 = 0.8;
@@ -244,7 +260,7 @@ impl Transcriber {
             }
             at = end;
         }
-        Ok(out)
+        Ok(one_after_another(out))
     }
 
     /// `s` with the glossary's spellings of terms whisper wrote as it heard them
@@ -416,5 +432,23 @@ mod tests {
         for words in ["Velocity [is] a vector.", "(That is) all for today", "Good morning."] {
             assert!(!annotation(words), "{words}");
         }
+    }
+
+    #[test]
+    fn lines_follow_each_other() {
+        let timed = |text: &str, start_s: f64, end_s: f64| Segment {
+            start_s,
+            end_s,
+            text: text.into(),
+            words: vec![Word { text: text.into(), start_s, end_s }],
+        };
+        let out = one_after_another(vec![
+            timed("A chosen origin.", 8.0, 11.9),
+            timed("Now let us talk about velocity.", 11.6, 13.5),
+            timed("Velocity is a rate.", 14.0, 16.0),
+        ]);
+        let spans: Vec<(f64, f64)> = out.iter().map(|s| (s.start_s, s.end_s)).collect();
+        assert_eq!(spans, [(8.0, 11.6), (11.6, 13.5), (14.0, 16.0)], "a gap stays, an overlap goes");
+        assert_eq!(out[0].words[0].end_s, 11.6, "its last word with it");
     }
 }

@@ -235,9 +235,14 @@ impl Timeline {
     }
 }
 
-/// The segment being spoken at `t` seconds: the last one starting at or before it.
+/// How far after a moment a line may start and still count as begun: links carry times to the
+/// tenth of a second, so a search hit on a line starting at 11.64 s opens the replay at 11.6.
+const LINE_LEAD_S: f64 = 0.05;
+
+/// The segment being spoken at `t` seconds: the last one starting at or before it (or within
+/// [`LINE_LEAD_S`] after it).
 pub fn segment_at(segments: &[Segment], t: f64) -> Option<usize> {
-    let n = segments.partition_point(|s| s.start_s <= t);
+    let n = segments.partition_point(|s| s.start_s <= t + LINE_LEAD_S);
     (n > 0).then(|| n - 1)
 }
 
@@ -592,6 +597,10 @@ mod tests {
         assert_eq!(segment_at(&segs, 4.0), Some(1));
         assert_eq!(segment_at(&segs, 9.2), Some(1));
         assert_eq!(segment_at(&segs, 100.0), Some(2));
+        // A link to a line rounds its start to the tenth: the line it names is the one marked.
+        let hit = vec![seg(8.0, 11.64, "A chosen origin"), seg(11.64, 13.0, "Now velocity")];
+        assert_eq!(segment_at(&hit, 11.6), Some(1));
+        assert_eq!(segment_at(&hit, 11.5), Some(0));
         assert_eq!(search(&segs, "VECTOR"), [1, 2]);
         assert_eq!(search(&segs, "vector direction"), [2]);
         assert!(search(&segs, "  ").is_empty());
