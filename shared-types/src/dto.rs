@@ -593,6 +593,29 @@ pub struct SsoStart {
     pub tenant: Option<TenantId>,
     #[serde(default)]
     pub next: Option<String>,
+    /// A native app (the studio) signing in through the system browser, RFC 8252: its loopback
+    /// redirect (`http://127.0.0.1:<port>/…` or `http://[::1]:<port>/…`), where the code goes
+    /// instead of a hand-off link into the web app.
+    #[serde(default, rename = "redirect_uri")]
+    pub redirect_uri: Option<String>,
+    /// The native app's PKCE challenge (RFC 7636): base64url SHA-256 of its verifier.
+    #[serde(default, rename = "code_challenge")]
+    pub code_challenge: Option<String>,
+    /// `S256` (the only method taken).
+    #[serde(default, rename = "code_challenge_method")]
+    pub code_challenge_method: Option<String>,
+    /// The native app's own state, given back with the code.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// `POST /api/auth/sso/token`: a native app trades the one-time code its loopback address received
+/// for a session, with the PKCE verifier only it holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoToken {
+    pub code: String,
+    pub code_verifier: String,
 }
 
 /// `GET /api/auth/sso/callback`: what the provider sends back (a code, or an error).

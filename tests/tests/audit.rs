@@ -38,6 +38,11 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             assert_eq!(a.status, 200, "{:?}", a.body);
             (a.status, "assistant")
         }
+        ("post", "/api/auth/sso/token") => {
+            // A code no sign-in gave: refused, and nobody's school is known.
+            let body = json!({"code": "not-a-code", "codeVerifier": "v".repeat(43)});
+            (app.call(Method::POST, path, None, Some(body), None).await.status, "root")
+        }
         ("post", "/api/auth/redeem") => {
             let link = app.post(&format!("/api/admin/users/{}/invite", s.student.id), admin, json!({})).await;
             let token = link.body["link"].as_str().unwrap().rsplit("token=").next().unwrap().to_string();

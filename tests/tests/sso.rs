@@ -149,6 +149,112 @@ fn refused(ended: &Ended, status: u16, reason: &str) {
     assert!(ended.location.is_empty(), "not signed in: {}", ended.location);
 }
 
+/// The query of a native app's sign-in: its loopback redirect, challenge and state.
+fn native_query(email: &str, redirect: &str, challenge: &str, method: &str, state: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", email)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", method)
+        .append_pair("state", state)
+        .finish()
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+async fn trade(app: &TestApp, code: &str, verifier: &str) -> (u16, Value) {
+    let r = browser()
+        .post(format!("{}/api/auth/sso/token", app.base))
+        .json(&json!({"code": code, "codeVerifier": verifier}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The studio's side of RFC 8252, played by the test: a listener on a loopback port, a verifier
+/// and its challenge; the browser goes through the provider and is sent to the listener.
+async fn native_sign_in(app: &TestApp, op: &OidcOp, secrets: &mut Vec<String>) {
+    let studio = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect = format!("http://127.0.0.1:{}/signed-in", studio.local_addr().unwrap().port());
+    let verifier = cloud_api::sso::random();
+    let challenge = cloud_api::sso::challenge(&verifier);
+    let alice = native_query("alice@northside.test", &redirect, &challenge, "S256", "studio-state-1");
+    let ended = sign_in(app, op, &alice, "alice").await;
+    assert_eq!(ended.status, 302, "{}", ended.page);
+    assert!(ended.location.starts_with(&format!("{redirect}?")), "to the studio: {}", ended.location);
+    // The browser delivers the code to the studio's listener, which answers with a page.
+    let listener = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut sock, _) = studio.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        let n = sock.read(&mut buf).await.unwrap();
+        let request = String::from_utf8_lossy(&buf[..n]).to_string();
+        let page = "<p>Signed in: go back to the studio.</p>";
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        sock.write_all(answer.as_bytes()).await.unwrap();
+        request.split_whitespace().nth(1).unwrap_or_default().to_string()
+    });
+    let delivered = browser().get(&ended.location).send().await.unwrap();
+    assert_eq!(delivered.status(), 200);
+    let path = listener.await.unwrap();
+    let got = query_of(&format!("http://127.0.0.1{path}"));
+    assert!(path.starts_with("/signed-in?"), "{path}");
+    assert_eq!(got["state"], "studio-state-1", "the studio's own state comes back");
+    let code = got["code"].clone();
+    secrets.extend([code.clone(), verifier.clone()]);
+
+    // Another verifier: refused, and the code is spent by the attempt.
+    let (status, body) = trade(app, &code, &cloud_api::sso::random()).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("link_invalid")), "{body}");
+    assert_eq!(trade(app, &code, &verifier).await.0, 422, "spent by the wrong verifier");
+    // A fresh code: not a hand-off link the web app could spend without the verifier.
+    let ended = sign_in(app, op, &alice, "alice").await;
+    let code = query_of(&ended.location)["code"].clone();
+    secrets.push(code.clone());
+    let r = browser().post(format!("{}/api/auth/handoff/redeem", app.base)).json(&json!({"token": code})).send();
+    assert_eq!(r.await.unwrap().status(), 422, "a native code is no hand-off");
+    let (status, signed) = trade(app, &code, &verifier).await;
+    assert_eq!(status, 200, "{signed}");
+    assert_eq!(signed["user"]["email"], "alice@northside.test");
+    let me = app.get("/api/auth/me", signed["token"].as_str().unwrap()).await;
+    assert_eq!(me.body["email"], "alice@northside.test", "{:?}", me.body);
+    assert_eq!(trade(app, &code, &verifier).await.0, 422, "once");
+    let (status, body) = trade(app, &code, "short").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("validation_failed")), "{body}");
+
+    // Bad redirects, challenges and states are refused before anyone is sent anywhere.
+    for (why, q) in [
+        ("another host", native_query("alice@northside.test", "http://evil.test:8080/", &challenge, "S256", "s")),
+        ("localhost", native_query("alice@northside.test", "http://localhost:8080/", &challenge, "S256", "s")),
+        ("no port", native_query("alice@northside.test", "http://127.0.0.1/", &challenge, "S256", "s")),
+        ("plain PKCE", native_query("alice@northside.test", &redirect, &verifier, "plain", "s")),
+        ("short challenge", native_query("alice@northside.test", &redirect, "abc", "S256", "s")),
+        ("no state", native_query("alice@northside.test", &redirect, &challenge, "S256", "")),
+    ] {
+        let r = browser().get(format!("{}/api/auth/sso/start?{q}", app.base)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!((status, body["code"].as_str()), (422, Some("validation_failed")), "{why}: {body}");
+    }
+
+    // Refused, the studio hears why at its loopback address (and shows the words).
+    let carol = native_query("carol@northside.test", &redirect, &challenge, "S256", "studio-state-2");
+    let refused = sign_in(app, op, &carol, "carol").await;
+    assert_eq!(refused.status, 302, "{}", refused.page);
+    let why = query_of(&refused.location);
+    assert!(refused.location.starts_with(&redirect), "{}", refused.location);
+    assert_eq!((why["error"].as_str(), why["error_reason"].as_str()), ("access_denied", "no_account"), "{why:?}");
+    assert!(why["error_description"].contains("no account for you here"), "{why:?}");
+    assert_eq!(why["state"], "studio-state-2");
+    assert!(!why.contains_key("code"));
+}
+
 async fn single_sign_on(db: Db) {
     let logs = server_logs();
     let mut secrets = vec!["n0rthside-s3cret".to_string(), "verysecure".to_string()];
@@ -279,6 +385,21 @@ async fn single_sign_on(db: Db) {
     let rotated = sign_in(&app, &op, "email=alice%40northside.test", "alice").await;
     secrets.extend(secrets_of(&rotated));
     landed(&app, &rotated).await;
+
+    // The studio signs in through the system browser (RFC 8252): its loopback address gets a code
+    // that only its PKCE verifier trades for a session.
+    native_sign_in(&app, &op, &mut secrets).await;
+    let traded = app.get("/api/admin/audit?action=auth.sso_token", &s.admin.token).await.body;
+    let traded: Vec<(String, String)> = traded["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["outcome"].as_str().unwrap().to_string(), e["target"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let alice_target = format!("user:{}", alice.id);
+    for outcome in ["ok", "refused"] {
+        assert!(traded.contains(&(outcome.to_string(), alice_target.clone())), "{outcome}: {traded:?}");
+    }
 
     // Every outcome is in the school's audit trail, with its reason.
     let audit = app.get("/api/admin/audit?action=auth.sso", &s.admin.token).await;

@@ -18,8 +18,14 @@ use shared_types::error::ErrorCode;
 pub struct IdemKey(pub String);
 
 /// Routes that authenticate differently and dedupe by their own means.
-const EXEMPT: &[&str] =
-    &["/api/auth/login", "/api/auth/logout", "/api/auth/redeem", "/api/auth/handoff/redeem", "/api/webhooks/"];
+const EXEMPT: &[&str] = &[
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/redeem",
+    "/api/auth/handoff/redeem",
+    "/api/auth/sso/token",
+    "/api/webhooks/",
+];
 
 /// Writes not replayed by key: signing in and out, a one-time link (its token is the key), webhooks.
 pub fn exempt(path: &str) -> bool {

@@ -63,7 +63,11 @@ pub async fn login(
 }
 
 /// A fresh token for `user`, in the answer and as the `studio_token` cookie.
-async fn sign_in(app: &AppState, headers: &HeaderMap, user: shared_types::dto::UserDto) -> ApiResult<Response> {
+pub(crate) async fn sign_in(
+    app: &AppState,
+    headers: &HeaderMap,
+    user: shared_types::dto::UserDto,
+) -> ApiResult<Response> {
     let (token, hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(app.config.token_ttl_hours);
     app.store.insert_token(&hash, &user, expires_at).await?;
@@ -140,7 +144,8 @@ pub async fn handoff_link(
 ) -> ApiResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
     let (token, token_hash) = auth::new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::seconds(HANDOFF_SECS);
-    let link = studio_store::NewLink { token_hash, purpose: studio_store::LinkPurpose::Handoff, expires_at };
+    let link =
+        studio_store::NewLink { token_hash, purpose: studio_store::LinkPurpose::Handoff, expires_at, challenge: None };
     if app.store.create_link(tenant, user, &link).await?.is_none() {
         return Ok(None);
     }

@@ -56,6 +56,13 @@ pub fn api() -> ApiRouter {
         .redirects()
         .error_pages()
         .audited("auth.sso")
+        .post(
+            "/api/auth/sso/token",
+            "A native app (the studio) trades its sign-in code and PKCE verifier for a session",
+            sso::token,
+        )
+        .answers::<shared_types::dto::LoginResponse>()
+        .audited("auth.sso_token")
         .get("/api/admin/tenants/{id}/sso", "A school's single sign-on (OpenID Connect) settings", sso::settings)
         .put(
             "/api/admin/tenants/{id}/sso",

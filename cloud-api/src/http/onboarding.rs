@@ -90,9 +90,9 @@ fn new_link(purpose: LinkPurpose) -> (String, NewLink) {
         + match purpose {
             LinkPurpose::Invite => Duration::days(INVITE_DAYS),
             LinkPurpose::Reset => Duration::hours(RESET_HOURS),
-            LinkPurpose::Handoff => Duration::seconds(crate::http::login::HANDOFF_SECS),
+            LinkPurpose::Handoff | LinkPurpose::NativeSignIn => Duration::seconds(crate::http::login::HANDOFF_SECS),
         };
-    (token, NewLink { token_hash, purpose, expires_at })
+    (token, NewLink { token_hash, purpose, expires_at, challenge: None })
 }
 
 /// Where links point: `PUBLIC_URL`, else the host asked.

@@ -15,9 +15,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use shared_types::dto::{SsoCallback, SsoSettings, SsoStart};
+use shared_types::dto::{SsoCallback, SsoSettings, SsoStart, SsoToken};
 use shared_types::policy::{Action, Target};
-use studio_store::{SsoLogin, SsoRecord};
+use studio_store::{NativeClient, SsoLogin, SsoRecord};
 
 /// How long a redirect to the provider may take to come back.
 const SIGN_IN_MINUTES: i64 = 10;
@@ -160,13 +160,14 @@ async fn begin(app: &AppState, headers: &HeaderMap, q: SsoStart) -> ApiResult<Re
         }
         (None, None) => return Err(ApiError::validation("email", "give your school email (or the school's id)")),
     };
+    let native = native_client(&q)?;
     let rec = app.store.sso_settings(tenant).await?.ok_or_else(|| ApiError::not_found("single sign-on"))?;
     let provider = app.oidc.discover(&rec.issuer).await.map_err(|r| {
         tracing::warn!(tenant = %tenant, detail = r.detail(), "single sign-on: provider unreachable");
         ApiError::new(shared_types::error::ErrorCode::NotReady, r.words())
     })?;
     let (state, nonce, verifier) = (crate::sso::random(), crate::sso::random(), crate::sso::random());
-    let login = SsoLogin { tenant_id: tenant, nonce: nonce.clone(), verifier: verifier.clone(), next };
+    let login = SsoLogin { tenant_id: tenant, nonce: nonce.clone(), verifier: verifier.clone(), next, native };
     let expires = chrono::Utc::now() + chrono::Duration::minutes(SIGN_IN_MINUTES);
     app.store.create_sso_login(&auth::token_hash(&state), &login, expires).await?;
     let mut to = url::Url::parse(&provider.authorization_endpoint).map_err(|_| {
@@ -187,6 +188,109 @@ async fn begin(app: &AppState, headers: &HeaderMap, q: SsoStart) -> ApiResult<Re
     Ok(redirect(to.to_string()))
 }
 
+/// A native app's redirect (RFC 8252 §7.3): plain http to a loopback address literal (127.0.0.1 or
+/// ::1, not `localhost`, which a resolver may send elsewhere), on the port the app listens on.
+fn loopback_redirect(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok().filter(|_| uri.len() <= 300)?;
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        _ => false,
+    };
+    let plain = u.username().is_empty() && u.password().is_none() && u.fragment().is_none();
+    (u.scheme() == "http" && loopback && u.port().is_some() && plain).then(|| u.to_string())
+}
+
+/// The native app a sign-in is for, from `redirect_uri`, `code_challenge(_method)` and `state`
+/// (all or none of them).
+fn native_client(q: &SsoStart) -> ApiResult<Option<NativeClient>> {
+    let Some(uri) = q.redirect_uri.as_deref() else {
+        if q.code_challenge.is_some() || q.state.is_some() {
+            return Err(ApiError::validation("redirect_uri", "a native app's sign-in needs its loopback redirect"));
+        }
+        return Ok(None);
+    };
+    let redirect_uri = loopback_redirect(uri).ok_or_else(|| {
+        ApiError::validation("redirect_uri", "must be a loopback address with its port, like http://127.0.0.1:49152/")
+    })?;
+    if q.code_challenge_method.as_deref() != Some("S256") {
+        return Err(ApiError::validation("code_challenge_method", "must be S256"));
+    }
+    let base64url = |c: &str| c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let challenge = q.code_challenge.as_deref().filter(|c| c.len() == 43 && base64url(c)).ok_or_else(|| {
+        ApiError::validation("code_challenge", "the base64url SHA-256 of the verifier (43 characters)")
+    })?;
+    let state =
+        q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_graphic()));
+    let state = state.ok_or_else(|| ApiError::validation("state", "1 to 200 visible ASCII characters"))?;
+    Ok(Some(NativeClient { redirect_uri, challenge: challenge.to_string(), state: state.to_string() }))
+}
+
+/// `redirect_uri` with `pairs` added to its query.
+fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse(redirect_uri).expect("checked when the sign-in began");
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.to_string()
+}
+
+/// How long a native app's code may take to be traded.
+const NATIVE_CODE_SECS: i64 = 60;
+
+/// The one-time code a native app's loopback address receives (with its state), or `None` when
+/// the user is not the tenant's.
+async fn native_landing(
+    app: &AppState,
+    tenant: shared_types::TenantId,
+    user: shared_types::UserId,
+    native: &NativeClient,
+) -> ApiResult<Option<String>> {
+    let (code, token_hash) = auth::new_token();
+    let link = studio_store::NewLink {
+        token_hash,
+        purpose: studio_store::LinkPurpose::NativeSignIn,
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(NATIVE_CODE_SECS),
+        challenge: Some(native.challenge.clone()),
+    };
+    if app.store.create_link(tenant, user, &link).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(with_query(&native.redirect_uri, &[("code", &code), ("state", &native.state)])))
+}
+
+/// `POST /api/auth/sso/token` — a native app (the studio) trades the code its loopback address
+/// received, with its PKCE verifier, for a session, as a login answers. A used, expired or unknown
+/// code, or a verifier that does not meet the challenge: `422 link_invalid`, and the code is spent.
+pub async fn token(
+    State(app): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SsoToken>,
+) -> ApiResult<Response> {
+    // RFC 7636 §4.1: 43 to 128 unreserved characters.
+    let unreserved = |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !(43..=128).contains(&req.code_verifier.len()) || !unreserved(&req.code_verifier) {
+        return Err(ApiError::validation("codeVerifier", "43 to 128 letters, digits or -._~ (RFC 7636)"));
+    }
+    let invalid = || {
+        ApiError::new(
+            shared_types::error::ErrorCode::LinkInvalid,
+            "this sign-in code was used already, has expired or is not yours; sign in again",
+        )
+    };
+    if req.code.is_empty() || req.code.len() > 100 {
+        return Err(invalid());
+    }
+    let code_hash = auth::token_hash(&req.code);
+    let spent = app.store.spend_sign_in_link(&code_hash, studio_store::LinkPurpose::NativeSignIn).await?;
+    let (record, challenge) = spent.ok_or_else(invalid)?;
+    audit.tenant(record.user.tenant_id).actor(record.user.id).target(format!("user:{}", record.user.id));
+    if challenge.as_deref() != Some(crate::sso::challenge(&req.code_verifier).as_str()) {
+        tracing::info!("native sign-in refused: the verifier does not meet the code's challenge");
+        return Err(invalid());
+    }
+    crate::http::login::sign_in(&app, &headers, record.user).await
+}
+
 /// `302` to `location`, never cached (it carries a one-time value).
 fn redirect(location: String) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())]).into_response()
@@ -200,7 +304,8 @@ pub async fn callback(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SsoCallback>,
 ) -> ApiResult<Response> {
-    match finish(&app, &audit, &headers, q).await? {
+    let mut native = None;
+    match finish(&app, &audit, &headers, q, &mut native).await? {
         Ok(location) => Ok(redirect(location)),
         Err(refusal) => {
             tracing::info!(reason = refusal.code(), detail = refusal.detail(), "single sign-on refused");
@@ -209,7 +314,19 @@ pub async fn callback(
                 d => format!("sso:{}: {}", refusal.code(), d.chars().take(200).collect::<String>()),
             };
             audit.target(target);
-            Ok(refused_page(&refusal))
+            match native {
+                // The native app hears why (RFC 6749 §4.1.2.1), and shows it.
+                Some(n) => Ok(redirect(with_query(
+                    &n.redirect_uri,
+                    &[
+                        ("error", "access_denied"),
+                        ("error_description", &refusal.words()),
+                        ("error_reason", refusal.code()),
+                        ("state", &n.state),
+                    ],
+                ))),
+                None => Ok(refused_page(&refusal)),
+            }
         }
     }
 }
@@ -219,6 +336,7 @@ async fn finish(
     audit: &Audit,
     headers: &HeaderMap,
     q: SsoCallback,
+    native: &mut Option<NativeClient>,
 ) -> ApiResult<Result<String, Refusal>> {
     let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 100);
     let Some(login) = (match state {
@@ -228,6 +346,7 @@ async fn finish(
         return Ok(Err(Refusal::State));
     };
     audit.tenant(login.tenant_id);
+    native.clone_from(&login.native);
     if let Some(e) = q.error.as_deref() {
         return Ok(Err(Refusal::Provider(e.chars().take(100).collect())));
     }
@@ -266,8 +385,14 @@ async fn finish(
     if !record.active {
         return Ok(Err(Refusal::Deactivated));
     }
-    let link = crate::http::login::handoff_link(app, headers, login.tenant_id, record.user.id, &login.next).await?;
-    let Some((link, _)) = link else { return Ok(Err(Refusal::NoAccount)) };
+    let link = match &login.native {
+        Some(n) => native_landing(app, login.tenant_id, record.user.id, n).await?,
+        None => {
+            let link = crate::http::login::handoff_link(app, headers, login.tenant_id, record.user.id, &login.next);
+            link.await?.map(|(link, _)| link)
+        }
+    };
+    let Some(link) = link else { return Ok(Err(Refusal::NoAccount)) };
     audit.target(format!("user:{}", record.user.id));
     Ok(Ok(link))
 }

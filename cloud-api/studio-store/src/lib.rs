@@ -36,7 +36,7 @@ pub use limits::RateWindow;
 pub use listen::{Revoked, CATCH_UP};
 pub use media::*;
 pub use onboarding::{LinkPurpose, NewLink, RosterOutcome, RosterRow, NO_PASSWORD};
-pub use sso::{SsoLogin, SsoRecord};
+pub use sso::{NativeClient, SsoLogin, SsoRecord};
 pub use streams::Destination;
 pub use users::*;
 

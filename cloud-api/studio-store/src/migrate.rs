@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (14, "tenant_speech", include_str!("../../../migrations/common/0014_tenant_speech.sql")),
     (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
     (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
+    (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -40,6 +41,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     // SQLite's FTS5 tokenizer is one per table (Porter, English): the language is kept, not used.
     (16, "search_stemming", include_str!("../../../migrations/postgres/0016_search_stemming.sql")),
     (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
+    (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

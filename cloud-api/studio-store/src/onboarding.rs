@@ -14,6 +14,9 @@ pub enum LinkPurpose {
     Reset,
     /// The studio hands its signed-in teacher over to the browser (a minute, once).
     Handoff,
+    /// A native app's single sign-on ends with this code at its loopback address; it is spent
+    /// with the PKCE verifier of the link's challenge (a minute, once).
+    NativeSignIn,
 }
 
 impl LinkPurpose {
@@ -22,6 +25,7 @@ impl LinkPurpose {
             LinkPurpose::Invite => "invite",
             LinkPurpose::Reset => "reset",
             LinkPurpose::Handoff => "handoff",
+            LinkPurpose::NativeSignIn => "native_sign_in",
         }
     }
 }
@@ -32,6 +36,8 @@ pub struct NewLink {
     pub token_hash: String,
     pub purpose: LinkPurpose,
     pub expires_at: DateTime<Utc>,
+    /// The PKCE challenge a [`LinkPurpose::NativeSignIn`] code is spent with.
+    pub challenge: Option<String>,
 }
 
 /// One checked roster row: the user to have (by email) with this grant, and the invite to make if
@@ -58,8 +64,8 @@ async fn insert_link(
     link: &NewLink,
 ) -> StoreResult<()> {
     sqlx::query(
-        "insert into user_links (token_hash, tenant_id, user_id, purpose, created_at, expires_at) \
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into user_links (token_hash, tenant_id, user_id, purpose, created_at, expires_at, challenge) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&link.token_hash)
     .bind(tenant.to_string())
@@ -67,6 +73,7 @@ async fn insert_link(
     .bind(link.purpose.as_str())
     .bind(ts(Utc::now()))
     .bind(ts(link.expires_at))
+    .bind(&link.challenge)
     .execute(&mut **tx)
     .await
     .map_err(on_constraint)?;
@@ -159,7 +166,7 @@ impl Store {
         let now = ts(Utc::now());
         let link = sqlx::query(&format!(
             "select user_id from user_links where token_hash = $1 and used_at is null and expires_at > $2 \
-             and purpose <> 'handoff'{}",
+             and purpose in ('invite', 'reset'){}",
             self.for_update()
         ))
         .bind(token_hash)
@@ -197,18 +204,31 @@ impl Store {
     /// Use a hand-off link once: the user it was made for, if it is unused, unexpired and they are
     /// still active. Only that link is spent (a hand-off changes no password and ends no session).
     pub async fn redeem_handoff(&self, token_hash: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self.spend_sign_in_link(token_hash, LinkPurpose::Handoff).await?.map(|(rec, _)| rec))
+    }
+
+    /// Use a sign-in link (a hand-off, a native app's code) once: the user it was made for and the
+    /// challenge it carries, if it is unused, unexpired and they are still active. It is spent
+    /// whatever its caller then makes of the challenge.
+    pub async fn spend_sign_in_link(
+        &self,
+        token_hash: &str,
+        purpose: LinkPurpose,
+    ) -> StoreResult<Option<(UserRecord, Option<String>)>> {
         let mut w = self.write().await?;
         let now = ts(Utc::now());
         let spent = sqlx::query(
-            "update user_links set used_at = $2 where token_hash = $1 and purpose = 'handoff' \
-             and used_at is null and expires_at > $2 returning user_id",
+            "update user_links set used_at = $2 where token_hash = $1 and purpose = $3 \
+             and used_at is null and expires_at > $2 returning user_id, challenge",
         )
         .bind(token_hash)
         .bind(&now)
+        .bind(purpose.as_str())
         .fetch_optional(&mut *w.tx)
         .await?;
         let Some(spent) = spent else { return Ok(None) };
         let user: UserId = col_uuid(&spent, "user_id")?;
+        let challenge: Option<String> = spent.try_get("challenge")?;
         let row =
             sqlx::query(&format!("select {} from users where id = $1 and deactivated_at is null", users::USER_COLS))
                 .bind(user.to_string())
@@ -217,7 +237,7 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let rec = users::user_from(&row)?;
         w.commit().await?;
-        Ok(Some(rec))
+        Ok(Some((rec, challenge)))
     }
 
     /// Set a user's password and end their other sessions (all but `keep`, a token hash).

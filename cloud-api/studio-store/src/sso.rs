@@ -23,6 +23,17 @@ pub struct SsoLogin {
     pub nonce: String,
     pub verifier: String,
     pub next: String,
+    /// A native app's sign-in (the studio's): where its code goes; `None` for the web app's.
+    pub native: Option<NativeClient>,
+}
+
+/// A native app signing in through the system browser (RFC 8252): its loopback redirect, its PKCE
+/// challenge (S256) and its own `state`, given back with the code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeClient {
+    pub redirect_uri: String,
+    pub challenge: String,
+    pub state: String,
 }
 
 fn record_from(r: &sqlx::any::AnyRow) -> StoreResult<SsoRecord> {
@@ -91,7 +102,8 @@ impl Store {
         // Expired ones go as new ones come.
         sqlx::query("delete from sso_logins where expires_at < $1").bind(ts(Utc::now())).execute(&mut *w.tx).await?;
         sqlx::query(
-            "insert into sso_logins (state_hash, tenant_id, nonce, verifier, next, expires_at) values ($1, $2, $3, $4, $5, $6)",
+            "insert into sso_logins (state_hash, tenant_id, nonce, verifier, next, expires_at, \
+             native_redirect, native_challenge, native_state) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(state_hash)
         .bind(login.tenant_id.to_string())
@@ -99,6 +111,9 @@ impl Store {
         .bind(&login.verifier)
         .bind(&login.next)
         .bind(ts(expires_at))
+        .bind(login.native.as_ref().map(|n| n.redirect_uri.clone()))
+        .bind(login.native.as_ref().map(|n| n.challenge.clone()))
+        .bind(login.native.as_ref().map(|n| n.state.clone()))
         .execute(&mut *w.tx)
         .await?;
         w.commit().await
@@ -109,7 +124,7 @@ impl Store {
         let mut w = self.write().await?;
         let now = ts(Utc::now());
         let row = sqlx::query(&format!(
-            "select tenant_id, nonce, verifier, next from sso_logins \
+            "select tenant_id, nonce, verifier, next, native_redirect, native_challenge, native_state from sso_logins \
              where state_hash = $1 and used_at is null and expires_at > $2{}",
             self.for_update()
         ))
@@ -129,6 +144,14 @@ impl Store {
             nonce: row.try_get("nonce")?,
             verifier: row.try_get("verifier")?,
             next: row.try_get("next")?,
+            native: match row.try_get::<Option<String>, _>("native_redirect")? {
+                Some(redirect_uri) => Some(NativeClient {
+                    redirect_uri,
+                    challenge: row.try_get::<Option<String>, _>("native_challenge")?.unwrap_or_default(),
+                    state: row.try_get::<Option<String>, _>("native_state")?.unwrap_or_default(),
+                }),
+                None => None,
+            },
         }))
     }
 }
