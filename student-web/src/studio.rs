@@ -186,6 +186,12 @@ struct SignInArgs {
     password: String,
 }
 
+#[derive(serde::Serialize)]
+struct SchoolArgs {
+    server: String,
+    email: String,
+}
+
 #[function_component(SignIn)]
 fn sign_in(props: &ErrProps) -> Html {
     let (server, email, password) = (use_node_ref(), use_node_ref(), use_node_ref());
@@ -209,6 +215,22 @@ fn sign_in(props: &ErrProps) -> Html {
             });
         })
     };
+    // The school's own provider, in the system browser: the studio waits for it to come back.
+    let school = use_state(|| false);
+    let with_school = {
+        let (server, email, school, on_error) = (server.clone(), email.clone(), school.clone(), props.on_error.clone());
+        Callback::from(move |_| {
+            let args = SchoolArgs { server: input_value(&server), email: input_value(&email) };
+            let (school, on_error) = (school.clone(), on_error.clone());
+            school.set(true);
+            on_error.emit(None);
+            spawn_local(async move {
+                let r = tauri::invoke::<Snapshot>("sign_in_with_school", &args).await;
+                school.set(false);
+                on_error.emit(r.err().map(|e| e.message));
+            });
+        })
+    };
     html! {
         <section class="card narrow" aria-labelledby="signin-title">
             <h1 id="signin-title">{ "Sign in to your school" }</h1>
@@ -221,6 +243,15 @@ fn sign_in(props: &ErrProps) -> Html {
                 <input id="password" ref={password} type="password" autocomplete="current-password" required=true />
                 <button id="sign-in" class="primary" type="submit" disabled={*busy}>{ if *busy { "Signing in…" } else { "Sign in" } }</button>
             </form>
+            <div class="sso-prompt stack">
+                <p class="muted">{ "Your school signs you in with its own accounts? Type your e-mail above, then:" }</p>
+                <button id="sign-in-school" type="button" onclick={with_school} disabled={*school || *busy}>
+                    { if *school { "Waiting for your school's sign-in in the browser…" } else { "Sign in with your school" } }
+                </button>
+                if *school {
+                    <p class="muted" role="status">{ "Finish signing in in the browser window that opened; the studio carries on by itself." }</p>
+                }
+            </div>
             <p class="muted">{ "Once signed in, you can prepare and run classes without a connection; everything syncs when you are back online." }</p>
         </section>
     }

@@ -128,6 +128,12 @@ impl Studio {
         self.run(move |c| async move { c.sign_in(&server, &email, &password).await }).await
     }
 
+    /// Sign in through the school's own provider in the system browser (the studio never sees the
+    /// password); waits up to [`SCHOOL_SIGN_IN_WAIT`] for the browser to come back.
+    pub async fn sign_in_with_school(&self, server: String, email: String) -> Result<Snapshot, AppError> {
+        self.run(move |c| async move { c.sign_in_with_school(&server, &email).await }).await
+    }
+
     pub async fn sign_out(&self) -> Result<Snapshot, AppError> {
         self.run(|c| async move { c.sign_out() }).await
     }
@@ -295,11 +301,32 @@ impl Core {
     }
 
     async fn sign_in(&self, server: &str, email: &str, password: &str) -> Result<Snapshot, AppError> {
-        let server = server.trim().trim_end_matches('/').to_string();
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(AppError::new("validation", "the server address starts with http:// or https://"));
-        }
+        let server = server_address(server)?;
         let (client, me) = Client::sign_in(&server, email.trim(), password).await?;
+        self.signed_in_as(server, client, me).await
+    }
+
+    async fn sign_in_with_school(&self, server: &str, email: &str) -> Result<Snapshot, AppError> {
+        let server = server_address(server)?;
+        if !email.contains('@') {
+            return Err(AppError::new(
+                "validation",
+                "type your school e-mail first: it says which school signs you in",
+            ));
+        }
+        let open = |url: &str| {
+            open_browser(url).map_err(|e| crate::sync::SyncError::Server {
+                status: 500,
+                code: e.code,
+                message: e.message,
+            })
+        };
+        let (client, me) = crate::school::sign_in_with_school(&server, email, open, SCHOOL_SIGN_IN_WAIT).await?;
+        self.signed_in_as(server, client, me).await
+    }
+
+    /// Keep a sign-in (the keychain, the profile for offline use) and fetch the catalogue.
+    async fn signed_in_as(&self, server: String, client: Client, me: MeResponse) -> Result<Snapshot, AppError> {
         let creds = Credentials { server: server.clone(), email: me.email.clone(), token: client.token().to_string() };
         self.vault.save(&creds).map_err(|e| AppError::new("vault", e.to_string()))?;
         self.journal.put_cached(PROFILE, &me)?;
@@ -549,6 +576,18 @@ impl Core {
             }
         }
     }
+}
+
+/// How long a sign-in in the system browser may take (the provider's own login, a second factor).
+pub const SCHOOL_SIGN_IN_WAIT: Duration = Duration::from_secs(300);
+
+/// The server's address as typed: http(s), without a trailing slash.
+fn server_address(server: &str) -> Result<String, AppError> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(AppError::new("validation", "the server address starts with http:// or https://"));
+    }
+    Ok(server)
 }
 
 /// Open `url` in the teacher's browser: `STUDIO_BROWSER` (a program given the URL), else the

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod journal;
+pub mod school;
 pub mod sync;
 pub mod vault;
 

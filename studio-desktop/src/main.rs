@@ -40,6 +40,13 @@ async fn sign_in(
     studio.sign_in(server, email, password).await
 }
 
+/// Sign in with the school's own provider in the system browser (RFC 8252); the studio waits for
+/// the browser to come back.
+#[tauri::command]
+async fn sign_in_with_school(studio: tauri::State<'_, Studio>, server: String, email: String) -> Answer<Snapshot> {
+    studio.sign_in_with_school(server, email).await
+}
+
 #[tauri::command]
 async fn sign_out(studio: tauri::State<'_, Studio>) -> Answer<Snapshot> {
     studio.sign_out().await
@@ -153,6 +160,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             snapshot,
             sign_in,
+            sign_in_with_school,
             sign_out,
             refresh_catalog,
             open_session,

@@ -46,17 +46,17 @@ pub struct Pushed {
 }
 
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// `http://host:port` of the cloud API.
     pub base: String,
     token: String,
 }
 
-fn offline(e: reqwest::Error) -> SyncError {
+pub(crate) fn offline(e: reqwest::Error) -> SyncError {
     SyncError::Offline(if e.is_timeout() { "timed out".into() } else { "cannot reach the server".into() })
 }
 
-async fn refused(resp: reqwest::Response) -> SyncError {
+pub(crate) async fn refused(resp: reqwest::Response) -> SyncError {
     let status = resp.status().as_u16();
     let v: serde_json::Value = resp.json().await.unwrap_or_default();
     SyncError::Server {

@@ -454,6 +454,46 @@ impl OidcOp {
     }
 }
 
+impl OidcOp {
+    /// A browser (no cookies, each redirect looked at) at the provider's authorization URL
+    /// `to_provider`: its login page, its form filled as `username` with the test password, its
+    /// redirects followed until one leaves the provider — that URL, not fetched.
+    pub async fn log_in(&self, to_provider: &str, username: &str) -> String {
+        let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let location = |r: &reqwest::Response| {
+            let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if loc.starts_with("http") {
+                loc.to_string()
+            } else {
+                format!("{}{}", self.issuer.trim_end_matches('/'), loc)
+            }
+        };
+        // The provider sends the browser to its login page, whose form names the auth request.
+        let r = b.get(to_provider).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+        let login = location(&r);
+        let id =
+            url::Url::parse(&login).unwrap().query_pairs().find(|(k, _)| k == "authRequestID").unwrap().1.into_owned();
+        let form = b.get(&login).send().await.unwrap().text().await.unwrap();
+        assert!(form.contains("name=\"password\""), "{form}");
+        let r = b
+            .post(format!("{}login/username", self.issuer))
+            .form(&[("id", id.as_str()), ("username", username), ("password", "verysecure")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+        let mut hop = location(&r);
+        // The provider's own callback, then out.
+        while hop.starts_with(&self.issuer) {
+            let r = b.get(&hop).send().await.unwrap();
+            assert_eq!(r.status(), 302, "{hop}: {}", r.text().await.unwrap_or_default());
+            hop = location(&r);
+        }
+        hop
+    }
+}
+
 impl Drop for OidcOp {
     fn drop(&mut self) {
         stop_script("oidc-op.sh", "OIDC_TEST_DIR", &self.dir);

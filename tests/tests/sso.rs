@@ -68,15 +68,6 @@ fn location(r: &reqwest::Response) -> String {
     r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
-/// Where a hop leads: relative locations are on `origin`.
-fn absolute(origin: &str, loc: &str) -> String {
-    if loc.starts_with("http") {
-        loc.to_string()
-    } else {
-        format!("{}{}", origin.trim_end_matches('/'), loc)
-    }
-}
-
 /// How a sign-in through the provider ended at our callback.
 struct Ended {
     /// The callback's answer: 302 to the app, or the refusal page's status.
@@ -102,27 +93,8 @@ async fn sign_in(app: &TestApp, op: &OidcOp, start_query: &str, username: &str) 
     assert_eq!(q["code_challenge"].len(), 43, "a SHA-256 challenge");
     assert!(q["state"].len() >= 40 && q["nonce"].len() >= 40 && q["state"] != q["nonce"], "{q:?}");
     assert_eq!(q["response_type"], "code");
-    // The provider sends the browser to its login page, whose form names the auth request.
-    let r = b.get(&to_provider).send().await.unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
-    let login = absolute(&op.issuer, &location(&r));
-    let id = url::Url::parse(&login).unwrap().query_pairs().find(|(k, _)| k == "authRequestID").unwrap().1.into_owned();
-    let form = b.get(&login).send().await.unwrap().text().await.unwrap();
-    assert!(form.contains("name=\"password\""), "{form}");
-    let r = b
-        .post(format!("{}login/username", op.issuer))
-        .form(&[("id", id.as_str()), ("username", username), ("password", "verysecure")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
-    let mut hop = absolute(&op.issuer, &location(&r));
-    // The provider's own callback, then ours.
-    while !hop.starts_with(&app.base) {
-        let r = b.get(&hop).send().await.unwrap();
-        assert_eq!(r.status(), 302, "{hop}: {}", r.text().await.unwrap_or_default());
-        hop = absolute(&op.issuer, &location(&r));
-    }
+    let hop = op.log_in(&to_provider, username).await;
+    assert!(hop.starts_with(&app.base), "back to us: {hop}");
     let callback = hop.clone();
     let r = b.get(&hop).send().await.unwrap();
     let status = r.status().as_u16();
