@@ -5,10 +5,10 @@
 //! (`POST /api/auth/sso/token`). The studio never sees the password; the browser shows a page that
 //! says to go back to the studio (or why it was refused).
 
-use crate::sync::{offline, refused, Client, SyncError};
+use crate::sync::{Client, SyncError};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use shared_types::dto::{LoginResponse, MeResponse, SsoToken};
+use shared_types::dto::{MeResponse, SsoToken};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -70,21 +70,7 @@ pub async fn sign_in_with_school(
             return Err(SyncError::Server { status: 403, code: reason, message: words });
         }
     };
-    let anon = Client::new(base, "");
-    let resp = anon
-        .http
-        .post(format!("{base}/api/auth/sso/token"))
-        .json(&SsoToken { code, code_verifier: verifier })
-        .send()
-        .await
-        .map_err(offline)?;
-    if !resp.status().is_success() {
-        return Err(refused(resp).await);
-    }
-    let login: LoginResponse = resp.json().await.map_err(offline)?;
-    let client = Client::new(base, &login.token);
-    let me = client.get_json("/api/auth/me").await?;
-    Ok((client, me))
+    Client::signed_in_by(base, "/api/auth/sso/token", &SsoToken { code, code_verifier: verifier }).await
 }
 
 fn local(message: String) -> SyncError {

@@ -46,17 +46,17 @@ pub struct Pushed {
 }
 
 pub struct Client {
-    pub(crate) http: reqwest::Client,
+    http: reqwest::Client,
     /// `http://host:port` of the cloud API.
     pub base: String,
     token: String,
 }
 
-pub(crate) fn offline(e: reqwest::Error) -> SyncError {
+fn offline(e: reqwest::Error) -> SyncError {
     SyncError::Offline(if e.is_timeout() { "timed out".into() } else { "cannot reach the server".into() })
 }
 
-pub(crate) async fn refused(resp: reqwest::Response) -> SyncError {
+async fn refused(resp: reqwest::Response) -> SyncError {
     let status = resp.status().as_u16();
     let v: serde_json::Value = resp.json().await.unwrap_or_default();
     SyncError::Server {
@@ -242,14 +242,19 @@ impl Client {
 
     /// Sign in with e-mail and password: the token and who it is.
     pub async fn sign_in(base: &str, email: &str, password: &str) -> Result<(Client, MeResponse), SyncError> {
+        let login = shared_types::dto::LoginRequest { email: email.into(), password: password.into() };
+        Client::signed_in_by(base, "/api/auth/login", &login).await
+    }
+
+    /// POST `body` to a sign-in route of the server (it answers as a login does): the client with
+    /// that token, and who it is.
+    pub(crate) async fn signed_in_by(
+        base: &str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(Client, MeResponse), SyncError> {
         let anon = Client::new(base, "");
-        let resp = anon
-            .http
-            .post(format!("{}/api/auth/login", anon.base))
-            .json(&shared_types::dto::LoginRequest { email: email.into(), password: password.into() })
-            .send()
-            .await
-            .map_err(offline)?;
+        let resp = anon.http.post(format!("{}{path}", anon.base)).json(body).send().await.map_err(offline)?;
         if !resp.status().is_success() {
             return Err(refused(resp).await);
         }
