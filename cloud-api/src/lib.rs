@@ -10,6 +10,7 @@ pub mod egress;
 pub mod error;
 pub mod http;
 pub mod livekit;
+pub mod lti;
 pub mod metrics;
 pub mod recordings;
 pub mod replays;

@@ -134,6 +134,8 @@ impl Refusal {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdToken {
     pub sub: String,
+    /// All its claims (an LTI launch reads its own from them).
+    pub claims: serde_json::Value,
 }
 
 /// What the userinfo endpoint says of the person.
@@ -350,7 +352,7 @@ impl Oidc {
             return Err(bad("the ID token's nonce is not this sign-in's"));
         }
         let sub = claims["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| bad("the ID token has no subject"))?;
-        Ok(IdToken { sub: sub.to_string() })
+        Ok(IdToken { sub: sub.to_string(), claims })
     }
 }
 

@@ -630,3 +630,75 @@ pub struct SsoCallback {
     #[serde(default)]
     pub error_description: Option<String>,
 }
+
+/// A learning platform (an LMS: Canvas, Moodle, …) the school launches classes from with LTI 1.3
+/// (`GET/POST /api/admin/tenants/{id}/lti/platforms`): what the platform's admin page shows for
+/// this tool's registration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LtiPlatformDto {
+    /// Answer only.
+    #[serde(default)]
+    pub id: Option<uuid::Uuid>,
+    /// The platform's issuer (`iss` of its launches), an https URL.
+    pub issuer: String,
+    /// The client id the platform gave this tool.
+    pub client_id: String,
+    /// The deployments of this tool on the platform that may launch it (1 to 20).
+    pub deployment_ids: Vec<String>,
+    /// The platform's OIDC authorization endpoint (where a launch's login goes).
+    pub auth_url: String,
+    /// The platform's public keys (JWKS).
+    pub jwks_url: String,
+    /// The platform's OAuth 2 token endpoint (for names and roles, deep linking).
+    pub token_url: String,
+}
+
+/// A school's platforms, and the tool's addresses to give each of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LtiPlatforms {
+    pub platforms: Vec<LtiPlatformDto>,
+    pub tool: LtiTool,
+}
+
+/// What a platform's admin enters for this tool.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LtiTool {
+    /// OIDC login initiation URL.
+    pub login_url: String,
+    /// Launch (redirect) URL.
+    pub launch_url: String,
+    /// The tool's public keys.
+    pub jwks_url: String,
+}
+
+/// `GET or POST /api/lti/login`: a platform's third-party-initiated login (1EdTech Security
+/// Framework §5.1.1).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LtiLogin {
+    #[serde(default)]
+    pub iss: Option<String>,
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    #[serde(default)]
+    pub target_link_uri: Option<String>,
+    #[serde(default)]
+    pub lti_message_hint: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub lti_deployment_id: Option<String>,
+}
+
+/// `POST /api/lti/launch`: the platform's answer, posted by the browser (`response_mode=form_post`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LtiLaunch {
+    #[serde(default)]
+    pub id_token: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}

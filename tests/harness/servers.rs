@@ -499,3 +499,50 @@ impl Drop for OidcOp {
         stop_script("oidc-op.sh", "OIDC_TEST_DIR", &self.dir);
     }
 }
+
+/// A real LTI 1.3 platform (`tests/support/lti_platform.py`: PyPI `lti1p3platform`, which signs its
+/// launches, behind a small HTTP server), configured with this tool's addresses; stopped on drop.
+pub struct LtiPlatform {
+    /// PLATFORM_URL, LTI_ISS, LTI_CLIENT_ID, LTI_DEPLOYMENT_ID, LTI_AUTH_URL, LTI_TOKEN_URL, LTI_JWKS_URL.
+    pub vars: std::collections::HashMap<String, String>,
+    child: std::process::Child,
+}
+
+impl LtiPlatform {
+    /// The platform for the tool at `tool_base` (its `/api/lti/…` addresses).
+    pub fn start(tool_base: &str) -> LtiPlatform {
+        use std::io::BufRead;
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/lti_platform.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .env("TOOL_LOGIN_URL", format!("{tool_base}/api/lti/login"))
+            .env("TOOL_LAUNCH_URL", format!("{tool_base}/api/lti/launch"))
+            .env("TOOL_JWKS_URL", format!("{tool_base}/api/lti/jwks"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut vars = std::collections::HashMap::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // The script prints its addresses once it listens, then `ready` (or dies, ending the output).
+        while out.read_line(&mut line).unwrap_or(0) > 0 && line.trim() != "ready" {
+            if let Some((k, v)) = line.trim().split_once('=') {
+                vars.insert(k.to_string(), v.to_string());
+            }
+            line.clear();
+        }
+        assert_eq!(line.trim(), "ready", "the LTI platform did not start (pip install lti1p3platform==0.1.8?)");
+        LtiPlatform { vars, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.vars["PLATFORM_URL"])
+    }
+}
+
+impl Drop for LtiPlatform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

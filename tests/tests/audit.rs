@@ -64,6 +64,19 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             let a = app.call(Method::GET, "/api/auth/sso/callback?code=c&state=forged", None, None, None).await;
             (a.status, "root")
         }
+        ("post", "/api/admin/tenants/{id}/lti/platforms") => {
+            // Refused (a platform off loopback must be https): audited all the same.
+            let body = json!({"issuer": "http://lms.x.test", "clientId": "c", "deploymentIds": ["d"],
+                              "authUrl": "https://lms.x.test/auth", "jwksUrl": "https://lms.x.test/jwks",
+                              "tokenUrl": "https://lms.x.test/token"});
+            (app.post(&path.replace("{id}", &s.tenant.to_string()), admin, body).await.status, "admin")
+        }
+        ("post", "/api/lti/launch") => {
+            // A launch whose state no login gave: refused, and nobody's school is known.
+            let form = [("id_token", "x.y.z"), ("state", "forged")];
+            let a = app.http.post(format!("{}{path}", app.base)).form(&form).send().await.unwrap();
+            (a.status(), "root")
+        }
         ("post", "/api/admin/users") => {
             let body = json!({"email": "new-audited@x.test", "password": PASSWORD});
             (app.post(path, admin, body).await.status, "admin")

@@ -15,34 +15,6 @@ use serde_json::{json, Value};
 use shared_types::{Role, Scope};
 use studio_tests::*;
 
-/// What the server logs while this file's tests run (our crates, debug and up), to look for secrets in.
-fn server_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("cloud_api=debug,studio_store=debug,tower_http=debug")
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init();
-        buf
-    })
-    .clone()
-}
-
-struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The values of a sign-in that must never be logged: the code and state it came back with, and the
 /// hand-off token it went on with.
 fn secrets_of(e: &Ended) -> Vec<String> {

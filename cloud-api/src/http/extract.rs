@@ -1,7 +1,7 @@
 //! Extractors whose rejections are problem+json instead of axum's plain text.
 
 use crate::error::ApiError;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -30,6 +30,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Err(ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"))
             }
             Err(_) => Err(ApiError::bad_request("the request body could not be read")),
+        }
+    }
+}
+
+/// A form body as a browser posts one (`application/x-www-form-urlencoded`): another type → 415,
+/// unreadable → 400.
+pub struct ApiForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(ApiForm(v)),
+            Err(FormRejection::InvalidFormContentType(_)) => Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/x-www-form-urlencoded",
+            )),
+            Err(e) => Err(ApiError::bad_request(format!("invalid form: {}", e.body_text()))),
         }
     }
 }

@@ -24,6 +24,7 @@ const EXEMPT: &[&str] = &[
     "/api/auth/redeem",
     "/api/auth/handoff/redeem",
     "/api/auth/sso/token",
+    "/api/lti/",
     "/api/webhooks/",
 ];
 

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod live;
 pub mod login;
+pub mod lti;
 pub mod meta;
 pub mod onboarding;
 pub mod openapi;
@@ -70,6 +71,31 @@ pub fn api() -> ApiRouter {
             sso::set_settings,
         )
         .audited("tenant.sso")
+        .get(
+            "/api/admin/tenants/{id}/lti/platforms",
+            "A school's LTI 1.3 platforms and the tool's addresses",
+            lti::platforms,
+        )
+        .post(
+            "/api/admin/tenants/{id}/lti/platforms",
+            "Register a learning platform (LMS) that launches classes with LTI 1.3",
+            lti::add_platform,
+        )
+        .audited("tenant.lti_platform")
+        .get("/api/lti/login", "A platform's LTI launch begins here: off to its authorization (302)", lti::login_get)
+        .redirects()
+        .error_pages()
+        .post("/api/lti/login", "The same, posted as a form", lti::login_post)
+        .redirects()
+        .error_pages()
+        .post(
+            "/api/lti/launch",
+            "The platform's signed launch, posted by the browser: into the class (302)",
+            lti::launch,
+        )
+        .redirects()
+        .error_pages()
+        .audited("auth.lti_launch")
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
         .audited("tenant.create")
         .get("/api/admin/tenants/{id}/settings", "A school's transcription settings", admin::tenant_settings)

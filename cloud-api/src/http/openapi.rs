@@ -5,7 +5,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, CsvBody};
+use crate::http::extract::{ApiForm, ApiJson, ApiMultipart, ApiPath, ApiQuery, CsvBody};
 use crate::http::idempotency::IdemKey;
 use crate::spool::Spooled;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -138,6 +138,13 @@ impl<T: JsonSchema> DescribeArg for ApiJson<T> {
     fn describe(doc: &mut OpDoc) {
         let schema = doc.gen.subschema_for::<T>().to_value();
         doc.body("application/json", schema);
+    }
+}
+
+impl<T: JsonSchema> DescribeArg for ApiForm<T> {
+    fn describe(doc: &mut OpDoc) {
+        let schema = doc.gen.subschema_for::<T>().to_value();
+        doc.body("application/x-www-form-urlencoded", schema);
     }
 }
 

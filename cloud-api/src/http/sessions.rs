@@ -97,20 +97,28 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<SessionDto>)> {
     let tenant = caller.user.tenant_id;
     let lesson = app.store.lesson(tenant, req.lesson_id).await?.ok_or_else(|| ApiError::not_found("lesson"))?;
+    let key = event_key(&caller, &key);
+    let session = schedule(&app, &caller.actor, &lesson, (req.scheduled_start, req.scheduled_end), key).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Schedule a session of `lesson` as `actor` (decided against the empty state: the times are the
+/// reducer's rule), its first event written under `key`.
+pub async fn schedule(
+    app: &AppState,
+    actor: &shared_types::policy::Actor,
+    lesson: &LessonDto,
+    (scheduled_start, scheduled_end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    key: String,
+) -> ApiResult<SessionDto> {
+    let tenant = actor.tenant;
     let target = Target::course(tenant, lesson.course_id);
-    let actor = SessionActor::participant(&caller.actor, &target);
-    let command = SessionCommand::Schedule { scheduled_start: req.scheduled_start, scheduled_end: req.scheduled_end };
-    // A new session: decided against the empty state (the times are the reducer's rule).
+    let actor = SessionActor::participant(actor, &target);
+    let command = SessionCommand::Schedule { scheduled_start, scheduled_end };
     let event = shared_types::decide(&SessionState::default(), &actor, command)?.remove(0);
-    let ne = NewEvent {
-        idempotency_key: event_key(&caller, &key),
-        actor_id: actor.user,
-        actor_role: actor.role,
-        occurred_at: None,
-        event,
-    };
-    match app.store.create_session(tenant, &lesson, req.scheduled_start, req.scheduled_end, ne).await? {
-        Ok((session, _)) => Ok((StatusCode::CREATED, Json(session))),
+    let ne = NewEvent { idempotency_key: key, actor_id: actor.user, actor_role: actor.role, occurred_at: None, event };
+    match app.store.create_session(tenant, lesson, scheduled_start, scheduled_end, ne).await? {
+        Ok((session, _)) => Ok(session),
         Err(refused) => Err(outcome(refused).err().unwrap_or_else(ApiError::internal)),
     }
 }

@@ -45,9 +45,10 @@ pub async fn settings(
     Ok(Json(view(&rec)))
 }
 
-/// Loopback addresses may use plain http (development and the tests' provider); others need https.
-fn issuer_problem(issuer: &str) -> Option<&'static str> {
-    let Ok(u) = url::Url::parse(issuer) else { return Some("must be the provider's issuer URL") };
+/// Loopback addresses may use plain http (development and the tests' provider or platform); others
+/// need https.
+pub(crate) fn https_problem(url: &str) -> Option<&'static str> {
+    let Ok(u) = url::Url::parse(url) else { return Some("must be a URL") };
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     match u.scheme() {
         "https" => None,
@@ -77,7 +78,7 @@ pub async fn set_settings(
     ensure(&caller, Action::ManageSettings, &Target::tenant(tenant))?;
     audit.tenant(tenant).target(format!("tenant:{tenant}"));
     let issuer = req.issuer.trim().to_string();
-    if let Some(p) = issuer_problem(&issuer).filter(|_| issuer.len() <= 500) {
+    if let Some(p) = https_problem(&issuer).filter(|_| issuer.len() <= 500) {
         return Err(ApiError::validation("issuer", p));
     }
     if issuer.len() > 500 {
@@ -227,7 +228,7 @@ fn native_client(q: &SsoStart) -> ApiResult<Option<NativeClient>> {
 }
 
 /// `redirect_uri` with `pairs` added to its query.
-fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     let mut u = url::Url::parse(redirect_uri).expect("checked when the sign-in began");
     u.query_pairs_mut().extend_pairs(pairs);
     u.to_string()
@@ -292,7 +293,7 @@ pub async fn token(
 }
 
 /// `302` to `location`, never cached (it carries a one-time value).
-fn redirect(location: String) -> Response {
+pub(crate) fn redirect(location: String) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())]).into_response()
 }
 
@@ -406,7 +407,7 @@ fn refused_page(r: &Refusal) -> Response {
     page(r.status(), r.code(), &r.words())
 }
 
-fn page(status: u16, reason: &str, words: &str) -> Response {
+pub(crate) fn page(status: u16, reason: &str, words: &str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -427,11 +428,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issuers_need_https_off_loopback() {
-        assert_eq!(issuer_problem("https://login.school.edu"), None);
-        assert_eq!(issuer_problem("http://127.0.0.1:5556/"), None);
-        assert!(issuer_problem("http://login.school.edu").is_some());
-        assert!(issuer_problem("not a url").is_some());
+    fn addresses_need_https_off_loopback() {
+        assert_eq!(https_problem("https://login.school.edu"), None);
+        assert_eq!(https_problem("http://127.0.0.1:5556/"), None);
+        assert!(https_problem("http://login.school.edu").is_some());
+        assert!(https_problem("not a url").is_some());
     }
 
     #[test]

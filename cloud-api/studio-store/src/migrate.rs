@@ -21,6 +21,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (15, "search_language", include_str!("../../../migrations/common/0015_search_language.sql")),
     (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
     (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
+    (19, "lti", include_str!("../../../migrations/common/0019_lti.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -42,6 +43,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (16, "search_stemming", include_str!("../../../migrations/postgres/0016_search_stemming.sql")),
     (17, "sso", include_str!("../../../migrations/common/0017_sso.sql")),
     (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
+    (19, "lti", include_str!("../../../migrations/common/0019_lti.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

@@ -50,6 +50,35 @@ fn record_from(r: &sqlx::any::AnyRow) -> StoreResult<SsoRecord> {
 const SSO_COLS: &str = "tenant_id, issuer, client_id, client_secret_sealed, allowed_domains, password_sign_in";
 
 impl Store {
+    /// Spend a redirect under way, kept in `table` by the hash of its `state` (a sign-in's, a
+    /// launch's): its `cols`, once, before it expires; `None` when unknown, used or expired.
+    pub(crate) async fn spend_state(
+        &self,
+        table: &str,
+        cols: &str,
+        state_hash: &str,
+    ) -> StoreResult<Option<sqlx::any::AnyRow>> {
+        let mut w = self.write().await?;
+        let now = ts(Utc::now());
+        let row = sqlx::query(&format!(
+            "select {cols} from {table} where state_hash = $1 and used_at is null and expires_at > $2{}",
+            self.for_update()
+        ))
+        .bind(state_hash)
+        .bind(&now)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        if row.is_some() {
+            sqlx::query(&format!("update {table} set used_at = $2 where state_hash = $1"))
+                .bind(state_hash)
+                .bind(&now)
+                .execute(&mut *w.tx)
+                .await?;
+            w.commit().await?;
+        }
+        Ok(row)
+    }
+
     pub async fn sso_settings(&self, tenant: TenantId) -> StoreResult<Option<SsoRecord>> {
         let row = sqlx::query(&format!("select {SSO_COLS} from tenant_sso where tenant_id = $1"))
             .bind(tenant.to_string())
@@ -121,24 +150,8 @@ impl Store {
 
     /// Spend a sign-in under way: `None` when the state is unknown, used or expired.
     pub async fn take_sso_login(&self, state_hash: &str) -> StoreResult<Option<SsoLogin>> {
-        let mut w = self.write().await?;
-        let now = ts(Utc::now());
-        let row = sqlx::query(&format!(
-            "select tenant_id, nonce, verifier, next, native_redirect, native_challenge, native_state from sso_logins \
-             where state_hash = $1 and used_at is null and expires_at > $2{}",
-            self.for_update()
-        ))
-        .bind(state_hash)
-        .bind(&now)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        sqlx::query("update sso_logins set used_at = $2 where state_hash = $1")
-            .bind(state_hash)
-            .bind(&now)
-            .execute(&mut *w.tx)
-            .await?;
-        w.commit().await?;
+        let cols = "tenant_id, nonce, verifier, next, native_redirect, native_challenge, native_state";
+        let Some(row) = self.spend_state("sso_logins", cols, state_hash).await? else { return Ok(None) };
         Ok(Some(SsoLogin {
             tenant_id: col_uuid(&row, "tenant_id")?,
             nonce: row.try_get("nonce")?,
