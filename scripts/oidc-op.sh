@@ -30,6 +30,10 @@ case "$cmd" in
   start)
     build
     mkdir -p "$state"
+    # The background job opens its redirections after the fork, in its own time: made here first, so
+    # the loop below never reads a file that is not there yet (it did, on a loaded machine).
+    : >"$state/out"
+    : >"$state/server.log"
     "$bin" >"$state/out" 2>"$state/server.log" &
     pid=$!
     echo $pid >"$state/pid"

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod livekit;
 pub mod lti;
+pub mod lti_tool;
 pub mod metrics;
 pub mod recordings;
 pub mod replays;

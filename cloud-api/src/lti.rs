@@ -17,8 +17,23 @@ pub struct Launch {
     pub deployment_id: String,
     /// The platform's course: id and title.
     pub context: (String, String),
-    /// The platform's link: id and title.
-    pub link: (String, String),
+    /// The platform's link: id and title (a resource-link launch's).
+    pub link: Option<(String, String)>,
+    /// Where the platform lists the course's members (NRPS), when it says.
+    pub memberships_url: Option<String>,
+    /// A deep-linking request's settings (an instructor placing a class in the course).
+    pub deep_link: Option<DeepLink>,
+    /// The class a link placed by deep linking names (its custom `lesson`).
+    pub lesson_hint: Option<uuid::Uuid>,
+}
+
+/// What a deep-linking request asks (LTI Deep Linking 2.0, `deep_linking_settings`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeepLink {
+    /// Where the answer is posted.
+    pub return_url: String,
+    /// Given back as it came.
+    pub data: Option<Value>,
 }
 
 /// Why a launch was refused: a code for the audit trail and the logs, words for the person.
@@ -42,6 +57,8 @@ pub enum Refusal {
     NoRole,
     /// A learner's launch of a link no instructor has launched yet.
     NotSetUp,
+    /// A deep-linking request (placing a class) from someone who does not teach the course.
+    InstructorsOnly,
     /// The person's account is switched off.
     Deactivated,
 }
@@ -58,6 +75,7 @@ impl Refusal {
             Refusal::Message(_) => "message_unsupported",
             Refusal::NoRole => "no_role",
             Refusal::NotSetUp => "not_set_up",
+            Refusal::InstructorsOnly => "instructors_only",
             Refusal::Deactivated => "deactivated",
         }
     }
@@ -96,6 +114,7 @@ impl Refusal {
                 "Your teacher has not opened this class in the teaching studio yet. Try again once they have.".into()
             }
             Refusal::Deactivated => "Your account at this school is switched off. Ask your school's admin.".into(),
+            Refusal::InstructorsOnly => "Only the course's instructors can place a class in it.".into(),
         }
     }
 
@@ -106,7 +125,7 @@ impl Refusal {
             Refusal::Token(_) => 401,
             Refusal::Unreachable(_) => 502,
             Refusal::NotSetUp => 409,
-            Refusal::Deployment | Refusal::NoRole | Refusal::Deactivated => 403,
+            Refusal::Deployment | Refusal::NoRole | Refusal::Deactivated | Refusal::InstructorsOnly => 403,
         }
     }
 }
@@ -156,11 +175,12 @@ pub fn read_launch(claims: &Value, deployments: &[String]) -> Result<Launch, Ref
     if claim("version") != "1.3.0" {
         return Err(Refusal::Message("not an LTI 1.3.0 message".into()));
     }
-    match claim("message_type").as_str() {
-        Some("LtiResourceLinkRequest") => {}
+    let deep = match claim("message_type").as_str() {
+        Some("LtiResourceLinkRequest") => false,
+        Some("LtiDeepLinkingRequest") => true,
         Some(other) => return Err(Refusal::Message(format!("{} messages are not taken here", text_or(other)))),
         None => return Err(Refusal::Incomplete("no message_type".into())),
-    }
+    };
     let deployment_id =
         text(claim("deployment_id"), 255).ok_or_else(|| Refusal::Incomplete("no deployment_id".into()))?;
     if !deployments.contains(&deployment_id) {
@@ -168,12 +188,19 @@ pub fn read_launch(claims: &Value, deployments: &[String]) -> Result<Launch, Ref
     }
     let sub = text(&claims["sub"], 255).ok_or_else(|| Refusal::Incomplete("an anonymous launch (no sub)".into()))?;
     let link = claim("resource_link");
-    let link_id = text(&link["id"], 255).ok_or_else(|| Refusal::Incomplete("no resource_link id".into()))?;
+    let link = match text(&link["id"], 255) {
+        Some(id) => Some((id, text(&link["title"], 200).unwrap_or_else(|| "Class".into()))),
+        None if deep => None,
+        None => return Err(Refusal::Incomplete("no resource_link id".into())),
+    };
+    let deep_link = match deep {
+        true => Some(deep_link_of(&claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"])?),
+        false => None,
+    };
     let context = claim("context");
     let context_id = text(&context["id"], 255).ok_or_else(|| Refusal::Incomplete("no context".into()))?;
     let context_title =
         text(&context["title"], 200).or_else(|| text(&context["label"], 200)).unwrap_or_else(|| "Course".into());
-    let link_title = text(&link["title"], 200).unwrap_or_else(|| "Class".into());
     let roles = claim("roles").as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>());
     let role = role_of(roles.unwrap_or_default()).ok_or(Refusal::NoRole)?;
     let email = text(&claims["email"], 254).map(|e| e.to_lowercase()).filter(|e| e.contains('@'));
@@ -182,15 +209,35 @@ pub fn read_launch(claims: &Value, deployments: &[String]) -> Result<Launch, Ref
         let family = text(&claims["family_name"], 100).unwrap_or_default();
         Some(format!("{given} {family}").trim().to_string()).filter(|n| !n.is_empty())
     });
+    let nrps = &claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"];
+    let memberships_url =
+        text(&nrps["context_memberships_url"], 2000).filter(|u| crate::http::sso::https_problem(u).is_none());
+    let lesson_hint = claim("custom")["lesson"].as_str().and_then(|l| l.parse().ok());
     Ok(Launch {
+        deep_link,
+        lesson_hint,
+        memberships_url,
         sub,
         email,
         name,
         role,
         deployment_id,
         context: (context_id, context_title),
-        link: (link_id, link_title),
+        link,
     })
+}
+
+/// A deep-linking request's settings: where to answer (https, or http on loopback), and that it takes
+/// the kind of item we place (an LTI resource link).
+fn deep_link_of(settings: &Value) -> Result<DeepLink, Refusal> {
+    let return_url = text(&settings["deep_link_return_url"], 2000)
+        .filter(|u| crate::http::sso::https_problem(u).is_none())
+        .ok_or_else(|| Refusal::Incomplete("no usable deep_link_return_url".into()))?;
+    let types = settings["accept_types"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>());
+    if !types.unwrap_or_default().contains(&"ltiResourceLink") {
+        return Err(Refusal::Message("a deep link that takes no LTI links".into()));
+    }
+    Ok(DeepLink { return_url, data: Some(settings["data"].clone()).filter(|d| !d.is_null()) })
 }
 
 /// A platform's word, shortened for a log line.
@@ -228,7 +275,8 @@ mod tests {
         assert_eq!(l.email.as_deref(), Some("lea@example.test"));
         assert_eq!(l.name.as_deref(), Some("Lea Learner"));
         assert_eq!(l.context, ("ctx-1".into(), "PHY1".into()));
-        assert_eq!(l.link, ("rl-1".into(), "Waves".into()));
+        assert_eq!(l.link, Some(("rl-1".into(), "Waves".into())));
+        assert_eq!((l.deep_link, l.lesson_hint), (None, None));
     }
 
     #[test]
@@ -239,12 +287,35 @@ mod tests {
             json!({ (format!("{CLAIM}roles")): ["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Staff"] }),
         );
         assert_eq!(read_launch(&no_role, &d), Err(Refusal::NoRole));
+        let review = launch(json!({ (format!("{CLAIM}message_type")): "LtiSubmissionReviewRequest" }));
+        assert_eq!(read_launch(&review, &d).unwrap_err().code(), "message_unsupported");
         let dl = launch(json!({ (format!("{CLAIM}message_type")): "LtiDeepLinkingRequest" }));
-        assert_eq!(read_launch(&dl, &d).unwrap_err().code(), "message_unsupported");
+        assert_eq!(read_launch(&dl, &d).unwrap_err().code(), "launch_incomplete", "no settings");
         let old = launch(json!({ (format!("{CLAIM}version")): "1.1" }));
         assert_eq!(read_launch(&old, &d).unwrap_err().code(), "message_unsupported");
         let anonymous = launch(json!({ "sub": "" }));
         assert_eq!(read_launch(&anonymous, &d).unwrap_err().code(), "launch_incomplete");
+    }
+
+    #[test]
+    fn a_deep_linking_request() {
+        let settings = |types: Value| {
+            json!({ "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": {
+                "deep_link_return_url": "https://lms.test/dl/return", "accept_types": types, "data": {"x": "1"} } })
+        };
+        let mut c = launch(settings(json!(["link", "ltiResourceLink"])));
+        c[format!("{CLAIM}message_type")] = json!("LtiDeepLinkingRequest");
+        c.as_object_mut().unwrap().remove(&format!("{CLAIM}resource_link"));
+        let l = read_launch(&c, &["d-1".into()]).unwrap();
+        assert_eq!(l.link, None);
+        let dl = l.deep_link.unwrap();
+        assert_eq!((dl.return_url.as_str(), dl.data), ("https://lms.test/dl/return", Some(json!({"x": "1"}))));
+        let mut files = launch(settings(json!(["file"])));
+        files[format!("{CLAIM}message_type")] = json!("LtiDeepLinkingRequest");
+        assert_eq!(read_launch(&files, &["d-1".into()]).unwrap_err().code(), "message_unsupported");
+        let placed =
+            launch(json!({ (format!("{CLAIM}custom")): { "lesson": "0190b6a0-0000-7000-8000-000000000001" } }));
+        assert!(read_launch(&placed, &["d-1".into()]).unwrap().lesson_hint.is_some());
     }
 
     #[test]
@@ -271,6 +342,7 @@ mod tests {
             Refusal::NoRole,
             Refusal::NotSetUp,
             Refusal::Deactivated,
+            Refusal::InstructorsOnly,
         ] {
             assert!(r.words().ends_with('.') && !r.code().is_empty() && r.status() >= 400, "{r:?}");
         }

@@ -191,6 +191,11 @@ impl Oidc {
         Oidc { http, providers: Mutex::default(), keys: Mutex::default() }
     }
 
+    /// The client the relying party calls providers (and LTI platforms) with: no redirects followed.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The provider's discovery document (kept an hour), whose `issuer` must be the one configured.
     pub async fn discover(&self, issuer: &str) -> Result<Arc<Provider>, Refusal> {
         if let Some(k) = self.providers.lock().expect("providers").get(issuer).filter(|k| k.at.elapsed() < KEEP) {

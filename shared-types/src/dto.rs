@@ -702,3 +702,44 @@ pub struct LtiLaunch {
     #[serde(default)]
     pub error: Option<String>,
 }
+
+/// `GET /api/lti/jwks`: the tool's public keys (RFC 7517), the signing one first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Jwks {
+    pub keys: Vec<Value>,
+}
+
+/// `POST /api/admin/lti/keys`: the tool's new signing key, and the keys published from now on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LtiKeyRotated {
+    pub kid: String,
+    pub published: Vec<String>,
+}
+
+/// `POST /api/courses/{course_id}/lti/roster`: the course's members as its learning platform lists
+/// them, enrolled here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LtiRosterSync {
+    /// Members enrolled with their role (found, or made).
+    pub enrolled: usize,
+    /// Of those, accounts made now.
+    pub made: usize,
+    /// Members passed over: not active, or no role we place.
+    pub skipped: usize,
+}
+
+/// `POST /api/lti/deep-link`: an instructor's choice on the page a deep-linking request opened.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LtiPlace {
+    /// The page's one-time token.
+    #[serde(default)]
+    pub pick: Option<String>,
+    /// A lesson of the course, or `new`.
+    #[serde(default)]
+    pub lesson: Option<String>,
+    /// The new class's title.
+    #[serde(default)]
+    pub title: Option<String>,
+}

@@ -70,6 +70,8 @@ error_codes! {
     UpgradeRequired = (426, "upgrade_required"),
     RateLimited = (429, "rate_limited"),
     Internal = (500, "internal"),
+    /// A school's learning platform (LTI) did not answer, or refused the tool.
+    PlatformUnavailable = (502, "platform_unavailable"),
     LivekitUnavailable = (503, "livekit_unavailable"),
     EgressUnavailable = (503, "egress_unavailable"),
     BlobStoreUnavailable = (503, "blob_store_unavailable"),
@@ -114,6 +116,7 @@ fn title_for(status: u16) -> &'static str {
         422 => "Unprocessable Content",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     }

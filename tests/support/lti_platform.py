@@ -8,9 +8,16 @@ Prints PLATFORM_URL=… LTI_ISS=… LTI_CLIENT_ID=… LTI_DEPLOYMENT_ID=… LTI_
 LTI_JWKS_URL=… once listening on 127.0.0.1, then `ready`.
 
 Routes:
-  /start?user=U[&forge=F]  the course page's link: a third-party-initiated login to the tool (302)
+  /start?user=U[&forge=F]  the course page's link: a third-party-initiated login to the tool (302);
+                           `&kind=deeplink`: the course editor's "add content" (a deep-linking request);
+                           `&link=placed`: the link the last deep-linking answer made
   /authorize               the tool's authentication request → an auto-posting form with the id_token
   /jwks                    the platform's keys
+  /token                   client credentials for the tool, its assertion checked against the tool's
+                           JWKS (fetched anew each time, so a rotated tool key is seen at once)
+  /nrps/ctx-1              the course's members (Names and Role Provisioning Services), with a token
+  /deeplink/return         the tool's deep-linking answer (a JWT checked against the tool's JWKS)
+  /_test/deeplinks         the content items received, for the test's asserts
 The library checks little of the tool's authentication request itself; /authorize checks the rest
 (scope, response type and mode, prompt, redirect URI, login and message hints) and answers 400.
 `forge` makes a launch the platform would never send, for the tool's refusals: `expired` (the
@@ -30,6 +37,9 @@ from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request
+from lti1p3platform.service_connector import NamesRoleProvisioningService
+from lti1p3platform.membership import Context
+from lti1p3platform.exceptions import LtiServiceException
 
 E = os.environ
 CLIENT_ID = E.get("LTI_CLIENT_ID", "studio-tool")
@@ -54,8 +64,13 @@ USERS = {
     "teacher-1": ([f"{MEMBERSHIP}#Instructor"], "Tess Teacher", "tess@northside.test"),
     "ta-1": ([f"{MEMBERSHIP}/Instructor#TeachingAssistant"], "Tom Assistant", "tom@northside.test"),
     "staff-1": (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Staff"], "Sam Staff", None),
+    "learner-3": ([f"{MEMBERSHIP}#Learner"], "Lia Learner", "lia@northside.test"),
 }
-HINTS = {}  # lti_message_hint -> {"user", "forge"}
+# Members who left the course: listed, not active.
+GONE = {"gone-1": ([f"{MEMBERSHIP}#Learner"], "Gus Gone", "gus@northside.test")}
+HINTS = {}  # lti_message_hint -> {"user", "forge", "kind", "link"}
+DEEPLINKS = []  # the content items of each deep-linking answer taken
+DL_DATA = {"placement": "week-1"}
 BASE = ""
 
 
@@ -63,7 +78,8 @@ class Platform(LTI1P3PlatformConfAbstract):
     def init_platform_config(self, **kw):
         self._registration = (Registration().set_iss(BASE).set_client_id(CLIENT_ID)
                               .set_deployment_id(DEPLOYMENT_ID).set_oidc_login_url(E["TOOL_LOGIN_URL"])
-                              .set_launch_url(E["TOOL_LAUNCH_URL"]).set_tool_key_set_url(E["TOOL_JWKS_URL"])
+                              .set_launch_url(E["TOOL_LAUNCH_URL"]).set_deeplink_launch_url(E["TOOL_LAUNCH_URL"])
+                              .set_tool_key_set_url(E["TOOL_JWKS_URL"])
                               .set_platform_public_key(pem(KEY, False)).set_platform_private_key(pem(KEY, True)))
 
     def get_registration_by_params(self, **kw):
@@ -107,7 +123,16 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
         self.set_user_data(h["user"], roles, full_name=name, email_address=email)
         self.set_launch_context_claim("ctx-1", [f"http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
                                       "Physics 101", "PHY101")
-        self.set_resource_link_claim("rl-1", title="Waves")
+        self.set_nrps(f"{BASE}/nrps/ctx-1")
+        if h["kind"] == "deeplink":
+            self.set_dl(f"{BASE}/deeplink/return", title="Add a class", accept_types={"ltiResourceLink"},
+                        extra_data=DL_DATA)
+        elif h["link"] == "placed":
+            item = DEEPLINKS[-1][0]
+            self.set_resource_link_claim("rl-placed", title=item["title"])
+            self.set_custom_parameters_claim(item.get("custom", {}))
+        else:
+            self.set_resource_link_claim("rl-1", title="Waves")
         if h["forge"] == "expired":
             self.set_id_token_expiration(-600)
         if h["forge"] == "deployment":
@@ -121,6 +146,23 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
                 f'<input type="hidden" name="id_token" value="{e(token)}">'
                 f'<input type="hidden" name="state" value="{e(d["state"])}"></form>'
                 '<script>document.getElementById("f").submit()</script>')
+
+
+class Nrps(NamesRoleProvisioningService):
+    def get_context_by_id(self):
+        return Context(id="ctx-1", label="PHY101", title="Physics 101")
+
+    def is_resource_link_valid(self, context_id, resource_link_id):
+        return resource_link_id == "rl-1"
+
+    def get_member_data_page(self, page=1, limit=None, role=None, since=None, **kw):
+        def member(user, status, v):
+            roles, name, email = v
+            m = {"user_id": user, "roles": roles, "name": name, "status": status}
+            return {**m, "email": email} if email else m
+        content = [member(u, "Active", v) for u, v in USERS.items()]
+        content += [member(u, "Inactive", v) for u, v in GONE.items()]
+        return {"content": content, "has_next": False, "next": None}
 
 
 class H(BaseHTTPRequestHandler):
@@ -160,9 +202,12 @@ class H(BaseHTTPRequestHandler):
                 if user not in USERS:
                     return self._send(404, {"error": "no such user"})
                 hint = str(uuid.uuid4())
-                HINTS[hint] = {"user": user, "forge": q.get("forge", "")}
+                HINTS[hint] = {"user": user, "forge": q.get("forge", ""), "kind": q.get("kind", ""),
+                               "link": q.get("link", "")}
                 login = Login(Req(r), p)
                 login.set_lti_message_hint(hint=hint)
+                if HINTS[hint]["kind"] == "deeplink":
+                    login.set_deeplinking_launch_url()
                 return self._send(302, "", "text/plain", login.initiate_login(user))
             if path == "/authorize":
                 reg = p.get_registration()
@@ -174,7 +219,22 @@ class H(BaseHTTPRequestHandler):
                 if not ok:
                     return self._send(400, {"error": "invalid_request"})
                 return self._send(200, Launch(Req(r), p).lti_launch(), "text/html")
+            if path == "/deeplink/return":
+                items = p.validate_deeplinking_resp({"JWT": r["form_data"].get("JWT", "")})
+                DEEPLINKS.append(items)
+                return self._send(200, '<!doctype html><title>Placed</title><p id="placed">Placed in the course</p>',
+                                  "text/html")
+            if path == "/_test/deeplinks":
+                return self._send(200, DEEPLINKS)
+            if path == "/token":
+                return self._send(200, p.get_access_token(r["form_data"]))
+            if path.startswith("/nrps/"):
+                resp = Nrps(Req(r), p, f"{BASE}{path}").handle_get_members()
+                body = resp.result if resp.result is not None else {"error": resp.message}
+                return self._send(resp.code, body, resp.media_type)
             return self._send(404, {"error": "not found"})
+        except LtiServiceException as exc:  # a names and roles request without a good token
+            return self._send(exc.status_code, {"error": exc.message})
         except Exception as exc:  # the library raises plain exceptions for requests it refuses
             return self._send(400, {"error": type(exc).__name__, "detail": str(exc)})
 

@@ -77,6 +77,17 @@ async fn call_route(app: &TestApp, s: &School, root: &str, method: &str, path: &
             let a = app.http.post(format!("{}{path}", app.base)).form(&form).send().await.unwrap();
             (a.status(), "root")
         }
+        ("post", "/api/lti/deep-link") => {
+            // A choice whose page no request gave: refused, and nobody's school is known.
+            let a = app.http.post(format!("{}{path}", app.base)).form(&[("pick", "forged")]).send().await.unwrap();
+            (a.status(), "root")
+        }
+        ("post", "/api/admin/lti/keys") => (app.post(path, root, json!({})).await.status, "root"),
+        ("post", "/api/courses/{course_id}/lti/roster") => {
+            // No learning platform lists this course: refused, audited all the same.
+            let p = path.replace("{course_id}", &s.course.to_string());
+            (app.post(&p, admin, json!({})).await.status, "admin")
+        }
         ("post", "/api/admin/users") => {
             let body = json!({"email": "new-audited@x.test", "password": PASSWORD});
             (app.post(path, admin, body).await.status, "admin")

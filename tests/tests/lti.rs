@@ -7,7 +7,11 @@
 //! school's account is not taken. Refused, each with words and an audit entry: a learner before any
 //! instructor, a person with no role we place, a replayed launch, an id_token brought back under a
 //! fresh login (its nonce), an expired one, one re-signed by a key the platform does not publish,
-//! one whose claims were changed, another deployment, an unknown platform. No id_token, state or
+//! one whose claims were changed, another deployment, an unknown platform. The course's roster
+//! comes from the platform's names and roles service, called with the tool's own signed assertion;
+//! a rotated tool key is published and used at once. Deep linking: the instructor places a new class
+//! from the platform's editor, the platform takes the signed answer, and its link opens that class.
+//! No id_token, state or
 //! hand-off token is in the server's logs. In Chromium: the course page's link lands the instructor
 //! in the present view and the learner in the class, on a phone too.
 
@@ -50,8 +54,13 @@ struct Launched {
 /// From the course page's link to the tool's answer, as a browser goes: the platform's login
 /// initiation, the tool's redirect to the platform's authorization, the auto-posted form.
 async fn launch(app: &TestApp, platform: &LtiPlatform, user: &str, forge: &str) -> Launched {
+    launch_with(app, platform, user, &format!("forge={forge}")).await
+}
+
+/// [`launch`], the course page's link taking `more` (`kind=deeplink`, `link=placed`, …).
+async fn launch_with(app: &TestApp, platform: &LtiPlatform, user: &str, more: &str) -> Launched {
     let b = browser();
-    let r = b.get(platform.url(&format!("/start?user={user}&forge={forge}"))).send().await.unwrap();
+    let r = b.get(platform.url(&format!("/start?user={user}&{more}"))).send().await.unwrap();
     assert_eq!(r.status(), 302);
     let login = location(&r);
     assert!(login.starts_with(&format!("{}/api/lti/login?", app.base)), "{login}");
@@ -104,6 +113,11 @@ async fn landed(app: &TestApp, l: &Launched) -> (Value, String) {
 fn refused(l: &Launched, status: u16, reason: &str) {
     assert_eq!(l.status, status, "{reason}: {}", l.page);
     assert!(l.page.contains(&format!("data-reason=\"{reason}\"")), "{reason}: {}", l.page);
+}
+
+/// The tool's published keys, as a platform fetches them.
+async fn jwks(app: &TestApp) -> Value {
+    browser().get(format!("{}/api/lti/jwks", app.base)).send().await.unwrap().json().await.unwrap()
 }
 
 fn token(signed: &Value) -> String {
@@ -221,6 +235,94 @@ async fn lti_launches(db: Db) {
     assert!(tom_me.contains("\"role\":\"assistant\""), "{tom_me}");
     assert_eq!(app.login("tom@northside.test", PASSWORD).await.status, 200, "the other school's Tom unchanged");
 
+    // The tool's keys are published; the platform's names and roles service, called with the token
+    // an assertion signed by the tool's key got, fills the course: Lia, who never launched, is made;
+    // the staff member (no course role) and the member who left are passed over.
+    let keys = jwks(&app).await;
+    let keys = keys["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!((keys[0]["kty"].as_str(), keys[0]["alg"].as_str()), (Some("RSA"), Some("RS256")));
+    assert!(keys[0]["n"].as_str().unwrap().len() > 300 && keys[0].get("d").is_none(), "public, 2048 bits");
+    let roster = format!("/api/courses/{course}/lti/roster");
+    assert_eq!(app.post(&roster, &token(&lea), json!({})).await.status, 403, "a student");
+    let synced = app.post(&roster, &token(&signed), json!({})).await;
+    assert_eq!(synced.status, 200, "{:?}", synced.body);
+    assert_eq!(synced.body, json!({"enrolled": 5, "made": 1, "skipped": 2}));
+    let people = app.get(&format!("/api/courses/{course}/people"), &token(&signed)).await;
+    let people = String::from_utf8_lossy(&people.raw).to_string();
+    assert!(
+        people.contains("Lia Learner") && !people.contains("Sam Staff") && !people.contains("Gus Gone"),
+        "{people}"
+    );
+    let again = app.post(&roster, &token(&signed), json!({})).await;
+    assert_eq!(again.body, json!({"enrolled": 5, "made": 0, "skipped": 2}), "nobody twice");
+    let elsewhere = app.post(&format!("/api/courses/{}/lti/roster", s.course), &s.teacher.token, json!({})).await;
+    assert_eq!(elsewhere.status, 409, "a course no platform lists: {:?}", elsewhere.body);
+    // A new tool key signs from now on; the old one stays published; the platform sees the new one.
+    cloud_api::app::create_platform_admin(&app.store, "root@lti.test", PASSWORD).await.unwrap();
+    let root = app.login("root@lti.test", PASSWORD).await.body["token"].as_str().unwrap().to_string();
+    assert_eq!(app.post("/api/admin/lti/keys", &s.admin.token, json!({})).await.status, 403, "platform admins only");
+    let rotated = app.post("/api/admin/lti/keys", &root, json!({})).await;
+    assert_eq!(rotated.status, 201, "{:?}", rotated.body);
+    let kid = rotated.body["kid"].as_str().unwrap().to_string();
+    assert_eq!(rotated.body["published"], json!([kid.clone(), keys[0]["kid"].as_str().unwrap()]));
+    assert_eq!(jwks(&app).await["keys"][0]["kid"], kid.as_str());
+    assert_eq!(app.post(&roster, &token(&signed), json!({})).await.status, 200, "signed with the new key");
+
+    // Deep linking: the instructor places a new class in the course from the platform's editor; the
+    // platform takes the tool's signed answer (checked against the tool's keys, the rotated one now).
+    let chooser = launch_with(&app, &platform, "teacher-1", "kind=deeplink").await;
+    assert_eq!(chooser.status, 200, "{}", chooser.page);
+    assert!(
+        chooser.page.contains("Place a class in Physics 101") && chooser.page.contains("Waves"),
+        "{}",
+        chooser.page
+    );
+    let pick = field(&chooser.page, "pick");
+    secrets.push(pick.clone());
+    let choose = [("pick", pick.as_str()), ("lesson", "new"), ("title", "Optics")];
+    let placed = browser().post(format!("{}/api/lti/deep-link", app.base)).form(&choose).send().await.unwrap();
+    assert_eq!(placed.status(), 200);
+    let csp = placed.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains(&format!("form-action {}", platform.url(""))) && csp.contains("script-src 'sha256-"), "{csp}");
+    let page = placed.text().await.unwrap();
+    let action = page.split("action=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+    assert_eq!(action, platform.url("/deeplink/return"));
+    let jwt = field(&page, "JWT");
+    let answer: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["aud"], json!([platform.vars["LTI_ISS"]]));
+    assert_eq!(answer["iss"], platform.vars["LTI_CLIENT_ID"].as_str());
+    assert_eq!(
+        answer["https://purl.imsglobal.org/spec/lti-dl/claim/data"],
+        json!({"placement": "week-1"}),
+        "given back"
+    );
+    let taken = browser().post(&action).form(&[("JWT", jwt.as_str())]).send().await.unwrap();
+    assert_eq!(taken.status(), 200, "the platform took the answer: {}", taken.text().await.unwrap_or_default());
+    let items: Value = browser().get(platform.url("/_test/deeplinks")).send().await.unwrap().json().await.unwrap();
+    let item = &items[0][0];
+    assert_eq!((item["type"].as_str(), item["title"].as_str()), (Some("ltiResourceLink"), Some("Optics")), "{items}");
+    assert_eq!(item["url"], format!("{}/api/lti/launch", app.base));
+    let lessons = app.get(&format!("/api/courses/{course}/lessons"), &token(&signed)).await.body;
+    let titles: Vec<&str> = lessons.as_array().unwrap().iter().map(|l| l["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Waves", "Optics"]);
+    assert_eq!(item["custom"]["lesson"], lessons[1]["id"]);
+    let again = browser().post(format!("{}/api/lti/deep-link", app.base)).form(&choose).send().await.unwrap();
+    assert_eq!(again.status(), 400, "the choice is made once");
+    refused(&launch_with(&app, &platform, "learner-1", "kind=deeplink").await, 403, "instructors_only");
+    // The link the platform made from it opens Optics — no new class made.
+    let (_, next) = landed(&app, &launch_with(&app, &platform, "teacher-1", "link=placed").await).await;
+    let optics = lessons[1]["id"].as_str().unwrap();
+    let optics_sessions = app.get(&format!("/api/lessons/{optics}/sessions"), &token(&signed)).await.body;
+    assert_eq!(next, format!("/sessions/{}/present", optics_sessions[0]["id"].as_str().unwrap()));
+    let (_, next) = landed(&app, &launch_with(&app, &platform, "learner-1", "link=placed").await).await;
+    assert_eq!(next, format!("/sessions/{}", optics_sessions[0]["id"].as_str().unwrap()));
+    assert_eq!(app.get(&format!("/api/courses/{course}/lessons"), &token(&signed)).await.body, lessons);
+
     // Refused, each for its reason.
     refused(&launch(&app, &platform, "staff-1", "").await, 403, "no_role");
     let replayed = post_launch(&format!("{}/api/lti/launch", app.base), &first.id_token, &first.state).await;
@@ -289,8 +391,6 @@ async fn lti_launches(db: Db) {
         assert!(seen.iter().any(|(o, t)| o == outcome && t.starts_with(&target)), "{outcome} {target}: {seen:?}");
     }
     // A launch whose state no login gave names no school: the platform's admins see it.
-    cloud_api::app::create_platform_admin(&app.store, "root@lti.test", PASSWORD).await.unwrap();
-    let root = app.login("root@lti.test", PASSWORD).await.body["token"].as_str().unwrap().to_string();
     let all = app.get("/api/admin/audit?action=auth.lti_launch", &root).await.body["entries"].clone();
     let all = all.as_array().unwrap();
     assert!(

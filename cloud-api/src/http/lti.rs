@@ -13,14 +13,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::admin::tenant_for;
 use crate::http::ensure;
 use crate::http::extract::{ApiForm, ApiJson, ApiPath, ApiQuery};
-use crate::http::sso::{page, redirect};
+use crate::http::sso::{escape, html_page, page, redirect};
 use crate::lti::{self, Refusal};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use shared_types::dto::{LtiLaunch, LtiLogin, LtiPlatformDto, LtiPlatforms, LtiTool};
+use shared_types::dto::{
+    Jwks, LtiKeyRotated, LtiLaunch, LtiLogin, LtiPlace, LtiPlatformDto, LtiPlatforms, LtiRosterSync, LtiTool,
+};
+use shared_types::error::ErrorCode;
 use shared_types::policy::{Action, Actor, Target};
+use shared_types::CourseId;
 use shared_types::{Role, RoleGrant, Scope};
 use studio_store::{LtiArrival, LtiPlatform};
 
@@ -197,16 +201,16 @@ pub async fn launch(
     ApiForm(form): ApiForm<LtiLaunch>,
 ) -> ApiResult<Response> {
     match land(&app, &audit, &headers, form).await? {
-        Ok(location) => Ok(redirect(location)),
-        Err(r) => {
-            tracing::info!(reason = r.code(), detail = r.detail(), "lti launch refused");
-            audit.target(match r.detail() {
-                "" => format!("lti:{}", r.code()),
-                d => format!("lti:{}: {}", r.code(), d.chars().take(200).collect::<String>()),
-            });
-            Ok(refused_page(&r))
-        }
+        Ok(Landing::To(location)) => Ok(redirect(location)),
+        Ok(Landing::Page(page)) => Ok(page),
+        Err(r) => Ok(refused(&audit, &r, "lti launch refused")),
     }
+}
+
+/// Where a launch that checks out goes: into the app, or (deep linking) to the page choosing the class.
+enum Landing {
+    To(String),
+    Page(Response),
 }
 
 async fn land(
@@ -214,7 +218,7 @@ async fn land(
     audit: &Audit,
     headers: &HeaderMap,
     form: LtiLaunch,
-) -> ApiResult<Result<String, Refusal>> {
+) -> ApiResult<Result<Landing, Refusal>> {
     let state = given(&form.state, 100);
     let Some((platform_id, nonce)) = (match state {
         Some(s) => app.store.take_lti_login(&auth::token_hash(s)).await?,
@@ -247,6 +251,9 @@ async fn land(
         Ok(l) => l,
         Err(r) => return Ok(Err(r)),
     };
+    if launch.deep_link.is_some() && launch.role != Role::Teacher {
+        return Ok(Err(Refusal::InstructorsOnly));
+    }
     let arrival = LtiArrival {
         platform: &platform,
         sub: &launch.sub,
@@ -254,14 +261,19 @@ async fn land(
         name: launch.name.as_deref(),
         role: launch.role,
         context: (&launch.context.0, &launch.context.1),
-        link: (&launch.link.0, &launch.link.1),
+        link: launch.link.as_ref().map(|(id, title)| (id.as_str(), title.as_str())),
+        lesson_hint: launch.lesson_hint.map(shared_types::LessonId),
         may_create: launch.role == Role::Teacher,
+        service_url: launch.memberships_url.as_deref(),
     };
     let arrived = app.store.lti_arrive(&arrival).await?;
     let user = arrived.user.user.clone();
     audit.actor(user.id);
     if !arrived.user.active {
         return Ok(Err(Refusal::Deactivated));
+    }
+    if let (Some(dl), Some(course)) = (&launch.deep_link, arrived.course) {
+        return Ok(Ok(Landing::Page(choose_page(app, &platform, user.id, course, &launch.deployment_id, dl).await?)));
     }
     let (Some(course), Some(lesson)) = (arrived.course, arrived.lesson) else {
         return Ok(Err(Refusal::NotSetUp));
@@ -295,9 +307,227 @@ async fn land(
         return Ok(Err(Refusal::Deactivated));
     };
     audit.target(format!("user:{}", user.id));
-    Ok(Ok(link))
+    Ok(Ok(Landing::To(link)))
+}
+
+/// How long an instructor may take to choose the class to place.
+const PICK_MINUTES: i64 = 30;
+
+/// The page where an instructor chooses the class a deep link places: one of the course's, or a
+/// new one; its form carries a one-time token of the request.
+async fn choose_page(
+    app: &AppState,
+    platform: &LtiPlatform,
+    user: shared_types::UserId,
+    course: CourseId,
+    deployment_id: &str,
+    dl: &lti::DeepLink,
+) -> ApiResult<Response> {
+    let tenant = platform.tenant_id;
+    let title = app.store.course(tenant, course).await?.map(|c| c.title).unwrap_or_default();
+    let lessons = app.store.lessons(tenant, course).await?;
+    let token = crate::sso::random();
+    let pick = studio_store::LtiPick {
+        platform_id: platform.id,
+        user_id: user,
+        course_id: course,
+        deployment_id: deployment_id.to_string(),
+        return_url: dl.return_url.clone(),
+        data: dl.data.as_ref().map(|d| d.to_string()),
+    };
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(PICK_MINUTES);
+    app.store.create_lti_pick(&auth::token_hash(&token), &pick, expires).await?;
+    let choices: String = lessons
+        .iter()
+        .map(|l| {
+            format!(
+                "<p><label><input type=\"radio\" name=\"lesson\" value=\"{}\"> {}</label></p>",
+                l.id,
+                escape(&l.title)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Place a class in {course}</h1>\
+         <p>Choose the class this link in your learning platform opens.</p>\
+         <form id=\"choose\" method=\"post\" action=\"/api/lti/deep-link\">\
+         <input type=\"hidden\" name=\"pick\" value=\"{token}\">\
+         <fieldset><legend>Class</legend>{choices}\
+         <p><label><input type=\"radio\" name=\"lesson\" value=\"new\" checked> A new class called</label> \
+         <input name=\"title\" id=\"title\" value=\"Class {n}\" maxlength=\"200\" aria-label=\"Title of the new class\"></p>\
+         </fieldset><p><button type=\"submit\">Place it in the course</button></p></form>",
+        course = escape(&title),
+        n = lessons.len() + 1,
+    );
+    Ok(html_page(200, "Place a class", &body, None))
+}
+
+/// `POST /api/lti/deep-link` — the instructor's choice: the class (one of the course's, or a new
+/// one) sent back to the platform as a deep-linking response signed with the tool's key, on a page
+/// that posts it there.
+pub async fn place(
+    State(app): State<AppState>,
+    audit: Audit,
+    headers: HeaderMap,
+    ApiForm(form): ApiForm<LtiPlace>,
+) -> ApiResult<Response> {
+    match placed(&app, &audit, &headers, form).await? {
+        Ok(page) => Ok(page),
+        Err(r) => Ok(refused(&audit, &r, "lti deep link refused")),
+    }
+}
+
+const CLAIM: &str = "https://purl.imsglobal.org/spec/lti/claim/";
+const DL_CLAIM: &str = "https://purl.imsglobal.org/spec/lti-dl/claim/";
+
+async fn placed(
+    app: &AppState,
+    audit: &Audit,
+    headers: &HeaderMap,
+    form: LtiPlace,
+) -> ApiResult<Result<Response, Refusal>> {
+    let Some(pick) = (match given(&form.pick, 100) {
+        Some(t) => app.store.take_lti_pick(&auth::token_hash(t)).await?,
+        None => None,
+    }) else {
+        return Ok(Err(Refusal::State));
+    };
+    let Some(platform) = app.store.lti_platform(pick.platform_id).await? else {
+        return Ok(Err(Refusal::PlatformUnknown));
+    };
+    let tenant = platform.tenant_id;
+    audit.tenant(tenant).actor(pick.user_id);
+    let lesson = match given(&form.lesson, 100) {
+        Some("new") | None => {
+            let title = given(&form.title, 200).unwrap_or("Class");
+            let id = app.store.add_lesson_last(tenant, pick.course_id, title).await?;
+            app.store.lesson(tenant, id).await?
+        }
+        Some(id) => match id.parse().ok().map(shared_types::LessonId) {
+            Some(id) => app.store.lesson(tenant, id).await?.filter(|l| l.course_id == pick.course_id),
+            None => None,
+        },
+    };
+    let Some(lesson) = lesson else {
+        return Ok(Err(Refusal::Incomplete("the class chosen is not one of this course's".into())));
+    };
+    let key = crate::lti_tool::keys(&app.store, &app.sealer).await.map_err(keys_failed)?.remove(0);
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = serde_json::json!({
+        "iss": platform.client_id, "aud": [platform.issuer], "iat": now, "exp": now + 600,
+        "nonce": crate::sso::random(),
+        (format!("{CLAIM}deployment_id")): pick.deployment_id,
+        (format!("{CLAIM}message_type")): "LtiDeepLinkingResponse",
+        (format!("{CLAIM}version")): "1.3.0",
+        (format!("{DL_CLAIM}content_items")): [{
+            "type": "ltiResourceLink", "title": lesson.title, "url": tool(app, headers).launch_url,
+            "custom": { "lesson": lesson.id },
+        }],
+    });
+    if let Some(data) = &pick.data {
+        claims[format!("{DL_CLAIM}data")] = serde_json::from_str(data).unwrap_or_else(|_| data.clone().into());
+    }
+    audit.target(format!("lesson:{}", lesson.id));
+    Ok(Ok(back_to_platform(&pick.return_url, &key.sign(&claims), &lesson.title)))
+}
+
+/// The page that posts the signed answer to the platform: at once (its one script, allowed by its
+/// hash), or by its button; its form may post only to the platform.
+fn back_to_platform(return_url: &str, jwt: &str, title: &str) -> Response {
+    const SUBMIT: &str = "document.getElementById('back').submit();";
+    use sha2::Digest;
+    let origin = url::Url::parse(return_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sha2::Sha256::digest(SUBMIT));
+    let csp = format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; form-action {origin}; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    let body = format!(
+        "<h1>Placing “{title}” in your course</h1>\
+         <form id=\"back\" method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"JWT\" value=\"{jwt}\">\
+         <p><button type=\"submit\">Back to your course</button></p></form><script>{SUBMIT}</script>",
+        title = escape(title),
+        action = escape(return_url),
+    );
+    html_page(200, "Placing the class", &body, Some(csp))
 }
 
 fn refused_page(r: &Refusal) -> Response {
     page(r.status(), r.code(), &r.words())
+}
+
+/// A refused launch or choice: logged and audited with its reason (never a token), and its page.
+fn refused(audit: &Audit, r: &Refusal, what: &'static str) -> Response {
+    tracing::info!(reason = r.code(), detail = r.detail(), "{what}");
+    audit.target(match r.detail() {
+        "" => format!("lti:{}", r.code()),
+        d => format!("lti:{}: {}", r.code(), d.chars().take(200).collect::<String>()),
+    });
+    refused_page(r)
+}
+
+fn keys_failed(e: anyhow::Error) -> ApiError {
+    tracing::error!(error = %e, "the LTI tool's keys");
+    ApiError::internal()
+}
+
+/// `GET /api/lti/jwks` — the tool's public keys (the first made when there is none).
+pub async fn jwks(State(app): State<AppState>) -> ApiResult<Json<Jwks>> {
+    let keys = crate::lti_tool::keys(&app.store, &app.sealer).await.map_err(keys_failed)?;
+    Ok(Json(Jwks { keys: keys.iter().map(crate::lti_tool::ToolKey::jwk).collect() }))
+}
+
+/// `POST /api/admin/lti/keys` — a new signing key for the tool (platform admins): it signs from now
+/// on; the ones before it stay published a while (the newest few), so platforms holding them still
+/// verify what was signed with them.
+pub async fn rotate_key(
+    State(app): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+) -> ApiResult<(StatusCode, Json<LtiKeyRotated>)> {
+    if !caller.actor.platform_admin {
+        return Err(ApiError::forbidden());
+    }
+    let key = crate::lti_tool::rotate(&app.store, &app.sealer).await.map_err(keys_failed)?;
+    audit.target(format!("lti_key:{}", key.kid));
+    let published = crate::lti_tool::keys(&app.store, &app.sealer).await.map_err(keys_failed)?;
+    let published = published.into_iter().map(|k| k.kid).collect();
+    Ok((StatusCode::CREATED, Json(LtiKeyRotated { kid: key.kid, published })))
+}
+
+/// `POST /api/courses/{course_id}/lti/roster` — enrol the course's members as its learning platform
+/// lists them (Names and Role Provisioning Services; the list's address came with a launch): each
+/// found or made as a launch would, and given their role. The course's teacher or the school's admin.
+pub async fn sync_roster(
+    State(app): State<AppState>,
+    caller: Caller,
+    audit: Audit,
+    ApiPath(course): ApiPath<CourseId>,
+) -> ApiResult<Json<LtiRosterSync>> {
+    let tenant = caller.user.tenant_id;
+    app.store.course(tenant, course).await?.ok_or_else(|| ApiError::not_found("course"))?;
+    ensure(&caller, Action::ManageLessons, &Target::course(tenant, course))?;
+    audit.tenant(tenant).target(format!("course:{course}"));
+    let Some((platform, url)) = app.store.lti_roster_source(tenant, course).await? else {
+        return Err(ApiError::conflict(
+            "no learning platform lists this course's members here yet: launch the course from the platform first",
+        ));
+    };
+    let key = crate::lti_tool::keys(&app.store, &app.sealer).await.map_err(keys_failed)?.remove(0);
+    let roster = crate::lti_tool::roster(app.oidc.http(), &platform, &url, &key).await.map_err(|why| {
+        tracing::warn!(platform = %platform.issuer, why, "names and roles sync failed");
+        ApiError::new(ErrorCode::PlatformUnavailable, format!("the learning platform did not give the members: {why}"))
+    })?;
+    let members: Vec<studio_store::LtiMember> = roster
+        .members
+        .iter()
+        .map(|m| studio_store::LtiMember {
+            sub: &m.sub,
+            email: m.email.as_deref(),
+            name: m.name.as_deref(),
+            role: m.role,
+        })
+        .collect();
+    let made = app.store.lti_enrol(&platform, course, &members).await?;
+    Ok(Json(LtiRosterSync { enrolled: members.len(), made, skipped: roster.skipped }))
 }

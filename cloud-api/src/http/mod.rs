@@ -96,6 +96,12 @@ pub fn api() -> ApiRouter {
         .redirects()
         .error_pages()
         .audited("auth.lti_launch")
+        .post("/api/lti/deep-link", "An instructor's choice of the class a deep link places (a page)", lti::place)
+        .error_pages()
+        .audited("lti.deep_link")
+        .get("/api/lti/jwks", "The LTI tool's public keys (JWKS)", lti::jwks)
+        .post("/api/admin/lti/keys", "A new signing key for the LTI tool (platform admin)", lti::rotate_key)
+        .audited("lti.key_rotate")
         .post("/api/admin/tenants", "Create a tenant (platform admin)", admin::create_tenant)
         .audited("tenant.create")
         .get("/api/admin/tenants/{id}/settings", "A school's transcription settings", admin::tenant_settings)
@@ -141,6 +147,12 @@ pub fn api() -> ApiRouter {
         .post("/api/courses/{course_id}/lessons", "Add a lesson", catalog::create_lesson)
         .audited("lesson.create")
         .get("/api/courses/{course_id}/lessons", "Lessons of a course", catalog::list_lessons)
+        .post(
+            "/api/courses/{course_id}/lti/roster",
+            "Enrol the course's members as its learning platform lists them (LTI names and roles)",
+            lti::sync_roster,
+        )
+        .audited("course.lti_roster")
         .get("/api/courses/{course_id}/people", "People of a course by name (no emails)", catalog::people)
         .get("/api/lessons/{lesson_id}/sessions", "Sessions of a lesson", sessions::lesson_sessions)
         .post("/api/sessions", "Schedule a session", sessions::create)

@@ -398,29 +398,43 @@ async fn finish(
     Ok(Ok(link))
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The page a refused sign-in lands on: what happened, in words, and the way back.
+/// A page of ours outside the app: `csp` replaces the app's policy when the page needs its own.
+pub(crate) fn html_page(status: u16, title: &str, body: &str, csp: Option<String>) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Teaching studio</title><link rel=\"icon\" href=\"data:,\"></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5\">\
+         <main>{body}</main></body></html>\n",
+        title = escape(title),
+    );
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut r =
+        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
+            .into_response();
+    if let Some(csp) = csp.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    r
+}
+
+/// The page a refused sign-in or launch lands on: what happened, in words, and the way back.
 fn refused_page(r: &Refusal) -> Response {
     page(r.status(), r.code(), &r.words())
 }
 
 pub(crate) fn page(status: u16, reason: &str, words: &str) -> Response {
     let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Not signed in · Teaching studio</title><link rel=\"icon\" href=\"data:,\"></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5\">\
-         <main><h1>You are not signed in</h1><p id=\"sso-refused\" data-reason=\"{reason}\">{words}</p>\
-         <p><a href=\"/app/\">Back to the sign-in page</a></p></main></body></html>\n",
+        "<h1>You are not signed in</h1><p id=\"sso-refused\" data-reason=\"{reason}\">{words}</p>\
+         <p><a href=\"/app/\">Back to the sign-in page</a></p>",
         reason = escape(reason),
         words = escape(words),
     );
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
-        .into_response()
+    html_page(if status >= 400 { status } else { 400 }, "Not signed in", &body, None)
 }
 
 #[cfg(test)]

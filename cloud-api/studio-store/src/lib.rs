@@ -35,7 +35,7 @@ pub use idempotency::*;
 pub use jobs::{Job, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use limits::RateWindow;
 pub use listen::{Revoked, CATCH_UP};
-pub use lti::{LtiArrival, LtiArrived, LtiPlatform};
+pub use lti::{LtiArrival, LtiArrived, LtiMember, LtiPick, LtiPlatform};
 pub use media::*;
 pub use onboarding::{LinkPurpose, NewLink, RosterOutcome, RosterRow, NO_PASSWORD};
 pub use sso::{NativeClient, SsoLogin, SsoRecord};

@@ -36,10 +36,23 @@ pub struct LtiArrival<'a> {
     pub role: Role,
     /// The platform's course: its id and title.
     pub context: (&'a str, &'a str),
-    /// The platform's link: its id and title.
-    pub link: (&'a str, &'a str),
+    /// The platform's link: its id and title (none for a deep-linking request).
+    pub link: Option<(&'a str, &'a str)>,
+    /// The class a link placed by deep linking names (its custom `lesson`).
+    pub lesson_hint: Option<LessonId>,
     /// An instructor's launch makes the course and the lesson the first time; others find them.
     pub may_create: bool,
+    /// Where the platform lists the course's members (NRPS), when the launch says.
+    pub service_url: Option<&'a str>,
+}
+
+/// A member of a platform's course, as its names and roles service lists them.
+#[derive(Clone, Debug)]
+pub struct LtiMember<'a> {
+    pub sub: &'a str,
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub role: Role,
 }
 
 /// Where a launch arrived: the person (made the first time), and the course and lesson (`None`
@@ -108,6 +121,105 @@ async fn local_in(
         .fetch_optional(&mut **tx)
         .await?;
     row.map(|r| col_uuid(&r, "local_id")).transpose()
+}
+
+/// The person a platform's `sub` is here, made the first time (`true`): this school's account with
+/// the same email (the roster import's), else a new one without a password — an email of another
+/// school's account is not taken (the new account gets an address of its own, as one without email).
+async fn person(
+    tx: &mut Transaction<'static, Any>,
+    p: &LtiPlatform,
+    sub: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> StoreResult<(UserRecord, bool)> {
+    let tenant = p.tenant_id;
+    let known = match email {
+        Some(email) => sqlx::query(&format!("select {USER_COLS} from users where email = $1"))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| user_from(&r))
+            .transpose()?,
+        None => None,
+    };
+    let ours = known.as_ref().filter(|k| k.user.tenant_id == tenant).map(|k| k.user.id.0);
+    let (user_id, made) = claim(tx, p.id, "user", sub, ours.unwrap_or_else(uuid::Uuid::new_v4)).await?;
+    if made && ours.is_none() {
+        let email = match (email, &known) {
+            (Some(e), None) => e.trim().to_lowercase(),
+            // No email, or another school's: an address of its own, in a domain nobody owns.
+            _ => format!("lti-{}@lti.invalid", &hex::encode(Sha256::digest(format!("{}\n{}", p.id, sub)))[..20]),
+        };
+        sqlx::query(
+            "insert into users (id, tenant_id, email, display_name, hashed_password, platform_admin, created_at) \
+                 values ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(user_id.to_string())
+        .bind(tenant.to_string())
+        .bind(&email)
+        .bind(name)
+        .bind(crate::NO_PASSWORD)
+        .bind(ts(Utc::now()))
+        .execute(&mut **tx)
+        .await
+        .map_err(on_constraint)?;
+    }
+    let user = sqlx::query(&format!("select {USER_COLS} from users where id = $1"))
+        .bind(user_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let user = user_from(&user)?;
+    Ok((user, made && ours.is_none()))
+}
+
+/// Whether `lesson` is a lesson of `course`.
+async fn lesson_of(
+    tx: &mut Transaction<'static, Any>,
+    course: uuid::Uuid,
+    lesson: Option<LessonId>,
+) -> StoreResult<bool> {
+    let Some(lesson) = lesson else { return Ok(false) };
+    let row = sqlx::query("select id from lessons where id = $1 and course_id = $2")
+        .bind(lesson.to_string())
+        .bind(course.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// A lesson after the course's last one.
+async fn insert_lesson_last(
+    tx: &mut Transaction<'static, Any>,
+    tenant: TenantId,
+    course: uuid::Uuid,
+    id: uuid::Uuid,
+    title: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into lessons (id, tenant_id, course_id, title, lesson_order, created_at) \
+         select $1, $2, $3, $4, coalesce(max(lesson_order), 0) + 1, $5 from lessons where course_id = $3",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(course.to_string())
+    .bind(title)
+    .bind(ts(Utc::now()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A deep-linking request under way: what the answer to the platform needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LtiPick {
+    pub platform_id: uuid::Uuid,
+    pub user_id: shared_types::UserId,
+    pub course_id: CourseId,
+    pub deployment_id: String,
+    pub return_url: String,
+    /// The request's `data`, given back as it came (JSON).
+    pub data: Option<String>,
 }
 
 impl Store {
@@ -205,42 +317,7 @@ impl Store {
         let p = a.platform;
         let tenant = p.tenant_id;
         let mut w = self.write().await?;
-        let known = match a.email {
-            Some(email) => sqlx::query(&format!("select {USER_COLS} from users where email = $1"))
-                .bind(email.trim().to_lowercase())
-                .fetch_optional(&mut *w.tx)
-                .await?
-                .map(|r| user_from(&r))
-                .transpose()?,
-            None => None,
-        };
-        let ours = known.as_ref().filter(|k| k.user.tenant_id == tenant).map(|k| k.user.id.0);
-        let (user_id, made) = claim(&mut w.tx, p.id, "user", a.sub, ours.unwrap_or_else(uuid::Uuid::new_v4)).await?;
-        if made && ours.is_none() {
-            let email = match (a.email, &known) {
-                (Some(e), None) => e.trim().to_lowercase(),
-                // No email, or another school's: an address of its own, in a domain nobody owns.
-                _ => format!("lti-{}@lti.invalid", &hex::encode(Sha256::digest(format!("{}\n{}", p.id, a.sub)))[..20]),
-            };
-            sqlx::query(
-                "insert into users (id, tenant_id, email, display_name, hashed_password, platform_admin, created_at) \
-                 values ($1, $2, $3, $4, $5, 0, $6)",
-            )
-            .bind(user_id.to_string())
-            .bind(tenant.to_string())
-            .bind(&email)
-            .bind(a.name)
-            .bind(crate::NO_PASSWORD)
-            .bind(ts(Utc::now()))
-            .execute(&mut *w.tx)
-            .await
-            .map_err(on_constraint)?;
-        }
-        let user = sqlx::query(&format!("select {USER_COLS} from users where id = $1"))
-            .bind(user_id.to_string())
-            .fetch_one(&mut *w.tx)
-            .await?;
-        let user = user_from(&user)?;
+        let (user, _) = person(&mut w.tx, p, a.sub, a.email, a.name).await?;
 
         let course = match local_in(&mut w.tx, p.id, "context", a.context.0).await? {
             Some(c) => Some(c),
@@ -260,29 +337,35 @@ impl Store {
             None => None,
         };
         let mut lesson = None;
-        if let Some(course) = course {
-            lesson = match local_in(&mut w.tx, p.id, "resource_link", a.link.0).await? {
+        if let (Some(_), Some(url)) = (course, a.service_url) {
+            sqlx::query(
+                "update lti_links set service_url = $1 where platform_id = $2 and kind = 'context' and lti_id = $3",
+            )
+            .bind(url)
+            .bind(p.id.to_string())
+            .bind(a.context.0)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        if let (Some(course), Some(link)) = (course, a.link) {
+            lesson = match local_in(&mut w.tx, p.id, "resource_link", link.0).await? {
                 Some(l) => Some(l),
+                // A link the platform made from a class placed here (deep linking): that class.
+                None if lesson_of(&mut w.tx, course, a.lesson_hint).await? => {
+                    let hint = a.lesson_hint.map(|l| l.0).unwrap_or_default();
+                    Some(claim(&mut w.tx, p.id, "resource_link", link.0, hint).await?.0)
+                }
                 None if a.may_create => {
-                    let (l, made) = claim(&mut w.tx, p.id, "resource_link", a.link.0, uuid::Uuid::new_v4()).await?;
+                    let (l, made) = claim(&mut w.tx, p.id, "resource_link", link.0, uuid::Uuid::new_v4()).await?;
                     if made {
-                        sqlx::query(
-                            "insert into lessons (id, tenant_id, course_id, title, lesson_order, created_at) \
-                             select $1, $2, $3, $4, coalesce(max(lesson_order), 0) + 1, $5 from lessons \
-                             where course_id = $3",
-                        )
-                        .bind(l.to_string())
-                        .bind(tenant.to_string())
-                        .bind(course.to_string())
-                        .bind(a.link.1)
-                        .bind(ts(Utc::now()))
-                        .execute(&mut *w.tx)
-                        .await?;
+                        insert_lesson_last(&mut w.tx, tenant, course, l, link.1).await?;
                     }
                     Some(l)
                 }
                 None => None,
             };
+        }
+        if let Some(course) = course {
             if user.active {
                 let grant = RoleGrant { role: a.role, scope: Scope::Course, scope_id: Some(course) };
                 insert_grant(&mut w.tx, tenant, user.user.id, grant).await?;
@@ -290,5 +373,112 @@ impl Store {
         }
         w.commit().await?;
         Ok(LtiArrived { user, course: course.map(CourseId), lesson: lesson.map(LessonId) })
+    }
+
+    /// Where a course's platform lists its members (NRPS): the platform and the URL its launches
+    /// gave; `None` when no launch of this school's platforms gave one for this course.
+    pub async fn lti_roster_source(
+        &self,
+        tenant: TenantId,
+        course: CourseId,
+    ) -> StoreResult<Option<(LtiPlatform, String)>> {
+        let row = sqlx::query(
+            "select l.platform_id, l.service_url from lti_links l join lti_platforms p on p.id = l.platform_id \
+             where l.kind = 'context' and l.local_id = $1 and p.tenant_id = $2 and l.service_url is not null \
+             order by l.created_at limit 1",
+        )
+        .bind(course.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let platform = self.lti_platform(col_uuid(&row, "platform_id")?).await?.ok_or(StoreError::NotFound)?;
+        Ok(Some((platform, row.try_get("service_url")?)))
+    }
+
+    /// Enrol a platform course's members in `course`, in one transaction: each person found or made
+    /// (as a launch does) and granted their role; how many accounts were made.
+    pub async fn lti_enrol(&self, p: &LtiPlatform, course: CourseId, members: &[LtiMember<'_>]) -> StoreResult<usize> {
+        let mut w = self.write().await?;
+        let mut made = 0;
+        for m in members {
+            let (user, new) = person(&mut w.tx, p, m.sub, m.email, m.name).await?;
+            made += new as usize;
+            if user.active {
+                let grant = RoleGrant { role: m.role, scope: Scope::Course, scope_id: Some(course.0) };
+                insert_grant(&mut w.tx, p.tenant_id, user.user.id, grant).await?;
+            }
+        }
+        w.commit().await?;
+        Ok(made)
+    }
+
+    /// The tool's signing keys (kid, sealed PKCS#8), newest first.
+    pub async fn lti_tool_keys(&self) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query("select kid, private_sealed from lti_tool_keys order by created_at desc, kid desc")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("kid")?, r.try_get("private_sealed")?))).collect()
+    }
+
+    /// Keep a new signing key of the tool's (it signs from now on).
+    pub async fn add_lti_tool_key(&self, kid: &str, sealed: &str) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("insert into lti_tool_keys (kid, private_sealed, created_at) values ($1, $2, $3)")
+            .bind(kid)
+            .bind(sealed)
+            .bind(ts(Utc::now()))
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
+    /// A lesson after the course's last one (a class placed by deep linking).
+    pub async fn add_lesson_last(&self, tenant: TenantId, course: CourseId, title: &str) -> StoreResult<LessonId> {
+        let id = uuid::Uuid::now_v7();
+        let mut w = self.write().await?;
+        insert_lesson_last(&mut w.tx, tenant, course.0, id, title).await?;
+        w.commit().await?;
+        Ok(LessonId(id))
+    }
+
+    /// Remember a deep-linking request until `expires_at`, by the hash of its choice page's token.
+    pub async fn create_lti_pick(
+        &self,
+        state_hash: &str,
+        pick: &LtiPick,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sqlx::query("delete from lti_picks where expires_at < $1").bind(ts(Utc::now())).execute(&mut *w.tx).await?;
+        sqlx::query(
+            "insert into lti_picks (state_hash, platform_id, user_id, course_id, deployment_id, return_url, data, \
+             expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(state_hash)
+        .bind(pick.platform_id.to_string())
+        .bind(pick.user_id.to_string())
+        .bind(pick.course_id.to_string())
+        .bind(&pick.deployment_id)
+        .bind(&pick.return_url)
+        .bind(pick.data.as_deref())
+        .bind(ts(expires_at))
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
+    /// Spend a deep-linking request: `None` when unknown, used or expired.
+    pub async fn take_lti_pick(&self, state_hash: &str) -> StoreResult<Option<LtiPick>> {
+        let cols = "platform_id, user_id, course_id, deployment_id, return_url, data";
+        let Some(row) = self.spend_state("lti_picks", cols, state_hash).await? else { return Ok(None) };
+        Ok(Some(LtiPick {
+            platform_id: col_uuid(&row, "platform_id")?,
+            user_id: col_uuid(&row, "user_id")?,
+            course_id: col_uuid(&row, "course_id")?,
+            deployment_id: row.try_get("deployment_id")?,
+            return_url: row.try_get("return_url")?,
+            data: row.try_get("data")?,
+        }))
     }
 }
