@@ -146,6 +146,9 @@ pub struct UserInfo {
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
     pub email_verified: bool,
+    /// Everything the endpoint said (a school's role claim is read from it).
+    #[serde(skip)]
+    pub claims: serde_json::Value,
 }
 
 /// Some providers send `"true"` for `email_verified`.
@@ -282,7 +285,10 @@ impl Oidc {
         if !r.status().is_success() {
             return Err(Refusal::Token(format!("userinfo answered {}", r.status())));
         }
-        let info: UserInfo = r.json().await.map_err(|e| Refusal::Token(format!("userinfo answer: {e}")))?;
+        let said: serde_json::Value = r.json().await.map_err(|e| Refusal::Token(format!("userinfo answer: {e}")))?;
+        let mut info: UserInfo =
+            serde_json::from_value(said.clone()).map_err(|e| Refusal::Token(format!("userinfo answer: {e}")))?;
+        info.claims = said;
         if info.sub != claims.sub {
             return Err(Refusal::Token("userinfo is about another subject than the ID token".into()));
         }

@@ -573,6 +573,13 @@ pub struct SsoSettings {
     /// `false`: the school's people sign in only through the provider (a password is refused).
     #[serde(default = "yes")]
     pub password_sign_in: bool,
+    /// The claim of the provider's userinfo that holds people's roles (`groups`, `roles`, …): with
+    /// it, the school-wide grants of the roles in `roleMap` follow the provider at every sign-in
+    /// (given when a value maps to the role, taken away when none does). Course grants are not touched.
+    #[serde(default)]
+    pub role_claim: Option<String>,
+    #[serde(default)]
+    pub role_map: Vec<SsoRoleRule>,
     /// Answer only: a client secret is kept.
     #[serde(default)]
     pub secret_set: bool,
@@ -580,6 +587,13 @@ pub struct SsoSettings {
 
 fn yes() -> bool {
     true
+}
+
+/// One value of a provider's role claim, and the school-wide role it gives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SsoRoleRule {
+    pub value: String,
+    pub role: Role,
 }
 
 /// `GET /api/auth/sso/start`: which school's provider to sign in with — by the email's domain, or the

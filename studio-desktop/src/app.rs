@@ -331,8 +331,20 @@ impl Core {
         self.vault.save(&creds).map_err(|e| AppError::new("vault", e.to_string()))?;
         self.journal.put_cached(PROFILE, &me)?;
         *self.signed_in.borrow_mut() = Some((Rc::new(client), SignedIn { server, email: me.email.clone(), me }));
-        if let Err(e) = self.refresh_catalog().await {
-            tracing::warn!(error = %e, "the catalogue could not be fetched");
+        // The catalogue is the first thing fetched: the header says whether the server answered (it
+        // said "Offline" until a class was opened, right after a sign-in that had just reached it).
+        match self.refresh_catalog().await {
+            Ok(()) => self.set_sync(|s| {
+                s.online = true;
+                s.problem = None;
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "the catalogue could not be fetched");
+                self.set_sync(|s| {
+                    s.online = false;
+                    s.problem = Some(e.to_string());
+                });
+            }
         }
         self.kick();
         self.changed();

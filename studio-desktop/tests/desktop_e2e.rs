@@ -2,7 +2,9 @@
 //! Xvfb, driven through tauri-driver and WebKitWebDriver, against a real cloud-api process that the
 //! test kills and starts again (a real outage: connections refused, the live socket cut).
 //!
-//! Sign in → the server goes away → prepare the scheduled class offline (a scene, a 3-page PDF, a
+//! Sign in with the school's own provider (the studio's loopback sign-in, RFC 8252: a real OpenID
+//! provider, the "system browser" the test itself, handed the URL the studio opened) → sign out → sign
+//! in with a password → the server goes away → prepare the scheduled class offline (a scene, a 3-page PDF, a
 //! drawing) → the server comes back → all of it arrives once → start the class, show page 2, draw,
 //! open a poll → a student votes through the API and the tally shows in the studio → the server goes
 //! away mid-class, more drawing → back again → every stroke arrives once and `GET …/state` equals the
@@ -171,9 +173,18 @@ impl Api {
     }
 
     async fn post(&self, token: &str, path: &str, body: Value) -> Value {
+        self.write(reqwest::Method::POST, token, path, body).await
+    }
+
+    async fn put(&self, token: &str, path: &str, body: Value) -> Value {
+        self.write(reqwest::Method::PUT, token, path, body).await
+    }
+
+    /// A keyed write that must succeed; its answer.
+    async fn write(&self, method: reqwest::Method, token: &str, path: &str, body: Value) -> Value {
         let r = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("idempotency-key", uuid::Uuid::new_v4().to_string())
             .json(&body)
@@ -182,7 +193,7 @@ impl Api {
             .unwrap();
         let status = r.status();
         let v: Value = r.json().await.unwrap_or_default();
-        assert!(status.is_success(), "POST {path}: {status} {v}");
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
@@ -363,6 +374,22 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
     )
     .await;
     let head_before = api.events(&teacher, &session).await.len();
+    // The school signs in with its own provider too (a real one: tests/oidc-op).
+    let users = work.join("users.json");
+    let person = json!({"ID": "teacher", "Username": "teacher", "Password": "verysecure", "FirstName": "Demo",
+                        "LastName": "Teacher", "Email": "teacher@demo.school", "EmailVerified": true,
+                        "PreferredLanguage": "en"});
+    std::fs::write(&users, json!({ "teacher": person }).to_string()).unwrap();
+    let op = studio_tests::OidcOp::start(&[
+        ("CLIENT_ID", "demo-studio"),
+        ("CLIENT_SECRET", "demo-s3cret"),
+        ("REDIRECT_URI", &format!("{}/api/auth/sso/callback", api.base)),
+        ("USERS_FILE", users.to_str().unwrap()),
+    ]);
+    let tenant = api.get(&admin, "/api/auth/me").await["tenantId"].as_str().unwrap().to_string();
+    let sso = json!({"issuer": op.issuer, "clientId": "demo-studio", "clientSecret": "demo-s3cret",
+                     "allowedDomains": ["demo.school"], "passwordSignIn": true});
+    api.put(&admin, &format!("/api/admin/tenants/{tenant}/sso"), sso).await;
 
     // The window: Xvfb, tauri-driver in front of WebKitWebDriver, this crate's binary. Xvfb picks a
     // free display itself and says which once it is ready (-displayfd).
@@ -441,14 +468,33 @@ async fn a_teacher_prepares_offline_runs_the_class_and_nothing_is_lost() {
         }
     };
 
-    // Sign in (online).
+    // Sign in with the school (online): the studio opens the system browser at the school's sign-in
+    // and waits on its loopback address; the "browser" (this test) logs in at the provider.
     seen(&c, "the sign-in form", 30, || async { c.find(Locator::Css("#email")).await.ok() }).await;
     assert_eq!(attr(&c, "#vault", "data-vault").await.as_deref(), Some("file"), "the file store is marked as such");
     fill(&c, "#server", &api_proc.base()).await;
     fill(&c, "#email", "teacher@demo.school").await;
+    click(&c, "#sign-in-school").await;
+    let start = seen(&c, "the studio to open the browser", 20, || async {
+        std::fs::read_to_string(&opened).ok().filter(|u| !u.trim().is_empty())
+    })
+    .await;
+    assert!(start.trim().starts_with(&format!("{}/api/auth/sso/start?", api.base)), "{start}");
+    let page = op.browse_to_app(start.trim(), "teacher", false).await;
+    assert!(page.contains("Go back to the studio"), "{page}");
+    let pick = format!(".session-pick[data-session='{session}']");
+    seen(&c, "the catalogue (signed in with the school)", 30, || async { c.find(Locator::Css(&pick)).await.ok() })
+        .await;
+    assert_eq!(attr(&c, "#sync", "data-online").await.as_deref(), Some("true"), "the server answered the sign-in");
+    screenshot(&c, "studio-signed-in-with-school.png").await;
+    std::fs::remove_file(&opened).unwrap();
+    // Sign out, and in again with a password.
+    click(&c, "#sign-out").await;
+    seen(&c, "the sign-in form again", 20, || async { c.find(Locator::Css("#password")).await.ok() }).await;
+    fill(&c, "#server", &api_proc.base()).await;
+    fill(&c, "#email", "teacher@demo.school").await;
     fill(&c, "#password", "demo-password").await;
     click(&c, "#sign-in").await;
-    let pick = format!(".session-pick[data-session='{session}']");
     seen(&c, "the catalogue", 30, || async { c.find(Locator::Css(&pick)).await.ok() }).await;
 
     // The server goes away; the teacher prepares the class anyway.

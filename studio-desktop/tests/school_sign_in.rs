@@ -15,36 +15,6 @@ use studio_desktop::school::sign_in_with_school;
 use studio_desktop::sync::SyncError;
 use studio_tests::*;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-}
-
-/// The scripted system browser: from the URL the studio opened to the page its loopback address
-/// answers (first knocking there once with a forged state when `knock`).
-async fn system_browser(op: Arc<OidcOp>, start: String, username: &str, knock: bool) -> String {
-    let b = no_redirects();
-    let r = b.get(&start).send().await.unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
-    let back = op.log_in(&location(&r), username).await;
-    let r = b.get(&back).send().await.unwrap();
-    assert_eq!(r.status(), 302, "our callback sends the browser to the studio: {}", r.text().await.unwrap_or_default());
-    let studio = location(&r);
-    assert!(studio.starts_with("http://127.0.0.1:"), "{studio}");
-    if knock {
-        let forged = reqwest::Url::parse(&studio).unwrap();
-        let forged = format!("{}://{}{}?code=x&state=forged", forged.scheme(), forged.authority(), forged.path());
-        let r = b.get(&forged).send().await.unwrap();
-        assert_eq!(r.status(), 400, "another state is not this sign-in");
-    }
-    let r = b.get(&studio).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_studio_signs_in_through_the_school() {
     let app = TestApp::spawn(Db::Sqlite).await;
@@ -79,7 +49,7 @@ async fn the_studio_signs_in_through_the_school() {
         move |url: &str| {
             let url = url.to_string();
             tokio::spawn(async move {
-                let page = system_browser(op, url, username, knock).await;
+                let page = op.browse_to_app(&url, username, knock).await;
                 pages.lock().unwrap().push(page);
             });
             Ok::<(), SyncError>(())

@@ -546,3 +546,37 @@ impl Drop for LtiPlatform {
         let _ = self.child.wait();
     }
 }
+
+impl OidcOp {
+    /// A scripted system browser for a native app's sign-in (RFC 8252): from the URL the app opened
+    /// (our `/api/auth/sso/start`), through the provider's login form as `username`, back through our
+    /// callback to the app's loopback address — first knocking there once with a forged state when
+    /// `knock` — and the page that address answers.
+    pub async fn browse_to_app(&self, start: &str, username: &str, knock: bool) -> String {
+        let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let location = |r: &reqwest::Response| {
+            r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        };
+        let r = b.get(start).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+        let back = self.log_in(&location(&r), username).await;
+        let r = b.get(&back).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            302,
+            "our callback sends the browser to the app: {}",
+            r.text().await.unwrap_or_default()
+        );
+        let app = location(&r);
+        assert!(app.starts_with("http://127.0.0.1:"), "{app}");
+        if knock {
+            let forged = url::Url::parse(&app).unwrap();
+            let forged = format!("{}://{}{}?code=x&state=forged", forged.scheme(), forged.authority(), forged.path());
+            let r = b.get(&forged).send().await.unwrap();
+            assert_eq!(r.status(), 400, "another state is not this sign-in");
+        }
+        let r = b.get(&app).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+}

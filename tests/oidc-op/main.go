@@ -8,13 +8,16 @@
 // ?key=stranger, signed by a key it does not publish) so the relying party's checks can be tested.
 //
 // Env: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI (comma-separated), USERS_FILE (optional: the example
-// storage's JSON users), PORT (optional; 0 = any free port). Prints OIDC_ISSUER=<url> once it listens.
+// storage's JSON users; a user's "Groups" list, if any, is released as the `groups` claim at the
+// userinfo endpoint, as providers that share group membership do), PORT (optional; 0 = any free
+// port). Prints OIDC_ISSUER=<url> once it listens.
 package main
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +31,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -50,8 +54,20 @@ func (p public) Key() any                           { return &p.k.rsa.PublicKey 
 // rotating is the example storage with a key ring: the newest key signs, all are published.
 type rotating struct {
 	*storage.Storage
-	mu   sync.Mutex
-	keys []*key
+	mu     sync.Mutex
+	keys   []*key
+	groups map[string][]string
+}
+
+// SetUserinfoFromToken is the example storage's userinfo, with the user's groups (if any) as `groups`.
+func (r *rotating) SetUserinfoFromToken(ctx context.Context, userinfo *oidc.UserInfo, tokenID, subject, origin string) error {
+	if err := r.Storage.SetUserinfoFromToken(ctx, userinfo, tokenID, subject, origin); err != nil {
+		return err
+	}
+	if g, ok := r.groups[subject]; ok {
+		userinfo.AppendClaims("groups", g)
+	}
+	return nil
 }
 
 func (r *rotating) rotate() (string, error) {
@@ -108,13 +124,28 @@ func main() {
 	}
 	storage.RegisterClients(storage.WebClient(env("CLIENT_ID", "studio"), env("CLIENT_SECRET", "studio-secret"), redirects...))
 	users := storage.NewUserStore(issuer)
+	groups := map[string][]string{}
 	if f := os.Getenv("USERS_FILE"); f != "" {
 		if users, err = storage.StoreFromFile(f); err != nil {
 			log.Error("users file", "error", err)
 			os.Exit(1)
 		}
+		raw, err := os.ReadFile(f)
+		var listed map[string]struct{ Groups []string }
+		if err == nil {
+			err = json.Unmarshal(raw, &listed)
+		}
+		if err != nil {
+			log.Error("users file", "error", err)
+			os.Exit(1)
+		}
+		for id, u := range listed {
+			if u.Groups != nil {
+				groups[id] = u.Groups
+			}
+		}
 	}
-	store := &rotating{Storage: storage.NewStorage(users)}
+	store := &rotating{Storage: storage.NewStorage(users), groups: groups}
 	if _, err := store.rotate(); err != nil {
 		log.Error("key", "error", err)
 		os.Exit(1)

@@ -208,6 +208,8 @@ async fn single_sign_on(db: Db) {
     let student = [(Role::Student, Scope::Course, s.course.0)];
     let alice = app.user(s.tenant, "alice@northside.test", &student).await;
     app.user(s.tenant, "bob@northside.test", &student).await;
+    // The school's admin until now; the provider now says she is staff, not IT.
+    app.user(s.tenant, "erin@northside.test", &[(Role::Admin, Scope::Tenant, s.tenant.0)]).await;
     // An account at the other school whose email is of this school's domain.
     app.user(other.tenant, "olga@northside.test", &[(Role::Student, Scope::Course, other.course.0)]).await;
 
@@ -217,13 +219,16 @@ async fn single_sign_on(db: Db) {
         json!({"ID": id, "Username": id, "Password": "verysecure", "FirstName": id, "LastName": "Test",
                "Email": email, "EmailVerified": verified, "PreferredLanguage": "en"})
     };
-    let users = json!({
+    let mut users = json!({
+        "erin": person("erin", "erin@northside.test", true),
         "alice": person("alice", "alice@northside.test", true),
         "bob": person("bob", "bob@northside.test", false),
         "carol": person("carol", "carol@northside.test", true),
         "dave": person("dave", "dave@elsewhere.test", true),
         "olga": person("olga", "olga@northside.test", true),
     });
+    users["alice"]["Groups"] = json!(["staff", "physics"]);
+    users["erin"]["Groups"] = json!(["staff"]);
     let users_file = dir.join("users.json");
     std::fs::write(&users_file, users.to_string()).unwrap();
     let callback = format!("{}/api/auth/sso/callback", app.base);
@@ -371,6 +376,29 @@ async fn single_sign_on(db: Db) {
         all.iter().any(|e| e["outcome"] == "refused" && e["target"] == "sso:state_invalid" && e["tenantId"].is_null()),
         "{all:?}"
     );
+
+    // The provider says people's roles: its `groups` claim maps to school-wide roles, which follow it
+    // at each sign-in — given to Alice (staff), taken from Erin (no longer in IT); course grants stay.
+    let mut roles = settings.clone();
+    roles.as_object_mut().unwrap().remove("clientSecret");
+    roles["roleMap"] = json!([{"value": "staff", "role": "teacher"}]);
+    assert_eq!(app.put(&path, &s.admin.token, roles.clone()).await.status, 422, "a map needs its claim");
+    roles["roleClaim"] = json!("groups");
+    roles["roleMap"] = json!([{"value": "staff", "role": "wizard"}]);
+    assert_eq!(app.put(&path, &s.admin.token, roles.clone()).await.status, 422, "a role of ours");
+    roles["roleMap"] = json!([{"value": "staff", "role": "teacher"}, {"value": "it", "role": "admin"}]);
+    let set = app.put(&path, &s.admin.token, roles.clone()).await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!((&set.body["roleClaim"], &set.body["roleMap"]), (&json!("groups"), &roles["roleMap"]));
+    let grants = |me: &Value| me["roles"].to_string();
+    let tenant_role = |role: &str| format!("\"role\":\"{role}\",\"scope\":\"tenant\",\"scopeId\":\"{}\"", s.tenant);
+    let alice_in = landed(&app, &sign_in(&app, &op, "email=alice%40northside.test", "alice").await).await;
+    let me = app.get("/api/auth/me", alice_in["token"].as_str().unwrap()).await.body;
+    assert!(grants(&me).contains(&tenant_role("teacher")), "{me}");
+    assert!(grants(&me).contains("\"role\":\"student\"") && !grants(&me).contains("admin"), "{me}");
+    let erin_in = landed(&app, &sign_in(&app, &op, "email=erin%40northside.test", "erin").await).await;
+    let me = app.get("/api/auth/me", erin_in["token"].as_str().unwrap()).await.body;
+    assert!(grants(&me).contains(&tenant_role("teacher")) && !grants(&me).contains(&tenant_role("admin")), "{me}");
 
     // Password sign-in switched off: a password is refused with the way to sign in instead.
     let mut only = settings.clone();

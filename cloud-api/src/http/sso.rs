@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use shared_types::dto::{SsoCallback, SsoSettings, SsoStart, SsoToken};
+use shared_types::dto::{SsoCallback, SsoRoleRule, SsoSettings, SsoStart, SsoToken};
 use shared_types::policy::{Action, Target};
 use studio_store::{NativeClient, SsoLogin, SsoRecord};
 
@@ -30,6 +30,8 @@ fn view(rec: &SsoRecord) -> SsoSettings {
         allowed_domains: rec.allowed_domains.clone(),
         password_sign_in: rec.password_sign_in,
         secret_set: !rec.client_secret_sealed.is_empty(),
+        role_claim: rec.role_claim.clone(),
+        role_map: rec.role_map.iter().map(|(value, role)| SsoRoleRule { value: value.clone(), role: *role }).collect(),
     }
 }
 
@@ -92,6 +94,16 @@ pub async fn set_settings(
     if domains.is_empty() || domains.len() > 20 || !domains.iter().all(|d| domain_ok(d)) {
         return Err(ApiError::validation("allowedDomains", "1 to 20 email domains, like school.edu"));
     }
+    let role_claim = req.role_claim.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if role_claim.is_some_and(|c| c.len() > 100 || !c.chars().all(|ch| ch.is_ascii_graphic())) {
+        return Err(ApiError::validation("roleClaim", "a claim name: 1 to 100 visible characters"));
+    }
+    if req.role_map.len() > 50 || req.role_map.iter().any(|r| r.value.trim().is_empty() || r.value.len() > 200) {
+        return Err(ApiError::validation("roleMap", "at most 50 rules, each value 1 to 200 characters"));
+    }
+    if role_claim.is_none() && !req.role_map.is_empty() {
+        return Err(ApiError::validation("roleClaim", "is needed for a roleMap: the claim its values are read from"));
+    }
     let kept = app.store.sso_settings(tenant).await?;
     let sealed = match req.client_secret.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() && s.len() <= 1000 => app.sealer.seal(s),
@@ -118,6 +130,8 @@ pub async fn set_settings(
         client_secret_sealed: sealed,
         allowed_domains: domains,
         password_sign_in: req.password_sign_in,
+        role_claim: role_claim.map(str::to_string),
+        role_map: req.role_map.iter().map(|r| (r.value.trim().to_string(), r.role)).collect(),
     };
     app.store.set_sso_settings(tenant, &rec).await?;
     Ok(Json(view(&rec)))
@@ -386,6 +400,7 @@ async fn finish(
     if !record.active {
         return Ok(Err(Refusal::Deactivated));
     }
+    follow_roles(app, &rec, &info.claims, record.user.id).await?;
     let link = match &login.native {
         Some(n) => native_landing(app, login.tenant_id, record.user.id, n).await?,
         None => {
@@ -396,6 +411,34 @@ async fn finish(
     let Some(link) = link else { return Ok(Err(Refusal::NoAccount)) };
     audit.target(format!("user:{}", record.user.id));
     Ok(Ok(link))
+}
+
+/// The school-wide grants of the roles the school's map names follow the provider's role claim:
+/// given when one of the person's values maps to the role, taken away when none does.
+async fn follow_roles(
+    app: &AppState,
+    rec: &SsoRecord,
+    claims: &serde_json::Value,
+    user: shared_types::UserId,
+) -> ApiResult<()> {
+    let Some(claim) = rec.role_claim.as_deref() else { return Ok(()) };
+    let values: Vec<&str> = match &claims[claim] {
+        serde_json::Value::String(v) => vec![v.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    let tenant = app.store.user_tenant(user).await?.ok_or_else(ApiError::internal)?;
+    let mapped: std::collections::BTreeSet<shared_types::Role> = rec.role_map.iter().map(|(_, r)| *r).collect();
+    for role in mapped {
+        let held = rec.role_map.iter().any(|(v, r)| *r == role && values.contains(&v.as_str()));
+        let grant = shared_types::RoleGrant { role, scope: shared_types::Scope::Tenant, scope_id: Some(tenant.0) };
+        if held {
+            app.store.grant(tenant, user, grant).await?;
+        } else {
+            app.store.revoke(tenant, user, grant).await?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn escape(s: &str) -> String {

@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
     (19, "lti", include_str!("../../../migrations/common/0019_lti.sql")),
     (20, "lti_tool", include_str!("../../../migrations/common/0020_lti_tool.sql")),
+    (21, "sso_roles", include_str!("../../../migrations/common/0021_sso_roles.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../../migrations/postgres/0001_core.sql")),
@@ -46,6 +47,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (18, "sso_native", include_str!("../../../migrations/common/0018_sso_native.sql")),
     (19, "lti", include_str!("../../../migrations/common/0019_lti.sql")),
     (20, "lti_tool", include_str!("../../../migrations/common/0020_lti_tool.sql")),
+    (21, "sso_roles", include_str!("../../../migrations/common/0021_sso_roles.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).

@@ -1,9 +1,9 @@
 //! Single sign-on through a school's own OpenID provider: the school's settings, and the sign-ins
 //! under way (one row per redirect to the provider, used once).
 
-use super::{col_uuid, ts, Store, StoreResult};
+use super::{col_uuid, ts, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use shared_types::TenantId;
+use shared_types::{Role, TenantId};
 use sqlx::Row;
 
 /// A school's provider as kept (the secret still sealed).
@@ -14,6 +14,10 @@ pub struct SsoRecord {
     pub client_secret_sealed: String,
     pub allowed_domains: Vec<String>,
     pub password_sign_in: bool,
+    /// The claim of the provider's userinfo that holds people's roles, if it says them.
+    pub role_claim: Option<String>,
+    /// The claim's values and the school-wide role each gives.
+    pub role_map: Vec<(String, Role)>,
 }
 
 /// A sign-in under way: what the callback needs to finish it.
@@ -44,10 +48,30 @@ fn record_from(r: &sqlx::any::AnyRow) -> StoreResult<SsoRecord> {
         client_secret_sealed: r.try_get("client_secret_sealed")?,
         allowed_domains: domains.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
         password_sign_in: r.try_get::<i64, _>("password_sign_in")? != 0,
+        role_claim: r.try_get("role_claim")?,
+        role_map: match r.try_get::<Option<String>, _>("role_map")? {
+            Some(json) => role_map_from(&json)?,
+            None => Vec::new(),
+        },
     })
 }
 
-const SSO_COLS: &str = "tenant_id, issuer, client_id, client_secret_sealed, allowed_domains, password_sign_in";
+/// A kept role map: `[{"value": …, "role": …}]`.
+fn role_map_from(json: &str) -> StoreResult<Vec<(String, Role)>> {
+    let rules: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("role_map: {e}")))?;
+    rules
+        .iter()
+        .map(|v| {
+            let role = v["role"].as_str().and_then(Role::parse);
+            let role = role.ok_or_else(|| StoreError::Corrupt(format!("role_map rule {v}")))?;
+            Ok((v["value"].as_str().unwrap_or_default().to_string(), role))
+        })
+        .collect()
+}
+
+const SSO_COLS: &str =
+    "tenant_id, issuer, client_id, client_secret_sealed, allowed_domains, password_sign_in, role_claim, role_map";
 
 impl Store {
     /// Spend a redirect under way, kept in `table` by the hash of its `state` (a sign-in's, a
@@ -91,11 +115,12 @@ impl Store {
     pub async fn set_sso_settings(&self, tenant: TenantId, rec: &SsoRecord) -> StoreResult<()> {
         let mut w = self.write().await?;
         sqlx::query(
-            "insert into tenant_sso (tenant_id, issuer, client_id, client_secret_sealed, allowed_domains, password_sign_in, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7) \
+            "insert into tenant_sso (tenant_id, issuer, client_id, client_secret_sealed, allowed_domains, password_sign_in, updated_at, \
+             role_claim, role_map) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              on conflict (tenant_id) do update set issuer = excluded.issuer, client_id = excluded.client_id, \
              client_secret_sealed = excluded.client_secret_sealed, allowed_domains = excluded.allowed_domains, \
-             password_sign_in = excluded.password_sign_in, updated_at = excluded.updated_at",
+             password_sign_in = excluded.password_sign_in, updated_at = excluded.updated_at, \
+             role_claim = excluded.role_claim, role_map = excluded.role_map",
         )
         .bind(tenant.to_string())
         .bind(&rec.issuer)
@@ -104,6 +129,12 @@ impl Store {
         .bind(rec.allowed_domains.join(","))
         .bind(rec.password_sign_in as i64)
         .bind(ts(Utc::now()))
+        .bind(rec.role_claim.as_deref())
+        .bind(rec.role_claim.as_ref().map(|_| {
+            let rules: Vec<serde_json::Value> =
+                rec.role_map.iter().map(|(v, r)| serde_json::json!({ "value": v, "role": r.as_str() })).collect();
+            serde_json::Value::from(rules).to_string()
+        }))
         .execute(&mut *w.tx)
         .await?;
         w.commit().await
