@@ -290,13 +290,57 @@ async fn two_nodes(db: Db) {
         let owner = a.owner_session(tenant, cloud_api::store::Owned::Message, m.id.0).await.unwrap();
         assert_eq!(owner, Some(sid), "chat {m:?} is indexed");
     }
+    // Batches on one node racing single appends of the same keys on the other (a journal sync
+    // and a retried request): every key is in the log once, at one sequence, whoever wrote it;
+    // the loser of each race is told the winner's event (a batch's insert that meets a key
+    // written since it looked starts again).
+    let mut tasks = Vec::new();
+    for j in 0..6 {
+        let (a, b) = (a.clone(), b.clone());
+        let keys: Vec<String> = (0..5).map(|i| format!("race{j}-{i}")).collect();
+        let batch = keys.iter().map(|k| ev(k, t, Role::Teacher, SessionEvent::HighlightMarked { label: k.clone() }));
+        let batch: Vec<_> = batch.collect();
+        tasks.push(tokio::spawn(async move { a.append(tenant, sid, batch).await.unwrap().0 }));
+        for k in keys {
+            let b = b.clone();
+            let one = ev(&k, t, Role::Teacher, SessionEvent::HighlightMarked { label: k.clone() });
+            tasks.push(tokio::spawn(async move { b.append(tenant, sid, vec![one]).await.unwrap().0 }));
+        }
+    }
+    let mut by_key = std::collections::HashMap::new();
+    for task in tasks {
+        for o in task.await.unwrap() {
+            let e = match o {
+                AppendOutcome::Appended(e) | AppendOutcome::Replayed(e) => e,
+                other => panic!("{other:?}"),
+            };
+            let seq = *by_key.entry(e.idempotency_key.clone()).or_insert(e.sequence);
+            assert_eq!(seq, e.sequence, "{} told two sequences", e.idempotency_key);
+        }
+    }
+    assert_eq!(by_key.len(), 30);
+    let (all, head) = b.events_after(tenant, sid, 0, 1000).await.unwrap();
+    assert_eq!(head, 82);
+    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=82).collect::<Vec<_>>());
+    for e in &all[52..] {
+        assert_eq!(by_key.get(&e.idempotency_key), Some(&e.sequence), "{e:?}");
+    }
+    let folded = shared_types::fold(&all).unwrap();
+    assert_eq!(a.state(tenant, sid, None).await.unwrap(), folded);
+    // Another school's caller is not written into this session's log, even on a node that has
+    // the session's state at hand (the one-statement append reads no row of `sessions`).
+    let other = a.create_tenant("U").await.unwrap().id;
+    let stray = ev("stray", t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() });
+    assert!(matches!(a.append(other, sid, vec![stray]).await, Err(cloud_api::store::StoreError::NotFound)));
+    assert_eq!(a.state(tenant, sid, None).await.unwrap().head, 82);
+
     // A refusal decided on a node whose state is stale is still the right one: the session ended
     // on `a`, so `b` refuses a highlight although its own copy says live.
     a.append(tenant, sid, vec![ev("end", t, Role::Teacher, SessionEvent::SessionEnded {})]).await.unwrap();
     let late = ev("late", t, Role::Teacher, SessionEvent::HighlightMarked { label: "x".into() });
     let (o, state) = b.append(tenant, sid, vec![late]).await.unwrap();
     assert!(matches!(&o[0], AppendOutcome::Rejected(_)), "{o:?}");
-    assert_eq!(state.head, 53);
+    assert_eq!(state.head, 83);
 }
 
 /// "State at t" of a long session starts from a stored snapshot and folds only the tail: the

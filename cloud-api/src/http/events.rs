@@ -60,8 +60,19 @@ pub async fn batch(
     let window = occurred_window(&session);
     // Decode and authorise every entry first; those refused get their error and are not sent to
     // the store. Each entry needs the same policy action as the route that writes its event type.
-    let decoded: Vec<Result<NewEvent, BatchError>> = req.events.iter().map(|e| admit(&actor, &window, e)).collect();
-    let valid: Vec<NewEvent> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+    let mut keys = Vec::with_capacity(req.events.len());
+    let mut refusals = Vec::with_capacity(req.events.len());
+    let mut valid = Vec::with_capacity(req.events.len());
+    for e in req.events {
+        keys.push(e.idempotency_key.clone());
+        match admit(&actor, &window, e) {
+            Ok(ne) => {
+                valid.push(ne);
+                refusals.push(None);
+            }
+            Err(error) => refusals.push(Some(error)),
+        }
+    }
     let (mut outcomes, head) = if valid.is_empty() {
         (Vec::new(), session.head)
     } else {
@@ -69,27 +80,27 @@ pub async fn batch(
         (outcomes, state.head)
     };
     outcomes.reverse();
-    let results = req
-        .events
-        .iter()
-        .zip(decoded)
-        .map(|(e, d)| {
-            let key = e.idempotency_key.clone();
-            let err = |code: ErrorCode, message: String| BatchResult::Err {
-                idempotency_key: key.clone(),
+    let results = keys
+        .into_iter()
+        .zip(refusals)
+        .map(|(idempotency_key, refused)| {
+            let err = |idempotency_key, code: ErrorCode, message: String| BatchResult::Err {
+                idempotency_key,
                 error: BatchError { code: code.as_str().into(), message },
             };
-            match d {
-                Err(error) => BatchResult::Err { idempotency_key: key.clone(), error },
-                Ok(_) => match outcomes.pop() {
+            match refused {
+                Some(error) => BatchResult::Err { idempotency_key, error },
+                None => match outcomes.pop() {
                     Some(AppendOutcome::Appended(env)) | Some(AppendOutcome::Replayed(env)) => {
-                        BatchResult::Ok { idempotency_key: key.clone(), sequence: env.sequence }
+                        BatchResult::Ok { idempotency_key, sequence: env.sequence }
                     }
-                    Some(AppendOutcome::Rejected(r)) => err(r.error_code(), r.to_string()),
-                    Some(AppendOutcome::KeyReused) => {
-                        err(ErrorCode::IdempotencyKeyReused, "the key was used by another participant".into())
-                    }
-                    None => err(ErrorCode::Internal, "no outcome".into()),
+                    Some(AppendOutcome::Rejected(r)) => err(idempotency_key, r.error_code(), r.to_string()),
+                    Some(AppendOutcome::KeyReused) => err(
+                        idempotency_key,
+                        ErrorCode::IdempotencyKeyReused,
+                        "the key was used by another participant".into(),
+                    ),
+                    None => err(idempotency_key, ErrorCode::Internal, "no outcome".into()),
                 },
             }
         })
@@ -116,7 +127,7 @@ fn refused(code: ErrorCode, message: impl Into<String>) -> BatchError {
 }
 
 /// One journal entry: decoded, its key and time checked, and allowed by the event-origin table.
-fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Result<NewEvent, BatchError> {
+fn admit(actor: &SessionActor, window: &OccurredWindow, e: BatchEvent) -> Result<NewEvent, BatchError> {
     let key = &e.idempotency_key;
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(refused(ErrorCode::ValidationFailed, "idempotencyKey must be 1–255 printable ASCII characters"));
@@ -140,7 +151,7 @@ fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Resul
             ));
         }
     }
-    let event = SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload.clone())
+    let event = SessionEvent::from_parts(&e.event_type, shared_types::events::CURRENT_VERSION, e.payload)
         .map_err(|err| refused(ErrorCode::ValidationFailed, err.to_string()))?;
     // The entry asks for the command the matching route would: decided with the same policy (the
     // state half runs in the append, under the row lock, entry after entry).
@@ -148,7 +159,7 @@ fn admit(actor: &SessionActor, window: &OccurredWindow, e: &BatchEvent) -> Resul
     let command = SessionCommand::from_journal(event).map_err(rejected)?;
     let event = shared_types::decide::authorize(actor, command).map_err(rejected)?;
     Ok(NewEvent {
-        idempotency_key: key.clone(),
+        idempotency_key: e.idempotency_key,
         actor_id: actor.user,
         actor_role: actor.role,
         occurred_at: e.occurred_at,

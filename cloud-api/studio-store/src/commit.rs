@@ -40,9 +40,10 @@ impl Store {
                     }
                 }
             }
-            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, cached.take()).await {
+            let kept = crate::events::States::kept_for(cached.take(), tenant);
+            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, kept).await {
                 // Another node took the sequence: all of it again, rows included (rolled back).
-                Err(e) if crate::events::lost_sequence_race(&e) && races < crate::events::RACE_RETRIES => {
+                Err(e) if crate::events::lost_race(&e) && races < crate::events::RACE_RETRIES => {
                     races += 1;
                     continue;
                 }
@@ -69,13 +70,13 @@ impl Store {
                 // Every event was written before under its key: this is a replay, and the first
                 // write's rows are already there. Roll back.
                 w.tx.rollback().await?;
-                *cached = Some(Arc::new(state));
+                *cached = Some((tenant, Arc::new(state)));
                 return Ok(Ok(envelopes));
             }
             w.commit().await?;
             self.notify_soon(session, state.head);
             self.fanout.publish(fresh.iter());
-            *cached = Some(Arc::new(state));
+            *cached = Some((tenant, Arc::new(state)));
             return Ok(Ok(envelopes));
         }
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use shared_types::{TenantId, UserId};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// A finished request's response, replayed byte for byte.
 #[derive(Clone, Debug)]
@@ -32,9 +32,11 @@ pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(
 
 /// This node's running claims: the key is released from here when its request ends in any way
 /// (finished, failed, cancelled by a disconnect, panicked), so a claim never outlives its request.
+/// Counted: a request holds the claim from before its row is written, so two requests of this
+/// node with one key may hold it for a moment (the one that did not write the row lets go).
 #[derive(Default)]
 pub(crate) struct Claims {
-    running: Mutex<HashSet<(UserId, String)>>,
+    running: Mutex<HashMap<(UserId, String), usize>>,
     /// Claims a failed request could not delete (the database was down); retried each heartbeat.
     unreleased: Mutex<Vec<(UserId, String)>>,
 }
@@ -48,7 +50,14 @@ pub struct ClaimGuard {
 
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
-        self.store.claims.running.lock().expect("claims").remove(&(self.user, std::mem::take(&mut self.key)));
+        let mut running = self.store.claims.running.lock().expect("claims");
+        let held = (self.user, std::mem::take(&mut self.key));
+        if let Some(n) = running.get_mut(&held) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&held);
+            }
+        }
     }
 }
 
@@ -65,25 +74,29 @@ impl Store {
     ) -> StoreResult<(IdemBegin, Option<ClaimGuard>)> {
         let now = Utc::now();
         let me = self.node.0.to_string();
-        let mut w = self.write().await?;
-        let inserted = sqlx::query(
-            "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, created_at, owner) \
-             values ($1, $2, $3, $4, 'in_flight', $5, $6) on conflict do nothing",
-        )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(key)
-        .bind(fingerprint)
-        .bind(ts(now))
-        .bind(&me)
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
+        // A new key, the usual case: one statement, no transaction. The claim is held here from
+        // before its row exists, so no request of this node that finds the row takes it for dead.
+        let guard = self.hold_claim(user, key);
+        let inserted = self
+            .write_one(
+                sqlx::query(
+                    "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, created_at, \
+                     owner) values ($1, $2, $3, $4, 'in_flight', $5, $6) on conflict do nothing",
+                )
+                .bind(tenant.to_string())
+                .bind(user.to_string())
+                .bind(key)
+                .bind(fingerprint)
+                .bind(ts(now))
+                .bind(&me),
+            )
+            .await?
+            .rows_affected();
         if inserted == 1 {
-            let guard = self.hold_claim(user, key);
-            w.commit().await?;
             return Ok((IdemBegin::Proceed, Some(guard)));
         }
+        drop(guard);
+        let mut w = self.write().await?;
         let row = sqlx::query(&format!(
             "select k.fingerprint, k.state, k.response_status, k.response_content_type, k.response_body, \
              k.created_at, k.owner, n.seen_at from idempotency_keys k left join server_nodes n on n.id = k.owner \
@@ -101,7 +114,7 @@ impl Store {
         let elsewhere = owner.as_deref() != Some(me.as_str());
         let alive = match owner.as_deref() {
             // Ours: alive only while the request still runs here.
-            Some(o) if o == me => self.claims.running.lock().expect("claims").contains(&(user, key.to_string())),
+            Some(o) if o == me => self.claims.running.lock().expect("claims").contains_key(&(user, key.to_string())),
             Some(_) => seen_at
                 .map(|s| parse_ts(&s))
                 .transpose()?
@@ -136,7 +149,7 @@ impl Store {
     }
 
     fn hold_claim(self: &Arc<Self>, user: UserId, key: &str) -> ClaimGuard {
-        self.claims.running.lock().expect("claims").insert((user, key.to_string()));
+        *self.claims.running.lock().expect("claims").entry((user, key.to_string())).or_default() += 1;
         ClaimGuard { store: self.clone(), user, key: key.to_string() }
     }
 
@@ -201,19 +214,19 @@ impl Store {
     }
 
     pub async fn idem_finish(&self, user: UserId, key: &str, resp: &StoredResponse) -> StoreResult<()> {
-        let mut w = self.write().await?;
-        sqlx::query(
-            "update idempotency_keys set state = 'done', response_status = $3, response_content_type = $4, \
-             response_body = $5 where user_id = $1 and idem_key = $2",
+        self.write_one(
+            sqlx::query(
+                "update idempotency_keys set state = 'done', response_status = $3, response_content_type = $4, \
+                 response_body = $5 where user_id = $1 and idem_key = $2",
+            )
+            .bind(user.to_string())
+            .bind(key)
+            .bind(resp.status as i64)
+            .bind(resp.content_type.clone())
+            .bind(resp.body.clone()),
         )
-        .bind(user.to_string())
-        .bind(key)
-        .bind(resp.status as i64)
-        .bind(resp.content_type.clone())
-        .bind(resp.body.clone())
-        .execute(&mut *w.tx)
         .await?;
-        w.commit().await
+        Ok(())
     }
 
     /// Forget a claim whose request failed on our side, so the client may retry with the same key.

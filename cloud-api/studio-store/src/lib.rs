@@ -192,6 +192,19 @@ impl Store {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// One write statement on its own (autocommit): one round trip, no BEGIN and COMMIT around it.
+    /// On SQLite it waits its turn in the writer queue like every write (no busy-wait).
+    pub(crate) async fn write_one<'q>(
+        &self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> StoreResult<sqlx::any::AnyQueryResult> {
+        let _queue = match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        };
+        q.execute(&self.pool).await.map_err(on_constraint)
+    }
+
     /// `for update of <table>` where the database has row locks (needed with outer joins).
     pub(crate) fn for_update_of(&self, table: &str) -> String {
         match self.backend {

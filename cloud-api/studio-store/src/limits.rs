@@ -49,17 +49,21 @@ impl Store {
     /// Count one hit on `key` and answer its window.
     pub async fn rate_hit(&self, key: &str, window_secs: i64) -> StoreResult<RateWindow> {
         let (start, elapsed) = window_of(Utc::now(), window_secs);
-        let current: i64 = sqlx::query(
+        // The hit and the previous window's count in one round trip (the subquery sees the table
+        // as it was before the statement; this statement does not write the previous window).
+        let row = sqlx::query(
             "insert into rate_counters (key, window_start, hits) values ($1, $2, 1) \
-             on conflict (key, window_start) do update set hits = rate_counters.hits + 1 returning hits",
+             on conflict (key, window_start) do update set hits = rate_counters.hits + 1 \
+             returning hits, (select p.hits from rate_counters p where p.key = $1 and p.window_start = $3)",
         )
         .bind(key)
         .bind(start_ts(start))
+        .bind(start_ts(start - window_secs))
         .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        let previous = self.rate_hits(key, start - window_secs).await?;
-        Ok(RateWindow { current, previous, elapsed, window_secs })
+        .await?;
+        let current: i64 = row.try_get(0)?;
+        let previous: Option<i64> = row.try_get(1)?;
+        Ok(RateWindow { current, previous: previous.unwrap_or(0), elapsed, window_secs })
     }
 
     /// The window of `key` without counting a hit.

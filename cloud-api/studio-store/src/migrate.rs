@@ -48,6 +48,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (19, "lti", include_str!("../../../migrations/common/0019_lti.sql")),
     (20, "lti_tool", include_str!("../../../migrations/common/0020_lti_tool.sql")),
     (21, "sso_roles", include_str!("../../../migrations/common/0021_sso_roles.sql")),
+    (22, "log_keys", include_str!("../../../migrations/postgres/0022_log_keys.sql")),
 ];
 
 /// Apply every migration not applied yet, in order (up to `last` when given).
