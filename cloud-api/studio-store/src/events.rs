@@ -212,12 +212,11 @@ impl Store {
         events: &[NewEvent],
         cached: Option<Arc<SessionState>>,
     ) -> StoreResult<(Vec<AppendOutcome>, SessionState)> {
-        // The session's row lock serialises this path across nodes. It is a no-key lock, so the
-        // one-statement appends of other nodes (whose foreign-key check takes a key-share lock on
-        // the same row) do not wait for it: one of them may take the sequence chosen here, and the
-        // insert below then fails on the `(session_id, sequence)` key — the caller starts again
-        // ([`lost_race`]). The head is read after the lock, in a statement of its own, so
-        // it sees every append committed while this one waited.
+        // The session's row lock serialises this path across nodes. The one-statement appends of
+        // other nodes take no lock on that row and do not wait for it: one of them may take the
+        // sequence (or a key) chosen here, and the insert below then fails on the log's key — the
+        // caller starts again ([`lost_race`]). The head is read after the lock, in a statement of
+        // its own, so it sees every append committed while this one waited.
         let single = events.len() == 1;
         let lock = match self.backend {
             Backend::Postgres => " for no key update",
@@ -525,9 +524,10 @@ async fn max_sequence(conn: &mut sqlx::AnyConnection, session: SessionId) -> Sto
     Ok(row.try_get::<i64, _>(0)? as u64)
 }
 
-/// Another node's append took the sequence this transaction chose, after its head was read: the
-/// write is rolled back and starts again from the store (rare: two nodes appending to one session
-/// within the same few milliseconds).
+/// Another node's append took the sequence this transaction chose after its head was read (or,
+/// for a batch, wrote one of its keys after they were looked up): the write is rolled back and
+/// starts again from the store (rare: two nodes appending to one session within the same few
+/// milliseconds).
 pub(crate) fn lost_race(e: &StoreError) -> bool {
     matches!(e, StoreError::Conflict(name)
         if name == "session_state_events_session_seq_key" || name == "session_state_events_session_idem_key")
