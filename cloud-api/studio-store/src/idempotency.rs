@@ -74,39 +74,46 @@ impl Store {
     ) -> StoreResult<(IdemBegin, Option<ClaimGuard>)> {
         let now = Utc::now();
         let me = self.node.0.to_string();
-        // A new key, the usual case: one statement, no transaction. The claim is held here from
-        // before its row exists, so no request of this node that finds the row takes it for dead.
-        let guard = self.hold_claim(user, key);
-        let inserted = self
-            .write_one(
-                sqlx::query(
-                    "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, created_at, \
-                     owner) values ($1, $2, $3, $4, 'in_flight', $5, $6) on conflict do nothing",
+        // A released claim's row can go between the insert and the look-up below (its request
+        // failed): then the key is new again, and this starts over.
+        let (mut w, row) = loop {
+            // A new key, the usual case: one statement, no transaction. The claim is held here from
+            // before its row exists, so no request of this node that finds the row takes it for dead.
+            let guard = self.hold_claim(user, key);
+            let inserted = self
+                .write_one(
+                    sqlx::query(
+                        "insert into idempotency_keys (tenant_id, user_id, idem_key, fingerprint, state, \
+                         created_at, owner) values ($1, $2, $3, $4, 'in_flight', $5, $6) on conflict do nothing",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(user.to_string())
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(ts(now))
+                    .bind(&me),
                 )
-                .bind(tenant.to_string())
-                .bind(user.to_string())
-                .bind(key)
-                .bind(fingerprint)
-                .bind(ts(now))
-                .bind(&me),
-            )
-            .await?
-            .rows_affected();
-        if inserted == 1 {
-            return Ok((IdemBegin::Proceed, Some(guard)));
-        }
-        drop(guard);
-        let mut w = self.write().await?;
-        let row = sqlx::query(&format!(
-            "select k.fingerprint, k.state, k.response_status, k.response_content_type, k.response_body, \
-             k.created_at, k.owner, n.seen_at from idempotency_keys k left join server_nodes n on n.id = k.owner \
-             where k.user_id = $1 and k.idem_key = $2{}",
-            self.for_update_of("k")
-        ))
-        .bind(user.to_string())
-        .bind(key)
-        .fetch_one(&mut *w.tx)
-        .await?;
+                .await?
+                .rows_affected();
+            if inserted == 1 {
+                return Ok((IdemBegin::Proceed, Some(guard)));
+            }
+            drop(guard);
+            let mut w = self.write().await?;
+            let row = sqlx::query(&format!(
+                "select k.fingerprint, k.state, k.response_status, k.response_content_type, k.response_body, \
+                 k.created_at, k.owner, n.seen_at from idempotency_keys k left join server_nodes n \
+                 on n.id = k.owner where k.user_id = $1 and k.idem_key = $2{}",
+                self.for_update_of("k")
+            ))
+            .bind(user.to_string())
+            .bind(key)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+            if let Some(row) = row {
+                break (w, row);
+            }
+        };
         let fp: String = row.try_get(0)?;
         let state: String = row.try_get(1)?;
         let owner: Option<String> = row.try_get(6)?;
