@@ -272,7 +272,7 @@ async fn students_use_the_live_room() {
         assert!(tab.starts_with(&format!("{lesson} — {course_title}, ")), "{page}: {tab}");
         assert!(tab.ends_with(&format!(" · {what}")), "{page}: {tab}");
     }
-    // The teacher's page, reloaded as the class ended, says so too.
+    // The teacher's present view, open as the class ended, says so too (badge and tab).
     assert_eq!(r["titles"]["presentEnded"]["status"], "ended", "{}", r["titles"]["presentEnded"]);
     assert!(r["titles"]["presentEnded"]["tab"].as_str().unwrap().ends_with(" · Ended"));
 

@@ -173,8 +173,11 @@ try {
 
   // The teacher ends the class: the room says "Ended" and nothing that writes can be used any more.
   await teacher.click('#end');
-  await until(student, () => document.querySelector('#status')?.dataset.status === 'ended');
-  await until(teacher, () => document.querySelector('#status')?.dataset.status === 'ended');
+  // The tab's title is set by an effect after the page renders, so it follows the badge a moment later.
+  const endedShown = () => document.querySelector('#status')?.dataset.status === 'ended'
+    && document.title.endsWith(' · Ended');
+  await until(student, endedShown);
+  await until(teacher, endedShown);
   result.ended = await student.evaluate(() => {
     const q = (s) => document.querySelector(s);
     return {
