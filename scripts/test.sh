@@ -57,8 +57,8 @@ rm -f "$log"
 phase "schemathesis against /api/openapi.json"
 bash scripts/schemathesis.sh
 
-phase "the studio's Debian package (tauri-cli)"
-bash scripts/package-desktop.sh
+phase "the studio's Debian package (tauri-cli, from the debug build)"
+bash scripts/package-desktop.sh --debug
 
 phase "README commands, as written, in a fresh clone"
 bash scripts/readme-commands.sh
