@@ -28,7 +28,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building (cloud-api, artifact-worker, the web app) …"
-cargo build -q -p cloud-api -p artifact-worker --bin cloud-api --bin artifact-worker
+# One package per build: each resolves its dependencies' features as `cargo run -p <it>` does, so
+# the binaries the README's commands built are reused, not compiled again for the pair's union.
+cargo build -q -p cloud-api --bin cloud-api
+cargo build -q -p artifact-worker --bin artifact-worker
 bash scripts/build-web.sh >"$state/build-web.log" 2>&1 || { tail -20 "$state/build-web.log"; exit 1; }
 bin=$CARGO_TARGET_DIR/debug
 
