@@ -271,7 +271,7 @@ impl Store {
                 continue;
             }
             if single {
-                let inserted = insert_events(tx, self.backend, tenant, std::slice::from_ref(&env)).await?;
+                let inserted = insert_events(tx, self.backend, tenant, std::slice::from_ref(&env), true).await?;
                 if inserted == 0 {
                     let prior = existing(tx, self.backend, session, &[env.idempotency_key.as_str()]).await?;
                     let prior = prior.get(&env.idempotency_key).ok_or(StoreError::Corrupt("lost key".into()))?;
@@ -285,7 +285,9 @@ impl Store {
             fresh.push(env);
         }
         if !single {
-            insert_events(tx, self.backend, tenant, &fresh).await?;
+            // Never skips a repeat (a key written since the look-up fails the insert: a lost race),
+            // even when one entry of the batch is fresh: its event is already folded in `state`.
+            insert_events(tx, self.backend, tenant, &fresh, false).await?;
         }
         project(tx, self.backend, tenant, session, &fresh).await?;
         if state.head != start_head && state.status != start_status {
@@ -615,22 +617,25 @@ async fn existing(
 
 /// Insert envelopes in one statement, whatever their number (one statement text to prepare).
 /// Returns how many rows went in.
+///
+/// `skip_repeat`, for a single append whose key was not looked up first (a round trip saved): a
+/// repeat is skipped here and found by the caller. A batch's keys were looked up under the
+/// session's lock, so a repeat can only be another node's one-statement append racing this one —
+/// the insert fails ([`lost_race`]) and the caller starts again (skipping it would leave the
+/// caller's folded state holding an event that is not the stored one), and PostgreSQL is spared
+/// the speculative insertion ON CONFLICT costs on every row (a third of a 1,000-row insert).
 async fn insert_events(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     tenant: TenantId,
     envs: &[EventEnvelope],
+    skip_repeat: bool,
 ) -> StoreResult<u64> {
     if envs.is_empty() {
         return Ok(0);
     }
     let rows: Vec<LogRow> = envs.iter().map(|e| LogRow::of(tenant, e)).collect();
-    // One row: its key was not looked up first (a round trip saved); a repeat is skipped here and
-    // found by the caller. Several: their keys were looked up under the session's lock, so a
-    // repeat can only be another node's one-statement append racing this one — the insert fails
-    // ([`lost_race`]) and the caller starts again, and PostgreSQL is spared the speculative
-    // insertion ON CONFLICT costs on every row (a third of a 1,000-row insert).
-    let on_repeat = if envs.len() == 1 { " on conflict (session_id, idempotency_key) do nothing" } else { "" };
+    let on_repeat = if skip_repeat { " on conflict (session_id, idempotency_key) do nothing" } else { "" };
     let (pg_sql, sqlite_sql);
     let q = match backend {
         // A text array a column: PostgreSQL reads 1,000 rows of arrays in about half the time it
