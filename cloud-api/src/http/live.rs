@@ -12,7 +12,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use futures::stream::SplitSink;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
@@ -49,6 +49,42 @@ pub async fn socket(
 }
 
 type Sink = SplitSink<WebSocket, Message>;
+
+/// The client's side of a socket, read by a task of its own: the `resume`s it asks for, in order;
+/// the channel closes when the client does. Polling the socket's read half costs a read attempt
+/// (and tungstenite zeroes its read buffer for it): in the send loop it was paid on every event,
+/// for every socket; here it runs only when the client has sent something. The task ends when the
+/// returned guard is dropped.
+fn read_client(mut stream: SplitStream<WebSocket>) -> (tokio::sync::mpsc::Receiver<u64>, Reading) {
+    // Bounded: a client sending faster than its resumes are served waits (TCP pushes back on it).
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let reading = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            match msg {
+                Message::Close(_) => break,
+                Message::Text(t) => {
+                    if let Ok(LiveClientMessage::Resume { after }) = serde_json::from_str::<LiveClientMessage>(&t) {
+                        if tx.send(after).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    (rx, Reading(reading))
+}
+
+/// The task reading a client's side of a socket; dropping this ends it (and so the connection,
+/// whose read half it holds).
+struct Reading(tokio::task::JoinHandle<()>);
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// The shared, serialised-once event as a text frame (the bytes are not copied).
 fn text(p: Published) -> anyhow::Result<Message> {
@@ -97,7 +133,8 @@ async fn run(
     tokio::pin!(revoked);
     // Subscribe before reading the store, so nothing committed in between is missed.
     let mut rx = app.store.fanout.subscribe(session);
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, stream) = socket.split();
+    let (mut resumes, _reading) = read_client(stream);
     let mut last = after;
     catch_up(app, &mut sink, tenant, session, &mut last).await?;
     sink.send(Message::Text(format!("{{\"kind\":\"ready\",\"head\":{last}}}").into())).await?;
@@ -136,15 +173,13 @@ async fn run(
                     app.metrics.fanout_lag.observe((now - recorded).to_std().unwrap_or_default());
                 }
             },
-            msg = stream.next() => match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
-                Some(Ok(Message::Text(t))) => {
-                    if let Ok(LiveClientMessage::Resume { after }) = serde_json::from_str::<LiveClientMessage>(&t) {
-                        last = after;
-                        catch_up(app, &mut sink, tenant, session, &mut last).await?;
-                    }
+            resume = resumes.recv() => match resume {
+                // The client closed (or its connection broke).
+                None => return Ok(()),
+                Some(after) => {
+                    last = after;
+                    catch_up(app, &mut sink, tenant, session, &mut last).await?;
                 }
-                Some(Ok(_)) => {}
             },
             Some(r) = revoked.next() => {
                 let gone = match r {
