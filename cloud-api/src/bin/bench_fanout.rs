@@ -28,6 +28,16 @@ fn start_server(database_url: Option<&str>) -> anyhow::Result<Spawned> {
     Spawned::start(&exe, &dir, &env)
 }
 
+/// CPU time (user + system, all threads) a process has used, in seconds (`/proc/PID/stat`, in
+/// USER_HZ = 100 ticks a second).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -326,11 +336,17 @@ async fn main() -> anyhow::Result<()> {
         pct(&floor, 0.95),
     );
     let mut goals = Vec::new();
+    // The servers' CPU per delivery (the readers and the teacher's client are not counted).
+    let pids: Vec<u32> = std::iter::once(server.pid()).chain(second.as_ref().map(|s| s.pid())).collect();
     for (name, nodes, n, gap) in runs {
+        let cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+        let cpu0 = cpu();
         let lat = fanout_run(&nodes, &teacher, &student, &session, n, events, gap).await?;
+        let cpu_us = (cpu() - cpu0) * 1e6 / lat.len() as f64;
         let p99 = pct(&lat, 0.99);
         println!(
-            "write → {name:<26} every {:>2} ms ({:>7} deliveries) p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {p99:>6.2} ms",
+            "write → {name:<26} every {:>2} ms ({:>7} deliveries) p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {p99:>6.2} ms  \
+             server CPU {cpu_us:.1} µs a delivery",
             gap.as_millis(),
             lat.len(),
             pct(&lat, 0.5),
