@@ -8,9 +8,17 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/studio-target}
 examples=${1:-${SCHEMATHESIS_EXAMPLES:-60}}
 
-venv=$HOME/.cache/studio-tools/schemathesis-4.32.5
+# Python 3.13 where the machine has one (this image's pyenv does, off PATH): CPython 3.11 before 3.11.8
+# (Debian's, and pyenv's global here) has gh-106905, and Hypothesis's worker threads trip its false
+# "AST constructor recursion depth mismatch" in nearly every run — the crash rerun below then cost
+# about 150 s a CI run. Any python3 still works, with that rerun.
+py=python3
+for c in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
+  if "$c" -c 'import sys; assert sys.version_info >= (3, 13)' 2>/dev/null; then py=$c; break; fi
+done
+venv=$HOME/.cache/studio-tools/schemathesis-4.32.5-py$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ ! -x "$venv/bin/st" ]; then
-  python3 -m venv "$venv"
+  "$py" -m venv "$venv"
   "$venv/bin/pip" install -q schemathesis==4.32.5
 fi
 
