@@ -188,6 +188,11 @@ try {
     };
   });
   result.titles.ended = await titles(student);
+  // The present view itself, once its "End class" has gone through (the recording stopped, the end
+  // posted), asks for the session again and shows the ended class's page: the room's heading goes
+  // and that page's comes, its tab title set by an effect just after it renders. Read it there.
+  await until(teacher, () => document.querySelector('h2#status')?.dataset.status === 'ended'
+    && document.title.endsWith(' · Ended'));
   result.titles.presentEnded = await titles(teacher);
   await student.screenshot({ path: `${shots}/room-ended.png` });
 
