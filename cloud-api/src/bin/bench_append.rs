@@ -299,24 +299,18 @@ async fn main() -> anyhow::Result<()> {
         pct(&lat, 0.50),
         pct(&lat, 0.99)
     );
-    println!(
-        "1,000-event events:batch   median {:.1} ms  min {:.1} ms  max {:.1} ms  (5 runs)",
-        pct(&batch_ms, 0.5),
-        batch_ms[0],
-        batch_ms[batch_ms.len() - 1]
-    );
-    println!(
-        "1,000 events, store only    median {:.1} ms  min {:.1} ms  max {:.1} ms  (5 runs)",
-        pct(&store_ms, 0.5),
-        store_ms[0],
-        store_ms[store_ms.len() - 1]
-    );
-    println!(
-        "1,000 rows, bare INSERT     median {:.1} ms  min {:.1} ms  max {:.1} ms  (5 runs; made by the database, the log's keys)",
-        pct(&bare_ms, 0.5),
-        bare_ms[0],
-        bare_ms[bare_ms.len() - 1]
-    );
+    // Five timed runs of each (sorted): median, fastest and slowest.
+    let runs = |label: &str, ms: &[f64], what: &str| {
+        println!(
+            "{label:<26} median {:.1} ms  min {:.1} ms  max {:.1} ms  (5 runs{what})",
+            pct(ms, 0.5),
+            ms[0],
+            ms[ms.len() - 1]
+        )
+    };
+    runs("1,000-event events:batch", &batch_ms, "");
+    runs("1,000 events, store only", &store_ms, "");
+    runs("1,000 rows, bare INSERT", &bare_ms, "; made by the database, the log's keys");
     println!(
         "raw INSERT latency          p50 {:.2} ms  p99 {:.2} ms  ({sessions} writers at once)",
         pct(&raw_lat, 0.50),
