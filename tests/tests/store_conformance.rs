@@ -120,12 +120,29 @@ async fn suite(db: Db) {
     assert!(matches!(&o[2], AppendOutcome::Replayed(e) if e.sequence == 3), "a key from an earlier batch: {o:?}");
     assert_eq!(head, 5);
 
+    // Repeats that would be refused now (the session started already) are answered by their key,
+    // wherever they are in the batch: first (before anything new is folded), or after a repeat
+    // that is still valid (which a batch that guessed its keys were new had folded as new).
+    let h = |key: &str, label: &str| {
+        ev(key, teacher.id, Role::Teacher, SessionEvent::HighlightMarked { label: label.into() })
+    };
+    let start = || ev("start", teacher.id, Role::Teacher, SessionEvent::SessionStarted { room: None });
+    let (o, state) = store.append(tenant, sid, vec![start(), h("h3", "c"), h("h1", "a")]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 2), "{o:?}");
+    assert!(matches!(&o[1], AppendOutcome::Appended(e) if e.sequence == 6), "{o:?}");
+    assert!(matches!(&o[2], AppendOutcome::Replayed(e) if e.sequence == 3), "{o:?}");
+    assert_eq!(state.head, 6);
+    let (o, state) = store.append(tenant, sid, vec![h("h3", "c"), start()]).await.unwrap();
+    assert!(matches!(&o[0], AppendOutcome::Replayed(e) if e.sequence == 6), "{o:?}");
+    assert!(matches!(&o[1], AppendOutcome::Replayed(e) if e.sequence == 2), "{o:?}");
+    assert_eq!(state.head, 6);
+
     // Reads: pages, head, state at any prefix.
     let (page, head) = store.events_after(tenant, sid, 1, 2).await.unwrap();
     assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![2, 3]);
-    assert_eq!(head, 5);
+    assert_eq!(head, 6);
     let (all, _) = store.events_after(tenant, sid, 0, 100).await.unwrap();
-    assert_eq!(all.len(), 5);
+    assert_eq!(all.len(), 6);
     assert_eq!(all[0].event.event_type(), "session.scheduled");
     let at3 = store.state(tenant, sid, Some(3)).await.unwrap();
     assert_eq!(at3.head, 3);
@@ -133,7 +150,7 @@ async fn suite(db: Db) {
     assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
     assert_eq!(store.session(tenant, sid).await.unwrap().unwrap().status, "live");
 
-    // 50 concurrent writers on one session: sequences 6..=55, no gap, no duplicate.
+    // 50 concurrent writers on one session: sequences 7..=56, no gap, no duplicate.
     let mut tasks = Vec::new();
     for i in 0..50 {
         let store = store.clone();
@@ -163,10 +180,10 @@ async fn suite(db: Db) {
         }
     }
     seqs.sort();
-    assert_eq!(seqs, (6..=55).collect::<Vec<_>>());
+    assert_eq!(seqs, (7..=56).collect::<Vec<_>>());
     let (all, head) = store.events_after(tenant, sid, 0, 1000).await.unwrap();
-    assert_eq!(head, 55);
-    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=55).collect::<Vec<_>>());
+    assert_eq!(head, 56);
+    assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=56).collect::<Vec<_>>());
 
     // Idempotency records.
     let u = teacher.id;

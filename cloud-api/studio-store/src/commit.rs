@@ -41,7 +41,8 @@ impl Store {
                 }
             }
             let kept = crate::events::States::kept_for(cached.take(), tenant);
-            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, kept).await {
+            let look_up = self.look_up_keys(races);
+            let (outcomes, state) = match self.append_in(&mut w.tx, tenant, session, &events, kept, look_up).await {
                 // Another node took the sequence: all of it again, rows included (rolled back).
                 Err(e) if crate::events::lost_race(&e) && races < crate::events::RACE_RETRIES => {
                     races += 1;
