@@ -35,6 +35,19 @@ pub(crate) fn user_from(row: &AnyRow) -> StoreResult<UserRecord> {
     })
 }
 
+/// A grant from a row's `role`, `scope` and `scope_id` columns; none where the role is null (a
+/// user without grants, outer-joined).
+fn grant_from(row: &AnyRow) -> StoreResult<Option<RoleGrant>> {
+    let Some(role) = row.try_get::<Option<String>, _>("role")? else { return Ok(None) };
+    let scope: String = row.try_get("scope")?;
+    let scope_id: String = row.try_get("scope_id")?;
+    Ok(Some(RoleGrant {
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("scope {scope}")))?,
+        scope_id: Some(scope_id.parse().map_err(|_| StoreError::Corrupt("scope_id".into()))?),
+    }))
+}
+
 pub(crate) const USER_COLS: &str =
     "id, email, tenant_id, display_name, hashed_password, platform_admin, deactivated_at";
 
@@ -162,24 +175,13 @@ impl Store {
 
     pub async fn grants_of(&self, user: UserId) -> StoreResult<Vec<RoleGrant>> {
         let rows = sqlx::query(
-            "select r.name, ur.scope, ur.scope_id from user_roles ur join roles r on r.id = ur.role_id \
+            "select r.name as role, ur.scope, ur.scope_id from user_roles ur join roles r on r.id = ur.role_id \
              where ur.user_id = $1 order by ur.created_at",
         )
         .bind(user.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.try_get(0)?;
-                let scope: String = r.try_get(1)?;
-                let scope_id: String = r.try_get(2)?;
-                Ok(RoleGrant {
-                    role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-                    scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("scope {scope}")))?,
-                    scope_id: Some(scope_id.parse().map_err(|_| StoreError::Corrupt("scope_id".into()))?),
-                })
-            })
-            .collect()
+        rows.iter().filter_map(|r| grant_from(r).transpose()).collect()
     }
 
     /// Grant `g` (its `scope_id` already resolved) to a user of `tenant`; granting twice is a no-op.
@@ -232,18 +234,23 @@ impl Store {
 
     /// The owner of an unexpired, unrevoked token.
     pub async fn token_owner(&self, hash: &str) -> StoreResult<Option<TokenOwner>> {
-        let row = sqlx::query(
-            "select u.id, u.email, u.tenant_id, u.display_name, u.hashed_password, u.platform_admin, u.deactivated_at \
+        // Every authenticated request asks: the user and their grants in one round trip, a row a
+        // grant (one row with no grant for a user without any), in the order they were given.
+        let rows = sqlx::query(
+            "select u.id, u.email, u.tenant_id, u.display_name, u.hashed_password, u.platform_admin, u.deactivated_at, \
+             r.name as role, ur.scope, ur.scope_id \
              from auth_tokens t join users u on u.id = t.user_id \
-             where t.token_hash = $1 and t.revoked_at is null and t.expires_at > $2 and u.deactivated_at is null",
+             left join user_roles ur on ur.user_id = u.id left join roles r on r.id = ur.role_id \
+             where t.token_hash = $1 and t.revoked_at is null and t.expires_at > $2 and u.deactivated_at is null \
+             order by ur.created_at",
         )
         .bind(hash)
         .bind(ts(Utc::now()))
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let rec = user_from(&row)?;
-        let grants = self.grants_of(rec.user.id).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let rec = user_from(first)?;
+        let grants = rows.iter().filter_map(|r| grant_from(r).transpose()).collect::<StoreResult<_>>()?;
         Ok(Some(TokenOwner { user: rec.user, platform_admin: rec.platform_admin, grants }))
     }
 
