@@ -595,6 +595,70 @@ async fn postgres_rows_and_events_commit_together() {
     rows_and_events_commit_together(Db::Postgres).await;
 }
 
+/// Many sessions appending at once, several writers each: on PostgreSQL their single appends go
+/// in gathered, several sessions' rows a statement (`gather.rs`). Every session's log stays
+/// gap-free, every event goes in once, and each message's object is its own session's.
+async fn many_sessions_at_once(db: Db) {
+    use cloud_api::store::Owned;
+    let url = fresh_db(db).await;
+    let _dir = DbDir::of(&url);
+    let store = Arc::new(Store::connect(&url).await.unwrap());
+    let tenant = store.create_tenant("Busy").await.unwrap().id;
+    let teacher = store.create_user(tenant, "t@busy.test", None, "h", false).await.unwrap().id;
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let sid = scheduled(&store, tenant, teacher).await;
+        let start = ev("start", teacher, Role::Teacher, SessionEvent::SessionStarted { room: None });
+        store.append(tenant, sid, vec![start]).await.unwrap();
+        sessions.push(sid);
+    }
+    let mut tasks = Vec::new();
+    for (s, &sid) in sessions.iter().enumerate() {
+        for w in 0..3 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for i in 0..10 {
+                    let id = shared_types::MessageId::new();
+                    let event = SessionEvent::ChatPosted { message_id: id, content: format!("{s}-{w}-{i}") };
+                    let (o, _) = store
+                        .append(tenant, sid, vec![ev(&format!("m{w}-{i}"), teacher, Role::Teacher, event)])
+                        .await
+                        .unwrap();
+                    assert!(matches!(&o[0], AppendOutcome::Appended(_)), "{o:?}");
+                    sent.push(id);
+                }
+                (sid, sent)
+            }));
+        }
+    }
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.push(t.await.unwrap());
+    }
+    for &sid in &sessions {
+        let (all, head) = store.events_after(tenant, sid, 0, 1000).await.unwrap();
+        assert_eq!(head, 32, "scheduled, started, 30 messages");
+        assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=32).collect::<Vec<_>>());
+        assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
+    }
+    for (sid, ids) in sent {
+        for id in ids {
+            assert_eq!(store.owner_session(tenant, Owned::Message, id.0).await.unwrap(), Some(sid));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_many_sessions_at_once() {
+    many_sessions_at_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_many_sessions_at_once() {
+    many_sessions_at_once(Db::Postgres).await;
+}
+
 /// Upgrading a database written before migration 0003 keeps every object's session: chat messages,
 /// questions, polls and scenes written into the old projection tables are found by id afterwards, so
 /// hiding an old message or voting in an old poll still reaches its session.

@@ -153,7 +153,8 @@ impl Store {
 
     /// One event in one statement, when this node's folded state is at the stored head and the
     /// event is plainly valid: insert it at the next sequence unless that sequence or its key is
-    /// taken (and, on PostgreSQL, the object it creates in the same statement) — one round trip, no
+    /// taken (and, on PostgreSQL, the object it creates in the same statement, which carries the
+    /// single appends of this node's other sessions too: [`crate::gather`]) — one round trip, no
     /// explicit transaction, no row of `sessions` rewritten. The log's `(session_id, sequence)` key
     /// is what keeps it gap-free across nodes: if another node appended since, the sequence is
     /// taken and nothing goes in. That, a repeated key, a refusal to explain, a lifecycle change or
@@ -176,28 +177,20 @@ impl Store {
             return Ok(None);
         }
         let object = created_object(&env.event);
-        let inserted = match (self.backend, object) {
-            (_, None) => {
+        let inserted = match (&self.gatherer, object) {
+            // PostgreSQL: in one statement with the other sessions' single appends of the moment.
+            (Some(gatherer), object) => gatherer.append(LogRow::of(tenant, &env), object).await,
+            (None, None) => {
                 let sql = format!(
                     "insert into session_state_events ({INSERT_COLS}) values ({}) on conflict do nothing",
                     marks(1, 12)
                 );
-                self.write_one(LogRow::of(tenant, &env).bind(sqlx::query(&sql))).await?.rows_affected()
-            }
-            (Backend::Postgres, Some((id, kind))) => {
-                let sql = format!(
-                    "with ins as (insert into session_state_events ({INSERT_COLS}) values ({}) on conflict do nothing \
-                     returning 1), obj as (insert into session_objects (id, tenant_id, session_id, kind) \
-                     select $13, $2, $3, $14 from ins) select count(*) from ins",
-                    marks(1, 12)
-                );
-                let q = LogRow::of(tenant, &env).bind(sqlx::query(&sql)).bind(id.to_string()).bind(kind);
-                q.fetch_one(&self.pool).await.map_err(on_constraint)?.try_get::<i64, _>(0)? as u64
+                self.write_one(LogRow::of(tenant, &env).bind(sqlx::query(&sql))).await?.rows_affected() == 1
             }
             // SQLite has no writes inside WITH: the general path writes both in one transaction.
-            (Backend::Sqlite, Some(_)) => 0,
+            (None, Some(_)) => false,
         };
-        if inserted != 1 {
+        if !inserted {
             return Ok(None);
         }
         shared_types::apply(Arc::make_mut(state), &env)
@@ -489,23 +482,23 @@ const INSERT_COLS: &str = "id, tenant_id, session_id, sequence, idempotency_key,
 /// value by value (the one-statement append) or, for any number of rows, as one JSON array in one
 /// parameter ([`insert_events`]) — one statement text to prepare whatever the batch's size.
 #[derive(serde::Serialize)]
-struct LogRow {
-    id: String,
-    tenant_id: String,
-    session_id: String,
-    sequence: i64,
-    idempotency_key: String,
-    event_type: &'static str,
-    version: i64,
-    actor_id: Option<String>,
-    actor_role: Option<&'static str>,
-    event_payload: String,
-    occurred_at: String,
-    created_at: String,
+pub(crate) struct LogRow {
+    pub(crate) id: String,
+    pub(crate) tenant_id: String,
+    pub(crate) session_id: String,
+    pub(crate) sequence: i64,
+    pub(crate) idempotency_key: String,
+    pub(crate) event_type: &'static str,
+    pub(crate) version: i64,
+    pub(crate) actor_id: Option<String>,
+    pub(crate) actor_role: Option<&'static str>,
+    pub(crate) event_payload: String,
+    pub(crate) occurred_at: String,
+    pub(crate) created_at: String,
 }
 
 impl LogRow {
-    fn of(tenant: TenantId, env: &EventEnvelope) -> LogRow {
+    pub(crate) fn of(tenant: TenantId, env: &EventEnvelope) -> LogRow {
         LogRow {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: tenant.to_string(),
@@ -769,7 +762,7 @@ impl PgRows {
 }
 
 /// A PostgreSQL array literal (`{"a","b",NULL}`) of text values, each quoted.
-fn pg_array<S: AsRef<str>>(values: impl Iterator<Item = Option<S>>) -> String {
+pub(crate) fn pg_array<S: AsRef<str>>(values: impl Iterator<Item = Option<S>>) -> String {
     let mut out = String::from("{");
     for (i, v) in values.enumerate() {
         if i > 0 {

@@ -14,6 +14,7 @@ mod audit;
 mod catalog;
 mod commit;
 mod events;
+mod gather;
 mod idempotency;
 mod jobs;
 mod limits;
@@ -111,6 +112,8 @@ pub struct Store {
     pub(crate) claims: idempotency::Claims,
     /// Heads the other nodes are told of after the commit (PostgreSQL; see `listen.rs`).
     pub(crate) notifier: Option<tokio::sync::mpsc::UnboundedSender<(SessionId, u64)>>,
+    /// Single appends written together (PostgreSQL; see `gather.rs`).
+    pub(crate) gatherer: Option<gather::Gatherer>,
     url: String,
 }
 
@@ -162,6 +165,7 @@ impl Store {
         };
         let store = Store {
             notifier: (backend == Backend::Postgres).then(|| Store::spawn_notifier(pool.clone())),
+            gatherer: (backend == Backend::Postgres).then(|| gather::Gatherer::spawn(pool.clone())),
             pool,
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),

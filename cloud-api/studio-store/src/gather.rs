@@ -1,0 +1,109 @@
+//! Group commit for single appends on PostgreSQL: the one-statement appends of this node's
+//! sessions, gathered while a statement is on its way, go in the next one together — one insert of
+//! many rows (each row its own session's next event), and the objects they create with them.
+//!
+//! Under load many sessions append at once; each used to take a connection and a round trip of
+//! its own, queueing for the pool's connections and the database's two cores. Gathered, a row waits
+//! at most for the statement ahead of it and its own. Each row keeps the one-statement append's
+//! rules ([`Store::append_one`](crate::Store)): it goes in only if its sequence and key are free
+//! (`on conflict do nothing`), and the rows the database did not take — or all of them, if the
+//! statement failed — take the general path, which decides under the session's row lock.
+
+use crate::events::LogRow;
+use sqlx::{AnyPool, Row};
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+
+/// Rows a statement takes at most (the rest wait for the next one).
+const ROWS_AT_MOST: usize = 500;
+
+/// A row waiting for its statement, the object it creates, and who waits for the answer.
+struct Pending {
+    row: LogRow,
+    object: Option<(uuid::Uuid, &'static str)>,
+    inserted: oneshot::Sender<bool>,
+}
+
+/// The gatherer of a store: single appends go in through it.
+pub(crate) struct Gatherer {
+    tx: mpsc::UnboundedSender<Pending>,
+}
+
+impl Gatherer {
+    /// Start the task that writes gathered rows on `pool`; it ends when the gatherer is dropped.
+    pub(crate) fn spawn(pool: AnyPool) -> Gatherer {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < ROWS_AT_MOST {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let taken = match insert(&pool, &batch).await {
+                    Ok(taken) => taken,
+                    Err(e) => {
+                        // Nothing of the statement went in: each row takes the general path, which
+                        // reports what is wrong with it (or with the database) to its own caller.
+                        tracing::warn!(error = %e, rows = batch.len(), "a gathered append failed; each row is retried alone");
+                        HashSet::new()
+                    }
+                };
+                for p in batch {
+                    let _ = p.inserted.send(taken.contains(&p.row.id));
+                }
+            }
+        });
+        Gatherer { tx }
+    }
+
+    /// Insert `row` (and its object) with the next gathered statement: whether it went in.
+    pub(crate) async fn append(&self, row: LogRow, object: Option<(uuid::Uuid, &'static str)>) -> bool {
+        let (inserted, answer) = oneshot::channel();
+        if self.tx.send(Pending { row, object, inserted }).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+/// One statement for all of `batch`: the ids of the rows that went in. By id, not by session and
+/// sequence: a row whose caller gave up waiting (its request cancelled) may still be in the same
+/// statement as the next append to its session, made on a state that does not know of it — both
+/// rows with one sequence, only the first goes in.
+async fn insert(pool: &AnyPool, batch: &[Pending]) -> Result<HashSet<String>, sqlx::Error> {
+    let col = |f: fn(&Pending) -> Option<String>| crate::events::pg_array(batch.iter().map(f));
+    let rows = sqlx::query(
+        "with input as (select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
+         $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+         $14::text[]) as u(id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
+         actor_role, event_payload, occurred_at, created_at, object_id, object_kind)), \
+         ins as (insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, \
+         event_type, version, actor_id, actor_role, event_payload, occurred_at, created_at) \
+         select id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, actor_role, \
+         event_payload, occurred_at, created_at from input on conflict do nothing returning id), \
+         obj as (insert into session_objects (id, tenant_id, session_id, kind) \
+         select i.object_id, i.tenant_id, i.session_id, i.object_kind from input i \
+         join ins on ins.id = i.id where i.object_id is not null) \
+         select id from ins",
+    )
+    .bind(col(|p| Some(p.row.id.clone())))
+    .bind(col(|p| Some(p.row.tenant_id.clone())))
+    .bind(col(|p| Some(p.row.session_id.clone())))
+    .bind(col(|p| Some(p.row.sequence.to_string())))
+    .bind(col(|p| Some(p.row.idempotency_key.clone())))
+    .bind(col(|p| Some(p.row.event_type.to_string())))
+    .bind(col(|p| Some(p.row.version.to_string())))
+    .bind(col(|p| p.row.actor_id.clone()))
+    .bind(col(|p| p.row.actor_role.map(str::to_string)))
+    .bind(col(|p| Some(p.row.event_payload.clone())))
+    .bind(col(|p| Some(p.row.occurred_at.clone())))
+    .bind(col(|p| Some(p.row.created_at.clone())))
+    .bind(col(|p| p.object.map(|(id, _)| id.to_string())))
+    .bind(col(|p| p.object.map(|(_, kind)| kind.to_string())))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+}
