@@ -54,6 +54,10 @@ impl Gatherer {
                         Err(_) => break,
                     }
                 }
+                // In the order of the log's key: two statements that meet on rows (two nodes writing
+                // to the same sessions) then wait for each other one way only, never in a circle —
+                // a deadlock PostgreSQL would break after a second, failing one of them.
+                batch.sort_by(|a, b| (&a.row.session_id, a.row.sequence).cmp(&(&b.row.session_id, b.row.sequence)));
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     let taken = match insert(&pool, &batch).await {
