@@ -36,6 +36,8 @@ pub struct AppState {
     pub replays: Arc<crate::replays::ReplayCache>,
     /// The relying party of schools' OpenID providers (their discovery and keys kept).
     pub oidc: Arc<crate::sso::Oidc>,
+    /// The live sockets of each session on this node and the tasks writing to them.
+    pub rooms: Arc<crate::rooms::Rooms>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
         let metrics: Arc<crate::metrics::Metrics> = Arc::default();
         let livekit = config.livekit.clone().map(|c| Arc::new(crate::livekit::LiveKit::new(c, metrics.clone())));
         let sealer = crate::secrets::Sealer::open(config.secrets_key.as_deref(), &config.data_dir)?;
+        let rooms = Arc::new(crate::rooms::Rooms::new(config.live_seats_per_writer));
         Ok(Self {
             store,
             hashing: Arc::new(auth::HashPool::new(config.password_hash_concurrency)),
@@ -59,6 +62,7 @@ impl AppState {
             sealer: Arc::new(sealer),
             replays: Arc::default(),
             oidc: Arc::default(),
+            rooms,
         })
     }
 }

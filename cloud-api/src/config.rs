@@ -45,6 +45,8 @@ pub struct Config {
     pub password_hash_queue_secs: u64,
     /// Events a live socket may fall behind before it is re-fed from the store.
     pub live_channel_capacity: usize,
+    /// Live sockets of a session one writer task sends to (a class's sockets over several writers).
+    pub live_seats_per_writer: usize,
     /// A client must send its request headers within this many seconds.
     pub header_read_timeout_secs: u64,
     /// A request body that sends nothing for this many seconds is cut off (408).
@@ -133,6 +135,7 @@ impl Config {
             password_hash_concurrency: parsed("PASSWORD_HASH_CONCURRENCY", default_hash_concurrency())?,
             password_hash_queue_secs: parsed("PASSWORD_HASH_QUEUE_SECS", 10)?,
             live_channel_capacity: parsed("LIVE_CHANNEL_CAPACITY", crate::fanout::CHANNEL_CAPACITY)?,
+            live_seats_per_writer: parsed("LIVE_SEATS_PER_WRITER", crate::rooms::SEATS_PER_WRITER)?,
             header_read_timeout_secs: parsed("HEADER_READ_TIMEOUT_SECS", 10)?,
             body_idle_timeout_secs: parsed("BODY_IDLE_TIMEOUT_SECS", 20)?,
             max_connections: parsed("MAX_CONNECTIONS", 12_000)?,
@@ -158,6 +161,7 @@ impl Config {
             "PASSWORD_HASH_CONCURRENCY must be 1 to 64"
         );
         anyhow::ensure!(self.live_channel_capacity > 0, "LIVE_CHANNEL_CAPACITY must be at least 1");
+        anyhow::ensure!(self.live_seats_per_writer > 0, "LIVE_SEATS_PER_WRITER must be at least 1");
         anyhow::ensure!(self.header_read_timeout_secs > 0, "HEADER_READ_TIMEOUT_SECS must be at least 1");
         anyhow::ensure!(self.body_idle_timeout_secs > 0, "BODY_IDLE_TIMEOUT_SECS must be at least 1");
         anyhow::ensure!(self.max_connections > 0, "MAX_CONNECTIONS must be at least 1");

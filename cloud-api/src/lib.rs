@@ -15,6 +15,7 @@ pub mod lti_tool;
 pub mod metrics;
 pub mod recordings;
 pub mod replays;
+pub mod rooms;
 pub mod secrets;
 pub mod serve;
 pub mod sso;

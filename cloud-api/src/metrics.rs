@@ -20,12 +20,20 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn observe(&self, d: Duration) {
+        self.observe_many(d, 1);
+    }
+
+    /// `n` observations of the same duration (a frame sent to `n` sockets at once).
+    pub fn observe_many(&self, d: Duration, n: u64) {
+        if n == 0 {
+            return;
+        }
         let secs = d.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
+            self.buckets[i].fetch_add(n, Relaxed);
         }
-        self.sum_us.fetch_add(d.as_micros() as u64, Relaxed);
-        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(d.as_micros() as u64 * n, Relaxed);
+        self.count.fetch_add(n, Relaxed);
     }
 
     /// `name_bucket{labels,le=…}`, `name_sum`, `name_count` lines (`labels` like `route="/x",` or empty).
@@ -104,9 +112,11 @@ impl Metrics {
     pub fn ws_closed(&self) {
         self.ws_connections.fetch_sub(1, Relaxed);
     }
-    /// A socket that lagged or saw a gap and was re-fed from the store.
-    pub fn ws_refed(&self) {
-        self.ws_refed.fetch_add(1, Relaxed);
+    /// A socket that lagged, saw a gap or filled its send buffer, and was re-fed from the store.
+    pub fn ws_refed(&self, sockets: u64) {
+        if sockets > 0 {
+            self.ws_refed.fetch_add(sockets, Relaxed);
+        }
     }
     pub fn appended(&self, n: u64, rejected: u64) {
         self.appends.fetch_add(n, Relaxed);
@@ -171,7 +181,7 @@ impl Metrics {
         line(
             "studio_ws_refed_total",
             "counter",
-            "Sockets re-fed from the store after a lag or gap.",
+            "Sockets re-fed from the store after a lag, a gap or a full send buffer.",
             self.ws_refed.load(Relaxed).to_string(),
         );
         line(

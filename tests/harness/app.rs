@@ -38,6 +38,7 @@ pub fn test_config(database_url: String) -> Config {
         password_hash_concurrency: 4,
         password_hash_queue_secs: 10,
         live_channel_capacity: cloud_api::fanout::CHANNEL_CAPACITY,
+        live_seats_per_writer: cloud_api::rooms::SEATS_PER_WRITER,
         header_read_timeout_secs: 10,
         body_idle_timeout_secs: 20,
         max_connections: 12_000,

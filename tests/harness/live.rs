@@ -11,11 +11,29 @@ pub struct Live {
 impl TestApp {
     /// Open `/api/sessions/{session}/live?after=…`; Err is the HTTP status of a refused upgrade.
     pub async fn live_socket(&self, token: &str, session: &str, after: u64) -> Result<Live, u16> {
+        self.live_socket_buffered(token, session, after, None).await
+    }
+
+    /// A live socket whose receive buffer is `bytes` (the kernel doubles it): one that stops reading
+    /// fills it, and then the server's send buffer, after a few dozen kilobytes.
+    pub async fn live_socket_buffered(
+        &self,
+        token: &str,
+        session: &str,
+        after: u64,
+        bytes: Option<u32>,
+    ) -> Result<Live, u16> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("ws://{}/api/sessions/{session}/live?after={after}", self.addr);
         let mut req = url.into_client_request().expect("ws request");
         req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
-        match tokio_tungstenite::connect_async(req).await {
+        let socket = tokio::net::TcpSocket::new_v4().expect("tcp socket");
+        if let Some(b) = bytes {
+            socket.set_recv_buffer_size(b).expect("receive buffer");
+        }
+        let tcp = socket.connect(self.addr).await.expect("connect");
+        let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        match tokio_tungstenite::client_async(req, tcp).await {
             Ok((ws, _)) => Ok(Live { ws }),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("websocket: {e}"),

@@ -77,10 +77,68 @@ async fn lagging_socket_is_refed(db: Db) {
     let got = sock.events(1000).await;
     assert_eq!(seqs(&got), (4..=1003).collect::<Vec<_>>());
     assert!(sock.next_within(1).await.is_none());
+    assert!(refed(&app).await > 0, "the socket lagged and was re-fed from the store");
+}
+
+/// `studio_ws_refed_total` from the node's metrics.
+async fn refed(app: &TestApp) -> u64 {
     let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    let refed: u64 =
-        metrics.lines().find_map(|l| l.strip_prefix("studio_ws_refed_total ")).and_then(|v| v.parse().ok()).unwrap();
-    assert!(refed > 0, "the socket lagged and was re-fed from the store");
+    metrics.lines().find_map(|l| l.strip_prefix("studio_ws_refed_total ")).and_then(|v| v.parse().ok()).unwrap()
+}
+
+/// A session's sockets are served by several writers (two sockets each here). One socket stops
+/// reading: once its buffers are full the writers leave it to its own task, and the others still get
+/// every event as it comes; when it reads again it gets everything after what it had, in order,
+/// nothing twice, and then live events with the rest.
+async fn stalled_socket_holds_nobody_back(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.live_seats_per_writer = 2).await;
+    let s = app.school("Stalled").await;
+    app.live(&s).await;
+    // A small receive window, so the socket's buffers fill after a few hundred kilobytes.
+    let mut stalled = app.live_socket_buffered(&s.student.token, &s.session, 3, Some(4096)).await.unwrap();
+    assert_eq!(stalled.next_within(5).await.unwrap(), json!({"kind": "ready", "head": 3}));
+    let mut others = Vec::new();
+    for _ in 0..5 {
+        let mut o = app.live_socket(&s.student.token, &s.session, 3).await.unwrap();
+        assert_eq!(o.next_within(5).await.unwrap()["kind"], "ready");
+        others.push(o);
+    }
+    let before = refed(&app).await;
+    // Batches of 200 long highlights (≈ 2 KB a frame) until a writer has had to leave the stalled
+    // socket to its task (its send buffer grows with the connection: a few MB at most).
+    let label = "x".repeat(1_900);
+    let mut head = 3;
+    let mut batches = 0;
+    while refed(&app).await == before {
+        assert!(batches < 40, "the stalled socket never filled its buffers");
+        let events: Vec<Value> = (0..200)
+            .map(|i| {
+                json!({"idempotencyKey": format!("long{batches}-{i}"), "type": "highlight.marked",
+                       "payload": {"label": format!("{batches}-{i} {label}")}})
+            })
+            .collect();
+        let a = app
+            .post(&format!("/api/sessions/{}/events:batch", s.session), &s.teacher.token, json!({"events": events}))
+            .await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        head = a.body["head"].as_u64().unwrap();
+        batches += 1;
+        // The others keep up, batch by batch, while the stalled socket reads nothing.
+        for o in &mut others {
+            assert_eq!(seqs(&o.events(200).await), (head - 199..=head).collect::<Vec<_>>());
+        }
+    }
+    let got = stalled.events((head - 3) as usize).await;
+    assert_eq!(seqs(&got), (4..=head).collect::<Vec<_>>());
+    assert!(stalled.next_within(1).await.is_none(), "nothing twice");
+    // Back with the writers: a live event reaches every socket.
+    let chat = app.post("/api/chat", &s.student.token, json!({"sessionId": s.session, "content": "back"})).await;
+    assert_eq!(chat.status, 201);
+    for o in others.iter_mut().chain(std::iter::once(&mut stalled)) {
+        let e = o.events(1).await;
+        assert_eq!(seqs(&e), vec![head + 1]);
+        assert_eq!(e[0]["payload"]["content"], "back");
+    }
 }
 
 async fn only_participants_listen(db: Db) {
@@ -97,6 +155,7 @@ on_both!(
     late_joiner_gets_everything_then_live,
     resume_gets_exactly_the_missing,
     lagging_socket_is_refed,
+    stalled_socket_holds_nobody_back,
     only_participants_listen
 );
 

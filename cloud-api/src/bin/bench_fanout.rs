@@ -38,6 +38,13 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU time the calling thread has used, in seconds (`/proc/thread-self/schedstat`: nanoseconds on
+/// a CPU, not ticks, so a thread's 25 ms of writes is measured, not sampled).
+fn thread_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()).unwrap_or(f64::NAN) / 1e9
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -174,7 +181,8 @@ fn text_frame(payload: &[u8]) -> Vec<u8> {
 /// but write one prepared frame (an event message of the same shape) to each of `n` loopback
 /// sockets, a plain blocking write each, on two threads (the cloud-api's worker count on 2 cores).
 /// What it takes is the kernel's TCP path and the readers; latencies in ms.
-async fn floor_run(n: usize, events: usize, gap: Duration) -> anyhow::Result<Vec<f64>> {
+/// Also the writers' CPU per delivery (µs), the kernel's share of any server's.
+async fn floor_run(n: usize, events: usize, gap: Duration) -> anyhow::Result<(Vec<f64>, f64)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let accepting = std::thread::spawn(move || -> anyhow::Result<Vec<TcpStream>> {
@@ -197,9 +205,10 @@ async fn floor_run(n: usize, events: usize, gap: Duration) -> anyhow::Result<Vec
     });
     let listening = listen(vec![addr], "/floor".into(), "floor".into(), n, events, gap).await?;
     let socks = accepting.join().map_err(|_| anyhow::anyhow!("the accepting thread panicked"))??;
-    let sent = tokio::task::spawn_blocking(move || -> anyhow::Result<HashMap<u64, Instant>> {
+    let (sent, cpu) = tokio::task::spawn_blocking(move || -> anyhow::Result<(HashMap<u64, Instant>, f64)> {
         let halves: Vec<&[TcpStream]> = socks.chunks(n.div_ceil(2)).collect();
         let mut sent = HashMap::new();
+        let mut cpu = 0.0;
         for seq in 1..=events as u64 {
             let frame = text_frame(
                 format!(
@@ -212,17 +221,28 @@ async fn floor_run(n: usize, events: usize, gap: Duration) -> anyhow::Result<Vec
             std::thread::scope(|s| {
                 let writers: Vec<_> = halves
                     .iter()
-                    .map(|half| s.spawn(|| half.iter().try_for_each(|mut sock| sock.write_all(&frame))))
+                    .map(|half| {
+                        s.spawn(|| {
+                            let c0 = thread_cpu_secs();
+                            half.iter().try_for_each(|mut sock| sock.write_all(&frame))?;
+                            Ok::<_, std::io::Error>(thread_cpu_secs() - c0)
+                        })
+                    })
                     .collect();
-                writers.into_iter().try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("a writer panicked"))?.map_err(anyhow::Error::from))
+                writers.into_iter().try_for_each(|w| {
+                    cpu += w.join().map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+                    Ok::<_, anyhow::Error>(())
+                })
             })?;
             sent.insert(seq, t0);
             std::thread::sleep(gap);
         }
-        Ok(sent)
+        Ok((sent, cpu))
     })
     .await??;
-    latencies(listening, sent).await
+    let lat = latencies(listening, sent).await?;
+    let cpu_us = cpu * 1e6 / lat.len().max(1) as f64;
+    Ok((lat, cpu_us))
 }
 
 /// Round-trip times (ms) of a bare axum WebSocket echo on loopback: the floor for any delivery.
@@ -327,10 +347,11 @@ async fn main() -> anyhow::Result<()> {
         runs.push(("5000 sockets, 10 ms apart".into(), one.clone(), 5_000, ms(10)));
     }
     // The same readers fed by bare writes: what any server could do for 5,000 sockets here.
-    let floor = floor_run(5_000, events, ms(50)).await?;
+    let (floor, floor_cpu) = floor_run(5_000, events, ms(50)).await?;
     let floor_p99 = pct(&floor, 0.99);
     println!(
-        "bare writes → 5000 sockets      every 50 ms ({:>7} deliveries) p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {floor_p99:>6.2} ms",
+        "bare writes → 5000 sockets      every 50 ms ({:>7} deliveries) p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {floor_p99:>6.2} ms  \
+         writers' CPU {floor_cpu:.1} µs a delivery",
         floor.len(),
         pct(&floor, 0.5),
         pct(&floor, 0.95),

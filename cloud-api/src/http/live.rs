@@ -7,19 +7,20 @@ use crate::error::{ApiError, ApiResult};
 use crate::fanout::Published;
 use crate::http::authorize;
 use crate::http::extract::{ApiPath, ApiQuery};
+use crate::rooms::Line;
 use crate::store::Revoked;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use futures::stream::{SplitSink, SplitStream};
+use futures::stream::SplitStream;
 use futures::{SinkExt, StreamExt};
 use shared_types::error::ErrorCode;
 use shared_types::policy::Action;
 use shared_types::requests::{LiveClientMessage, LiveQuery};
 use shared_types::{SessionId, TenantId};
 use std::time::Duration;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 const PAGE: u64 = 500;
@@ -44,11 +45,8 @@ pub async fn socket(
             tracing::debug!(error = %e, session = %id, "live socket closed");
         }
         app.metrics.ws_closed();
-        app.store.fanout.release(id);
     }))
 }
-
-type Sink = SplitSink<WebSocket, Message>;
 
 /// The client's side of a socket, read by a task of its own: the `resume`s it asks for, in order;
 /// the channel closes when the client does. Polling the socket's read half costs a read attempt
@@ -86,28 +84,23 @@ impl Drop for Reading {
     }
 }
 
-/// The shared, serialised-once event as a text frame (the bytes are not copied).
-fn text(p: Published) -> anyhow::Result<Message> {
-    Ok(Message::Text(axum::extract::ws::Utf8Bytes::try_from(p.text)?))
-}
-
-/// Send every stored event after `*last` (page by page), advancing `*last`.
-async fn catch_up(
-    app: &AppState,
-    sink: &mut Sink,
-    tenant: TenantId,
-    session: SessionId,
-    last: &mut u64,
-) -> anyhow::Result<()> {
+/// Send every stored event after `line.last` (page by page, a flush a page), advancing it. Also
+/// sends what a writer left in the socket's buffer.
+async fn catch_up(app: &AppState, line: &mut Line, tenant: TenantId, session: SessionId) -> anyhow::Result<()> {
+    anyhow::ensure!(!line.broken, "the connection broke");
+    line.sink.flush().await?;
+    line.unflushed = false;
     loop {
-        let (events, _) = app.store.events_after(tenant, session, *last, PAGE).await?;
+        let (events, _) = app.store.events_after(tenant, session, line.last, PAGE).await?;
         if events.is_empty() {
             return Ok(());
         }
         for e in &events {
-            sink.send(text(Published::new(e))?).await?;
-            *last = e.sequence;
+            let p = Published::new(e);
+            line.sink.feed(Message::Text(axum::extract::ws::Utf8Bytes::try_from(p.text)?)).await?;
+            line.last = e.sequence;
         }
+        line.sink.flush().await?;
     }
 }
 
@@ -123,7 +116,7 @@ async fn run(
     after: u64,
 ) -> anyhow::Result<()> {
     // Revocations as a stream kept across turns of the loop: its wait stays registered, instead of
-    // a fresh `recv` joining (and leaving) the one process-wide channel's waiters per delivery.
+    // a fresh `recv` joining (and leaving) the one process-wide channel's waiters each time.
     let revoked = futures::stream::unfold(app.store.revoked.subscribe(), |mut rx| async move {
         match rx.recv().await {
             Err(RecvError::Closed) => None,
@@ -131,54 +124,28 @@ async fn run(
         }
     });
     tokio::pin!(revoked);
-    // Subscribe before reading the store, so nothing committed in between is missed.
-    let mut rx = app.store.fanout.subscribe(session);
-    let (mut sink, stream) = socket.split();
+    let (sink, stream) = socket.split();
     let (mut resumes, _reading) = read_client(stream);
-    let mut last = after;
-    catch_up(app, &mut sink, tenant, session, &mut last).await?;
-    sink.send(Message::Text(format!("{{\"kind\":\"ready\",\"head\":{last}}}").into())).await?;
+    // Seated (so subscribed) before reading the store, so nothing committed in between is missed;
+    // the room's writers send to this socket from when its line is let go.
+    let (place, mut line) = app.rooms.join(&app.store.fanout, &app.metrics, session, sink, after);
+    catch_up(app, &mut line, tenant, session).await?;
+    let head = line.last;
+    line.sink.send(Message::Text(format!("{{\"kind\":\"ready\",\"head\":{head}}}").into())).await?;
+    drop(line);
+    let seat = &place.seat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    let mut fed = Vec::new();
     loop {
         tokio::select! {
-            got = rx.recv() => {
-                // This event and any others already waiting go out in one write.
-                let mut got = Some(got);
-                while let Some(g) = got.take() {
-                    match g {
-                        Ok(p) if p.sequence <= last => {}
-                        Ok(p) if p.sequence == last + 1 => {
-                            last = p.sequence;
-                            fed.push(p.recorded_at);
-                            sink.feed(text(p)?).await?;
-                        }
-                        // A gap (another node's event not seen yet) or a lag: the store has it all.
-                        Ok(_) | Err(RecvError::Lagged(_)) => {
-                            app.metrics.ws_refed();
-                            catch_up(app, &mut sink, tenant, session, &mut last).await?;
-                        }
-                        Err(RecvError::Closed) => return Ok(()),
-                    }
-                    got = match rx.try_recv() {
-                        Ok(p) => Some(Ok(p)),
-                        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                        Err(TryRecvError::Empty) => None,
-                    };
-                }
-                sink.flush().await?;
-                let now = chrono::Utc::now();
-                for recorded in fed.drain(..) {
-                    app.metrics.fanout_lag.observe((now - recorded).to_std().unwrap_or_default());
-                }
-            },
+            // A writer could not serve this socket (it was busy here, behind, or full): the store has it all.
+            _ = seat.poked() => catch_up(app, &mut *seat.line().await, tenant, session).await?,
             resume = resumes.recv() => match resume {
                 // The client closed (or its connection broke).
                 None => return Ok(()),
                 Some(after) => {
-                    last = after;
-                    catch_up(app, &mut sink, tenant, session, &mut last).await?;
+                    let mut line = seat.line().await;
+                    line.last = after;
+                    catch_up(app, &mut line, tenant, session).await?;
                 }
             },
             Some(r) = revoked.next() => {
@@ -192,12 +159,12 @@ async fn run(
                 if gone {
                     app.metrics.ws_revoked();
                     let frame = CloseFrame { code: CLOSE_REVOKED, reason: "access revoked; sign in again".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = seat.line().await.sink.send(Message::Close(Some(frame))).await;
                     return Ok(());
                 }
             }
             _ = ping.tick() => {
-                sink.send(Message::Text("{\"kind\":\"ping\"}".into())).await?;
+                seat.line().await.sink.send(Message::Text("{\"kind\":\"ping\"}".into())).await?;
             }
         }
     }
