@@ -461,6 +461,11 @@ fn mutate(s: &mut SessionState, e: &EventEnvelope) {
             s.ended_at = Some(at);
             s.recording = false;
             s.streaming = false;
+            // Nobody can vote once the class is over: its polls read as closed (the live room, "what
+            // you missed", the replay after the end).
+            for p in s.polls.values_mut() {
+                p.closed = true;
+            }
             for p in s.participants.values_mut() {
                 p.present = false;
                 p.hand_raised = false;

@@ -158,6 +158,16 @@ fn one_vote_per_user_per_poll() {
 }
 
 #[test]
+fn ending_the_class_closes_its_polls_and_keeps_their_votes() {
+    let g =
+        Given::live().had(TEACHER, open_poll()).had(STUDENT, SessionEvent::PollVoted { poll_id: poll(7), option: 1 });
+    assert!(!g.state.polls[&poll(7)].closed);
+    let ended = g.when(TEACHER, SessionEvent::SessionEnded {}).unwrap();
+    assert!(ended.polls[&poll(7)].closed, "nobody can vote after the end: the poll reads as closed");
+    assert_eq!(ended.polls[&poll(7)].tally(), vec![0, 1]);
+}
+
+#[test]
 fn one_upvote_per_user_per_question() {
     let q = QuestionId(uuid::Uuid::from_u128(5));
     let g = Given::live()

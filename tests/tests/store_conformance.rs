@@ -597,12 +597,18 @@ async fn postgres_rows_and_events_commit_together() {
 
 /// Many sessions appending at once, several writers each: on PostgreSQL their single appends go
 /// in gathered, several sessions' rows a statement (`gather.rs`). Every session's log stays
-/// gap-free, every event goes in once, and each message's object is its own session's.
-async fn many_sessions_at_once(db: Db) {
+/// gap-free, every event goes in once, and each message's object is its own session's. With
+/// `nodes` stores on one database, a session's writers alternate between them, so the nodes'
+/// gathered statements meet on the same sessions (their rows in the log's key order: no deadlock).
+async fn many_sessions_at_once(db: Db, nodes: usize) {
     use cloud_api::store::Owned;
     let url = fresh_db(db).await;
     let _dir = DbDir::of(&url);
-    let store = Arc::new(Store::connect(&url).await.unwrap());
+    let mut stores = Vec::new();
+    for _ in 0..nodes {
+        stores.push(Arc::new(Store::connect(&url).await.unwrap()));
+    }
+    let store = stores[0].clone();
     let tenant = store.create_tenant("Busy").await.unwrap().id;
     let teacher = store.create_user(tenant, "t@busy.test", None, "h", false).await.unwrap().id;
     let mut sessions = Vec::new();
@@ -615,7 +621,7 @@ async fn many_sessions_at_once(db: Db) {
     let mut tasks = Vec::new();
     for (s, &sid) in sessions.iter().enumerate() {
         for w in 0..3 {
-            let store = store.clone();
+            let store = stores[(s + w) % nodes].clone();
             tasks.push(tokio::spawn(async move {
                 let mut sent = Vec::new();
                 for i in 0..10 {
@@ -640,7 +646,9 @@ async fn many_sessions_at_once(db: Db) {
         let (all, head) = store.events_after(tenant, sid, 0, 1000).await.unwrap();
         assert_eq!(head, 32, "scheduled, started, 30 messages");
         assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=32).collect::<Vec<_>>());
-        assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
+        for store in &stores {
+            assert_eq!(store.state(tenant, sid, None).await.unwrap(), shared_types::fold(&all).unwrap());
+        }
     }
     for (sid, ids) in sent {
         for id in ids {
@@ -651,12 +659,18 @@ async fn many_sessions_at_once(db: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_many_sessions_at_once() {
-    many_sessions_at_once(Db::Sqlite).await;
+    many_sessions_at_once(Db::Sqlite, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_many_sessions_at_once() {
-    many_sessions_at_once(Db::Postgres).await;
+    many_sessions_at_once(Db::Postgres, 1).await;
+}
+
+/// Two nodes on one PostgreSQL, each gathering its single appends, to the same sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_many_sessions_at_once() {
+    many_sessions_at_once(Db::Postgres, 2).await;
 }
 
 /// Upgrading a database written before migration 0003 keeps every object's session: chat messages,

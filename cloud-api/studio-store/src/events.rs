@@ -475,7 +475,8 @@ fn envelope(session: SessionId, sequence: u64, ne: NewEvent, now: DateTime<Utc>)
     }
 }
 
-const INSERT_COLS: &str = "id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
+pub(crate) const INSERT_COLS: &str =
+    "id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
                            actor_role, event_payload, occurred_at, created_at";
 
 /// One row of the log as it is written, its fields named and ordered as [`INSERT_COLS`]: bound
@@ -642,7 +643,7 @@ async fn existing(
 }
 
 /// Insert envelopes in one statement, whatever their number (one statement text to prepare for
-/// each shape, see [`pg_insert`]). Returns how many rows went in.
+/// each shape, see [`PgRows::log`]). Returns how many rows went in.
 ///
 /// `skip_repeat`, for a single append whose key was not looked up first (a round trip saved): a
 /// repeat is skipped here and found by the caller. A batch's keys were looked up under the
@@ -661,15 +662,18 @@ async fn insert_events(
         return Ok(0);
     }
     let on_repeat = if skip_repeat { " on conflict (session_id, idempotency_key) do nothing" } else { "" };
+    let rows: Vec<LogRow> = envs.iter().map(|e| LogRow::of(tenant, e)).collect();
     let (pg_sql, sqlite_sql);
     let q = match backend {
         Backend::Postgres => {
-            let (sql, values) = pg_insert(tenant, envs)?;
-            pg_sql = format!("{sql}{on_repeat}");
-            values.into_iter().fold(sqlx::query(&pg_sql), |q, v| q.bind(v))
+            let (p, select) = PgRows::log(&rows);
+            pg_sql = format!(
+                "insert into session_state_events ({INSERT_COLS}) select {select} from {}{on_repeat}",
+                p.from()
+            );
+            p.values.into_iter().fold(sqlx::query(&pg_sql), |q, v| q.bind(v))
         }
         Backend::Sqlite => {
-            let rows: Vec<LogRow> = envs.iter().map(|e| LogRow::of(tenant, e)).collect();
             let (select, from) = backend.json_rows(1, INSERT_COLS, "session_state_events");
             // `where true`: SQLite reads an ON CONFLICT after a bare `select … from …` as a join's.
             sqlite_sql = format!(
@@ -682,49 +686,59 @@ async fn insert_events(
     Ok(q.execute(&mut **tx).await.map_err(on_constraint)?.rows_affected())
 }
 
-/// PostgreSQL's insert of `envs` and its parameters (all text). What differs from row to row goes
-/// as an array a column, read by `unnest` (PostgreSQL parses 1,000 rows of arrays in about half
-/// the time it takes to turn the same rows from JSON into records); what every row of a write
-/// shares goes once — the tenant and session, and when the rows agree the version, the actor and
-/// the recorded time (an array is ≈ 0.5 ms of parsing at 1,000 rows) — and the sequences, which
-/// are consecutive, as the first one plus the row's place.
-fn pg_insert(tenant: TenantId, envs: &[EventEnvelope]) -> StoreResult<(String, Vec<Option<String>>)> {
-    let first = envs[0].sequence;
-    if envs.iter().enumerate().any(|(i, e)| e.sequence != first + i as u64) {
-        return Err(StoreError::Corrupt("the sequences of one insert are not consecutive".into()));
-    }
-    let mut rows =
-        PgRows { values: vec![Some(tenant.to_string()), Some(envs[0].session_id.to_string())], arrays: Vec::new() };
-    let sequence = format!("{} + u.n - 1", rows.same(Some(first.to_string()), "bigint"));
-    let id = rows.each("id", "text", envs.iter().map(|_| Some(uuid::Uuid::now_v7().to_string())));
-    let key = rows.each("idempotency_key", "text", envs.iter().map(|e| Some(e.idempotency_key.as_str())));
-    let event_type = rows.each("event_type", "text", envs.iter().map(|e| Some(e.event.event_type())));
-    let version = rows.either("version", "bigint", envs, |e| e.version, |v| Some(v.to_string()));
-    let actor_id = rows.either("actor_id", "text", envs, |e| e.actor_id, |a| a.map(|a| a.to_string()));
-    let actor_role = rows.either("actor_role", "text", envs, |e| e.actor_role, |r| r.map(|r| r.as_str().into()));
-    let payload = rows.each("event_payload", "text", envs.iter().map(|e| Some(e.event.payload().to_string())));
-    let occurred_at = rows.each("occurred_at", "text", envs.iter().map(|e| Some(ts(e.occurred_at))));
-    let created_at = rows.either("created_at", "text", envs, |e| e.recorded_at, |t| Some(ts(*t)));
-    let (params, names): (Vec<String>, Vec<&str>) =
-        rows.arrays.iter().map(|(n, column, ty)| (format!("${n}::{ty}[]"), *column)).unzip();
-    let sql = format!(
-        "insert into session_state_events ({INSERT_COLS}) \
-         select {id}, $1, $2, {sequence}, {key}, {event_type}, {version}, {actor_id}, {actor_role}, {payload}, \
-         {occurred_at}, {created_at} from unnest({}) with ordinality as u({}, n)",
-        params.join(", "),
-        names.join(", ")
-    );
-    Ok((sql, rows.values))
-}
-
 /// The parameters of a PostgreSQL insert of many rows (`$1`, `$2`, …), and which of them are
 /// arrays read by `unnest` (their parameter, column and element type).
-struct PgRows {
-    values: Vec<Option<String>>,
+#[derive(Default)]
+pub(crate) struct PgRows {
+    pub(crate) values: Vec<Option<String>>,
     arrays: Vec<(usize, &'static str, &'static str)>,
 }
 
 impl PgRows {
+    /// Rows of the log as a select list, in [`INSERT_COLS`] order (`… as column`), over
+    /// [`PgRows::from`]. What differs from row to row goes as an array a column, read by `unnest`
+    /// (PostgreSQL parses 1,000 rows of arrays in about half the time it takes to turn the same
+    /// rows from JSON into records); what the rows share goes once — a batch's tenant and session,
+    /// and when they agree the version, the actor and the recorded time (an array is ≈ 0.5 ms of
+    /// parsing at 1,000 rows) — and consecutive sequences of one session as the first one plus the
+    /// row's place. Rows of many sessions (a gathered statement) take arrays where they differ.
+    pub(crate) fn log<R: std::borrow::Borrow<LogRow>>(rows: &[R]) -> (PgRows, String) {
+        let rows: Vec<&LogRow> = rows.iter().map(|r| r.borrow()).collect();
+        let (first, session) = (rows[0].sequence, &rows[0].session_id);
+        let consecutive =
+            rows.iter().enumerate().all(|(i, r)| r.sequence == first + i as i64 && &r.session_id == session);
+        let mut p = PgRows::default();
+        let text = |v: &&str| Some(v.to_string());
+        let columns = [
+            p.each("id", "text", rows.iter().map(|r| Some(&r.id))),
+            p.either("tenant_id", "text", &rows, |r| r.tenant_id.as_str(), text),
+            p.either("session_id", "text", &rows, |r| r.session_id.as_str(), text),
+            if consecutive {
+                format!("{} + u.n - 1", p.same(Some(first.to_string()), "bigint"))
+            } else {
+                p.each("sequence", "bigint", rows.iter().map(|r| Some(r.sequence.to_string())))
+            },
+            p.each("idempotency_key", "text", rows.iter().map(|r| Some(&r.idempotency_key))),
+            p.each("event_type", "text", rows.iter().map(|r| Some(r.event_type))),
+            p.either("version", "bigint", &rows, |r| r.version, |v| Some(v.to_string())),
+            p.either("actor_id", "text", &rows, |r| r.actor_id.as_deref(), |a| a.map(str::to_string)),
+            p.either("actor_role", "text", &rows, |r| r.actor_role, |a| a.map(str::to_string)),
+            p.each("event_payload", "text", rows.iter().map(|r| Some(&r.event_payload))),
+            p.each("occurred_at", "text", rows.iter().map(|r| Some(&r.occurred_at))),
+            p.either("created_at", "text", &rows, |r| r.created_at.as_str(), text),
+        ];
+        let names = INSERT_COLS.split(',').map(str::trim);
+        let select = columns.iter().zip(names).map(|(c, name)| format!("{c} as {name}")).collect::<Vec<_>>();
+        (p, select.join(", "))
+    }
+
+    /// `unnest(…) with ordinality as u(…, n)`: the arrays read together, a row of each at a time.
+    pub(crate) fn from(&self) -> String {
+        let (params, names): (Vec<String>, Vec<&str>) =
+            self.arrays.iter().map(|(n, column, ty)| (format!("${n}::{ty}[]"), *column)).unzip();
+        format!("unnest({}) with ordinality as u({}, n)", params.join(", "), names.join(", "))
+    }
+
     /// A value every row takes: its parameter, cast.
     fn same(&mut self, value: Option<String>, ty: &str) -> String {
         self.values.push(value);
@@ -732,7 +746,7 @@ impl PgRows {
     }
 
     /// A value a row: an array, and the column read from it.
-    fn each<S: AsRef<str>>(
+    pub(crate) fn each<S: AsRef<str>>(
         &mut self,
         column: &'static str,
         ty: &'static str,
@@ -744,19 +758,19 @@ impl PgRows {
     }
 
     /// [`PgRows::same`] when every row's `get` agrees, else [`PgRows::each`].
-    fn either<T: PartialEq>(
+    fn either<'r, T: PartialEq>(
         &mut self,
         column: &'static str,
         ty: &'static str,
-        envs: &[EventEnvelope],
-        get: impl Fn(&EventEnvelope) -> T,
+        rows: &[&'r LogRow],
+        get: impl Fn(&'r LogRow) -> T,
         text: impl Fn(&T) -> Option<String>,
     ) -> String {
-        let one = get(&envs[0]);
-        if envs.iter().all(|e| get(e) == one) {
+        let one = get(rows[0]);
+        if rows.iter().all(|r| get(r) == one) {
             self.same(text(&one), ty)
         } else {
-            self.each(column, ty, envs.iter().map(|e| text(&get(e))))
+            self.each(column, ty, rows.iter().map(|r| text(&get(r))))
         }
     }
 }

@@ -9,7 +9,7 @@
 //! (`on conflict do nothing`), and the rows the database did not take — or all of them, if the
 //! statement failed — take the general path, which decides under the session's row lock.
 
-use crate::events::LogRow;
+use crate::events::{LogRow, PgRows, INSERT_COLS};
 use sqlx::{AnyPool, Row};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -94,36 +94,20 @@ impl Gatherer {
 /// statement as the next append to its session, made on a state that does not know of it — both
 /// rows with one sequence, only the first goes in.
 async fn insert(pool: &AnyPool, batch: &[Pending]) -> Result<HashSet<String>, sqlx::Error> {
-    let col = |f: fn(&Pending) -> Option<String>| crate::events::pg_array(batch.iter().map(f));
-    let rows = sqlx::query(
-        "with input as (select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
-         $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-         $14::text[]) as u(id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, \
-         actor_role, event_payload, occurred_at, created_at, object_id, object_kind)), \
-         ins as (insert into session_state_events (id, tenant_id, session_id, sequence, idempotency_key, \
-         event_type, version, actor_id, actor_role, event_payload, occurred_at, created_at) \
-         select id, tenant_id, session_id, sequence, idempotency_key, event_type, version, actor_id, actor_role, \
-         event_payload, occurred_at, created_at from input on conflict do nothing returning id), \
+    let rows: Vec<&LogRow> = batch.iter().map(|p| &p.row).collect();
+    let (mut rows, select) = PgRows::log(&rows);
+    let object_id = rows.each("object_id", "text", batch.iter().map(|p| p.object.map(|(id, _)| id.to_string())));
+    let object_kind = rows.each("object_kind", "text", batch.iter().map(|p| p.object.map(|(_, kind)| kind)));
+    let sql = format!(
+        "with input as (select {select}, {object_id} as object_id, {object_kind} as object_kind from {}), \
+         ins as (insert into session_state_events ({INSERT_COLS}) select {INSERT_COLS} from input \
+         on conflict do nothing returning id), \
          obj as (insert into session_objects (id, tenant_id, session_id, kind) \
          select i.object_id, i.tenant_id, i.session_id, i.object_kind from input i \
          join ins on ins.id = i.id where i.object_id is not null) \
          select id from ins",
-    )
-    .bind(col(|p| Some(p.row.id.clone())))
-    .bind(col(|p| Some(p.row.tenant_id.clone())))
-    .bind(col(|p| Some(p.row.session_id.clone())))
-    .bind(col(|p| Some(p.row.sequence.to_string())))
-    .bind(col(|p| Some(p.row.idempotency_key.clone())))
-    .bind(col(|p| Some(p.row.event_type.to_string())))
-    .bind(col(|p| Some(p.row.version.to_string())))
-    .bind(col(|p| p.row.actor_id.clone()))
-    .bind(col(|p| p.row.actor_role.map(str::to_string)))
-    .bind(col(|p| Some(p.row.event_payload.clone())))
-    .bind(col(|p| Some(p.row.occurred_at.clone())))
-    .bind(col(|p| Some(p.row.created_at.clone())))
-    .bind(col(|p| p.object.map(|(id, _)| id.to_string())))
-    .bind(col(|p| p.object.map(|(_, kind)| kind.to_string())))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+        rows.from()
+    );
+    let found = rows.values.into_iter().fold(sqlx::query(&sql), |q, v| q.bind(v)).fetch_all(pool).await?;
+    found.iter().map(|r| r.try_get::<String, _>(0)).collect()
 }
