@@ -275,6 +275,12 @@ async fn students_use_the_live_room() {
     // The teacher's present view, open as the class ended, says so too (badge and tab).
     assert_eq!(r["titles"]["presentEnded"]["status"], "ended", "{}", r["titles"]["presentEnded"]);
     assert!(r["titles"]["presentEnded"]["tab"].as_str().unwrap().ends_with(" · Ended"));
+    // On its way there the tab went from "Presenting" to "Ended" without the app's name in between,
+    // and signing out gives the tab the app's name back.
+    let seen: Vec<&str> = r["titles"]["teacherSeen"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(seen.first().unwrap().ends_with(" · Presenting") && seen.last().unwrap().ends_with(" · Ended"), "{seen:?}");
+    assert!(!seen.contains(&"Teaching studio"), "the tab flashed the app's name: {seen:?}");
+    assert_eq!(r["titles"]["signedOut"], "Teaching studio");
 
     // Ended: the badge says so, every control that would write is gone or disabled.
     let e = &r["ended"];

@@ -108,18 +108,15 @@ pub fn local_date(t: &chrono::DateTime<chrono::Utc>) -> String {
     d.to_locale_string("en-GB", &opts).as_string().unwrap_or_default()
 }
 
-/// What the browser tab says while the calling page is shown (the app's name again after it).
+/// What the browser tab says while the calling page is shown. Not reset when the page goes: the
+/// next class page sets its own (a reset in between showed the app's name for a moment, e.g. when the
+/// present view turns into the ended class's page), and [`App`] names the tab on every other page.
 #[hook]
 pub fn use_tab_title(title: Option<String>) {
     use_effect_with(title, |t| {
         let doc = web_sys::window().and_then(|w| w.document());
         if let (Some(doc), Some(t)) = (&doc, t) {
             doc.set_title(t);
-        }
-        move || {
-            if let Some(doc) = doc {
-                doc.set_title(APP_NAME);
-            }
         }
     });
 }
@@ -194,6 +191,17 @@ pub fn app() -> Html {
             });
         })
     };
+    // A class page names the tab after its class (`ClassTitle`); every other page, and signing out,
+    // gives it back the app's name.
+    let class_page =
+        matches!(*me, Some(Some(_))) && matches!(*route, Route::Room(_) | Route::Present(_) | Route::Replay(..));
+    use_effect_with(class_page, |&class_page| {
+        if !class_page {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(APP_NAME);
+            }
+        }
+    });
     let body = match (*me).clone() {
         // A link from the school comes first, whoever is signed in on this browser.
         _ if matches!(*route, Route::Welcome(_)) => {

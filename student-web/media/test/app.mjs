@@ -171,6 +171,16 @@ try {
   result.afterTeacher = { dom: await roomDom(student), state: await state(student) };
   result.titles.present = await titles(teacher);
 
+  // Every title the teacher's tab shows from here to the ended class's page (the app's name must
+  // not flash up in between).
+  await teacher.evaluate(() => {
+    window.__titles = [document.title];
+    // Each value as set (a record's new text), not as read later: two sets in one turn are two values.
+    new MutationObserver((records) => records.forEach((r) => r.type === 'characterData'
+      ? window.__titles.push(r.target.textContent)
+      : r.addedNodes.forEach((n) => window.__titles.push(n.textContent))))
+      .observe(document.querySelector('title'), { childList: true, characterData: true, subtree: true });
+  });
   // The teacher ends the class: the room says "Ended" and nothing that writes can be used any more.
   await teacher.click('#end');
   // The tab's title is set by an effect after the page renders, so it follows the badge a moment later.
@@ -194,11 +204,13 @@ try {
   await until(teacher, () => document.querySelector('h2#status')?.dataset.status === 'ended'
     && document.title.endsWith(' · Ended'));
   result.titles.presentEnded = await titles(teacher);
+  result.titles.teacherSeen = await teacher.evaluate(() => window.__titles);
   await student.screenshot({ path: `${shots}/room-ended.png` });
 
   // Signing out ends the session: the sign-in form again, and the API refuses the old cookie.
   await student.click('#signout');
   await student.waitForSelector('#email');
+  result.titles.signedOut = await student.evaluate(() => document.title);
   result.afterSignOut = await student.evaluate(async () => (await fetch('/api/auth/me')).status);
 } catch (e) {
   result.error = String(e && e.stack || e);
