@@ -134,11 +134,6 @@ impl Rooms {
             }
         }
     }
-
-    /// Writer tasks running (a metric).
-    pub fn writers(&self) -> usize {
-        self.rooms.lock().expect("rooms").values().map(Vec::len).sum()
-    }
 }
 
 /// One event ready to go out: its frame built once, shared by every socket.
